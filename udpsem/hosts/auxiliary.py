@@ -1,0 +1,340 @@
+"""Auxiliary functions of MODEL.md §A.8.1 (and the address predicates of §A.3).
+
+All are pure functions of a host (and its constants); rules build on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from udpsem.hosts.state import (Host, HostConsts, HostStep, Interface, Ret, RecvFrom2, RuleCtx,
+                                Select2, SendTo2, Sock, ThreadEntry, ThreadState)
+from udpsem.hosts.values import (BROADCAST, FD, IP, LOCALHOST, TID, Arch, Errno, Port, Result,
+                                 in_prefix, is_loopback, is_martian)
+from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.time import NEVER
+
+T = TypeVar("T")
+Quad = tuple[IP | None, Port | None, IP | None, Port | None]
+
+
+# Addresses ---------------------------------------------------------------------------------
+
+def own(h: Host) -> frozenset[IP]:
+    """`own(h)`: every address of every interface (incl. 127.0.0.1)."""
+    return frozenset(a for i in h.ifds for a in i.ipset)
+
+
+def local(h: Host, i: IP) -> bool:
+    """`local(h, i)`: an own address or anything in 127/8 (Linux)."""
+    if is_loopback(i):
+        return True
+    for iface in h.ifds:
+        if i in iface.ipset:
+            return True
+    return False
+
+
+def non_lo(h: Host) -> list[Interface]:
+    """Non-loopback interfaces in ifid order."""
+    return [i for i in h.ifds if not i.is_lo]
+
+
+def bcast(h: Host, i: IP) -> bool:
+    """`bcast(h, i)`: 255.255.255.255, or the subnet broadcast of a non-LO interface (/≤30)."""
+    if i == BROADCAST:
+        return True
+    for iface in non_lo(h):
+        k = iface.netmask
+        if k <= 30:
+            host_bits = (1 << (32 - k)) - 1
+            if i == (iface.primary | host_bits) and in_prefix(i, iface.primary, k):
+                return True
+    return False
+
+
+def dst_norm(consts: HostConsts, is1: IP | None, i: IP) -> IP:
+    """`dst_norm`: on Linux 0.0.0.0 means this host (is1 if bound, else 127.0.0.1)."""
+    if consts.arch == Arch.LINUX and i == 0:
+        return is1 if is1 is not None else LOCALHOST
+    return i
+
+
+def has_route(h: Host, i: IP) -> bool:
+    """`has_route`: local, or some non-LO interface exists (the lowest ETH is the default)."""
+    return local(h, i) or any(not x.is_lo for x in h.ifds)
+
+
+def route_src(h: Host, i: IP) -> IP:
+    """`route_src`: the source address the host picks for destination `i`."""
+    if any(i in x.ipset for x in h.ifds):
+        return i
+    if is_loopback(i):
+        return LOCALHOST
+    eths = non_lo(h)
+    for iface in eths:
+        if in_prefix(i, iface.primary, iface.netmask):
+            return iface.primary
+    return eths[0].primary if eths else LOCALHOST
+
+
+# Sockets -----------------------------------------------------------------------------------
+
+def sock(h: Host, fd: FD) -> Sock | None:
+    """`sock(h, fd)`: the *open* socket with this fd, if any."""
+    for s in h.s:
+        if s.fd == fd and not s.cl:
+            return s
+    return None
+
+
+def any_sock(h: Host, fd: FD) -> Sock | None:
+    """The socket with this fd, open or closed (the slow rules' `s`)."""
+    for s in h.s:
+        if s.fd == fd:
+            return s
+    return None
+
+
+def others(h: Host, fd: FD) -> tuple[Sock, ...]:
+    """`h.s` without the socket with this fd."""
+    return tuple(s for s in h.s if s.fd != fd)
+
+
+def used_fds(h: Host, consts: HostConsts) -> frozenset[FD]:
+    """`used_fds(h)`: fds of all sockets (closed ones too) and the console fds."""
+    return frozenset(s.fd for s in h.s) | frozenset(consts.console)
+
+
+def replace_sock(h: Host, s: Sock) -> Host:
+    """The host with `s` in place of the socket with the same fd (position kept)."""
+    return Host(h.ifds, h.ts, tuple(s if x.fd == s.fd else x for x in h.s), h.oq,
+                h.oq_deadline, h.oqf)
+
+
+def front(h: Host, s: Sock) -> Host:
+    """`front`: replace `s`'s old entry and move it to the head of the list."""
+    rest = tuple(x for x in h.s if x.fd != s.fd)
+    return Host(h.ifds, h.ts, (s, *rest), h.oq, h.oq_deadline, h.oqf)
+
+
+def free_ephemeral(consts: HostConsts, socks: Sequence[Sock]) -> list[Port]:
+    """The ephemeral ports no socket in `socks` has as `ps1`, ascending."""
+    lo, hi = consts.eph_range
+    taken = {s.ps1 for s in socks}
+    return [p for p in range(lo, hi + 1) if p not in taken]
+
+
+def autobind_possible(consts: HostConsts, ps: Port | None, socks: Sequence[Sock]) -> bool:
+    """Whether `autobind(ps, S)` is non-empty."""
+    if ps is not None:
+        return True
+    lo, hi = consts.eph_range
+    taken = {s.ps1 for s in socks if s.ps1 is not None and lo <= s.ps1 <= hi}
+    return len(taken) < hi - lo + 1
+
+
+def with_autobind(consts: HostConsts, ps: Port | None, socks: Sequence[Sock],
+                  cont: Callable[[Port], T]) -> T | Branch[T]:
+    """AB: continue with the bound port, or branch over `autobind(None, socks)` (kind `eph`).
+
+    The guard must have checked `autobind_possible` first.
+    """
+    if ps is not None:
+        return cont(ps)
+    return Branch("eph", free_ephemeral(consts, socks), cont)
+
+
+def conflict(h: Host, s: Sock, i: IP | None, p: Port) -> bool:
+    """`conflict(h, s, i, p)`: another socket holds p, not both reuseaddr, addresses overlap."""
+    for o in h.s:
+        if o.fd == s.fd or o.ps1 != p:
+            continue
+        if s.f.reuseaddr and o.f.reuseaddr:
+            continue
+        if i is None or o.is1 is None or o.is1 == i:
+            return True
+    return False
+
+
+# Threads -----------------------------------------------------------------------------------
+
+def set_thread(h: Host, tid: TID, state: ThreadState, deadline: int = NEVER) -> Host:
+    """`ts := ts ⊕ (tid ↦ (state, deadline))`, keeping `ts` sorted by tid."""
+    entry = ThreadEntry(tid, state, deadline)
+    ts = list(h.ts)
+    for k, e in enumerate(ts):
+        if e.tid == tid:
+            ts[k] = entry
+            break
+        if e.tid > tid:
+            ts.insert(k, entry)
+            break
+    else:
+        ts.append(entry)
+    return Host(h.ifds, tuple(ts), h.s, h.oq, h.oq_deadline, h.oqf)
+
+
+def ret(ctx: RuleCtx, h: Host, tid: TID, value: Result, call: str = "") -> Host:
+    """"→ X": `ts(tid) := RET X` with an upper-bound timer `dsch`."""
+    return set_thread(h, tid, Ret(value, call), ctx.now + ctx.timing.dsch)
+
+
+def refs(h: Host, fd: FD) -> bool:
+    """`refs(h, fd)`: some thread is blocked in recvfrom, sendto or select on this fd."""
+    for e in h.ts:
+        st = e.state
+        if isinstance(st, RecvFrom2) or isinstance(st, SendTo2):
+            if st.fd == fd:
+                return True
+        elif isinstance(st, Select2):
+            if fd in st.reads or fd in st.writes:
+                return True
+    return False
+
+
+def gc(h: Host) -> Host:
+    """`gc(h)`: remove every closed socket that no blocked thread refers to."""
+    if not any(s.cl for s in h.s):
+        return h
+    kept = tuple(s for s in h.s if not s.cl or refs(h, s.fd))
+    if len(kept) == len(h.s):
+        return h
+    return Host(h.ifds, h.ts, kept, h.oq, h.oq_deadline, h.oqf)
+
+
+def readable(h: Host, fd: FD) -> bool:
+    """`readable(h, fd)`: an open socket with queued data or a pending error."""
+    s = sock(h, fd)
+    return s is not None and (bool(s.mq) or s.es is not None)
+
+
+def writable(h: Host, consts: HostConsts, fd: FD) -> bool:
+    """`writable(h, fd)`: an open socket with room in oq or a pending error; or a console fd."""
+    if fd in consts.console:
+        return True
+    s = sock(h, fd)
+    return s is not None and (not h.oqf or s.es is not None)
+
+
+def nodest(consts: HostConsts) -> Errno:
+    """`nodest(arch)`: ENOTCONN on windows, EDESTADDRREQ otherwise."""
+    return Errno.ENOTCONN if consts.arch == Arch.WINDOWS else Errno.EDESTADDRREQ
+
+
+# Out-queue ---------------------------------------------------------------------------------
+
+def full(consts: HostConsts, q: Sequence[IPMsg]) -> bool:
+    """`full(q)`: OQ_CAP ≠ ∞ and len(q) ≥ OQ_CAP."""
+    return consts.oq_cap is not None and len(q) >= consts.oq_cap
+
+
+def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
+           quad: Quad) -> tuple[tuple[IPMsg, ...], int, bool, bool] | None:
+    """`dosend`: build the datagram and try to queue it.
+
+    Returns `(oq', oq_deadline', oqf', ok)`, or None for the paper's empty result set (no
+    destination, no route, or a Linux broadcast).
+    """
+    is1, ps1, is2, ps2 = quad
+    if dest is not None:
+        i, p = dest[0], dest[1]
+        pp: Port | None = p
+    elif is2 is not None:
+        i, pp = is2, ps2
+    else:
+        return None
+    i = dst_norm(ctx.consts, is1, i)
+    if not has_route(h, i) or (ctx.consts.arch == Arch.LINUX and bcast(h, i)):
+        return None
+    src = is1 if is1 is not None else route_src(h, i)
+    if h.oqf:
+        return (h.oq, h.oq_deadline, True, False)
+    msg = IPMsg(src, i, UDP(ps1, pp, data))
+    oq = (*h.oq, msg)
+    deadline = h.oq_deadline if h.oq else ctx.now + ctx.timing.doq
+    return (oq, deadline, full(ctx.consts, oq), True)
+
+
+def enqueue(ctx: RuleCtx, h: Host, msg: IPMsg) -> Host:
+    """`enqueue(h, msg)`: append to oq (timer doq if it was empty); dropped if oq is full."""
+    if h.oqf:
+        return h
+    oq = (*h.oq, msg)
+    deadline = h.oq_deadline if h.oq else ctx.now + ctx.timing.doq
+    return Host(h.ifds, h.ts, h.s, oq, deadline, full(ctx.consts, oq))
+
+
+def dequeue(ctx: RuleCtx, h: Host) -> Host:
+    """`dequeue(h)`: drop the head; timer doq if more remain, else ∞."""
+    oq = h.oq[1:]
+    deadline = ctx.now + ctx.timing.doq if oq else NEVER
+    return Host(h.ifds, h.ts, h.s, oq, deadline, full(ctx.consts, oq))
+
+
+# Matching ----------------------------------------------------------------------------------
+
+def score(s: Sock, quad: tuple[IP, Port | None, IP, Port | None]) -> int:
+    """`score(s, (i3, p3, i4, p4))`: how specifically `s` matches a datagram (0: not at all)."""
+    i3, p3, i4, p4 = quad
+    if p4 is None or s.ps1 != p4:
+        return 0
+    if s.is1 is None:
+        return 1 if s.is2 is None and s.ps2 is None else 0
+    if s.is1 != i4:
+        return 0
+    if s.is2 is None:
+        return 2 if s.ps2 is None else 0
+    if s.is2 != i3:
+        return 0
+    if s.ps2 is None:
+        return 3
+    return 4 if p3 is not None and s.ps2 == p3 else 0
+
+
+def lookup_all(h: Host, quad: tuple[IP, Port | None, IP, Port | None]) -> list[Sock]:
+    """Every socket with the highest positive score, in list order (closed ones included)."""
+    best, found = 0, []
+    for s in h.s:
+        sc = score(s, quad)
+        if sc > best:
+            best, found = sc, [s]
+        elif sc == best and sc > 0:
+            found.append(s)
+    return found
+
+
+def lookup(h: Host, consts: HostConsts,
+           quad: tuple[IP, Port | None, IP, Port | None]) -> list[Sock]:
+    """`lookup`: the candidate receivers. Linux/windows: the first best; freebsd: any best."""
+    found = lookup_all(h, quad)
+    if consts.arch == Arch.FREEBSD:
+        return found
+    return found[:1]
+
+
+def icmp_lookup(h: Host, consts: HostConsts, icmp: ICMP) -> list[Sock]:
+    """`icmp_lookup`: Linux/windows: the socket a reply from the quoted destination would
+    reach; freebsd: sockets whose quad is exactly the quoted one."""
+    if consts.arch == Arch.FREEBSD:
+        q = (icmp.is3, icmp.ps3, icmp.is4, icmp.ps4)
+        return [s for s in h.s if s.quad == q]
+    return lookup(h, consts, (icmp.is4, icmp.ps4, icmp.is3, icmp.ps3))
+
+
+def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
+    """`icmp_err(kind, s)`: only connected sockets get errors; host-unreach only on freebsd."""
+    if s.is2 is None:
+        return None
+    if kind == IcmpKind.PORT_UNREACH:
+        return Errno.ECONNREFUSED
+    return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD else None
+
+
+def step(h: Host, label: object | None = None) -> HostStep:
+    """A HostStep with the default τ label unless one is given."""
+    if label is None:
+        return HostStep(h)
+    return HostStep(h, label)  # type: ignore[arg-type]

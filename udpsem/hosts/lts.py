@@ -1,0 +1,156 @@
+"""The host LTS `h --l--> h'` (MODEL.md §A.8): which registered rules apply, and urgency.
+
+This is where the conventions of §A.8 that hold for all rules live: calls need a RUN thread
+(ZOMBIE threads get only zombie_1), rules limited to some architectures, the Linux order of
+error precedence (or every applicable fail rule, when `linux_error_order` is off), and `gc`
+after every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import udpsem.hosts.rules  # noqa: F401  (registers the rules)
+from udpsem.hosts.auxiliary import gc
+from udpsem.hosts.calls import Call
+from udpsem.hosts.state import (Host, HostStep, LhCall, LhRecvMsg, Run, RuleCtx, ThreadEntry,
+                                Zombie)
+from udpsem.hosts.values import TID
+from udpsem.network.messages import IPMsg
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import (RULES, RuleInfo, call_rules, rules_by_trigger,
+                                       thread_rules)
+
+Outcome = Any  # HostStep | Branch[...] resolving to a HostStep
+
+
+@dataclass(frozen=True, slots=True)
+class Enabled:
+    """One applicable rule with its (possibly branching) outcome, already wrapped so that it
+    resolves to a HostStep with `gc` applied."""
+
+    rule: RuleInfo
+    outcome: Outcome
+    tid: TID | None = None
+
+
+def _arch_ok(info: RuleInfo, ctx: RuleCtx) -> bool:
+    return not info.archs or ctx.consts.arch.value in info.archs
+
+
+def _finish(value: Any, label: Any | None) -> Any:
+    """Wrap a rule's result (Host / HostStep / Branch) so it resolves to a gc'd HostStep."""
+    if isinstance(value, Branch):
+        return Branch(value.kind, value.options, lambda v: _finish(value.cont(v), label),
+                      value.hint)
+    if isinstance(value, HostStep):
+        return HostStep(gc(value.host), value.label)
+    assert isinstance(value, Host), f"rule returned {type(value).__name__}, not a Host"
+    return HostStep(gc(value), label)
+
+
+def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
+    """The rules that accept `Lh_call(tid, call)` in `h`."""
+    e = h.thread(tid)
+    if e is None:
+        return []
+    label = LhCall(tid, call)
+    if isinstance(e.state, Zombie):
+        z = RULES["zombie_1"]
+        return [Enabled(z, _finish(z.fn(ctx, h, tid, call), label), tid)]  # type: ignore[misc]
+    if not isinstance(e.state, Run):
+        return []
+    found: list[Enabled] = []
+    have_fail = False
+    for info in call_rules(call.name):
+        if info.name == "zombie_1" or not _arch_ok(info, ctx):
+            continue
+        if info.category == "fail" and have_fail and ctx.consts.linux_error_order:
+            continue
+        out = info.fn(ctx, h, tid, call)  # type: ignore[misc]
+        if out is None:
+            continue
+        if info.category == "fail":
+            have_fail = True
+        found.append(Enabled(info, _finish(out, label), tid))
+    return found
+
+
+def thread_enabled(ctx: RuleCtx, h: Host, entry: ThreadEntry) -> Iterator[Enabled]:
+    """The thread-triggered rules (ret_1, the slow rules, print_2, exit_2, intr_1, badmem_3/4)
+    that apply to this thread."""
+    for info in thread_rules(type(entry.state)):
+        if not _arch_ok(info, ctx):
+            continue
+        out = info.fn(ctx, h, entry.tid)  # type: ignore[misc]
+        if out is not None:
+            yield Enabled(info, _finish(out, None), entry.tid)
+
+
+def oq_enabled(ctx: RuleCtx, h: Host) -> Iterator[Enabled]:
+    """The out-queue rules that apply to the head of `h.oq`."""
+    if not h.oq:
+        return
+    for info in rules_by_trigger("oq"):
+        if not _arch_ok(info, ctx):
+            continue
+        out = info.fn(ctx, h)  # type: ignore[misc]
+        if out is not None:
+            yield Enabled(info, _finish(out, None))
+
+
+def internal_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
+    """Every rule the host can take on its own (not on a call or a datagram)."""
+    found: list[Enabled] = []
+    for entry in h.ts:
+        found.extend(thread_enabled(ctx, h, entry))
+    found.extend(oq_enabled(ctx, h))
+    return found
+
+
+def recv_enabled(ctx: RuleCtx, h: Host, msg: IPMsg) -> list[Enabled]:
+    """The input rules that accept `Lh_recvmsg msg`."""
+    label = LhRecvMsg(msg)
+    found = []
+    for info in rules_by_trigger("recv"):
+        if not _arch_ok(info, ctx):
+            continue
+        out = info.fn(ctx, h, msg)  # type: ignore[misc]
+        if out is not None:
+            found.append(Enabled(info, _finish(out, label)))
+    return found
+
+
+def deadlines(h: Host) -> Iterator[int]:
+    """Every timer of the host as an absolute deadline (NEVER included)."""
+    for e in h.ts:
+        yield e.deadline
+    yield h.oq_deadline
+
+
+def urgent(ctx: RuleCtx, h: Host, enabled: list[Enabled] | None = None) -> bool:
+    """§A.5: some timer is 0, or some urgent rule is enabled."""
+    now = ctx.now
+    if any(d <= now for d in deadlines(h)):
+        return True
+    if enabled is None:
+        enabled = internal_enabled(ctx, h)
+    return any(e.rule.urgent for e in enabled)
+
+
+def max_time_pass(ctx: RuleCtx, h: Host) -> int:
+    """The largest `d` for which `Time_Pass_h(d, h)` is defined, ignoring urgency: the least
+    remaining timer (NEVER-based if there is none)."""
+    return min(deadlines(h)) - ctx.now
+
+
+def time_pass(ctx: RuleCtx, h: Host, d: int) -> Host | None:
+    """`Time_Pass_h(d, h)`: defined iff h is not urgent and every timer is ≥ d.
+
+    With absolute deadlines the host record itself does not change; the caller's clock moves.
+    """
+    if d <= 0 or urgent(ctx, h) or max_time_pass(ctx, h) < d:
+        return None
+    return h

@@ -1,0 +1,31 @@
+"""The host rules of MODEL.md §A.8, one module per call, in MODEL.md's order.
+
+Importing this package registers every rule. Within a module, call rules are registered in
+Linux's order of error precedence (the dispatcher in `hosts.lts` relies on it).
+"""
+
+from udpsem.hosts.rules import (  # noqa: F401  (registration)
+    generic,
+    socket,
+    bind,
+    connect,
+    disconnect,
+    getsockname,
+    getpeername,
+    sendto,
+    recvfrom,
+    geterr,
+    getsockopt,
+    setsockopt,
+    close,
+    select,
+    port_of_int,
+    ip_of_string,
+    getifaddrs,
+    create,
+    delay,
+    print_endline_flush,
+    exit,
+    outqueue,
+    input,
+)

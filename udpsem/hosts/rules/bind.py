@@ -1,0 +1,135 @@
+"""bind(fd, is, ps) — MODEL.md §A.8.3. Registered in Linux's order: 2, 3, 4, 5/6, then 1."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import (autobind_possible, conflict, front, local, others, ret,
+                                    sock, with_autobind)
+from udpsem.hosts.calls import Bind
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Errno, Fail, Ok, Port
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import rule
+
+
+def _fail(ctx: RuleCtx, h: Host, tid: TID, e: Errno) -> Host:
+    return ret(ctx, h, tid, Fail(e), "bind")
+
+
+@rule("bind_2", call="bind", category="fail", trigger="call", errors=("EADDRNOTAVAIL",),
+      summary="fail with EADDRNOTAVAIL when binding to an address that is not local")
+def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+    """Description: the requested local address belongs to no interface of this host.
+
+    Errors: EADDRNOTAVAIL.
+
+    Common cases: binding to another machine's address by mistake.
+
+    Model details: all of 127/8 counts as local, as on Linux.
+    """
+    if sock(h, call.fd) is None or call.ip is None or local(h, call.ip):
+        return None
+    return _fail(ctx, h, tid, Errno.EADDRNOTAVAIL)
+
+
+@rule("bind_3", call="bind", category="fail", trigger="call", errors=("EACCES",),
+      summary="fail with EACCES when binding a privileged port without privilege")
+def bind_3(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+    """Description: ports 1..1023 need privilege (the host constant `priv`).
+
+    Errors: EACCES.
+
+    Common cases: an unprivileged program asking for port 53.
+
+    Model details: privilege is a per-host constant, not per process.
+    """
+    if sock(h, call.fd) is None or call.port is None or call.port >= 1024 or ctx.consts.priv:
+        return None
+    return _fail(ctx, h, tid, Errno.EACCES)
+
+
+@rule("bind_4", call="bind", category="fail", trigger="call", errors=("EINVAL",),
+      summary="fail with EINVAL when the socket already has a port or a peer")
+def bind_4(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+    """Description: a socket can be bound once; an autobound or connected one counts as bound.
+
+    Errors: EINVAL.
+
+    Common cases: bind after sendto (which autobinds) or after connect.
+
+    Model details: checked after the address and privilege checks, as Linux does.
+    """
+    s = sock(h, call.fd)
+    if s is None or (s.ps1 is None and s.is2 is None):
+        return None
+    return _fail(ctx, h, tid, Errno.EINVAL)
+
+
+@rule("bind_5", call="bind", category="fail", trigger="call", errors=("EADDRINUSE",),
+      summary="fail with EADDRINUSE when another socket holds the port on an overlapping address")
+def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+    """Description: another socket has this port, the addresses overlap (equal or either a
+    wildcard) and not both sockets set SO_REUSEADDR.
+
+    Errors: EADDRINUSE.
+
+    Common cases: two servers on one port.
+
+    Model details: Linux's conflict rule, used on every architecture. Orphans still conflict.
+    """
+    s = sock(h, call.fd)
+    if s is None or call.port is None or not conflict(h, s, call.ip, call.port):
+        return None
+    return _fail(ctx, h, tid, Errno.EADDRINUSE)
+
+
+@rule("bind_6", call="bind", category="fail", trigger="call", errors=("EADDRINUSE",),
+      summary="fail with EADDRINUSE when no ephemeral port is free for a port-less bind")
+def bind_6(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+    """Description: bind with no port asks for an ephemeral one, and every port of EPH is
+    taken.
+
+    Errors: EADDRINUSE (Linux; not EAGAIN as for an implicit autobind).
+
+    Common cases: port exhaustion on a busy host.
+
+    Model details: only reachable with many sockets or a small EPH constant.
+    """
+    s = sock(h, call.fd)
+    if s is None or call.port is not None or autobind_possible(ctx.consts, None,
+                                                                others(h, call.fd)):
+        return None
+    return _fail(ctx, h, tid, Errno.EADDRINUSE)
+
+
+@rule("bind_1", call="bind", category="succeed", trigger="call",
+      summary="bind the socket to a local address (or wildcard) and a port (or an ephemeral one)")
+def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] | None:
+    """Description: set the socket's local address and port, recording which of the two were
+    given explicitly (`lk`), and move it to the front of the socket list.
+
+    Errors: none; failures are bind_2..bind_6.
+
+    Common cases: a server binds its well-known port; `bind(fd, None, None)` picks an
+    ephemeral port, as the heartbeat's KURT does.
+
+    Model details: with no port the port is a nondeterministic choice from the free
+    ephemeral ports (choice kind `eph`).
+    """
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or s.is2 is not None:
+        return None
+    if call.ip is not None and not local(h, call.ip):
+        return None
+    rest = others(h, call.fd)
+    if call.port is not None:
+        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, call.ip, call.port):
+            return None
+    elif not autobind_possible(ctx.consts, None, rest):
+        return None
+
+    def done(p: Port) -> Host:
+        s2 = s.__class__(s.fd, call.ip, p, s.is2, s.ps2, s.es, s.f, s.mq,
+                         (call.ip is not None, call.port is not None), s.cl)
+        return ret(ctx, front(h, s2), tid, Ok(None), "bind")
+
+    return with_autobind(ctx.consts, call.port, rest, done)

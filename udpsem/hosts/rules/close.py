@@ -1,0 +1,1 @@
+"""close — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""connect — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""create — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""delay — MODEL.md §A.8 (rules to be written)."""

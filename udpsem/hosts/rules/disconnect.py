@@ -1,0 +1,1 @@
+"""disconnect — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""exit — MODEL.md §A.8 (rules to be written)."""

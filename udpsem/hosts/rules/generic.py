@@ -1,0 +1,195 @@
+"""Generic rules — MODEL.md §A.8.2: ret_1, notsockfd_*, intr_1, badmem_*, zombie_1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from udpsem.hosts.auxiliary import any_sock, ret, set_thread, sock
+from udpsem.hosts.calls import Bind, Call, Connect, RecvFrom, Select, SendTo, Socket
+from udpsem.hosts.state import (RUN, Delay2, Host, HostStep, LhReturn, RecvFrom2, Ret, RuleCtx,
+                                Select2, SendTo2)
+from udpsem.hosts.values import TID, Errno, Fail
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import NEVER
+
+
+@rule("ret_1", category="misc", trigger="thread", states=(Ret,),
+      summary="deliver a pending return value to its thread, which becomes RUN")
+def ret_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread in `RET v` is answered with `v` (label `Lh_return(tid, v)`).
+
+    Errors: none.
+
+    Common cases: the second half of every call that does not block.
+
+    Model details: may fire at any time while the `dsch` timer has not expired, and must
+    fire before it does.
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Ret):
+        return None
+    return HostStep(set_thread(h, tid, RUN, NEVER), LhReturn(tid, e.state.value))
+
+
+@rule("notsockfd_1", call="*", category="fail", trigger="call", errors=("ENOTSOCK",),
+      summary="fail with ENOTSOCK when an fd-taking call names a console fd")
+def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
+    """Description: the fd is open but is not a socket (stdin, stdout, stderr).
+
+    Errors: ENOTSOCK.
+
+    Common cases: passing 0 for an uninitialised fd variable.
+
+    Model details: applies to every call with an fd argument except select, which accepts
+    console fds.
+    """
+    if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.ENOTSOCK), call.name)
+
+
+@rule("notsockfd_2", call="*", category="fail", trigger="call", errors=("EBADF",),
+      summary="fail with EBADF when an fd-taking call names no open socket")
+def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
+    """Description: the fd is not in use, or names a socket that was closed (an orphan).
+
+    Errors: EBADF.
+
+    Common cases: using an fd after close.
+
+    Model details: select reports bad fds with its own rule, select_2.
+    """
+    if not call.takes_fd:
+        return None
+    fd = getattr(call, "fd")
+    if fd in ctx.consts.console:
+        return None
+    s = any_sock(h, fd)
+    if s is not None and not s.cl:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EBADF), call.name)
+
+
+_SLOW_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay2: "delay"}
+
+
+@rule("intr_1", category="slowintr", trigger="thread",
+      states=(SendTo2, RecvFrom2, Select2, Delay2),
+      summary="a signal interrupts a blocked slow call, which fails with EINTR")
+def intr_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread blocked in sendto, recvfrom, select or delay is woken by a
+    signal and its call fails.
+
+    Errors: EINTR.
+
+    Common cases: none in the heartbeat (Theorem 2 assumes no interrupts).
+
+    Model details: enabled only with the host switch ALLOW_INTR; never urgent.
+    """
+    if not ctx.consts.allow_intr:
+        return None
+    e = h.thread(tid)
+    if e is None or type(e.state) not in _SLOW_CALL:
+        return None
+    return HostStep(ret(ctx, h, tid, Fail(Errno.EINTR), _SLOW_CALL[type(e.state)]))
+
+
+_BADMEM_CALLS = (Bind, Connect, SendTo, RecvFrom, Select)
+
+
+@rule("badmem_1", call="socket", category="badfail", trigger="call",
+      errors=("ENFILE", "ENOBUFS", "ENOMEM"),
+      summary="socket() fails because the kernel ran out of resources")
+def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Branch[Host] | None:
+    """Description: the kernel cannot allocate a file or buffer for the new socket.
+
+    Errors: ENFILE, ENOBUFS, ENOMEM (a choice of kind `errno`).
+
+    Common cases: never under Theorem 2's assumptions.
+
+    Model details: enabled only with ALLOW_BADMEM.
+    """
+    if not ctx.consts.allow_badmem:
+        return None
+    return Branch("errno", (Errno.ENFILE, Errno.ENOBUFS, Errno.ENOMEM),
+                  lambda e: ret(ctx, h, tid, Fail(e), "socket"))
+
+
+def _valid_fds(h: Host, call: Any, ctx: RuleCtx) -> bool:
+    if isinstance(call, Select):
+        return all(fd in ctx.consts.console or sock(h, fd) is not None
+                   for fd in (*call.reads, *call.writes))
+    return sock(h, call.fd) is not None
+
+
+@rule("badmem_2", call="*", category="badfail", trigger="call", errors=("ENOBUFS", "ENOMEM"),
+      summary="bind/connect/sendto/recvfrom/select on valid fds fail for lack of kernel memory")
+def badmem_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Branch[Host] | None:
+    """Description: the kernel cannot allocate memory for the call.
+
+    Errors: ENOBUFS, ENOMEM (a choice of kind `errno`).
+
+    Common cases: never under Theorem 2's assumptions.
+
+    Model details: enabled only with ALLOW_BADMEM, and only when every fd argument is valid.
+    """
+    if not ctx.consts.allow_badmem or not isinstance(call, _BADMEM_CALLS):
+        return None
+    if not _valid_fds(h, call, ctx):
+        return None
+    return Branch("errno", (Errno.ENOBUFS, Errno.ENOMEM),
+                  lambda e: ret(ctx, h, tid, Fail(e), call.name))
+
+
+@rule("badmem_3", category="badfail", trigger="thread", states=(SendTo2, RecvFrom2),
+      summary="a blocked sendto or recvfrom fails for lack of kernel memory")
+def badmem_3(ctx: RuleCtx, h: Host, tid: TID) -> Branch[HostStep] | None:
+    """Description: a thread blocked in sendto or recvfrom is failed by the kernel.
+
+    Errors: ENOBUFS, ENOMEM (a choice of kind `errno`).
+
+    Common cases: never under Theorem 2's assumptions.
+
+    Model details: enabled only with ALLOW_BADMEM.
+    """
+    e = h.thread(tid)
+    if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, (SendTo2,
+                                                                            RecvFrom2)):
+        return None
+    name = _SLOW_CALL[type(e.state)]
+    return Branch("errno", (Errno.ENOBUFS, Errno.ENOMEM),
+                  lambda err: HostStep(ret(ctx, h, tid, Fail(err), name)))
+
+
+@rule("badmem_4", category="badfail", trigger="thread", states=(Select2,),
+      summary="a blocked select fails with ENOMEM")
+def badmem_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread blocked in select is failed by the kernel.
+
+    Errors: ENOMEM.
+
+    Common cases: never under Theorem 2's assumptions.
+
+    Model details: enabled only with ALLOW_BADMEM.
+    """
+    e = h.thread(tid)
+    if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, Select2):
+        return None
+    return HostStep(ret(ctx, h, tid, Fail(Errno.ENOMEM), "select"))
+
+
+@rule("zombie_1", call="*", category="misc", trigger="call",
+      summary="absorb a call from a ZOMBIE thread; it is never answered")
+def zombie_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
+    """Description: after another thread called exit, calls of the remaining threads are
+    accepted (keeping the host receptive) and never answered.
+
+    Errors: none.
+
+    Common cases: a thread that calls into the host while the program is exiting.
+
+    Model details: the only call rule that applies to a ZOMBIE thread rather than a RUN one;
+    the dispatcher enforces both sides of that.
+    """
+    return h

@@ -1,0 +1,1 @@
+"""geterr — MODEL.md §A.8 (rules to be written)."""

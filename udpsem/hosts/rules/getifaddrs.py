@@ -1,0 +1,1 @@
+"""getifaddrs — MODEL.md §A.8 (rules to be written)."""

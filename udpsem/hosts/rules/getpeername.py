@@ -1,0 +1,1 @@
+"""getpeername — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""getsockname — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""getsockopt — MODEL.md §A.8 (rules to be written)."""

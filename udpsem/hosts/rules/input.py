@@ -1,0 +1,1 @@
+"""input — MODEL.md §A.8 (rules to be written)."""

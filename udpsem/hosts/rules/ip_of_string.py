@@ -1,0 +1,1 @@
+"""ip_of_string — MODEL.md §A.8 (rules to be written)."""

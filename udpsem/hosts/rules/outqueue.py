@@ -1,0 +1,1 @@
+"""outqueue — MODEL.md §A.8 (rules to be written)."""

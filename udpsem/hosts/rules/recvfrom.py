@@ -1,0 +1,1 @@
+"""recvfrom — MODEL.md §A.8 (rules to be written)."""

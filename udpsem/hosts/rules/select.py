@@ -1,0 +1,1 @@
+"""select — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""sendto — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,1 @@
+"""setsockopt — MODEL.md §A.8 (rules to be written)."""

@@ -1,0 +1,276 @@
+"""Host state of MODEL.md §A.4: interfaces, sockets, thread states, the host record, constants.
+
+All state is frozen and hashable. Timers are absolute deadlines in ns (`semantics.time`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from udpsem.hosts.values import (FD, IP, LOCALHOST, TID, Arch, Errno, IcmpGen, Port, Result)
+from udpsem.network.messages import IPMsg
+from udpsem.semantics.time import MS, NEVER, US
+
+LO = "lo"
+IfId = str | tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """`{ifid, ipset, primary, netmask}`; `ipset` is a sorted tuple."""
+
+    ifid: IfId
+    ipset: tuple[IP, ...]
+    primary: IP
+    netmask: int
+
+    @property
+    def is_lo(self) -> bool:
+        return self.ifid == LO
+
+
+LO_INTERFACE = Interface(LO, (LOCALHOST,), LOCALHOST, 8)
+
+
+def eth(n: int, primary: IP, netmask: int = 24, extra: tuple[IP, ...] = ()) -> Interface:
+    """An Ethernet interface `ETH n` with a primary address."""
+    return Interface(("eth", n), tuple(sorted({primary, *extra})), primary, netmask)
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """`FLAGS(bsdcompat, reuseaddr)`."""
+
+    bsdcompat: bool = False
+    reuseaddr: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sock:
+    """`SOCK(fd, is1, ps1, is2, ps2, es, f, mq)` plus `lk` and `cl` (MODEL.md §A.4)."""
+
+    fd: FD
+    is1: IP | None = None
+    ps1: Port | None = None
+    is2: IP | None = None
+    ps2: Port | None = None
+    es: Errno | None = None
+    f: Flags = Flags()
+    mq: tuple[IPMsg, ...] = ()
+    lk: tuple[bool, bool] = (False, False)
+    cl: bool = False
+
+    @property
+    def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
+        return (self.is1, self.ps1, self.is2, self.ps2)
+
+
+# Thread states (§A.4). Each is paired with a deadline in ThreadEntry.
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Waiting for the thread's next call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ret:
+    """About to return `value` (an Ok/Fail) for the call named `call`."""
+
+    value: Result
+    call: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendTo2:
+    """Blocked in sendto on a full out-queue; `q` is the quad when it blocked."""
+
+    fd: FD
+    dest: tuple[IP, Port] | None
+    data: bytes
+    q: tuple[IP | None, Port | None, IP | None, Port | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RecvFrom2:
+    """Blocked in recvfrom on `fd`."""
+
+    fd: FD
+
+
+@dataclass(frozen=True, slots=True)
+class Select2:
+    """Blocked in select; the deadline is the timeout (sharp) or NEVER."""
+
+    reads: tuple[FD, ...]
+    writes: tuple[FD, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delay2:
+    """Sleeping; the deadline is the wake-up time (sharp)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Print2:
+    """Console output pending."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExitState:
+    """This thread called exit; the host will terminate the program."""
+
+
+@dataclass(frozen=True, slots=True)
+class Zombie:
+    """Another thread called exit; this thread will never be answered."""
+
+
+ThreadState = Run | Ret | SendTo2 | RecvFrom2 | Select2 | Delay2 | Print2 | ExitState | Zombie
+RUN = Run()
+ZOMBIE = Zombie()
+DELAY2 = Delay2()
+EXIT = ExitState()
+BLOCKED_STATES = (SendTo2, RecvFrom2, Select2, Delay2)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadEntry:
+    """`ts(tid) = (state, timer)`, the timer as an absolute deadline."""
+
+    tid: TID
+    state: ThreadState
+    deadline: int = NEVER
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Timing parameters of §A.5, in ns. Defaults are this project's [R]."""
+
+    dpropmin: int = 100 * US
+    dpropmax: int = 10 * MS
+    dsch: int = 500 * US
+    doq: int = 500 * US
+    dstore: int = 100 * US
+    dthread: int = 100 * US
+
+
+@dataclass(frozen=True, slots=True)
+class HostConsts:
+    """Host constants that never change (§A.4, §A.8.2, §A.8.12)."""
+
+    arch: Arch = Arch.LINUX
+    priv: bool = False
+    eph: tuple[int, int] | None = None  # None: the arch's default range
+    console: tuple[FD, ...] = (0, 1, 2)
+    open_max: int = 1024
+    oq_cap: int | None = None  # None is ∞
+    allow_badmem: bool = False
+    allow_intr: bool = False
+    icmp_gen: IcmpGen = IcmpGen.ALWAYS
+    linux_error_order: bool = True  # False: every applicable fail rule is a choice
+
+    @property
+    def eph_range(self) -> tuple[int, int]:
+        if self.eph is not None:
+            return self.eph
+        return (32768, 60999) if self.arch == Arch.LINUX else (49152, 65535)
+
+    @property
+    def payload_max(self) -> int:
+        return 9216 if self.arch == Arch.FREEBSD else 65507
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """The host record `h` (§A.4). `s` is front-first; `ts` is sorted by tid."""
+
+    ifds: tuple[Interface, ...]
+    ts: tuple[ThreadEntry, ...] = ()
+    s: tuple[Sock, ...] = ()
+    oq: tuple[IPMsg, ...] = ()
+    oq_deadline: int = NEVER
+    oqf: bool = False
+
+    def thread(self, tid: TID) -> ThreadEntry | None:
+        for e in self.ts:
+            if e.tid == tid:
+                return e
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCtx:
+    """What a rule may read besides the host: constants, timing and the current time."""
+
+    consts: HostConsts = HostConsts()
+    timing: Timing = Timing()
+    now: int = 0
+
+
+def initial_host(ifds: tuple[Interface, ...], tids: tuple[TID, ...] = (0,)) -> Host:
+    """A quiescent host: no sockets, empty out-queue, the application's threads RUN."""
+    ifaces = tuple(sorted({LO_INTERFACE, *ifds}, key=_ifid_key))
+    return Host(ifds=ifaces, ts=tuple(ThreadEntry(t, RUN) for t in sorted(tids)))
+
+
+def _ifid_key(i: Interface) -> tuple[int, int]:
+    return (-1, 0) if i.ifid == LO else (0, i.ifid[1])
+
+
+# Host labels (§A.6) -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class LhCall:
+    tid: TID
+    call: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LhReturn:
+    tid: TID
+    value: Result
+
+
+@dataclass(frozen=True, slots=True)
+class LhSendMsg:
+    msg: IPMsg
+
+
+@dataclass(frozen=True, slots=True)
+class LhRecvMsg:
+    msg: IPMsg
+
+
+@dataclass(frozen=True, slots=True)
+class LhConsole:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LhTau:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LhExit:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LhEpsilon:
+    d: int
+
+
+HostLabel = LhCall | LhReturn | LhSendMsg | LhRecvMsg | LhConsole | LhTau | LhExit | LhEpsilon
+LH_TAU = LhTau()
+
+
+@dataclass(frozen=True, slots=True)
+class HostStep:
+    """A host transition's result: the successor host and its label."""
+
+    host: Host
+    label: HostLabel = field(default=LH_TAU)

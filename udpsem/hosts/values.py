@@ -1,0 +1,157 @@
+"""Base values of MODEL.md §A.1: errors, addresses, ports, results, options, architectures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+
+class Errno(StrEnum):
+    """The error names of the 2002 model (MODEL.md §A.1)."""
+
+    EACCES = "EACCES"
+    EADDRINUSE = "EADDRINUSE"
+    EADDRNOTAVAIL = "EADDRNOTAVAIL"
+    EAGAIN = "EAGAIN"
+    EBADF = "EBADF"
+    ECONNREFUSED = "ECONNREFUSED"
+    EDESTADDRREQ = "EDESTADDRREQ"
+    EHOSTUNREACH = "EHOSTUNREACH"
+    EINTR = "EINTR"
+    EINVAL = "EINVAL"
+    EMFILE = "EMFILE"
+    EMSGSIZE = "EMSGSIZE"
+    ENETUNREACH = "ENETUNREACH"
+    ENFILE = "ENFILE"
+    ENOBUFS = "ENOBUFS"
+    ENOMEM = "ENOMEM"
+    ENOTCONN = "ENOTCONN"
+    ENOTSOCK = "ENOTSOCK"
+
+
+class Arch(StrEnum):
+    """The architecture a host behaves like (MODEL.md §A.4, §A.8.12)."""
+
+    LINUX = "linux"
+    WINDOWS = "windows"
+    FREEBSD = "freebsd"
+
+
+class SockOpt(StrEnum):
+    """The two boolean socket options of the model."""
+
+    SO_BSDCOMPAT = "SO_BSDCOMPAT"
+    SO_REUSEADDR = "SO_REUSEADDR"
+
+
+class IcmpGen(StrEnum):
+    """How a host decides whether to answer an unmatched datagram with ICMP (§A.8.12)."""
+
+    ALWAYS = "always"
+    NEVER = "never"
+    NONDET = "nondet"
+
+
+class UDPError(Exception):
+    """Raised inside a program thread when a LIB call returns `FAIL e` (the paper's `UDP e`)."""
+
+    def __init__(self, errno: Errno) -> None:
+        super().__init__(errno.value)
+        self.errno = errno
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UDPError) and other.errno == self.errno
+
+    def __hash__(self) -> int:
+        return hash(("UDPError", self.errno))
+
+
+@dataclass(frozen=True, slots=True)
+class Ok:
+    """A successful LIB result `OK v`."""
+
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """A failed LIB result `FAIL e`."""
+
+    errno: Errno
+
+
+Result = Ok | Fail
+
+IP = int
+Port = int
+FD = int
+TID = int
+
+UDP_PAYLOAD_MAX: Final = 65507
+FREEBSD_PAYLOAD_MAX: Final = 9216
+
+
+def ip(text: str) -> IP:
+    """The 32-bit address of a dotted quad, or ValueError."""
+    parsed = parse_ip(text)
+    if parsed is None:
+        raise ValueError(f"not a dotted-quad IPv4 address: {text!r}")
+    return parsed
+
+
+def parse_ip(text: str | bytes) -> IP | None:
+    """The address of four decimal fields in 0..255 joined by dots, or None (ip_of_string)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not part or not part.isascii() or not part.isdigit() or len(part) > 3:
+            return None
+        n = int(part)
+        if n > 255:
+            return None
+        value = (value << 8) | n
+    return value
+
+
+def ip_str(addr: IP | None) -> str:
+    """Dotted-quad text of an address; `*` for the wildcard None."""
+    if addr is None:
+        return "*"
+    return ".".join(str((addr >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def port_str(port: Port | None) -> str:
+    """Text of a port option; `*` for None."""
+    return "*" if port is None else str(port)
+
+
+def in_prefix(addr: IP, net: IP, bits: int) -> bool:
+    """Whether `addr` is in `net/bits`."""
+    if bits == 0:
+        return True
+    mask = ((1 << bits) - 1) << (32 - bits)
+    return (addr & mask) == (net & mask)
+
+
+LOCALHOST: Final = ip("127.0.0.1")
+ANY_ADDR: Final = 0
+BROADCAST: Final = ip("255.255.255.255")
+
+
+def is_loopback(addr: IP) -> bool:
+    """`addr ∈ 127.0.0.0/8`."""
+    return (addr >> 24) == 127
+
+
+def is_martian(addr: IP) -> bool:
+    """`addr ∈ 0.0.0.0/8 ∪ 224.0.0.0/4 ∪ 240.0.0.0/4` (MODEL.md §A.3)."""
+    top = addr >> 24
+    return top == 0 or top >= 224

@@ -1,0 +1,140 @@
+"""The rule registry (DESIGN.md §3.1): every rule with its fixed metadata.
+
+A rule is a pure function decorated with `@rule(name, category=..., trigger=..., ...)`. The
+decorator records the metadata; `validate()` (run when `udpsem.rules` is imported) fails loudly
+on duplicates, missing summaries, unknown categories or a category that contradicts a rule's
+flags. Names follow MODEL.md and are never renumbered.
+
+Triggers say what makes the system try a rule:
+  call    a thread's LIB call `Lh_call(tid, c)`   fn(ctx, h, tid, call) -> Host | Branch | None
+  thread  a thread's state in `ts`                fn(ctx, h, tid) -> HostStep | Branch | None
+  oq      the head of the out-queue               fn(ctx, h) -> HostStep | Branch | None
+  recv    a datagram arriving from the network    fn(ctx, h, msg) -> Host | Branch | None
+  net     network-level (messages, connection, crash, time)
+  snippet thread, module and store rules (§A.7)
+`None` means "does not apply"; a rule checks its whole guard before it returns a Branch, so
+applicability never depends on a choice. Call and recv rules return the successor host (their
+label is the input label); thread and oq rules return a HostStep carrying their output label.
+The system applies `gc` after every host rule. Call rules registered with `call="*"` (the
+generic rules) are tried for every call, before the call's own rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+CATEGORIES: Final = frozenset({
+    "succeed", "fail", "badfail", "enter2", "slowsucceed", "slowfail", "slowintr", "misc",
+    "accept", "emit", "internaldelivery", "crash", "console",
+})
+TRIGGERS: Final = frozenset({"call", "thread", "oq", "recv", "net", "snippet"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """Metadata of one rule."""
+
+    name: str
+    category: str
+    trigger: str
+    summary: str
+    call: str | None = None
+    urgent: bool = False
+    errors: tuple[str, ...] = ()
+    archs: tuple[str, ...] = ()
+    states: tuple[type, ...] = ()
+    fn: Callable[..., Any] | None = field(default=None, compare=False)
+
+    @property
+    def doc(self) -> str:
+        return (self.fn.__doc__ or "").strip() if self.fn is not None else ""
+
+
+RULES: dict[str, RuleInfo] = {}
+_CALL_RULES: dict[str, list[RuleInfo]] = {}
+_THREAD_RULES: dict[type, list[RuleInfo]] = {}
+
+
+class RegistryError(Exception):
+    """The rule registry is inconsistent: a bug in udpsem, not in the user's input."""
+
+
+def rule(name: str, *, category: str, trigger: str, summary: str, call: str | None = None,
+         urgent: bool = False, errors: tuple[str, ...] = (), archs: tuple[str, ...] = (),
+         states: tuple[type, ...] = ()) -> Callable[[F], F]:
+    """Register `fn` as the rule `name` with its metadata.
+
+    `archs` restricts the rule to some architectures (empty: all). `states` (thread rules)
+    lists the thread-state classes the rule can apply to, so the system tries only those.
+    Call rules are tried in registration order, which each module makes the Linux order of
+    error precedence.
+    """
+
+    def deco(fn: F) -> F:
+        if name in RULES:
+            raise RegistryError(f"rule {name!r} registered twice")
+        info = RuleInfo(name, category, trigger, summary, call, urgent, errors, archs, states,
+                        fn)
+        _check(info)
+        RULES[name] = info
+        if trigger == "call":
+            assert call is not None
+            _CALL_RULES.setdefault(call, []).append(info)
+        elif trigger == "thread":
+            for st in states:
+                _THREAD_RULES.setdefault(st, []).append(info)
+        fn.rule_info = info  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def _check(info: RuleInfo) -> None:
+    where = f"rule {info.name!r}"
+    if info.category not in CATEGORIES:
+        raise RegistryError(f"{where}: unknown category {info.category!r}")
+    if info.trigger not in TRIGGERS:
+        raise RegistryError(f"{where}: unknown trigger {info.trigger!r}")
+    if not info.summary.strip():
+        raise RegistryError(f"{where}: missing one-line summary")
+    if "\n" in info.summary:
+        raise RegistryError(f"{where}: summary must be one line")
+    if info.trigger == "call" and not info.call:
+        raise RegistryError(f"{where}: a call rule must name its call")
+    if info.trigger == "thread" and not info.states:
+        raise RegistryError(f"{where}: a thread rule must list the thread states it reads")
+    if info.category == "fail" and not info.errors:
+        raise RegistryError(f"{where}: a fail rule must list the errors it returns")
+    if info.category in ("slowsucceed", "slowfail", "slowintr") and info.trigger != "thread":
+        raise RegistryError(f"{where}: slow rules leave a blocked *2 state (trigger thread)")
+    if info.category == "enter2" and info.trigger != "call":
+        raise RegistryError(f"{where}: enter2 rules are taken on a call")
+    if info.category == "accept" and info.trigger != "recv":
+        raise RegistryError(f"{where}: accept rules take a datagram from the network")
+    if info.urgent and info.category not in ("slowsucceed", "slowfail"):
+        raise RegistryError(f"{where}: only slow rules are urgent in MODEL.md §A.5")
+
+
+def call_rules(call: str) -> list[RuleInfo]:
+    """The rules for a LIB call: generic ones first, then the call's own, in registration
+    (Linux precedence) order."""
+    return _CALL_RULES.get("*", []) + _CALL_RULES.get(call, [])
+
+
+def thread_rules(state_type: type) -> list[RuleInfo]:
+    """The thread-triggered rules that may apply to a thread in a state of this class."""
+    return _THREAD_RULES.get(state_type, [])
+
+
+def rules_by_trigger(trigger: str) -> list[RuleInfo]:
+    """All rules with this trigger, in registration order."""
+    return [r for r in RULES.values() if r.trigger == trigger]
+
+
+def get(name: str) -> RuleInfo:
+    """The rule called `name`; KeyError if there is none."""
+    return RULES[name]

@@ -1,0 +1,67 @@
+"""Exact time (MODEL.md §A.5): integer nanoseconds, absolute deadlines, duration parsing.
+
+A timer is stored as an absolute *deadline* in nanoseconds; its value in the paper's sense is
+`deadline - now`. Time passage is then just `now += d`, defined iff `d ≤ deadline - now` for
+every deadline (the partial function `Time_Pass`). `NEVER` is the paper's `∞`.
+
+The three timer kinds differ only in when their action is enabled, which each rule states:
+an *upper-bound* timer's action is enabled while `now ≤ deadline`, a *sharp* timer's only at
+`now == deadline`, and `NEVER` imposes nothing. Both finite kinds stop time at the deadline.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+NS: Final = 1
+US: Final = 1_000
+MS: Final = 1_000_000
+S: Final = 1_000_000_000
+NEVER: Final = 1 << 62
+"""The infinite timer `∞`. About 146 years of nanoseconds: beyond any horizon we run."""
+
+
+def us_to_ns(us: int) -> int:
+    """LIB durations are microseconds; the model clock is nanoseconds."""
+    return us * US
+
+
+def remaining(deadline: int, now: int) -> int:
+    """The timer value `deadline - now`, with `NEVER` staying `NEVER`."""
+    return NEVER if deadline >= NEVER else deadline - now
+
+
+_UNITS: Final = {"ns": NS, "us": US, "µs": US, "ms": MS, "s": S, "m": 60 * S, "min": 60 * S,
+                 "h": 3600 * S}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|min|m|h)\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """Nanoseconds of `250ms`, `2.5s`, `60s`, `1h`... exactly (no float rounding).
+
+    Raises ValueError with a message naming the text.
+    """
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(
+            f"malformed duration {text!r}: expected a number and a unit (ns, us, ms, s, m, h), "
+            "e.g. 250ms, 2.5s, 60s, 1h")
+    number, unit = m.groups()
+    scale = _UNITS[unit]
+    if "." in number:
+        whole, frac = number.split(".")
+        value = int(whole) * scale + (int(frac) * scale) // (10 ** len(frac))
+        if (int(frac) * scale) % (10 ** len(frac)):
+            raise ValueError(f"duration {text!r} is not a whole number of nanoseconds")
+        return value
+    return int(number) * scale
+
+
+def fmt_ns(t: int) -> str:
+    """Human text for a time in ns: `12.345678s`, `∞` for NEVER."""
+    if t >= NEVER:
+        return "∞"
+    sign = "-" if t < 0 else ""
+    t = abs(t)
+    return f"{sign}{t // S}.{t % S:09d}s".rstrip("0").replace(".s", "s")

@@ -1,1 +1,48 @@
-"""create — MODEL.md §A.8 (rules to be written)."""
+"""create(f, x) — MODEL.md §A.8.10. The host only allocates the tid (create_ret_1 starts it)."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret, set_thread
+from udpsem.hosts.calls import Create
+from udpsem.hosts.state import RUN, Host, RuleCtx
+from udpsem.hosts.values import TID, Errno, Fail, Ok
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import NEVER
+
+
+@rule("create_1", call="create", category="succeed", trigger="call",
+      summary="allocate a fresh thread id, set it RUN and return it")
+def create_1(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host:
+    """Description: add a new thread entry `tid' ↦ RUN` with timer ∞ and answer `OK tid'`.
+
+    Errors: none (resource exhaustion is create_2).
+
+    Common cases: the heartbeat's main thread starting its sender and receiver threads.
+
+    Model details: the paper allows any unused tid; like fds we take the least integer
+    (from 0) not in dom(ts), so the rule is deterministic. The new thread's snippet is
+    started by the network rule create_ret_1 when the answer reaches the caller.
+    """
+    used = {e.tid for e in h.ts}
+    new = 0
+    while new in used:
+        new += 1
+    h2 = set_thread(h, new, RUN, NEVER)
+    return ret(ctx, h2, tid, Ok(new), "create")
+
+
+@rule("create_2", call="create", category="badfail", trigger="call", errors=("EAGAIN",),
+      summary="create fails with EAGAIN for lack of a thread slot")
+def create_2(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host | None:
+    """Description: the OS refuses to start another thread; no thread is created.
+
+    Errors: EAGAIN.
+
+    Common cases: never under Theorem 2's assumptions.
+
+    Model details: enabled only with the host switch ALLOW_BADMEM; then it may happen at
+    any time, alongside create_1.
+    """
+    if not ctx.consts.allow_badmem:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EAGAIN), "create")

@@ -1,1 +1,62 @@
-"""delay — MODEL.md §A.8 (rules to be written)."""
+"""delay(n) — MODEL.md §A.8.10. Registered in Linux's order: 2, then 1; delay_3 wakes."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret, set_thread
+from udpsem.hosts.calls import Delay
+from udpsem.hosts.state import DELAY2, Delay2, Host, HostStep, RuleCtx
+from udpsem.hosts.values import TID, Errno, Fail, Ok
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import us_to_ns
+
+
+@rule("delay_2", call="delay", category="fail", trigger="call", errors=("EINVAL",),
+      summary="fail with EINVAL for a negative delay")
+def delay_2(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
+    """Description: a sleep of a negative number of microseconds is rejected.
+
+    Errors: EINVAL.
+
+    Common cases: sleeping until a deadline that has already passed, computed as a
+    difference.
+
+    Model details: like nanosleep's EINVAL for a negative time.
+    """
+    if call.us >= 0:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EINVAL), "delay")
+
+
+@rule("delay_1", call="delay", category="enter2", trigger="call",
+      summary="start sleeping for the given number of microseconds")
+def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
+    """Description: the thread enters DELAY2 with a sharp timer of n µs.
+
+    Errors: none; a negative n is delay_2.
+
+    Common cases: the heartbeat sender pausing between beats.
+
+    Model details: the deadline is now + n µs; `delay(0)` wakes at once (delay_3 is enabled
+    immediately, without time passing).
+    """
+    if call.us < 0:
+        return None
+    return set_thread(h, tid, DELAY2, ctx.now + us_to_ns(call.us))
+
+
+@rule("delay_3", category="slowsucceed", trigger="thread", states=(Delay2,),
+      summary="wake a sleeping thread when its delay has elapsed")
+def delay_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread in DELAY2 whose timer has reached 0 is answered `OK ()`.
+
+    Errors: none (a signal during the sleep is intr_1).
+
+    Common cases: the end of every sleep.
+
+    Model details: the timer is sharp: the rule is enabled only at the exact deadline, and
+    time cannot pass beyond it.
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Delay2) or e.deadline != ctx.now:
+        return None
+    return HostStep(ret(ctx, h, tid, Ok(None), "delay"))

@@ -1,1 +1,48 @@
-"""exit — MODEL.md §A.8 (rules to be written)."""
+"""exit() — MODEL.md §A.8.10: exit_1 starts the exit, exit_2 performs it (label Lh_exit)."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import set_thread
+from udpsem.hosts.calls import Exit
+from udpsem.hosts.state import EXIT, ZOMBIE, ExitState, Host, HostStep, LhExit, RuleCtx, ThreadEntry
+from udpsem.hosts.values import TID
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import NEVER
+
+
+@rule("exit_1", call="exit", category="misc", trigger="call",
+      summary="begin ending the program: the caller becomes EXIT, every other thread ZOMBIE")
+def exit_1(ctx: RuleCtx, h: Host, tid: TID, call: Exit) -> Host:
+    """Description: the calling thread enters EXIT with an upper-bound timer dsch, and every
+    other thread becomes ZOMBIE with timer ∞; the call is never answered.
+
+    Errors: none.
+
+    Common cases: a program finishing, or giving up after an error.
+
+    Model details: zombies stay receptive (zombie_1 absorbs their calls) until exit_2 ends
+    the program. Any pending answer or blocked call of another thread is abandoned.
+    """
+    ts = tuple(ThreadEntry(e.tid, ZOMBIE, NEVER) for e in h.ts if e.tid != tid)
+    h2 = Host(h.ifds, ts, h.s, h.oq, h.oq_deadline, h.oqf)
+    return set_thread(h2, tid, EXIT, ctx.now + ctx.timing.dsch)
+
+
+@rule("exit_2", category="misc", trigger="thread", states=(ExitState,),
+      summary="end the program: drop every thread and socket, keep the out-queue (Lh_exit)")
+def exit_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: with label Lh_exit (the multiway n·exit) the host forgets all threads
+    (`ts := ∅`) and closes every socket (`s := []`).
+
+    Errors: none.
+
+    Common cases: the step after exit_1, within dsch.
+
+    Model details: the out-queue, its timer and oqf are kept, so datagrams already sent
+    still leave the host; the interfaces are unchanged. At network level every snippet of
+    the machine disappears with the same label.
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, ExitState):
+        return None
+    return HostStep(Host(h.ifds, (), (), h.oq, h.oq_deadline, h.oqf), LhExit())

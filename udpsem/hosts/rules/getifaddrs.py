@@ -1,1 +1,32 @@
-"""getifaddrs — MODEL.md §A.8 (rules to be written)."""
+"""getifaddrs() — MODEL.md §A.8.10."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret
+from udpsem.hosts.calls import GetIfAddrs
+from udpsem.hosts.state import Host, Interface, RuleCtx
+from udpsem.hosts.values import TID, Ok
+from udpsem.semantics.registry import rule
+
+
+def _ifid_order(i: Interface) -> tuple[int, int]:
+    """LO first, then ETH n by n."""
+    ifid = i.ifid
+    return (0, 0) if isinstance(ifid, str) else (1, ifid[1])
+
+
+@rule("getifaddrs_1", call="getifaddrs", category="succeed", trigger="call",
+      summary="list the host's interfaces with primary address, addresses and netmask")
+def getifaddrs_1(ctx: RuleCtx, h: Host, tid: TID, call: GetIfAddrs) -> Host:
+    """Description: return one tuple `(ifid, primary, sorted ipset, netmask)` per interface.
+
+    Errors: none.
+
+    Common cases: a program finding its own address to bind or to tell a peer.
+
+    Model details: the list is ordered LO first, then ETH by number, and each ipset is a
+    sorted tuple, so the answer is deterministic. Interfaces never change in this model.
+    """
+    rows = tuple((i.ifid, i.primary, tuple(sorted(i.ipset)), i.netmask)
+                 for i in sorted(h.ifds, key=_ifid_order))
+    return ret(ctx, h, tid, Ok(rows), "getifaddrs")

@@ -1,1 +1,140 @@
-"""input — MODEL.md §A.8 (rules to be written)."""
+"""Input rules — MODEL.md §A.8.12: datagrams arriving from the network.
+
+Together they accept every message whose destination is in own(h) and not in 127/8 (the
+only ones the network delivers); the dispatcher labels them `Lh_recvmsg m`.
+"""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import own
+from udpsem.hosts.rules.outqueue import (
+    append_mq,
+    icmp_targets,
+    maybe_icmp,
+    port_unreach,
+    set_es,
+    udp_receivers,
+    with_receiver,
+)
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import IP, is_loopback, is_martian
+from udpsem.network.messages import ICMP, UDP, IPMsg
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import rule
+
+
+def _deliverable(h: Host, m: IPMsg) -> bool:
+    """The network delivers only to an own, non-loopback destination."""
+    return m.dst in own(h) and not is_loopback(m.dst)
+
+
+def _bad_source(i: IP) -> bool:
+    """`i ∈ MARTIAN ∪ LOOPBACK`."""
+    return is_martian(i) or is_loopback(i)
+
+
+@rule("delivery_in_udp_1", trigger="recv", category="accept",
+      summary="queue an arriving UDP datagram on the best-matching socket")
+def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+    """Description: a UDP datagram from a sane source matches a socket (`lookup`), which
+    gets it appended to its receive queue.
+
+    Errors: none.
+
+    Common cases: every datagram a server or the heartbeat's detector receives.
+
+    Model details: the best score wins; on linux and windows a tie goes to the most
+    recently bound socket, on freebsd it is a choice of kind `sock`. Receive queues are
+    unbounded. Orphans still receive.
+    """
+    b = m.body
+    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    cands = udp_receivers(ctx, h, m)
+    if not cands:
+        return None
+    return with_receiver(cands, lambda s: append_mq(h, s, m))
+
+
+@rule("delivery_in_udp_2", trigger="recv", category="accept",
+      summary="drop an arriving UDP datagram no socket wants, optionally answering with ICMP")
+def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+    """Description: a UDP datagram from a sane source matches no socket; it is dropped and
+    an ICMP port-unreachable quoting it may be queued back to its sender.
+
+    Errors: none here; the sender's host may turn the ICMP into ECONNREFUSED.
+
+    Common cases: a heartbeat sent to a machine whose detector is not running.
+
+    Model details: the option models ICMP rate limiting; the executable parameter ICMP_GEN
+    resolves it (always, never, or a choice of kind `icmp`). The ICMP leaves through the
+    out-queue, from the datagram's destination address.
+    """
+    b = m.body
+    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    if udp_receivers(ctx, h, m):
+        return None
+    return maybe_icmp(ctx, h, port_unreach(m.src, b.sport, m.dst, b.dport), lambda h2: h2)
+
+
+@rule("delivery_in_udp_3", trigger="recv", category="accept",
+      summary="drop an arriving UDP datagram with a martian or loopback source")
+def delivery_in_udp_3(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
+    """Description: a UDP datagram whose source is martian or in 127/8 is discarded.
+
+    Errors: none.
+
+    Common cases: spoofed or misconfigured traffic injected from outside.
+
+    Model details: no ICMP is generated, so such datagrams cannot provoke replies to
+    impossible addresses.
+    """
+    if not isinstance(m.body, UDP) or not _deliverable(h, m) or not _bad_source(m.src):
+        return None
+    return h
+
+
+@rule("delivery_in_icmp_1", trigger="recv", category="accept",
+      summary="an arriving ICMP error sets the pending error of the socket it concerns")
+def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+    """Description: an ICMP error from a sane source quotes a datagram this host sent;
+    `icmp_lookup` finds the socket and `icmp_err` gives an error, which becomes its `es`.
+
+    Errors: sets ECONNREFUSED (port unreachable) or, on freebsd, EHOSTUNREACH (host
+    unreachable); a later call on the socket reports it.
+
+    Common cases: a connected socket sending to a peer whose port is closed.
+
+    Model details: the older pending error is overwritten, as on Linux. Linux and windows
+    match the socket a reply from the quoted destination would reach; freebsd needs the
+    exact quoted quad (ties are a choice of kind `sock`). Only connected sockets get errors.
+    """
+    b = m.body
+    if not isinstance(b, ICMP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    cands = icmp_targets(ctx, h, b)
+    if not cands:
+        return None
+    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind))
+
+
+@rule("delivery_in_icmp_2", trigger="recv", category="accept",
+      summary="drop an arriving ICMP error that concerns no socket or gives no error")
+def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
+    """Description: every other ICMP message is discarded: a martian or loopback source, no
+    matching socket, or a socket that gets no error from it.
+
+    Errors: none.
+
+    Common cases: port-unreachable for an unconnected socket; host-unreachable on linux
+    and windows, which only IP_RECVERR would report.
+
+    Model details: no host ever answers ICMP with ICMP.
+    """
+    b = m.body
+    if not isinstance(b, ICMP) or not _deliverable(h, m):
+        return None
+    if not _bad_source(m.src) and icmp_targets(ctx, h, b):
+        return None
+    return h

@@ -1,1 +1,44 @@
-"""ip_of_string — MODEL.md §A.8 (rules to be written)."""
+"""ip_of_string(str) — MODEL.md §A.8.10."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret
+from udpsem.hosts.calls import IpOfString
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Errno, Fail, Ok, parse_ip
+from udpsem.semantics.registry import rule
+
+
+@rule("ip_of_string_1", call="ip_of_string", category="succeed", trigger="call",
+      summary="parse a dotted quad into an IP address")
+def ip_of_string_1(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | None:
+    """Description: the text is four decimal fields in 0..255 joined by dots; return the
+    32-bit address it denotes.
+
+    Errors: none; malformed text is ip_of_string_2.
+
+    Common cases: `ip_of_string "192.168.0.11"` for the heartbeat's peer address.
+
+    Model details: only the strict dotted-quad form is accepted (no names, no shorthand
+    such as "10.1", no hex), using the shared parser `parse_ip`.
+    """
+    addr = parse_ip(call.text)
+    if addr is None:
+        return None
+    return ret(ctx, h, tid, Ok(addr), "ip_of_string")
+
+
+@rule("ip_of_string_2", call="ip_of_string", category="fail", trigger="call",
+      errors=("EINVAL",), summary="fail with EINVAL when the text is not a dotted quad")
+def ip_of_string_2(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | None:
+    """Description: the text is not four decimal fields in 0..255 joined by dots.
+
+    Errors: EINVAL.
+
+    Common cases: a host name or a field above 255 ("192.168.0.256").
+
+    Model details: the model has no name resolution, so every name fails here.
+    """
+    if parse_ip(call.text) is not None:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EINVAL), "ip_of_string")

@@ -1,1 +1,229 @@
-"""outqueue — MODEL.md §A.8 (rules to be written)."""
+"""Out-queue rules — MODEL.md §A.8.11: the head of `oq` leaves, is dropped or loops back.
+
+Also holds two small helpers shared with the input rules (§A.8.12): the ICMP_GEN choice and
+the choice of receiving socket when a freebsd lookup ties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from udpsem.hosts.auxiliary import (
+    dequeue,
+    enqueue,
+    icmp_err,
+    icmp_lookup,
+    local,
+    lookup,
+    replace_sock,
+)
+from udpsem.hosts.state import Host, HostStep, LhSendMsg, RuleCtx, Sock
+from udpsem.hosts.values import FD, IP, Errno, IcmpGen, Port, is_loopback, is_martian
+from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import rule
+
+T = TypeVar("T")
+
+
+def port_unreach(i3: IP, p3: Port | None, i4: IP, p4: Port | None) -> IPMsg:
+    """`IP(i4, i3, ICMP_PORT_UNREACH(i3, p3, i4, p4))`: the answer to an unmatched datagram
+    from `(i3, p3)` to `(i4, p4)`, quoting it."""
+    return IPMsg(i4, i3, ICMP(IcmpKind.PORT_UNREACH, i3, p3, i4, p4))
+
+
+def maybe_icmp(ctx: RuleCtx, h: Host, icmp: IPMsg, cont: Callable[[Host], T]) -> T | Branch[T]:
+    """"Optionally enqueue" `icmp`, as the ICMP_GEN parameter says: always, never, or a
+    choice of kind `icmp` over (True, False)."""
+    gen = ctx.consts.icmp_gen
+    if gen == IcmpGen.ALWAYS:
+        return cont(enqueue(ctx, h, icmp))
+    if gen == IcmpGen.NEVER:
+        return cont(h)
+    return Branch("icmp", (True, False),
+                  lambda yes: cont(enqueue(ctx, h, icmp) if yes else h))
+
+
+def with_receiver(cands: Sequence[Sock], cont: Callable[[Sock], T]) -> T | Branch[T]:
+    """Continue with the receiving socket; several candidates (freebsd ties) are a choice of
+    kind `sock` over their fds in list order. `cands` must be non-empty."""
+    if len(cands) == 1:
+        return cont(cands[0])
+    by_fd = {s.fd: s for s in cands}
+    fds: tuple[FD, ...] = tuple(s.fd for s in cands)
+    return Branch("sock", fds, lambda fd: cont(by_fd[fd]))
+
+
+def udp_receivers(ctx: RuleCtx, h: Host, m: IPMsg) -> list[Sock]:
+    """`lookup(h, (src, sport, dst, dport))` for a UDP datagram (empty: no socket)."""
+    assert isinstance(m.body, UDP)
+    return lookup(h, ctx.consts, (m.src, m.body.sport, m.dst, m.body.dport))
+
+
+def icmp_targets(ctx: RuleCtx, h: Host, icmp: ICMP) -> list[Sock]:
+    """The sockets `icmp_lookup` may pick for which `icmp_err` gives an error."""
+    return [s for s in icmp_lookup(h, ctx.consts, icmp)
+            if icmp_err(ctx.consts, icmp.kind, s) is not None]
+
+
+def append_mq(h: Host, s: Sock, m: IPMsg) -> Host:
+    """`s.mq := s.mq @ [m]` (position of `s` in the list kept)."""
+    return replace_sock(h, replace(s, mq=(*s.mq, m)))
+
+
+def set_es(ctx: RuleCtx, h: Host, s: Sock, kind: IcmpKind) -> Host:
+    """`s.es := Some (icmp_err(kind, s))`, overwriting any older error."""
+    e: Errno | None = icmp_err(ctx.consts, kind, s)
+    assert e is not None
+    return replace_sock(h, replace(s, es=e))
+
+
+def _leaves_martian(m: IPMsg) -> bool:
+    """`i2 ∈ MARTIAN` or `i1 ∈ MARTIAN ∪ LOOPBACK`."""
+    return is_martian(m.dst) or is_martian(m.src) or is_loopback(m.src)
+
+
+@rule("delivery_out_1", trigger="oq", category="misc",
+      summary="send the out-queue head to the network")
+def delivery_out_1(ctx: RuleCtx, h: Host) -> HostStep | None:
+    """Description: the head of the out-queue is for another machine and has sane
+    addresses, so it leaves with label `Lh_sendmsg m`.
+
+    Errors: none.
+
+    Common cases: every datagram sent to a peer, and every ICMP answer to a remote host.
+
+    Model details: the out-queue timer (upper bound doq) forces one out-queue rule to fire
+    within doq of the head reaching the front. Whether the network then carries, loses or
+    duplicates the datagram is up to the network rules; a disconnected host loses it.
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if local(h, m.dst) or _leaves_martian(m):
+        return None
+    return HostStep(dequeue(ctx, h), LhSendMsg(m))
+
+
+@rule("delivery_out_martian", trigger="oq", category="misc",
+      summary="discard an outgoing datagram with a martian destination or a bad source")
+def delivery_out_martian(ctx: RuleCtx, h: Host) -> HostStep | None:
+    """Description: the head is not for this host, and its destination is martian (0/8,
+    multicast, class E, 255.255.255.255) or its source is martian or loopback, so it is
+    silently dropped.
+
+    Errors: none reported; the sender already got `OK ()`.
+
+    Common cases: a windows or freebsd send to 0.0.0.0 or to 255.255.255.255; a socket
+    bound to 127.0.0.1 sending off-host.
+
+    Model details: current Linux would fail such a loopback-sourced send with EINVAL; the
+    model drops it here instead (a known deviation).
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if local(h, m.dst) or not _leaves_martian(m):
+        return None
+    return HostStep(dequeue(ctx, h))
+
+
+@rule("delivery_loopback_udp_1", trigger="oq", category="internaldelivery",
+      summary="deliver a local UDP datagram from the out-queue to the best-matching socket")
+def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+    """Description: the head is a UDP datagram for this host (an own address or 127/8) and
+    some socket matches it; it is appended to that socket's receive queue.
+
+    Errors: none.
+
+    Common cases: two programs on one machine talking over 127.0.0.1.
+
+    Model details: the receiver is `lookup`: the best score, ties going to the most
+    recently bound socket on linux/windows and a choice of kind `sock` on freebsd. Orphans
+    still receive.
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if not isinstance(m.body, UDP) or not local(h, m.dst):
+        return None
+    cands = udp_receivers(ctx, h, m)
+    if not cands:
+        return None
+    h1 = dequeue(ctx, h)
+    return with_receiver(cands, lambda s: HostStep(append_mq(h1, s, m)))
+
+
+@rule("delivery_loopback_udp_2", trigger="oq", category="internaldelivery",
+      summary="drop a local UDP datagram no socket wants, optionally queueing port-unreachable")
+def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+    """Description: the head is a UDP datagram for this host and no socket matches it; it
+    is dropped and an ICMP port-unreachable quoting it may be queued back to its source.
+
+    Errors: none directly; the ICMP may later set ECONNREFUSED on a connected sender.
+
+    Common cases: sending to a local port nobody listens on.
+
+    Model details: whether ICMP is generated follows ICMP_GEN (always / never / a choice
+    of kind `icmp`). The ICMP goes through the out-queue like any other message and is
+    dropped if the queue is full.
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    b = m.body
+    if not isinstance(b, UDP) or not local(h, m.dst) or udp_receivers(ctx, h, m):
+        return None
+    return maybe_icmp(ctx, dequeue(ctx, h), port_unreach(m.src, b.sport, m.dst, b.dport),
+                      HostStep)
+
+
+@rule("delivery_loopback_icmp_1", trigger="oq", category="internaldelivery",
+      summary="a local ICMP error sets the pending error of the socket it concerns")
+def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+    """Description: the head is an ICMP error for this host; `icmp_lookup` finds the socket
+    that sent the quoted datagram and `icmp_err` gives an error, which becomes its `es`.
+
+    Errors: sets ECONNREFUSED (port unreachable), or EHOSTUNREACH (host unreachable, freebsd
+    only), reported by a later call on the socket.
+
+    Common cases: a connected socket sending over loopback to a closed port.
+
+    Model details: any older pending error is overwritten, as on Linux. Only connected
+    sockets get errors. On freebsd the socket must have exactly the quoted quad, and ties
+    are a choice of kind `sock`.
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    b = m.body
+    if not isinstance(b, ICMP) or not local(h, m.dst):
+        return None
+    cands = icmp_targets(ctx, h, b)
+    if not cands:
+        return None
+    h1 = dequeue(ctx, h)
+    return with_receiver(cands, lambda s: HostStep(set_es(ctx, h1, s, b.kind)))
+
+
+@rule("delivery_loopback_icmp_2", trigger="oq", category="internaldelivery",
+      summary="drop a local ICMP error that concerns no socket or gives no error")
+def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
+    """Description: the head is an ICMP error for this host, but no socket matches the
+    quoted datagram or the matching socket gets no error from it; it is dropped.
+
+    Errors: none.
+
+    Common cases: port-unreachable for an unconnected sender; host-unreachable on linux.
+
+    Model details: no ICMP is ever generated in answer to ICMP.
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    b = m.body
+    if not isinstance(b, ICMP) or not local(h, m.dst) or icmp_targets(ctx, h, b):
+        return None
+    return HostStep(dequeue(ctx, h))

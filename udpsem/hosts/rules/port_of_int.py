@@ -1,1 +1,47 @@
-"""port_of_int — MODEL.md §A.8 (rules to be written)."""
+"""port_of_int(n) — MODEL.md §A.8.10."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret
+from udpsem.hosts.calls import PortOfInt
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Errno, Fail, Ok
+from udpsem.semantics.registry import rule
+
+
+def _is_port(n: int) -> bool:
+    # bool is an int subclass; True is not a port number.
+    return isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 65535
+
+
+@rule("port_of_int_1", call="port_of_int", category="succeed", trigger="call",
+      summary="convert an integer in 1..65535 to a port")
+def port_of_int_1(ctx: RuleCtx, h: Host, tid: TID, call: PortOfInt) -> Host | None:
+    """Description: return the integer itself as a port.
+
+    Errors: none; an out-of-range integer is port_of_int_2.
+
+    Common cases: a program turning a command-line number into the port it binds.
+
+    Model details: port 0 does not exist in the model ("no port" is None), so the range
+    starts at 1.
+    """
+    if not _is_port(call.n):
+        return None
+    return ret(ctx, h, tid, Ok(call.n), "port_of_int")
+
+
+@rule("port_of_int_2", call="port_of_int", category="fail", trigger="call", errors=("EINVAL",),
+      summary="fail with EINVAL for an integer outside 1..65535")
+def port_of_int_2(ctx: RuleCtx, h: Host, tid: TID, call: PortOfInt) -> Host | None:
+    """Description: the integer is 0, negative or above 65535, so it names no port.
+
+    Errors: EINVAL.
+
+    Common cases: a typo in a configured port number.
+
+    Model details: pure conversion; the host state is unchanged apart from the answer.
+    """
+    if _is_port(call.n):
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EINVAL), "port_of_int")

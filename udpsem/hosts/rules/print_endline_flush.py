@@ -1,1 +1,44 @@
-"""print_endline_flush — MODEL.md §A.8 (rules to be written)."""
+"""print_endline_flush(str) — MODEL.md §A.8.10."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret, set_thread
+from udpsem.hosts.calls import PrintEndlineFlush
+from udpsem.hosts.state import Host, HostStep, LhConsole, Print2, RuleCtx
+from udpsem.hosts.values import TID, Ok
+from udpsem.semantics.registry import rule
+
+
+@rule("print_1", call="print_endline_flush", category="enter2", trigger="call",
+      summary="accept console output; it is written within dsch")
+def print_1(ctx: RuleCtx, h: Host, tid: TID, call: PrintEndlineFlush) -> Host:
+    """Description: the thread enters PRINT2 with the text, with an upper-bound timer dsch.
+
+    Errors: none.
+
+    Common cases: the heartbeat's failure detector reporting that a peer is down.
+
+    Model details: output is a separate step (print_2) so that it appears on the console
+    at some moment within dsch of the call, interleaved with other events.
+    """
+    return set_thread(h, tid, Print2(call.text), ctx.now + ctx.timing.dsch)
+
+
+@rule("print_2", category="console", trigger="thread", states=(Print2,),
+      summary="write the pending text and a newline to the console and return")
+def print_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread in PRINT2 s emits `Lh_console(s ^ "\\n")` and is answered
+    `OK ()`.
+
+    Errors: none.
+
+    Common cases: the second half of every print_endline_flush.
+
+    Model details: may fire at any time while the dsch timer has not expired and must fire
+    before it does. The newline is part of the console label.
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Print2):
+        return None
+    h2 = ret(ctx, h, tid, Ok(None), "print_endline_flush")
+    return HostStep(h2, LhConsole(e.state.text + "\n"))

@@ -1,1 +1,129 @@
-"""select — MODEL.md §A.8 (rules to be written)."""
+"""select(rs, ws, tms) — MODEL.md §A.8.8. Registered in Linux's order: 5, 2, then 1."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import readable, ret, set_thread, sock, writable
+from udpsem.hosts.calls import Select
+from udpsem.hosts.state import Host, HostStep, RuleCtx, Select2
+from udpsem.hosts.values import FD, TID, Errno, Fail, Ok
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import NEVER, us_to_ns
+
+
+def _fds_ok(ctx: RuleCtx, h: Host, fds: tuple[FD, ...]) -> bool:
+    """Every fd is an open socket or a console fd."""
+    return all(fd in ctx.consts.console or sock(h, fd) is not None for fd in fds)
+
+
+def _ready(ctx: RuleCtx, h: Host, st: Select2) -> tuple[tuple[FD, ...], tuple[FD, ...]]:
+    """`(R, W)`: the ready fds of the read and write sets, in argument order with duplicates."""
+    r = tuple(fd for fd in st.reads if readable(h, fd))
+    w = tuple(fd for fd in st.writes if writable(h, ctx.consts, fd))
+    return r, w
+
+
+@rule("select_5", call="select", category="fail", trigger="call", errors=("EINVAL",),
+      summary="fail with EINVAL when the select timeout is negative")
+def select_5(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
+    """Description: a timeout of `Some i` with `i < 0` is rejected before anything else.
+
+    Errors: EINVAL.
+
+    Common cases: a timeout computed as "deadline minus now" that has already passed.
+
+    Model details: Linux checks the timeout before the fd sets, so in the deterministic
+    error order this rule wins over select_2.
+    """
+    if call.timeout_us is None or call.timeout_us >= 0:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EINVAL), "select")
+
+
+@rule("select_2", call="select", category="fail", trigger="call", errors=("EBADF",),
+      summary="fail with EBADF when a select set names an fd that is neither a socket nor console")
+def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
+    """Description: some fd of the read or write set is not in use, or names a socket that
+    was closed, and is not a console fd.
+
+    Errors: EBADF.
+
+    Common cases: selecting on an fd after closing it.
+
+    Model details: select has its own bad-fd rule because it takes lists of fds; console
+    fds are accepted (they are never readable and always writable). An orphan (a closed
+    socket another thread still waits on) counts as bad.
+    """
+    if _fds_ok(ctx, h, (*call.reads, *call.writes)):
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EBADF), "select")
+
+
+@rule("select_1", call="select", category="enter2", trigger="call",
+      summary="block in select until an fd is ready or the timeout expires")
+def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
+    """Description: every call of select with valid fds and a non-negative timeout first
+    enters SELECT2(rs, ws); the answer comes from select_3 or select_4.
+
+    Errors: none; failures are select_5 and select_2.
+
+    Common cases: the heartbeat's event loop waiting for a datagram or its next tick.
+
+    Model details: exactly as the paper, even when an fd is already ready or the timeout is
+    0 (select_3 is urgent, so the thread is answered without time passing). The timer is
+    sharp: the deadline is now plus the timeout in µs, or NEVER when there is no timeout.
+    """
+    tms = call.timeout_us
+    if tms is not None and tms < 0:
+        return None
+    if not _fds_ok(ctx, h, (*call.reads, *call.writes)):
+        return None
+    deadline = NEVER if tms is None else ctx.now + us_to_ns(tms)
+    return set_thread(h, tid, Select2(call.reads, call.writes), deadline)
+
+
+@rule("select_3", category="slowsucceed", trigger="thread", states=(Select2,), urgent=True,
+      summary="answer a blocked select with the ready fds as soon as one is ready")
+def select_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread in SELECT2(rs, ws) returns `(R, W)`, the readable fds of rs
+    and the writable fds of ws, as soon as at least one is ready.
+
+    Errors: none.
+
+    Common cases: a datagram arrives on a watched socket; a write set with a socket whose
+    out-queue has room (ready at once).
+
+    Model details: urgent, so time cannot pass while it is enabled. R and W keep the
+    argument order and its duplicates (tuples). A socket closed by another thread while
+    the select waits is never ready, because readable/writable look at open sockets only;
+    console fds are always writable and never readable.
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Select2):
+        return None
+    r, w = _ready(ctx, h, e.state)
+    if not r and not w:
+        return None
+    return HostStep(ret(ctx, h, tid, Ok((r, w)), "select"))
+
+
+@rule("select_4", category="slowsucceed", trigger="thread", states=(Select2,),
+      summary="answer a blocked select with two empty lists when its timeout expires")
+def select_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: the select timer has reached 0 and nothing is ready, so the call
+    returns `([], [])`.
+
+    Errors: none.
+
+    Common cases: the heartbeat's periodic tick; `select([], [], Some 0)` as a poll.
+
+    Model details: the timer is sharp: the rule is enabled only when the deadline equals
+    the current time (never for a select without timeout). If something is ready at that
+    instant select_3 applies instead.
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Select2) or e.deadline != ctx.now:
+        return None
+    r, w = _ready(ctx, h, e.state)
+    if r or w:
+        return None
+    return HostStep(ret(ctx, h, tid, Ok(((), ())), "select"))

@@ -1,1 +1,53 @@
-"""close — MODEL.md §A.8 (rules to be written)."""
+"""close(fd) — MODEL.md §A.8.9."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from udpsem.hosts.auxiliary import refs, replace_sock, ret, sock
+from udpsem.hosts.calls import Close
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Ok
+from udpsem.semantics.registry import rule
+
+
+@rule("close_1", call="close", category="succeed", trigger="call",
+      summary="destroy a socket that no blocked thread refers to")
+def close_1(ctx: RuleCtx, h: Host, tid: TID, call: Close) -> Host | None:
+    """Description: remove the socket from the host; its port and fd become free and its
+    queued datagrams are discarded.
+
+    Errors: none.
+
+    Common cases: the end of every program's use of a socket.
+
+    Model details: applies only when no thread is blocked in recvfrom, sendto or select on
+    the fd (else close_2).
+    """
+    s = sock(h, call.fd)
+    if s is None or refs(h, call.fd):
+        return None
+    h2 = Host(h.ifds, h.ts, tuple(x for x in h.s if x.fd != call.fd), h.oq, h.oq_deadline,
+              h.oqf)
+    return ret(ctx, h2, tid, Ok(None), "close")
+
+
+@rule("close_2", call="close", category="succeed", trigger="call",
+      summary="close a socket another thread is blocked on, leaving it as an orphan")
+def close_2(ctx: RuleCtx, h: Host, tid: TID, call: Close) -> Host | None:
+    """Description: another thread is blocked on the socket, so it is only marked closed
+    (an orphan): new calls on its fd get EBADF, but it keeps its port and still receives
+    datagrams, errors and wake-ups for the blocked threads.
+
+    Errors: none.
+
+    Common cases: one thread closes a socket while another waits in recvfrom on it.
+
+    Model details: follows current Linux, where a blocked call holds a reference to the
+    socket. gc removes the orphan when the last blocked thread leaves; until then its fd
+    number stays taken (Linux frees it at once; invisible up to renaming).
+    """
+    s = sock(h, call.fd)
+    if s is None or not refs(h, call.fd):
+        return None
+    return ret(ctx, replace_sock(h, replace(s, cl=True)), tid, Ok(None), "close")

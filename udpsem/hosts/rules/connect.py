@@ -1,1 +1,135 @@
-"""connect — MODEL.md §A.8 (rules to be written)."""
+"""connect(fd, i, ps) — MODEL.md §A.8.4. Registered in Linux's order: 4, 2, 3, then 1.
+
+Throughout, `i' = dst_norm(s.is1, i)`: on linux 0.0.0.0 means this host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from udpsem.hosts.auxiliary import (
+    autobind_possible,
+    bcast,
+    dst_norm,
+    front,
+    has_route,
+    others,
+    replace_sock,
+    ret,
+    route_src,
+    sock,
+    with_autobind,
+)
+from udpsem.hosts.calls import Connect
+from udpsem.hosts.state import Host, RuleCtx, Sock
+from udpsem.hosts.values import TID, Arch, Errno, Fail, Ok, Port
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import rule
+
+
+def _autobound_fail(ctx: RuleCtx, h: Host, tid: TID, s: Sock,
+                    e: Errno) -> Host | Branch[Host]:
+    """AB only (the socket keeps its old peer), then `FAIL e`."""
+
+    def done(p: Port) -> Host:
+        return ret(ctx, replace_sock(h, replace(s, ps1=p)), tid, Fail(e), "connect")
+
+    return with_autobind(ctx.consts, s.ps1, others(h, s.fd), done)
+
+
+@rule("connect_4", call="connect", category="fail", trigger="call", errors=("EAGAIN",),
+      summary="fail with EAGAIN when an unbound socket cannot get an ephemeral port")
+def connect_4(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | None:
+    """Description: connect must give an unbound socket a local port first, and every port
+    of the ephemeral range is taken, so nothing changes.
+
+    Errors: EAGAIN (Linux's answer to a failed implicit autobind).
+
+    Common cases: port exhaustion on a host with very many sockets.
+
+    Model details: checked before anything else, as Linux autobinds first; only reachable
+    with many sockets or a small EPH constant.
+    """
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
+                                                           others(h, call.fd)):
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EAGAIN), "connect")
+
+
+@rule("connect_2", call="connect", category="fail", trigger="call", errors=("ENETUNREACH",),
+      summary="fail with ENETUNREACH when the host has no route to the peer (autobinding)")
+def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[Host] | None:
+    """Description: the (normalised) peer address is not local and the host has no non-LO
+    interface to reach it; the socket is autobound but its old peer is kept.
+
+    Errors: ENETUNREACH.
+
+    Common cases: connecting to a remote address from a loopback-only host (a test
+    namespace).
+
+    Model details: the autobind side effect happens even though the call fails, as on
+    Linux; the port is a choice of kind `eph` when the socket had none.
+    """
+    s = sock(h, call.fd)
+    if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
+        return None
+    if has_route(h, dst_norm(ctx.consts, s.is1, call.ip)):
+        return None
+    return _autobound_fail(ctx, h, tid, s, Errno.ENETUNREACH)
+
+
+@rule("connect_3", call="connect", category="fail", trigger="call", errors=("EACCES",),
+      archs=("linux",),
+      summary="fail with EACCES when connecting to a broadcast address on linux (autobinding)")
+def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[Host] | None:
+    """Description: the peer is 255.255.255.255 or the subnet broadcast of an interface, and
+    Linux refuses it without SO_BROADCAST (which LIB cannot set); the socket is autobound.
+
+    Errors: EACCES.
+
+    Common cases: a program that tries to connect to its LAN's broadcast address.
+
+    Model details: linux only; windows and freebsd accept such a peer (connect_1). The
+    autobind side effect happens even though the call fails.
+    """
+    s = sock(h, call.fd)
+    if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
+        return None
+    if ctx.consts.arch != Arch.LINUX or not bcast(h, dst_norm(ctx.consts, s.is1, call.ip)):
+        return None
+    return _autobound_fail(ctx, h, tid, s, Errno.EACCES)
+
+
+@rule("connect_1", call="connect", category="succeed", trigger="call",
+      summary="set the peer address and port, autobinding and fixing the local address")
+def connect_1(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[Host] | None:
+    """Description: record `(i', ps)` as the socket's peer. A socket without a local port
+    gets an ephemeral one, and a socket without a local address gets the source address the
+    host would route from. Nothing is sent.
+
+    Errors: none; failures are connect_2..connect_4.
+
+    Common cases: a client fixes its server once and then uses sendto with no destination
+    and recvfrom, receiving only from that server; reconnecting changes the peer.
+
+    Model details: `ps = None` is allowed (datagrams from any port of `i'` are accepted and
+    sends go to port 0). A pending error and queued datagrams are kept, as on Linux. The
+    socket moves to the front of the list when its local address changes; a fresh autobound
+    port alone keeps its position.
+    """
+    s = sock(h, call.fd)
+    rest = others(h, call.fd)
+    if s is None or not autobind_possible(ctx.consts, s.ps1, rest):
+        return None
+    i2 = dst_norm(ctx.consts, s.is1, call.ip)
+    if not has_route(h, i2) or (ctx.consts.arch == Arch.LINUX and bcast(h, i2)):
+        return None
+    is1 = s.is1 if s.is1 is not None else route_src(h, i2)
+
+    def done(p: Port) -> Host:
+        s2 = replace(s, is1=is1, ps1=p, is2=i2, ps2=call.port)
+        h2 = front(h, s2) if is1 != s.is1 else replace_sock(h, s2)
+        return ret(ctx, h2, tid, Ok(None), "connect")
+
+    return with_autobind(ctx.consts, s.ps1, rest, done)

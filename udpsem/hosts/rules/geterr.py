@@ -1,1 +1,46 @@
-"""geterr — MODEL.md §A.8 (rules to be written)."""
+"""geterr(fd) — MODEL.md §A.8.7."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from udpsem.hosts.auxiliary import replace_sock, ret, sock
+from udpsem.hosts.calls import GetErr
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Ok
+from udpsem.semantics.registry import rule
+
+
+@rule("geterr_1", call="geterr", category="succeed", trigger="call",
+      summary="return None when no asynchronous error is pending")
+def geterr_1(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
+    """Description: the socket has no pending error; the answer is None.
+
+    Errors: none.
+
+    Common cases: checking a socket after select reported it readable or writable.
+
+    Model details: C's `getsockopt(SO_ERROR)` returning 0.
+    """
+    s = sock(h, call.fd)
+    if s is None or s.es is not None:
+        return None
+    return ret(ctx, h, tid, Ok(None), "geterr")
+
+
+@rule("geterr_2", call="geterr", category="succeed", trigger="call",
+      summary="return and clear the pending asynchronous error")
+def geterr_2(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
+    """Description: the socket has a pending error (set by ICMP); it is returned as a value,
+    not as a failure, and cleared.
+
+    Errors: none as a failure; the value is ECONNREFUSED, or EHOSTUNREACH on freebsd.
+
+    Common cases: a connected client reading why its server stopped answering.
+
+    Model details: C's `getsockopt(SO_ERROR)`, which also clears the error.
+    """
+    s = sock(h, call.fd)
+    if s is None or s.es is None:
+        return None
+    return ret(ctx, replace_sock(h, replace(s, es=None)), tid, Ok(s.es), "geterr")

@@ -1,1 +1,45 @@
-"""getpeername — MODEL.md §A.8 (rules to be written)."""
+"""getpeername(fd) — MODEL.md §A.8.4. Registered as 1, then the failure 2."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret, sock
+from udpsem.hosts.calls import GetPeerName
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Errno, Fail, Ok
+from udpsem.semantics.registry import rule
+
+
+@rule("getpeername_1", call="getpeername", category="succeed", trigger="call",
+      summary="return the peer address and port of a socket connected to a full address")
+def getpeername_1(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | None:
+    """Description: the socket has a peer with both an address and a port; return them.
+
+    Errors: none; an incomplete peer is getpeername_2.
+
+    Common cases: checking which server a connected client talks to.
+
+    Model details: both components are returned as `Some` values (bare ints here).
+    """
+    s = sock(h, call.fd)
+    if s is None or s.is2 is None or s.ps2 is None:
+        return None
+    return ret(ctx, h, tid, Ok((s.is2, s.ps2)), "getpeername")
+
+
+@rule("getpeername_2", call="getpeername", category="fail", trigger="call", errors=("ENOTCONN",),
+      summary="fail with ENOTCONN when the socket has no peer or a peer without a port")
+def getpeername_2(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | None:
+    """Description: the socket is not connected, or was connected with no port, so there is
+    no full peer address to report.
+
+    Errors: ENOTCONN.
+
+    Common cases: calling getpeername on a server socket that only ever used sendto.
+
+    Model details: a peer without a port (connect with `ps = None`) also counts as not
+    connected, as Linux reports for a peer port of 0.
+    """
+    s = sock(h, call.fd)
+    if s is None or (s.is2 is not None and s.ps2 is not None):
+        return None
+    return ret(ctx, h, tid, Fail(Errno.ENOTCONN), "getpeername")

@@ -1,1 +1,27 @@
-"""getsockname — MODEL.md §A.8 (rules to be written)."""
+"""getsockname(fd) — MODEL.md §A.8.4."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret, sock
+from udpsem.hosts.calls import GetSockName
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Ok
+from udpsem.semantics.registry import rule
+
+
+@rule("getsockname_1", call="getsockname", category="succeed", trigger="call",
+      summary="return the socket's local address and port (None for wildcard or unbound)")
+def getsockname_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockName) -> Host | None:
+    """Description: answer the pair `(is1, ps1)` of the socket.
+
+    Errors: none; any open socket has a local pair, possibly `(None, None)`.
+
+    Common cases: finding which ephemeral port bind, connect or a first sendto picked.
+
+    Model details: a wildcard address and a missing port are returned as None (the C call
+    reports 0.0.0.0 and port 0).
+    """
+    s = sock(h, call.fd)
+    if s is None:
+        return None
+    return ret(ctx, h, tid, Ok((s.is1, s.ps1)), "getsockname")

@@ -1,1 +1,31 @@
-"""getsockopt — MODEL.md §A.8 (rules to be written)."""
+"""getsockopt(fd, opt) — MODEL.md §A.8.7."""
+
+from __future__ import annotations
+
+from udpsem.hosts.auxiliary import ret, sock
+from udpsem.hosts.calls import GetSockOpt
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Arch, Ok, SockOpt
+from udpsem.semantics.registry import rule
+
+
+@rule("getsockopt_1", call="getsockopt", category="succeed", trigger="call",
+      summary="return the value of a boolean socket option")
+def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer the socket's SO_REUSEADDR or SO_BSDCOMPAT flag.
+
+    Errors: none.
+
+    Common cases: a library checking whether address reuse is on.
+
+    Model details: on linux SO_BSDCOMPAT always reads False: the option is obsolete, so
+    setting it is accepted and ignored. Other architectures return the stored flag.
+    """
+    s = sock(h, call.fd)
+    if s is None:
+        return None
+    if call.opt == SockOpt.SO_REUSEADDR:
+        value = s.f.reuseaddr
+    else:
+        value = s.f.bsdcompat and ctx.consts.arch != Arch.LINUX
+    return ret(ctx, h, tid, Ok(value), "getsockopt")

@@ -1,1 +1,373 @@
-"""sendto — MODEL.md §A.8 (rules to be written)."""
+"""sendto(fd, ips, data, nb) — MODEL.md §A.8.5.
+
+Call rules are registered in Linux's order of error precedence: 7, 4, 11, 12, 6, 5, 3, then
+the blocking sendto_2 and the success sendto_1. The slow rules sendto_8/9/10 leave SENDTO2.
+Linux autobinds before it checks anything else, so every failure except sendto_7 autobinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from udpsem.hosts.auxiliary import (
+    any_sock,
+    autobind_possible,
+    bcast,
+    dosend,
+    dst_norm,
+    has_route,
+    nodest,
+    others,
+    replace_sock,
+    ret,
+    set_thread,
+    sock,
+    with_autobind,
+)
+from udpsem.hosts.calls import SendTo
+from udpsem.hosts.state import Host, HostStep, RuleCtx, SendTo2, Sock
+from udpsem.hosts.values import IP, TID, Arch, Errno, Fail, Ok, Port
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import NEVER
+
+
+def _dest_ip(ctx: RuleCtx, s: Sock, call: SendTo) -> IP | None:
+    """The normalised destination address: the given one, else the peer's; None if neither."""
+    if call.dest is not None:
+        i = call.dest[0]
+    elif s.is2 is not None:
+        i = s.is2
+    else:
+        return None
+    return dst_norm(ctx.consts, s.is1, i)
+
+
+def _d(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
+    """"D": a destination exists, is routable, is not a Linux broadcast, and the payload fits."""
+    i = _dest_ip(ctx, s, call)
+    if i is None or not has_route(h, i):
+        return False
+    if ctx.consts.arch == Arch.LINUX and bcast(h, i):
+        return False
+    return len(call.data) <= ctx.consts.payload_max
+
+
+def _no_pending(ctx: RuleCtx, s: Sock) -> bool:
+    """`es = None`, a constraint that windows drops (sendto ignores pending errors there)."""
+    return ctx.consts.arch == Arch.WINDOWS or s.es is None
+
+
+def _open_ab(ctx: RuleCtx, h: Host, call: SendTo) -> Sock | None:
+    """The open socket, if an autobind port exists for it (the AB precondition)."""
+    s = sock(h, call.fd)
+    if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
+        return None
+    return s
+
+
+def _ab_fail(ctx: RuleCtx, h: Host, tid: TID, s: Sock, e: Errno,
+             clear_es: bool = False) -> Host | Branch[Host]:
+    """AB (and optionally `es := None`), then `FAIL e`."""
+
+    def done(p: Port) -> Host:
+        s2 = replace(s, ps1=p, es=None if clear_es else s.es)
+        return ret(ctx, replace_sock(h, s2), tid, Fail(e), "sendto")
+
+    return with_autobind(ctx.consts, s.ps1, others(h, s.fd), done)
+
+
+@rule("sendto_7", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
+      summary="fail with EAGAIN when an unbound socket cannot get an ephemeral port")
+def sendto_7(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | None:
+    """Description: the socket has no local port and every ephemeral port is taken, so the
+    implicit bind that precedes a send fails and nothing happens.
+
+    Errors: EAGAIN.
+
+    Common cases: port exhaustion on a host with very many sockets.
+
+    Model details: Linux autobinds before any other check, so this failure comes first; it
+    is the only sendto failure without the autobind side effect.
+    """
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
+                                                           others(h, call.fd)):
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EAGAIN), "sendto")
+
+
+@rule("sendto_4", call="sendto", category="fail", trigger="call",
+      errors=("EDESTADDRREQ", "ENOTCONN"),
+      summary="fail when no destination is given and the socket has no peer (autobinding)")
+def sendto_4(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the call gives no destination and the socket is not connected, so
+    there is nowhere to send; the socket is still autobound.
+
+    Errors: EDESTADDRREQ on linux and freebsd, ENOTCONN on windows (`nodest`).
+
+    Common cases: forgetting to connect before using sendto with no address (C's `send`).
+
+    Model details: the autobind side effect is Linux's behaviour; the port is a choice of
+    kind `eph` when the socket had none.
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or call.dest is not None or s.is2 is not None:
+        return None
+    return _ab_fail(ctx, h, tid, s, nodest(ctx.consts))
+
+
+@rule("sendto_11", call="sendto", category="fail", trigger="call", errors=("ENETUNREACH",),
+      summary="fail with ENETUNREACH when the host has no route to the destination")
+def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the destination (given, or the peer) is not local and the host has no
+    non-LO interface, so the datagram cannot be routed; the socket is still autobound.
+
+    Errors: ENETUNREACH.
+
+    Common cases: sending off-host from a loopback-only host (a test namespace).
+
+    Model details: the destination is normalised by `dst_norm` first, so on linux 0.0.0.0
+    (meaning this host) always has a route.
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None:
+        return None
+    i = _dest_ip(ctx, s, call)
+    if i is None or has_route(h, i):
+        return None
+    return _ab_fail(ctx, h, tid, s, Errno.ENETUNREACH)
+
+
+@rule("sendto_12", call="sendto", category="fail", trigger="call", errors=("EACCES",),
+      archs=("linux",),
+      summary="fail with EACCES when sending to a broadcast address on linux (autobinding)")
+def sendto_12(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the destination is 255.255.255.255 or an interface's subnet broadcast,
+    which Linux refuses without SO_BROADCAST (LIB cannot set it); the socket is autobound.
+
+    Errors: EACCES.
+
+    Common cases: a discovery protocol that broadcasts on the LAN.
+
+    Model details: linux only; windows and freebsd send the datagram, which is then dropped
+    or leaves the network.
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or ctx.consts.arch != Arch.LINUX:
+        return None
+    i = _dest_ip(ctx, s, call)
+    if i is None or not bcast(h, i):
+        return None
+    return _ab_fail(ctx, h, tid, s, Errno.EACCES)
+
+
+@rule("sendto_6", call="sendto", category="fail", trigger="call", errors=("EMSGSIZE",),
+      summary="fail with EMSGSIZE when the payload exceeds UDPPayloadMax (autobinding)")
+def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the data does not fit in one UDP datagram; nothing is sent, but the
+    socket is autobound.
+
+    Errors: EMSGSIZE.
+
+    Common cases: sending a whole file in one datagram.
+
+    Model details: the limit is 65507 bytes, and 9216 on freebsd (its default
+    net.inet.udp.maxdgram).
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or len(call.data) <= ctx.consts.payload_max:
+        return None
+    return _ab_fail(ctx, h, tid, s, Errno.EMSGSIZE)
+
+
+@rule("sendto_5", call="sendto", category="fail", trigger="call",
+      errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
+      summary="report and clear the pending ICMP error instead of sending (autobinding)")
+def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: an earlier ICMP error is pending on the socket; sendto returns it and
+    clears it, and sends nothing. The socket is autobound.
+
+    Errors: the pending error: ECONNREFUSED (port unreachable), or EHOSTUNREACH on freebsd.
+
+    Common cases: a connected client keeps sending to a server that is down; every other
+    send fails with ECONNREFUSED.
+
+    Model details: not on windows, where sendto ignores the pending error and leaves it for
+    recvfrom, select or geterr.
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or s.es is None or ctx.consts.arch == Arch.WINDOWS:
+        return None
+    return _ab_fail(ctx, h, tid, s, s.es, clear_es=True)
+
+
+@rule("sendto_3", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
+      summary="fail with EAGAIN on a non-blocking send while the out-queue is full")
+def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the datagram could be sent, but the out-queue is full and the call is
+    non-blocking, so it fails at once; the socket is autobound.
+
+    Errors: EAGAIN.
+
+    Common cases: a fast non-blocking sender that outruns the interface.
+
+    Model details: only with a finite OQ_CAP. A pending error (not on windows) takes
+    precedence (sendto_5).
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or not h.oqf or not call.nonblock:
+        return None
+    if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+    return _ab_fail(ctx, h, tid, s, Errno.EAGAIN)
+
+
+@rule("sendto_2", call="sendto", category="enter2", trigger="call",
+      summary="block a sendto while the out-queue is full, recording the socket's quad")
+def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: a blocking send finds the out-queue full; the socket is autobound and
+    the thread waits in SENDTO2 with the socket's address quad as it is now.
+
+    Errors: none here; the wait ends with sendto_8, sendto_9, sendto_10 or intr_1.
+
+    Common cases: a blocking sender that outruns the interface.
+
+    Model details: only with a finite OQ_CAP. The recorded quad fixes source and
+    destination, as current Linux does before it waits. Windows blocks even with a pending
+    error.
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or not h.oqf or call.nonblock:
+        return None
+    if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+
+    def done(p: Port) -> Host:
+        h2 = replace_sock(h, replace(s, ps1=p))
+        state = SendTo2(call.fd, call.dest, call.data, (s.is1, p, s.is2, s.ps2))
+        return set_thread(h2, tid, state, NEVER)
+
+    return with_autobind(ctx.consts, s.ps1, others(h, call.fd), done)
+
+
+@rule("sendto_1", call="sendto", category="succeed", trigger="call",
+      summary="autobind if needed and append the datagram to the out-queue")
+def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the datagram `IP(src, dst, UDP(ps1, port, data))` is appended to the
+    out-queue, going to the given destination or else to the peer. The socket gets an
+    ephemeral port first if it has none.
+
+    Errors: none; failures are sendto_3..sendto_7, sendto_11, sendto_12.
+
+    Common cases: every successful send, e.g. the heartbeat's periodic message.
+
+    Model details: as in the paper, with `es = None` on both sides (on windows the pending
+    error is ignored and kept). The source address is the bound one or the routing choice;
+    on linux a 0.0.0.0 destination means this host. The out-queue timer starts (`doq`) when
+    the queue was empty; `oqf` is recomputed.
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+
+    def done(p: Port) -> Host:
+        sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2))
+        assert sent is not None and sent[3]
+        oq, deadline, oqf, _ = sent
+        h2 = replace(replace_sock(h, replace(s, ps1=p)), oq=oq, oq_deadline=deadline, oqf=oqf)
+        return ret(ctx, h2, tid, Ok(None), "sendto")
+
+    return with_autobind(ctx.consts, s.ps1, others(h, call.fd), done)
+
+
+# Slow rules: leaving SENDTO2 ----------------------------------------------------------------
+
+def _blocked(h: Host, tid: TID) -> tuple[SendTo2, Sock] | None:
+    """The thread's SENDTO2 state and its socket (open or closed), if both exist."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, SendTo2):
+        return None
+    s = any_sock(h, e.state.fd)
+    if s is None:
+        return None
+    return e.state, s
+
+
+@rule("sendto_8", category="slowsucceed", trigger="thread", states=(SendTo2,), urgent=True,
+      summary="a blocked sendto queues its datagram once the out-queue has room")
+def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: the out-queue is no longer full, so the datagram of a thread blocked in
+    sendto is appended and the call returns OK.
+
+    Errors: none; a pending error ends the wait with sendto_9 instead.
+
+    Common cases: the out-queue drains one message and the blocked sender proceeds.
+
+    Model details: urgent. The datagram is built from the quad recorded when the thread
+    blocked, so a concurrent disconnect or connect does not change it (current Linux fixes
+    the destination before waiting). Off linux a send to the peer needs the socket still to
+    be connected (else sendto_10). Works on an orphan (a socket closed meanwhile).
+    """
+    found = _blocked(h, tid)
+    if found is None:
+        return None
+    st, s = found
+    if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
+        return None
+    if ctx.consts.arch != Arch.LINUX and st.dest is None and s.is2 is None:
+        return None
+    sent = dosend(ctx, h, st.dest, st.data, st.q)
+    if sent is None or not sent[3]:
+        return None
+    oq, deadline, oqf, _ = sent
+    h2 = replace(h, oq=oq, oq_deadline=deadline, oqf=oqf)
+    return HostStep(ret(ctx, h2, tid, Ok(None), "sendto"))
+
+
+@rule("sendto_9", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
+      errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
+      summary="a blocked sendto fails with the ICMP error that arrived while it waited")
+def sendto_9(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: an ICMP error reached the socket of a thread blocked in sendto; the call
+    returns that error, clears it, and sends nothing.
+
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+
+    Common cases: a connected sender, blocked on a full queue, learns that the server is
+    gone.
+
+    Model details: urgent; not on windows, where sendto ignores pending errors.
+    """
+    found = _blocked(h, tid)
+    if found is None or ctx.consts.arch == Arch.WINDOWS:
+        return None
+    _, s = found
+    if s.es is None:
+        return None
+    h2 = replace_sock(h, replace(s, es=None))
+    return HostStep(ret(ctx, h2, tid, Fail(s.es), "sendto"))
+
+
+@rule("sendto_10", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
+      errors=("EDESTADDRREQ", "ENOTCONN"), archs=("windows", "freebsd"),
+      summary="off linux, a blocked send to the peer fails once the socket is disconnected")
+def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread blocked in a sendto without a destination finds that the
+    socket no longer has a peer (another thread disconnected it) and fails.
+
+    Errors: EDESTADDRREQ on freebsd, ENOTCONN on windows (`nodest`).
+
+    Common cases: one thread disconnects a socket while another is blocked sending on it.
+
+    Model details: urgent; not on linux, where the destination is fixed before the wait
+    and sendto_8 still sends. The paper's "too big" case cannot arise, as the size is
+    checked before blocking.
+    """
+    found = _blocked(h, tid)
+    if found is None or ctx.consts.arch == Arch.LINUX:
+        return None
+    st, s = found
+    if st.dest is not None or s.is2 is not None:
+        return None
+    return HostStep(ret(ctx, h, tid, Fail(nodest(ctx.consts)), "sendto"))

@@ -1,1 +1,34 @@
-"""setsockopt — MODEL.md §A.8 (rules to be written)."""
+"""setsockopt(fd, opt, b) — MODEL.md §A.8.7."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from udpsem.hosts.auxiliary import replace_sock, ret, sock
+from udpsem.hosts.calls import SetSockOpt
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID, Ok, SockOpt
+from udpsem.semantics.registry import rule
+
+
+@rule("setsockopt_1", call="setsockopt", category="succeed", trigger="call",
+      summary="set a boolean socket option")
+def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: store the new value of SO_REUSEADDR or SO_BSDCOMPAT in the socket's
+    flags.
+
+    Errors: none.
+
+    Common cases: a server sets SO_REUSEADDR before bind so that it can share a port.
+
+    Model details: SO_REUSEADDR affects only bind conflicts; SO_BSDCOMPAT is stored but
+    never changes behaviour (and reads back False on linux).
+    """
+    s = sock(h, call.fd)
+    if s is None:
+        return None
+    if call.opt == SockOpt.SO_REUSEADDR:
+        f = replace(s.f, reuseaddr=call.value)
+    else:
+        f = replace(s.f, bsdcompat=call.value)
+    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")

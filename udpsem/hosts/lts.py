@@ -37,7 +37,7 @@ class Enabled:
 
 
 def _arch_ok(info: RuleInfo, ctx: RuleCtx) -> bool:
-    return not info.archs or ctx.consts.arch.value in info.archs
+    return not info.archs or str(ctx.consts.arch) in info.archs
 
 
 def _finish(value: Any, label: Any | None) -> Any:

@@ -172,6 +172,11 @@ class HostConsts:
     icmp_gen: IcmpGen = IcmpGen.ALWAYS
     linux_error_order: bool = True  # False: every applicable fail rule is a choice
 
+    def __post_init__(self) -> None:
+        # Accept plain strings for the enums (as a user or a trace header would give them).
+        object.__setattr__(self, "arch", Arch(self.arch))
+        object.__setattr__(self, "icmp_gen", IcmpGen(self.icmp_gen))
+
     @property
     def eph_range(self) -> tuple[int, int]:
         if self.eph is not None:
@@ -217,7 +222,7 @@ def initial_host(ifds: tuple[Interface, ...], tids: tuple[TID, ...] = (0,)) -> H
 
 
 def _ifid_key(i: Interface) -> tuple[int, int]:
-    return (-1, 0) if i.ifid == LO else (0, i.ifid[1])
+    return (-1, 0) if isinstance(i.ifid, str) else (0, i.ifid[1])
 
 
 # Host labels (§A.6) -------------------------------------------------------------------------

@@ -47,8 +47,8 @@ def parse_duration(text: str) -> int:
         raise ValueError(
             f"malformed duration {text!r}: expected a number and a unit (ns, us, ms, s, m, h), "
             "e.g. 250ms, 2.5s, 60s, 1h")
-    number, unit = m.groups()
-    scale = _UNITS[unit]
+    number, unit = m.group(1), m.group(2)
+    scale: int = _UNITS[unit]
     if "." in number:
         whole, frac = number.split(".")
         value = int(whole) * scale + (int(frac) * scale) // (10 ** len(frac))

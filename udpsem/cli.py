@@ -1,0 +1,239 @@
+"""The `udpsem` command line: a thin layer over the library.
+
+Bad input (unknown program, malformed duration or window, unreadable trace) gets one line on
+stderr naming what and where, and exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from udpsem import __version__
+from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
+from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
+from udpsem.semantics.time import fmt_ns, parse_duration
+
+
+class InputError(click.ClickException):
+    """Bad user input: printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+def _fail(msg: str) -> NoReturn:
+    raise InputError(msg)
+
+
+def _duration(text: str, what: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        _fail(f"{what}: {e}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="udpsem")
+def cli() -> None:
+    """udpsem: an executable, timed semantics of UDP sockets with threads and failures."""
+
+
+@cli.command()
+@click.argument("program")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random chooser")
+@click.option("--duration", default="60s", show_default=True, help="virtual time to run")
+@click.option("--period", default="100ms", show_default=True,
+              help="heartbeat: how often ALAN's application calls get_status")
+@click.option("--loss", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="probability that the network drops a datagram")
+@click.option("--dup", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="probability that the network duplicates a datagram")
+@click.option("--max-copies", type=click.IntRange(2, 64), default=3, show_default=True,
+              help="most copies a duplication makes")
+@click.option("--preset", type=click.Choice(["paper"]), default=None,
+              help="paper: Theorem 2's assumptions 2, 3, 6, 7, 8")
+@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
+              help="unplug HOST during a window, e.g. KURT@20s-40s (repeatable)")
+@click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
+              help="crash HOST at TIME, e.g. KURT@50s (repeatable)")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="write the trace (JSON Lines) to this file")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+def run(program: str, seed: int, duration: str, period: str, loss: float, dup: float,
+        max_copies: int, preset: str | None, disconnects: tuple[str, ...],
+        crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
+    """Run PROGRAM (heartbeat) in the model under a fault setting."""
+    from udpsem.traces.record import run as run_program
+    from udpsem.traces.render import Timeline, rules_table
+
+    try:
+        sc = scenario(program)
+    except UnknownProgram as e:
+        _fail(str(e))
+    params = {"duration_ns": _duration(duration, "--duration"),
+              "period_ns": _duration(period, "--period")}
+    if params["period_ns"] <= 0:
+        _fail("--period must be positive")
+    try:
+        windows = tuple(parse_window(w) for w in disconnects)
+        crash_list = tuple(parse_crash(c) for c in crashes)
+    except ValueError as e:
+        _fail(f"--disconnect/--crash: {e}")
+    faults = Faults(loss=loss, dup=dup, max_copies=max_copies, disconnects=windows,
+                    crashes=crash_list)
+    if preset is not None:
+        try:
+            faults = apply_preset(faults, preset)
+        except ValueError as e:
+            _fail(str(e))
+    console = Console(stderr=False)
+    timeline = Timeline()
+    trace_fh = None
+    if trace_path is not None:
+        try:
+            trace_fh = trace_path.open("w", encoding="utf-8")
+        except OSError as e:
+            _fail(f"--trace {trace_path}: cannot write: {e.strerror or e}")
+    show_progress = not as_json and console.is_terminal
+    try:
+        if show_progress:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("[bold]simulating[/]"), BarColumn(),
+                          TextColumn("{task.fields[vt]} virtual, {task.fields[n]} transitions"),
+                          TimeElapsedColumn(), console=console, transient=True) as prog:
+                task = prog.add_task("run", total=params["duration_ns"], vt="0s", n=0)
+
+                def progress(now: int, n: int) -> None:
+                    prog.update(task, completed=now, vt=fmt_ns(now), n=n)
+
+                res = run_program(program, params, faults, seed, trace=trace_fh,
+                                  progress=progress, observers=(timeline,))
+        else:
+            res = run_program(program, params, faults, seed, trace=trace_fh,
+                              observers=() if as_json else (timeline,))
+    except KeyError as e:
+        _fail(f"{e.args[0]}")
+    except ValueError as e:
+        _fail(str(e))
+    finally:
+        if trace_fh is not None:
+            trace_fh.close()
+    obs = res.observer
+    summary = {
+        "seed": seed, "duration_ns": params["duration_ns"], "transitions": res.transitions,
+        "status_changes": obs.status_changes(),
+        "get_status": {"calls": obs.calls, "checked": obs.checked,
+                       "violations": obs.violations},
+        "rules_fired": dict(sorted(res.rules_fired.items())),
+    }
+    if obs.escaped:
+        summary["escaped_exceptions"] = [[t, h, e] for t, h, e in obs.escaped]
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    faults_text = ", ".join(filter(None, [
+        f"loss {loss}", f"dup {dup}" if dup else "", f"preset {preset}" if preset else "",
+        *(f"disconnect {w}" for w in windows), *(f"crash {c}" for c in crash_list)]))
+    timeline.render(console, f"{sc.name}: seed {seed}, {fmt_ns(params['duration_ns'])}, "
+                             f"{faults_text}")
+    console.print(rules_table(dict(res.rules_fired)))
+    colour = "green" if obs.violations == 0 else "red"
+    console.print(f"{res.transitions} transitions; get_status: {obs.calls} calls, "
+                  f"{obs.checked} checked against Theorem 2, "
+                  f"[bold {colour}]{obs.violations} violations[/]")
+    if obs.first_violation is not None:
+        t, v, up = obs.first_violation
+        console.print(f"[red]first violation: get_status called at {fmt_ns(t)} returned {v} "
+                      f"but KURT was {'up' if up else 'down'}[/]")
+    if trace_path is not None:
+        console.print(f"trace written to {trace_path}")
+
+
+@cli.command()
+@click.argument("trace_file", metavar="FILE")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+def replay(trace_file: str, as_json: bool) -> None:
+    """Re-run a trace from its recorded choices and check every step."""
+    from udpsem.traces.replay import TraceError, replay as do_replay
+
+    try:
+        res = do_replay(trace_file)
+    except TraceError as e:
+        _fail(str(e))
+    if as_json:
+        click.echo(json.dumps({"file": trace_file, "steps": res.steps, "ok": res.ok,
+                               "divergence": res.divergence}))
+    elif res.ok:
+        Console().print(f"[green]replayed {res.steps} steps: every step enabled, same labels "
+                        f"and states[/] (final time {fmt_ns(res.final_time)})")
+    else:
+        Console().print(f"[red]diverged after {res.steps} matching steps: {res.divergence}[/]")
+    if not res.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name", required=False)
+def rules(name: str | None) -> None:
+    """List the registered rules, or show one rule's documentation."""
+    from rich.table import Table
+
+    import udpsem.semantics.system  # noqa: F401  (registers every rule)
+    from udpsem.semantics.registry import RULES
+
+    console = Console()
+    if name is not None:
+        info = RULES.get(name)
+        if info is None:
+            _fail(f"unknown rule {name!r} (see `udpsem rules` for the list)")
+        console.print(f"[bold]{info.name}[/]  ({info.category}"
+                      f"{', urgent' if info.urgent else ''}; "
+                      f"{'call ' + info.call if info.call else info.trigger})")
+        console.print(info.summary)
+        if info.errors:
+            console.print("errors: " + ", ".join(info.errors))
+        console.print()
+        console.print(info.doc)
+        return
+    table = Table(title=f"{len(RULES)} rules")
+    for col in ("rule", "call", "category", "urgent", "summary", "errors"):
+        table.add_column(col)
+    for info in RULES.values():
+        table.add_row(info.name, info.call or f"({info.trigger})", info.category,
+                      "yes" if info.urgent else "", info.summary, ", ".join(info.errors))
+    console.print(table)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of a trace line (header or step record)."""
+    from udpsem.traces.schema import schema_text
+
+    click.echo(schema_text())
+
+
+@cli.command("programs")
+def programs() -> None:
+    """List the programs `udpsem run` knows."""
+    for sc in SCENARIOS.values():
+        click.echo(f"{sc.name}: {sc.summary}")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: click errors become one line and exit status 2."""
+    try:
+        return cli.main(args=argv, prog_name="udpsem", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("udpsem: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"udpsem: error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)

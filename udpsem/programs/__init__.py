@@ -1,0 +1,1 @@
+"""Programs: the thread runtime and the programs run in the model."""

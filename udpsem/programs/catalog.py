@@ -1,0 +1,53 @@
+"""The programs `udpsem run` knows, as scenarios: how to build them from parameters, and what
+observer checks their properties. Replay rebuilds a run from a trace header through here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from udpsem.hosts.state import HostConsts, Timing
+from udpsem.network.faults import Faults
+from udpsem.programs import heartbeat
+from udpsem.semantics.system import Setup, World
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A runnable program: default parameters, a builder and an observer factory."""
+
+    name: str
+    summary: str
+    defaults: dict[str, int]
+    build: Callable[[dict[str, int], Timing, HostConsts, Faults, Any], tuple[Setup, World]]
+    observer: Callable[[], Any]
+
+
+def _build_heartbeat(params: dict[str, int], timing: Timing, consts: HostConsts, faults: Faults,
+                     runtime: Any) -> tuple[Setup, World]:
+    opts = heartbeat.HeartbeatOptions(duration=params["duration_ns"],
+                                      period=params["period_ns"], timing=timing, consts=consts)
+    return heartbeat.build(opts, faults, runtime)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "heartbeat": Scenario(
+        "heartbeat", "the paper's rhbeat2 failure detector: ALAN watches KURT",
+        {"duration_ns": heartbeat.HeartbeatOptions().duration,
+         "period_ns": heartbeat.HeartbeatOptions().period},
+        _build_heartbeat, heartbeat.Theorem2),
+}
+
+
+class UnknownProgram(ValueError):
+    """A program name udpsem does not know."""
+
+
+def scenario(name: str) -> Scenario:
+    """The scenario called `name`, or UnknownProgram with the known names."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        known = ", ".join(sorted(SCENARIOS))
+        raise UnknownProgram(f"unknown program {name!r} (known programs: {known})") from None

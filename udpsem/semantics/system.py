@@ -1,0 +1,906 @@
+"""The whole network term (MODEL.md §A.2): machines, messages in flight, the environment's
+schedule, and the transitions between them.
+
+`enabled(setup, world)` lists every transition the world can take, in a canonical order, each
+as a `Candidate` whose outcome may still contain choice points (`Branch`). A driver picks a
+candidate and resolves its branches through a chooser (`drivers.py`). Binary synchronisation
+(thread ↔ host, thread ↔ store, application ↔ module, host ↔ network) is made here: a candidate
+exists only when both endpoints can take part. Time is multiway: it passes only when nothing
+is urgent, by at most the least remaining timer of any component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from udpsem.hosts.lts import (Enabled, call_enabled, internal_enabled, recv_enabled)
+from udpsem.hosts.calls import Call, Create
+from udpsem.hosts.state import (Host, HostConsts, HostStep, LhConsole, LhExit, LhReturn,
+                                LhSendMsg, Ret, RuleCtx, Timing)
+from udpsem.hosts.values import Fail, Ok
+from udpsem.network.faults import Faults
+from udpsem.network.messages import IPMsg
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.components import (EXTERN, INTERN, App, ModCall, Raised, Return, Sleep,
+                                         Snippet, StoreGet, StoreNew, StoreRet, StoreSet,
+                                         ThreadRuntime, store_alloc, store_put, store_read)
+from udpsem.semantics.labels import Label, Transition
+from udpsem.semantics.registry import rule
+from udpsem.semantics.time import NEVER
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """Every component tagged with host name `name`. `host` is None once it crashed."""
+
+    name: str
+    conn: bool
+    host: Host | None
+    store: tuple[tuple[int, Any], ...] = ()
+    snippets: tuple[Snippet, ...] = ()
+    storerets: tuple[StoreRet, ...] = ()
+    apps: tuple[App, ...] = ()
+
+    def snippet(self, tid: int) -> Snippet | None:
+        for s in self.snippets:
+            if s.tid == tid:
+                return s
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """`msg_d`: a datagram in transit, arriving at `deadline`; `src` is the sending machine
+    (None for injected ones), `seq` a serial number that keeps the order canonical."""
+
+    msg: IPMsg
+    deadline: int
+    src: str | None
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A scheduled environment event: `disconnect`, `reconnect` or `crash` of `host` at `at`."""
+
+    at: int
+    kind: str
+    host: str
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """The network term at time `now`. `drops` counts, per host, the datagrams dropped in a
+    row (needed for the bound on successive drops)."""
+
+    now: int
+    machines: tuple[Machine, ...]
+    net: tuple[InFlight, ...] = ()
+    schedule: tuple[Event, ...] = ()
+    drops: tuple[tuple[str, int], ...] = ()
+    seq: int = 0
+
+    def machine(self, name: str) -> Machine:
+        for m in self.machines:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+
+@dataclass
+class Setup:
+    """What does not change during a run: timing, per-host constants and modules, faults, the
+    thread runtime, the horizon, and which machine owns which (non-loopback) address."""
+
+    timing: Timing
+    consts: Mapping[str, HostConsts]
+    modules: Mapping[str, Mapping[str, Any]]
+    faults: Faults
+    runtime: ThreadRuntime
+    horizon: int = NEVER
+    owners: dict[int, str] = field(default_factory=dict)
+
+    def ctx(self, name: str, now: int) -> RuleCtx:
+        return RuleCtx(self.consts[name], self.timing, now)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """An enabled transition: `rule` names it; `first` (a value or a Branch) resolves to a
+    value `v`, and `then(v)` (a Transition or a Branch resolving to one) finishes it."""
+
+    rule: str
+    first: Any
+    then: Callable[[Any], Any]
+    urgent: bool = False
+
+
+def _put_machine(w: World, m: Machine) -> tuple[Machine, ...]:
+    return tuple(m if x.name == m.name else x for x in w.machines)
+
+
+def _put_snippet(m: Machine, s: Snippet) -> tuple[Snippet, ...]:
+    out = [x for x in m.snippets if x.tid != s.tid]
+    out.append(s)
+    out.sort(key=lambda x: x.tid)
+    return tuple(out)
+
+
+def _drop_snippet(m: Machine, tid: int) -> tuple[Snippet, ...]:
+    return tuple(x for x in m.snippets if x.tid != tid)
+
+
+def _advance(setup: Setup, now: int, s: Snippet, answer: Any) -> Snippet:
+    """The snippet after receiving `answer`: computing again, timer dthread."""
+    code, req = setup.runtime.advance(s.code, answer)
+    return Snippet(s.tid, s.org, code, req, now + setup.timing.dthread)
+
+
+def _waiting(s: Snippet) -> Snippet:
+    return Snippet(s.tid, s.org, s.code, None, NEVER, s.creating)
+
+
+# Snippet, module and store rules (§A.7) ------------------------------------------------------
+# Each is a pure function on machine components; the system wires them to the other endpoint.
+
+@rule("module_call_1", category="misc", trigger="snippet",
+      summary="the application calls a module function, starting an EXTERN thread")
+def module_call_1(setup: Setup, now: int, m: Machine, app: App) -> Machine | None:
+    """Description: `MODULE(t)` takes `modcall(f, v)` from the application and starts the
+    snippet `THREAD(tid, EXTERN, t_f(v))` with timer dthread.
+
+    Errors: none.
+
+    Common cases: `start_heartbeat_a()`, `get_status(r)`.
+
+    Model details: the application is the environment: a scripted program whose calls are
+    visible labels. A module function the module lacks is a bug in the program, reported.
+    """
+    if not isinstance(app.request, ModCall) or app.deadline > now or m.snippet(app.tid):
+        return None
+    fn = setup.modules[m.name].get(app.request.fn)
+    if fn is None:
+        raise KeyError(f"{m.name}: the module has no function {app.request.fn!r}")
+    code, req = setup.runtime.start(fn, app.request.arg)
+    snip = Snippet(app.tid, EXTERN, code, req, now + setup.timing.dthread)
+    apps = tuple(App(a.tid, a.code, None, NEVER) if a.tid == app.tid else a for a in m.apps)
+    return replace(m, snippets=_put_snippet(m, snip), apps=apps)
+
+
+@rule("thread_return_1", category="misc", trigger="snippet",
+      summary="an EXTERN thread returns its value (or exception) to the application")
+def thread_return_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine | None:
+    """Description: an EXTERN snippet whose code finished outputs `modret(v)` and disappears;
+    the application receives v (an escaping exception is raised in the application).
+
+    Errors: none.
+
+    Common cases: `start_heartbeat_a()` returning the store location.
+
+    Model details: the application's thread entry in `ts` stays RUN.
+    """
+    if s.org != EXTERN or not isinstance(s.request, (Return, Raised)):
+        return None
+    app = next((a for a in m.apps if a.tid == s.tid and a.request is None), None)
+    if app is None:
+        return None
+    answer = Ok(s.request.value) if isinstance(s.request, Return) else s.request
+    code, req = setup.runtime.advance(app.code, answer)
+    setup.runtime.discard(s.code)
+    dl = now + req.ns if isinstance(req, Sleep) else (now if isinstance(req, ModCall) else NEVER)
+    apps = tuple(App(a.tid, code, req, dl) if a.tid == s.tid else a for a in m.apps)
+    return replace(m, snippets=_drop_snippet(m, s.tid), apps=apps)
+
+
+@rule("thread_end_1", category="misc", trigger="snippet",
+      summary="an INTERN thread whose code finished disappears")
+def thread_end_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine | None:
+    """Description: a snippet started by `create` never returns; when its code ends (or an
+    exception escapes it) the snippet becomes 0 with a τ.
+
+    Errors: none.
+
+    Common cases: none in the heartbeat, whose threads loop forever.
+
+    Model details: the host entry stays RUN and is never used again. An escaping exception is
+    recorded in the label so that "no exception escapes a thread" can be checked.
+    """
+    if s.org != INTERN or not isinstance(s.request, (Return, Raised)):
+        return None
+    setup.runtime.discard(s.code)
+    return replace(m, snippets=_drop_snippet(m, s.tid))
+
+
+@rule("create_call_1", category="misc", trigger="snippet",
+      summary="a thread calling create(f, x) becomes THREADCREATE until the host answers")
+def create_call_1(s: Snippet) -> Snippet | None:
+    """Description: the snippet outputs `call(create)` and waits, remembering `t_f(x)`.
+
+    Errors: none here; the host's create_1/create_2 answer.
+
+    Common cases: the heartbeat's start functions.
+
+    Model details: the host only allocates the tid; the thread starts at create_ret_1.
+    """
+    if not isinstance(s.request, Create):
+        return None
+    return Snippet(s.tid, s.org, s.code, None, NEVER, (s.request.program, s.request.arg))
+
+
+@rule("create_ret_1", category="misc", trigger="snippet",
+      summary="the create answer arrives: the caller resumes and the new INTERN thread starts")
+def create_ret_1(setup: Setup, now: int, m: Machine, s: Snippet, value: Any) -> Machine | None:
+    """Description: THREADCREATE receives `OK tid'`: the caller continues with tid' and
+    `THREAD(tid', INTERN, t_f(x))` starts, both with timer dthread.
+
+    Errors: on `FAIL e` no thread is created and the caller sees the exception.
+
+    Common cases: every `create`.
+
+    Model details: the new snippet's first request is computed at once (it is deterministic).
+    """
+    if s.creating is None:
+        return None
+    parent = _advance(setup, now, s, value)
+    m2 = replace(m, snippets=_put_snippet(m, parent))
+    if isinstance(value, Ok):
+        program, arg = s.creating
+        code, req = setup.runtime.start(program, arg)
+        child = Snippet(value.value, INTERN, code, req, now + setup.timing.dthread)
+        m2 = replace(m2, snippets=_put_snippet(m2, child))
+    return m2
+
+
+@rule("store_new_1", category="misc", trigger="snippet",
+      summary="the store allocates a fresh location holding v and answers with it")
+def store_new_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreNew) -> Machine:
+    """Description: `STORE(st)` takes `new v`, adds `l ↦ v` for a fresh l, and queues
+    `STORERET(tid, loc, l)` with timer dstore.
+
+    Errors: none.
+
+    Common cases: `start_heartbeat_a` allocating the status cell.
+
+    Model details: l is the least free location, so allocation is deterministic.
+    """
+    loc = store_alloc(m.store)
+    return _store_answer(setup, now, replace(m, store=store_put(m.store, loc, op.value)), tid,
+                         loc)
+
+
+@rule("store_set_1", category="misc", trigger="snippet",
+      summary="the store sets a location and answers ()")
+def store_set_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreSet) -> Machine:
+    """Description: `STORE(st)` takes `set(l, v)`, updates l, and queues `STORERET(tid, unit)`.
+
+    Errors: none.
+
+    Common cases: the heartbeat receiver recording 0 or 1.
+
+    Model details: setting a location not yet allocated creates it.
+    """
+    return _store_answer(setup, now, replace(m, store=store_put(m.store, op.loc, op.value)),
+                         tid, None)
+
+
+@rule("store_get_1", category="misc", trigger="snippet",
+      summary="the store reads a location and answers its value")
+def store_get_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreGet) -> Machine | None:
+    """Description: `STORE(st)` takes `get l` and queues `STORERET(tid, tlty, st(l))`.
+
+    Errors: none; reading an unallocated location does not apply (the program is ill-typed).
+
+    Common cases: `get_status`.
+
+    Model details: the store is untyped here; the value is whatever was stored.
+    """
+    try:
+        value = store_read(m.store, op.loc)
+    except KeyError:
+        return None
+    return _store_answer(setup, now, m, tid, value)
+
+
+def _store_answer(setup: Setup, now: int, m: Machine, tid: int, value: Any) -> Machine:
+    s = m.snippet(tid)
+    assert s is not None
+    rets = tuple(sorted((*m.storerets, StoreRet(tid, value, now + setup.timing.dstore)),
+                        key=lambda r: r.tid))
+    return replace(m, storerets=rets, snippets=_put_snippet(m, _waiting(s)))
+
+
+@rule("storeret_1", category="misc", trigger="snippet",
+      summary="a pending store answer is delivered to its thread")
+def storeret_1(setup: Setup, now: int, m: Machine, r: StoreRet) -> Machine | None:
+    """Description: `STORERET(tid, tlty, v)` outputs `storeret(v)` to snippet tid, which
+    resumes computing.
+
+    Errors: none.
+
+    Common cases: after every store operation.
+
+    Model details: an upper-bound timer dstore: any time until it expires.
+    """
+    s = m.snippet(r.tid)
+    if s is None or s.request is not None or s.creating is not None:
+        return None
+    rets = tuple(x for x in m.storerets if x.tid != r.tid)
+    return replace(m, storerets=rets, snippets=_put_snippet(m, _advance(setup, now, s, Ok(r.value))))
+
+
+@rule("app_wake", category="misc", trigger="snippet",
+      summary="the application wakes from a sleep and computes its next module call")
+def app_wake(setup: Setup, now: int, m: Machine, app: App) -> Machine | None:
+    """Description: the application (the environment) waited a fixed time; it continues.
+
+    Errors: none.
+
+    Common cases: the heartbeat's status poller calling `get_status` every period.
+
+    Model details: added by this project [R] to drive applications in time; a sharp timer.
+    """
+    if not isinstance(app.request, Sleep) or app.deadline != now:
+        return None
+    code, req = setup.runtime.advance(app.code, Ok(None))
+    dl = now + req.ns if isinstance(req, Sleep) else (now if isinstance(req, ModCall) else NEVER)
+    apps = tuple(App(a.tid, code, req, dl) if a.tid == app.tid else a for a in m.apps)
+    return replace(m, apps=apps)
+
+
+# Enumerating transitions ---------------------------------------------------------------------
+
+def _then_host(setup: Setup, w: World, m: Machine, rule_name: str,
+               label_of: Callable[[HostStep], Label],
+               machine_of: Callable[[HostStep], Machine] | None = None,
+               partner: str | None = None,
+               drop_msg: InFlight | None = None) -> Callable[[HostStep], Any]:
+    """The continuation shared by host rules: put the successor host back into the world."""
+
+    def then(st: HostStep) -> Any:
+        m2 = machine_of(st) if machine_of is not None else replace(m, host=st.host)
+        net = w.net if drop_msg is None else tuple(x for x in w.net if x is not drop_msg)
+        w2 = World(w.now, _put_machine(w, m2), net, w.schedule, w.drops, w.seq)
+        return Transition(rule_name, partner, label_of(st), w2)
+
+    return then
+
+
+def _host_internal(setup: Setup, w: World, m: Machine, en: Enabled) -> Candidate | None:
+    """Candidates for a host's own rules, synchronised with their partner if they output."""
+    host = m.host
+    assert host is not None
+    name, now = m.name, w.now
+    rname = en.rule.name
+
+    if rname == "ret_1":
+        s = m.snippet(en.tid) if en.tid is not None else None
+        if s is None or s.request is not None:
+            return None  # restriction: nobody to take the answer
+
+        def then_ret(st: HostStep) -> Any:
+            assert isinstance(st.label, LhReturn)
+            value = st.label.value
+            if s.creating is not None:
+                m2 = create_ret_1(setup, now, replace(m, host=st.host), s, value)
+                partner = "create_ret_1"
+            else:
+                m2 = replace(m, host=st.host, snippets=_put_snippet(m, _advance(setup, now, s,
+                                                                              value)))
+                partner = None
+            assert m2 is not None
+            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+            return Transition(rname, partner, Label("return", name, st.label.tid, value), w2)
+
+        return Candidate(rname, en.outcome, then_ret, en.rule.urgent)
+
+    def then_other(st: HostStep) -> Any:
+        lab = st.label
+        if isinstance(lab, LhSendMsg):
+            return _send(setup, w, replace(m, host=st.host), rname, lab.msg)
+        if isinstance(lab, LhExit):
+            m2 = host_exit(m, st.host)
+            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+            return Transition(rname, "host_exit", Label("exit", name), w2)
+        if isinstance(lab, LhConsole):
+            label = Label("console", name, en.tid, lab.text)
+        else:
+            label = Label("tau", name, en.tid)
+        w2 = World(now, _put_machine(w, replace(m, host=st.host)), w.net, w.schedule, w.drops,
+                   w.seq)
+        return Transition(rname, None, label, w2)
+
+    return Candidate(rname, en.outcome, then_other, en.rule.urgent)
+
+
+def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
+    """The host outputs `msg`: lost if unplugged (host_send_disc), else the network takes it
+    (net_accept_drop / single / dup, with a propagation delay per copy)."""
+    label = Label("send", m.name, None, msg)
+    if not m.conn:
+        w2 = World(w.now, _put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+        return Transition(rname, "host_send_disc", label, w2)
+    drops = dict(w.drops)
+    options = setup.faults.fate_options(drops.get(m.name, 0))
+    base = World(w.now, _put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+
+    def fate(choice: str) -> Any:
+        if choice == "drop":
+            return Transition(rname, "net_accept_drop", label,
+                              net_accept_drop(base, m.name))
+        copies = 1 if choice == "single" else int(choice[3:])
+        partner = "net_accept_single" if copies == 1 else "net_accept_dup"
+        return _delays(setup, base, m.name, msg, copies, (), rname, partner, label)
+
+    return Branch("fate", options, fate)
+
+
+def _delays(setup: Setup, w: World, src: str, msg: IPMsg, copies: int, chosen: tuple[int, ...],
+            rname: str, partner: str, label: Label) -> Any:
+    if len(chosen) == copies:
+        return Transition(rname, partner, label, net_accept(w, src, msg, chosen))
+    t = setup.timing
+    return Branch("delay", range(t.dpropmin, t.dpropmax + 1),
+                  lambda d: _delays(setup, w, src, msg, copies, (*chosen, d), rname, partner,
+                                    label))
+
+
+def _snippet_candidates(setup: Setup, w: World, m: Machine, s: Snippet) -> list[Candidate]:
+    host = m.host
+    assert host is not None
+    req, now, name = s.request, w.now, m.name
+    if req is None:
+        return []
+    if isinstance(req, Call):
+        ctx = setup.ctx(name, now)
+        out = []
+        create = isinstance(req, Create)
+        waiting = create_call_1(s) if create else _waiting(s)
+        assert waiting is not None
+        for en in call_enabled(ctx, host, s.tid, req):
+            then = _then_host(
+                setup, w, m, en.rule.name,
+                lambda st, req=req: Label("call", name, s.tid, req),
+                lambda st: replace(m, host=st.host, snippets=_put_snippet(m, waiting)),
+                "create_call_1" if create else None)
+            out.append(Candidate(en.rule.name, en.outcome, then, en.rule.urgent))
+        return out
+    if isinstance(req, (StoreNew, StoreSet, StoreGet)):
+        fn = {StoreNew: store_new_1, StoreSet: store_set_1, StoreGet: store_get_1}[type(req)]
+        m2 = fn(setup, now, m, s.tid, req)  # type: ignore[operator]
+        if m2 is None:
+            return []
+        label = Label("store", name, s.tid, req)
+        w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+        return [Candidate(fn.rule_info.name, None,  # type: ignore[attr-defined]
+                          lambda _: Transition(fn.rule_info.name, None, label, w2))]  # type: ignore[attr-defined]
+    if isinstance(req, (Return, Raised)):
+        if s.org == EXTERN:
+            m2 = None
+            rname = "thread_return_1"
+
+            def then_ret(_: Any) -> Any:
+                m2 = thread_return_1(setup, now, m, s)
+                assert m2 is not None
+                val = req.value if isinstance(req, Return) else req
+                w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+                return Transition(rname, None, Label("modret", name, s.tid, val), w2)
+
+            if not any(a.tid == s.tid and a.request is None for a in m.apps):
+                return []
+            return [Candidate(rname, None, then_ret)]
+
+        def then_end(_: Any) -> Any:
+            m2 = thread_end_1(setup, now, m, s)
+            assert m2 is not None
+            err = req.error if isinstance(req, Raised) else None
+            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+            return Transition("thread_end_1", None, Label("thread_end", name, s.tid, err), w2)
+
+        return [Candidate("thread_end_1", None, then_end)]
+    raise TypeError(f"{name}: thread {s.tid} yielded {req!r}, which is not a LIB call, a store "
+                    "operation or a return")
+
+
+def _machine_candidates(setup: Setup, w: World, m: Machine) -> list[Candidate]:
+    host = m.host
+    if host is None:
+        return []
+    now = w.now
+    ctx = setup.ctx(m.name, now)
+    out: list[Candidate] = []
+    for en in internal_enabled(ctx, host):
+        c = _host_internal(setup, w, m, en)
+        if c is not None:
+            out.append(c)
+    for s in m.snippets:
+        out.extend(_snippet_candidates(setup, w, m, s))
+    for r in m.storerets:
+        m2 = storeret_1(setup, now, m, r)
+        if m2 is not None:
+            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+            label = Label("storeret", m.name, r.tid, r.value)
+            out.append(Candidate("storeret_1", None,
+                                 lambda _, label=label, w2=w2: Transition("storeret_1", None,
+                                                                          label, w2)))
+    for a in m.apps:
+        if isinstance(a.request, ModCall) and a.deadline <= now:
+            m2 = module_call_1(setup, now, m, a)
+            if m2 is not None:
+                w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+                label = Label("modcall", m.name, a.tid, (a.request.fn, a.request.arg))
+                out.append(Candidate("module_call_1", None,
+                                     lambda _, label=label, w2=w2: Transition(
+                                         "module_call_1", None, label, w2)))
+        elif isinstance(a.request, Sleep) and a.deadline == now:
+            m2 = app_wake(setup, now, m, a)
+            if m2 is not None:
+                w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+                label = Label("wake", m.name, a.tid)
+                out.append(Candidate("app_wake", None,
+                                     lambda _, label=label, w2=w2: Transition(
+                                         "app_wake", None, label, w2)))
+    return out
+
+
+def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
+    """A message whose timer is 0 leaves the network (net_emit / net_emit_outside)."""
+    msg, now = f.msg, w.now
+    owner = setup.owners.get(msg.dst)
+    m = None
+    if owner is not None:
+        m = w.machine(owner)
+        if m.host is None:
+            m = None
+    if m is None:
+        net = tuple(x for x in w.net if x is not f)
+        w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
+        return [Candidate("net_emit_outside", None,
+                          lambda _: Transition("net_emit_outside", None, Label("out", None,
+                                                                               None, msg), w2))]
+    label = Label("deliver", m.name, None, msg)
+    if not m.conn:
+        net = tuple(x for x in w.net if x is not f)
+        w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
+        return [Candidate("host_recv_disc", None,
+                          lambda _: Transition("host_recv_disc", "net_emit", label, w2))]
+    assert m.host is not None
+    out = []
+    for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
+        then = _then_host(setup, w, m, en.rule.name, lambda st: label, None, "net_emit", f)
+        out.append(Candidate(en.rule.name, en.outcome, then))
+    return out
+
+
+def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate:
+    sched = tuple(e for e in w.schedule if e is not ev)
+    m = w.machine(ev.host)
+    now = w.now
+    if m.host is None:
+        m2 = m
+    elif ev.kind == "disconnect":
+        m2 = host_disconnect(m) or m
+    elif ev.kind == "reconnect":
+        m2 = host_reconnect(m) or m
+    else:
+        m2 = host_crash(m)
+    rname = f"host_{ev.kind}"
+    w2 = World(now, _put_machine(w, m2), w.net, sched, w.drops, w.seq)
+    if ev.kind == "crash":
+        for s in m.snippets:
+            setup.runtime.discard(s.code)
+    return Candidate(rname, None, lambda _: Transition(rname, None, Label(ev.kind, ev.host), w2),
+                     True)
+
+
+def enabled(setup: Setup, w: World) -> list[Candidate]:
+    """Every transition of `w`, in canonical order; time passage (if allowed) comes last."""
+    now = w.now
+    out: list[Candidate] = []
+    for m in w.machines:
+        out.extend(_machine_candidates(setup, w, m))
+    for f in w.net:
+        if f.deadline <= now:
+            out.extend(_emit_candidates(setup, w, f))
+    for ev in w.schedule:
+        if ev.at <= now:
+            out.append(_event_candidate(setup, w, ev))
+    d = time_bound(setup, w, out)
+    if d > 0:
+        hint = "" if out else "idle"
+        out.append(Candidate("time_pass", Branch("time", range(1, d + 1), lambda x: x, hint),
+                             lambda d: time_pass(w, d)))
+    return out
+
+
+def deadlines(w: World) -> list[int]:
+    """Every finite timer of every component, as absolute deadlines."""
+    out: list[int] = []
+    for m in w.machines:
+        h = m.host
+        if h is None:
+            continue
+        out.extend(e.deadline for e in h.ts if e.deadline < NEVER)
+        if h.oq_deadline < NEVER:
+            out.append(h.oq_deadline)
+        out.extend(s.deadline for s in m.snippets if s.deadline < NEVER)
+        out.extend(r.deadline for r in m.storerets)
+        out.extend(a.deadline for a in m.apps if a.deadline < NEVER)
+    out.extend(f.deadline for f in w.net)
+    out.extend(e.at for e in w.schedule)
+    return out
+
+
+def urgent(w: World, cands: list[Candidate]) -> bool:
+    """§A.5: some timer has reached 0, or some urgent rule is enabled."""
+    now = w.now
+    return any(d <= now for d in deadlines(w)) or any(c.urgent for c in cands)
+
+
+def time_bound(setup: Setup, w: World, cands: list[Candidate]) -> int:
+    """The largest d by which time may pass (0 if it may not): multiway `Time_Pass`, bounded
+    by every component's timer (net_msg_time for messages) and by the horizon."""
+    if any(c.urgent for c in cands):
+        return 0
+    dls = deadlines(w)
+    limit = min(dls) if dls else NEVER
+    limit = min(limit, setup.horizon)
+    return max(0, limit - w.now)
+
+
+@rule("time_pass", category="misc", trigger="net",
+      summary="global time passes by d in every component, if nothing is urgent")
+def time_pass(w: World, d: int) -> Transition:
+    """Description: the multiway label d: every component lets d pass (`Time_Pass`).
+
+    Errors: none.
+
+    Common cases: between pings, and while threads sleep or wait in select.
+
+    Model details: timers are absolute deadlines, so passing time only moves the clock; the
+    bound (no timer below 0, nothing urgent) is enforced by `time_bound`.
+    """
+    return Transition("time_pass", None, Label("time", None, None, d),
+                      World(w.now + d, w.machines, w.net, w.schedule, w.drops, w.seq))
+
+
+# Network rules (§A.7) -----------------------------------------------------------------------
+
+def net_accept(w: World, src: str | None, msg: IPMsg, delays: tuple[int, ...]) -> World:
+    """Put one copy of `msg` in flight per delay; reset the sender's run of drops."""
+    fresh = [InFlight(msg, w.now + d, src, w.seq + k) for k, d in enumerate(delays)]
+    net = tuple(sorted((*w.net, *fresh), key=lambda f: (f.deadline, f.seq)))
+    drops = tuple((h, n) for h, n in w.drops if h != src)
+    return World(w.now, w.machines, net, w.schedule, drops, w.seq + len(delays))
+
+
+@rule("net_accept_single", category="misc", trigger="net",
+      summary="the network takes a sent datagram and delivers one copy after a delay")
+def net_accept_single(w: World, src: str | None, msg: IPMsg, d: int) -> World:
+    """Description: `0 --n·msg?--> msg_d` with d in [dpropmin, dpropmax] (choice `delay`).
+
+    Errors: none.
+
+    Common cases: most datagrams.
+
+    Model details: reordering comes from independent delays.
+    """
+    return net_accept(w, src, msg, (d,))
+
+
+@rule("net_accept_dup", category="misc", trigger="net",
+      summary="the network takes a sent datagram and delivers k ≥ 2 copies, each delayed")
+def net_accept_dup(w: World, src: str | None, msg: IPMsg, ds: tuple[int, ...]) -> World:
+    """Description: `0 --n·msg?--> msg_d1 | ... | msg_dk`, k ≥ 2, delays chosen independently.
+
+    Errors: none.
+
+    Common cases: duplication by a faulty link or a retransmitting bridge.
+
+    Model details: k is bounded by the fault setting's max_copies (choice `fate`).
+    """
+    assert len(ds) >= 2
+    return net_accept(w, src, msg, ds)
+
+
+@rule("net_accept_drop", category="misc", trigger="net",
+      summary="the network takes a sent datagram and loses it")
+def net_accept_drop(w: World, src: str | None) -> World:
+    """Description: `0 --n·msg?--> 0`.
+
+    Errors: none.
+
+    Common cases: loss; bounded by max_successive_drops under the paper preset.
+
+    Model details: the run of drops per sending host is counted in the world.
+    """
+    drops = dict(w.drops)
+    if src is not None:
+        drops[src] = drops.get(src, 0) + 1
+    return World(w.now, w.machines, w.net, w.schedule, tuple(sorted(drops.items())), w.seq)
+
+
+@rule("net_msg_time", category="misc", trigger="net",
+      summary="a datagram in flight lets time pass, never beyond its arrival")
+def net_msg_time(f: InFlight, now: int, d: int) -> bool:
+    """Description: `msg_(d+d') --d'--> msg_d`: time passes for a message in transit.
+
+    Errors: none.
+
+    Common cases: every time step while datagrams are in flight.
+
+    Model details: with absolute deadlines this is the check that d' does not pass the
+    arrival; it is part of every `time_pass` (via `time_bound`).
+    """
+    return d > 0 and f.deadline - now >= d
+
+
+@rule("net_emit", category="emit", trigger="net",
+      summary="a datagram whose delay has run out is delivered to the machine owning its address")
+def net_emit(setup: Setup, w: World, f: InFlight) -> str | None:
+    """Description: `msg_0 --n·msg!--> 0` to the unique machine whose non-loopback addresses
+    contain the destination; it synchronises with a delivery_in_* rule (or host_recv_disc).
+
+    Errors: none.
+
+    Common cases: every datagram that is not lost.
+
+    Model details: sharp: only when the timer is exactly 0. Returns the owner's name.
+    """
+    if f.deadline != w.now:
+        return None
+    return setup.owners.get(f.msg.dst)
+
+
+@rule("net_emit_outside", category="emit", trigger="net",
+      summary="a datagram for an address no live machine owns leaves the modelled network")
+def net_emit_outside(w: World, f: InFlight) -> World:
+    """Description: `msg_0 --out(msg)--> 0` when no machine in N owns the destination (for
+    example it crashed).
+
+    Errors: none.
+
+    Common cases: a ping to a crashed host.
+
+    Model details: visible label `out(msg)`.
+    """
+    return World(w.now, w.machines, tuple(x for x in w.net if x is not f), w.schedule, w.drops,
+                 w.seq)
+
+
+@rule("net_inject", category="misc", trigger="net",
+      summary="a datagram from outside the modelled network enters it")
+def net_inject(w: World, msg: IPMsg, d: int) -> World:
+    """Description: `0 --in(msg)--> msg_d`, d in [dpropmin, dpropmax].
+
+    Errors: none.
+
+    Common cases: an ICMP host-unreachable from a router; foreign traffic.
+
+    Model details: off unless the fault setting allows it (Theorem 2 assumes none); drivers
+    offer it through `inject`.
+    """
+    return net_accept(w, None, msg, (d,))
+
+
+@rule("host_disconnect", category="misc", trigger="net",
+      summary="a machine is unplugged: its sends are lost and arrivals discarded")
+def host_disconnect(m: Machine) -> Machine | None:
+    """Description: `HOST(T, h) --n·disconnect--> HOST(F, h)`.
+
+    Errors: none.
+
+    Common cases: KURT unplugged in the heartbeat scenario.
+
+    Model details: at scheduled times (fault settings); loopback traffic is unaffected.
+    """
+    return replace(m, conn=False) if m.conn and m.host is not None else None
+
+
+@rule("host_reconnect", category="misc", trigger="net",
+      summary="an unplugged machine is plugged back in")
+def host_reconnect(m: Machine) -> Machine | None:
+    """Description: `HOST(F, h) --n·reconnect--> HOST(T, h)`.
+
+    Errors: none.
+
+    Common cases: the end of a disconnect window.
+
+    Model details: at scheduled times (fault settings).
+    """
+    return replace(m, conn=True) if not m.conn and m.host is not None else None
+
+
+@rule("host_send_disc", category="misc", trigger="net",
+      summary="a datagram sent while the machine is unplugged is lost")
+def host_send_disc(m: Machine) -> Machine:
+    """Description: `HOST(F, h)` outputs a datagram as τ: nothing leaves the machine.
+
+    Errors: none (UDP does not notice).
+
+    Common cases: KURT's pings during its disconnect window.
+
+    Model details: the out-queue rule still fires; only the network side differs.
+    """
+    return m
+
+
+@rule("host_recv_disc", category="misc", trigger="net",
+      summary="a datagram arriving at an unplugged machine is discarded")
+def host_recv_disc(m: Machine) -> Machine:
+    """Description: `HOST(F, h) --n·msg?--> HOST(F, h)`: keeps the network receptive.
+
+    Errors: none.
+
+    Common cases: a ping in flight when the receiver is unplugged.
+
+    Model details: synchronises with net_emit.
+    """
+    return m
+
+
+@rule("host_crash", category="crash", trigger="net",
+      summary="a machine crashes: every component tagged with its name becomes 0")
+def host_crash(m: Machine) -> Machine:
+    """Description: multiway `n·crash`: HOST, threads, store, module and pending answers go.
+
+    Errors: none.
+
+    Common cases: `--crash KURT@50s`.
+
+    Model details: crashed hosts never return; datagrams they sent stay in flight.
+    """
+    return Machine(m.name, False, None)
+
+
+@rule("host_exit", category="misc", trigger="net",
+      summary="a program's exit ends every thread of its machine; HOST, MODULE and STORE stay")
+def host_exit(m: Machine, host: Host) -> Machine:
+    """Description: multiway `n·exit`, driven by exit_2: every THREAD, THREADCREATE and
+    STORERET of n becomes 0.
+
+    Errors: none.
+
+    Common cases: a program calling exit().
+
+    Model details: the host has already cleared `ts` and `s` (exit_2) and keeps `oq`.
+    """
+    return replace(m, host=host, snippets=(), storerets=())
+
+
+# World construction --------------------------------------------------------------------------
+
+def initial_world(machines: tuple[Machine, ...], schedule: tuple[Event, ...] = ()) -> World:
+    """A world at time 0 with machines sorted by name and the schedule sorted by time."""
+    ms = tuple(sorted(machines, key=lambda m: m.name))
+    names = [m.name for m in ms]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate host names in {names}")
+    sched = tuple(sorted(schedule, key=lambda e: (e.at, e.host, e.kind)))
+    return World(0, ms, (), sched)
+
+
+def owners_of(machines: tuple[Machine, ...]) -> dict[int, str]:
+    """Which machine owns each non-loopback address; ValueError if two share one."""
+    owners: dict[int, str] = {}
+    for m in machines:
+        assert m.host is not None
+        for iface in m.host.ifds:
+            if iface.is_lo:
+                continue
+            for a in iface.ipset:
+                if a in owners and owners[a] != m.name:
+                    raise ValueError(f"address shared by {owners[a]} and {m.name}")
+                owners[a] = m.name
+    return owners
+
+
+def ret_value_of(h: Host, tid: int) -> Any:
+    """The pending return value of thread tid (testing aid)."""
+    e = h.thread(tid)
+    return e.state.value if e is not None and isinstance(e.state, Ret) else None
+
+
+__all__ = ["Machine", "World", "Setup", "Candidate", "InFlight", "Event", "enabled",
+           "initial_world", "owners_of", "deadlines", "urgent", "time_bound", "Fail"]

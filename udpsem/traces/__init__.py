@@ -1,0 +1,1 @@
+"""Traces: the JSON Lines trace format (pydantic schema), recording, replay and rendering."""

@@ -1,0 +1,67 @@
+"""Canonical JSON encoding of model values, and state digests.
+
+Used for trace labels and for the per-step state digest that replay compares. Everything is
+encoded by structure (never by `repr` of functions or by set order), so the bytes are the
+same in every process whatever PYTHONHASHSEED is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from enum import Enum
+from typing import Any
+
+from udpsem.hosts.values import Fail, Ok, ip_str
+from udpsem.network.messages import ICMP, UDP, IPMsg
+from udpsem.programs.runtime import Code, program_name
+
+
+def jsonable(x: Any) -> Any:
+    """A JSON-ready canonical form of a model value."""
+    if x is None or isinstance(x, (bool, int, str)) and not isinstance(x, Enum):
+        return x
+    if isinstance(x, Enum):
+        return x.value
+    if isinstance(x, bytes):
+        return {"bytes": x.decode("latin-1")}
+    if isinstance(x, (tuple, list)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, Ok):
+        return {"ok": jsonable(x.value)}
+    if isinstance(x, Fail):
+        return {"fail": x.errno.value}
+    if isinstance(x, IPMsg):
+        return {"src": ip_str(x.src), "dst": ip_str(x.dst), "body": jsonable(x.body)}
+    if isinstance(x, UDP):
+        return {"udp": [x.sport, x.dport], "data": jsonable(x.data)}
+    if isinstance(x, ICMP):
+        return {"icmp": x.kind.value, "quote": [ip_str(x.is3), x.ps3, ip_str(x.is4), x.ps4]}
+    if isinstance(x, Code):
+        return {"code": program_name(x.program), "n": x.n, "digest": x.digest.hex()}
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        out: dict[str, Any] = {"_": type(x).__name__}
+        name = getattr(type(x), "name", None)
+        if isinstance(name, str) and not any(f.name == "name" for f in dataclasses.fields(x)):
+            out["_"] = name  # LIB calls are named as in MODEL.md
+        for f in dataclasses.fields(x):
+            out[f.name] = jsonable(getattr(x, f.name))
+        return out
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))}
+    if callable(x):
+        return {"program": program_name(x)}
+    if isinstance(x, range):
+        return [x.start, x.stop]
+    return {"repr": repr(x)}
+
+
+def dumps(x: Any) -> str:
+    """Compact canonical JSON text."""
+    return json.dumps(x, separators=(",", ":"), ensure_ascii=True)
+
+
+def digest(world: Any) -> str:
+    """A 16-hex-digit digest of a world's canonical encoding."""
+    return hashlib.blake2b(dumps(jsonable(world)).encode(), digest_size=8).hexdigest()

@@ -1,0 +1,155 @@
+"""Running a scenario with a seeded chooser, recording its trace as it goes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from udpsem import __version__
+from udpsem.hosts.state import HostConsts, Timing
+from udpsem.hosts.values import ip_str
+from udpsem.network.faults import Faults
+from udpsem.programs.catalog import scenario
+from udpsem.programs.runtime import GeneratorRuntime
+from udpsem.semantics.choice import RandomChooser
+from udpsem.semantics.drivers import Step, step
+from udpsem.semantics.labels import Label
+from udpsem.semantics.system import Setup, World
+from udpsem.traces.encode import digest, dumps, jsonable
+from udpsem.traces.schema import FORMAT_VERSION
+
+
+def label_json(lab: Label) -> dict[str, Any]:
+    """A label as it appears in a trace record."""
+    out: dict[str, Any] = {"kind": lab.kind}
+    if lab.host is not None:
+        out["host"] = lab.host
+    if lab.tid is not None:
+        out["tid"] = lab.tid
+    if lab.value is not None:
+        out["value"] = jsonable(lab.value)
+    return out
+
+
+def record_json(i: int, st: Step) -> dict[str, Any]:
+    """A step as a trace record (a plain dict that validates against schema.Record)."""
+    t = st.transition
+    return {"type": "step", "i": i, "t": t.world.now, "rule": t.rule, "partner": t.partner,
+            "label": label_json(t.label), "choices": [[k, jsonable(v)] for k, v in st.choices],
+            "digest": digest(t.world)}
+
+
+def faults_json(f: Faults) -> dict[str, Any]:
+    return {"loss": f.loss, "dup": f.dup, "max_copies": f.max_copies,
+            "max_successive_drops": f.max_successive_drops,
+            "disconnects": [{"host": w.host, "start": w.start, "end": w.end}
+                            for w in f.disconnects],
+            "crashes": [{"host": c.host, "at": c.at} for c in f.crashes],
+            "preset": f.preset}
+
+
+def header_json(program: str, params: dict[str, int], timing: Timing, consts: HostConsts,
+                faults: Faults, seed: int | None, world: World) -> dict[str, Any]:
+    hosts = []
+    for m in world.machines:
+        assert m.host is not None
+        addrs = [ip_str(a) for i in m.host.ifds if not i.is_lo for a in i.ipset]
+        hosts.append({"name": m.name, "addresses": addrs})
+    return {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
+            "program": program, "hosts": hosts, "params": dict(params),
+            "consts": jsonable(dataclasses.asdict(consts)),
+            "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed}
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    program: str
+    seed: int
+    params: dict[str, int]
+    transitions: int = 0
+    rules_fired: Counter[str] = field(default_factory=Counter)
+    observer: Any = None
+    final: World | None = None
+
+
+def run(program: str, params: dict[str, int], faults: Faults, seed: int,
+        timing: Timing | None = None, consts: HostConsts | None = None,
+        trace: TextIO | None = None, progress: Callable[[int, int], None] | None = None,
+        observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
+    """Run `program` under `faults` with a chooser seeded by `seed`.
+
+    With `trace`, writes the header and one record per transition as the run goes.
+    `progress(now_ns, transitions)` is called every few thousand steps.
+    """
+    sc = scenario(program)
+    full = {**sc.defaults, **params}
+    timing = timing or Timing()
+    consts = consts or HostConsts()
+    runtime = GeneratorRuntime()
+    setup, world = sc.build(full, timing, consts, faults, runtime)
+    obs = sc.observer()
+    res = RunResult(program, seed, full, observer=obs)
+    chooser = RandomChooser(seed, faults.loss, faults.dup)
+    if trace is not None:
+        trace.write(dumps(header_json(program, full, timing, consts, faults, seed, world)) + "\n")
+    fired = res.rules_fired
+    n = 0
+    try:
+        while True:
+            st = step(setup, world, chooser)
+            if st is None:
+                break
+            t = st.transition
+            fired[t.rule] += 1
+            if t.partner is not None:
+                fired[t.partner] += 1
+            obs.on_step(st)
+            for o in observers:
+                o(st)
+            if trace is not None:
+                trace.write(dumps(record_json(n, st)) + "\n")
+            world = t.world
+            n += 1
+            if progress is not None and n % 4096 == 0:
+                progress(world.now, n)
+    finally:
+        if trace is not None:
+            trace.flush()
+    res.transitions = n
+    res.final = world
+    return res
+
+
+def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:
+    """The setup and initial world a trace header describes."""
+    from udpsem.network.faults import Crash, Window
+
+    sc = scenario(header["program"])
+    f = header["faults"]
+    faults = Faults(loss=f["loss"], dup=f["dup"], max_copies=f["max_copies"],
+                    max_successive_drops=f["max_successive_drops"],
+                    disconnects=tuple(Window(w["host"], w["start"], w["end"])
+                                      for w in f["disconnects"]),
+                    crashes=tuple(Crash(c["host"], c["at"]) for c in f["crashes"]),
+                    preset=f["preset"])
+    timing = Timing(**header["timing"])
+    consts = _consts(header["consts"])
+    return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
+                    GeneratorRuntime())
+
+
+def _consts(d: dict[str, Any]) -> HostConsts:
+    from udpsem.hosts.values import Arch, IcmpGen
+
+    kw = dict(d)
+    kw["arch"] = Arch(kw["arch"])
+    kw["icmp_gen"] = IcmpGen(kw["icmp_gen"])
+    for k in ("eph", "console"):
+        if kw.get(k) is not None:
+            kw[k] = tuple(kw[k])
+    return HostConsts(**kw)

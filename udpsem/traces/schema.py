@@ -1,0 +1,100 @@
+"""The trace format (DESIGN.md §4), as pydantic models; `udpsem schema` prints its JSON Schema.
+
+A trace is JSON Lines: one `Header`, then one `Record` per transition. Records are written as
+the run goes (plain `json` on the hot path, validated with these models when read back).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+
+
+class TimingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dpropmin: int = Field(ge=0)
+    dpropmax: int = Field(ge=0)
+    dsch: int = Field(ge=0)
+    doq: int = Field(ge=0)
+    dstore: int = Field(ge=0)
+    dthread: int = Field(ge=0)
+
+
+class WindowModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    start: int = Field(ge=0)
+    end: int | None = None
+
+
+class CrashModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    at: int = Field(ge=0)
+
+
+class FaultsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    loss: float = Field(ge=0, le=1)
+    dup: float = Field(ge=0, le=1)
+    max_copies: int = Field(ge=1)
+    max_successive_drops: int | None = None
+    disconnects: list[WindowModel] = []
+    crashes: list[CrashModel] = []
+    preset: str | None = None
+
+
+class HostModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    addresses: list[str]
+
+
+class Header(BaseModel):
+    """The first line of a trace: enough to rebuild the initial world and the setup."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["header"] = "header"
+    format: int = Field(description="trace format version")
+    udpsem: str = Field(description="udpsem version that wrote the trace")
+    program: str
+    hosts: list[HostModel]
+    params: dict[str, Any] = Field(description="program parameters (durations in ns)")
+    consts: dict[str, Any] = Field(description="host constants")
+    timing: TimingModel
+    faults: FaultsModel
+    seed: int | None = Field(description="seed of the random chooser; replay does not need it")
+
+
+class Record(BaseModel):
+    """One transition."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["step"] = "step"
+    i: int = Field(ge=0, description="index of the transition")
+    t: int = Field(ge=0, description="time after the transition, ns")
+    rule: str
+    partner: str | None = Field(description="the synchronising partner rule, if any")
+    label: dict[str, Any]
+    choices: list[tuple[str, Any]] = Field(description="(kind, value) in the order made; the "
+                                           "first is the candidate index `pick`")
+    digest: str = Field(description="digest of the successor state")
+
+
+class TraceLine(BaseModel):
+    """Any line of a trace file."""
+
+    line: Header | Record = Field(discriminator="type")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a trace line (a header or a step record)."""
+    return TraceLine.model_json_schema()
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2)

@@ -26,6 +26,12 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
+def _console() -> Console:
+    """A console; when output is not a terminal, wide enough that tables do not wrap names."""
+    c = Console()
+    return c if c.is_terminal else Console(width=220)
+
+
 def _fail(msg: str) -> NoReturn:
     raise InputError(msg)
 
@@ -91,7 +97,7 @@ def run(program: str, seed: int, duration: str, period: str, loss: float, dup: f
             faults = apply_preset(faults, preset)
         except ValueError as e:
             _fail(str(e))
-    console = Console(stderr=False)
+    console = _console()
     timeline = Timeline()
     trace_fh = None
     if trace_path is not None:
@@ -187,7 +193,7 @@ def rules(name: str | None) -> None:
     import udpsem.semantics.system  # noqa: F401  (registers every rule)
     from udpsem.semantics.registry import RULES
 
-    console = Console()
+    console = _console()
     if name is not None:
         info = RULES.get(name)
         if info is None:

@@ -517,31 +517,35 @@ def _machine_candidates(setup: Setup, w: World, m: Machine) -> list[Candidate]:
     for s in m.snippets:
         out.extend(_snippet_candidates(setup, w, m, s))
     for r in m.storerets:
-        m2 = storeret_1(setup, now, m, r)
-        if m2 is not None:
-            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-            label = Label("storeret", m.name, r.tid, r.value)
-            out.append(Candidate("storeret_1", None,
-                                 lambda _, label=label, w2=w2: Transition("storeret_1", None,
-                                                                          label, w2)))
+        s = m.snippet(r.tid)
+        if s is None or s.request is not None or s.creating is not None:
+            continue  # restriction: nobody waits for this answer
+        out.append(Candidate("storeret_1", None, _lazy(setup, w, m, storeret_1, r, "storeret_1",
+                                                       Label("storeret", m.name, r.tid,
+                                                             r.value))))
     for a in m.apps:
-        if isinstance(a.request, ModCall) and a.deadline <= now:
-            m2 = module_call_1(setup, now, m, a)
-            if m2 is not None:
-                w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-                label = Label("modcall", m.name, a.tid, (a.request.fn, a.request.arg))
-                out.append(Candidate("module_call_1", None,
-                                     lambda _, label=label, w2=w2: Transition(
-                                         "module_call_1", None, label, w2)))
+        if isinstance(a.request, ModCall) and a.deadline <= now and m.snippet(a.tid) is None:
+            label = Label("modcall", m.name, a.tid, (a.request.fn, a.request.arg))
+            out.append(Candidate("module_call_1", None,
+                                 _lazy(setup, w, m, module_call_1, a, "module_call_1", label)))
         elif isinstance(a.request, Sleep) and a.deadline == now:
-            m2 = app_wake(setup, now, m, a)
-            if m2 is not None:
-                w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-                label = Label("wake", m.name, a.tid)
-                out.append(Candidate("app_wake", None,
-                                     lambda _, label=label, w2=w2: Transition(
-                                         "app_wake", None, label, w2)))
+            out.append(Candidate("app_wake", None, _lazy(setup, w, m, app_wake, a, "app_wake",
+                                                         Label("wake", m.name, a.tid))))
     return out
+
+
+def _lazy(setup: Setup, w: World, m: Machine, fn: Callable[..., Machine | None], arg: Any,
+          rname: str, label: Label) -> Callable[[Any], Transition]:
+    """A continuation that applies a component rule only when its candidate is fired: the rule
+    may advance a generator, which must not happen for candidates that are not taken."""
+
+    def then(_: Any) -> Transition:
+        m2 = fn(setup, w.now, m, arg)
+        assert m2 is not None, f"{rname} was enabled but did not apply"
+        return Transition(rname, None, label,
+                          World(w.now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq))
+
+    return then
 
 
 def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:

@@ -30,8 +30,10 @@ ignore are counted in `ignored` in both modes.
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
-from typing import Any, Final, Generic, Hashable, Protocol, TypeVar, Union
+from collections.abc import Hashable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from udpsem.semantics.time import MS, S
 
@@ -94,7 +96,7 @@ class SessionReady:
     addr: Addr
 
 
-Effect = Union[Send, SetTimer, SessionReady]
+Effect = Send | SetTimer | SessionReady
 
 
 # --------------------------------------------------------------------------------- config
@@ -121,6 +123,21 @@ class Timing:
 
 
 DEFAULT_TIMING: Final = Timing()
+
+
+class HandshakeResend(StrEnum):
+    """When a connecting client re-sends its current request (B.4, "1 s of silence").
+
+    `SILENCE` (default) is the source: each wait is a 1 s receive timeout, so *any*
+    datagram, even one that is ignored, restarts the wait. Its liveness gap: if COOKIE-ACK
+    is lost and the server's session already retransmits DATA more often than once a
+    second, the client never re-sends COOKIE and never connects (B.8.4 does not promise
+    liveness). `PERIOD` re-sends once per second since the last re-send whatever arrives;
+    ignored datagrams do not delay it.
+    """
+
+    SILENCE = "silence"
+    PERIOD = "period"
 
 
 class RandomSource(Protocol):
@@ -295,8 +312,10 @@ class ClientCore(_Core, Generic[A, B]):
     """
 
     def __init__(self, server: Addr, ser_out: Serializer[A], ser_in: Serializer[B], *,
-                 timing: Timing = DEFAULT_TIMING, strict: bool = False) -> None:
+                 timing: Timing = DEFAULT_TIMING, strict: bool = False,
+                 resend: HandshakeResend = HandshakeResend.SILENCE) -> None:
         super().__init__(strict, timing)
+        self.resend = HandshakeResend(resend)
         self.server = server
         self.ser_out, self.ser_in = ser_out, ser_in
         self.state = ClientState.CONNECTING_INIT
@@ -377,7 +396,7 @@ class ClientCore(_Core, Generic[A, B]):
                 effects.append(SessionReady(self.server))
             case Action.IGNORE:
                 self.ignored[f"{self.state}: {event}"] += 1
-                if self.state != ClientState.CONNECTED:
+                if self.state != ClientState.CONNECTED and self.resend == HandshakeResend.SILENCE:
                     # The source re-enters a 1 s receive timeout after any datagram.
                     self.resend_at = now + self.timing.handshake_resend_ns
             case Action.PROCESS:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar, Union
+from typing import Any, Final, Generic, TypeVar
 
 from udpsem.hosts.values import UDP_PAYLOAD_MAX
 
@@ -211,7 +211,6 @@ class _Unit(Serializer[None]):
     def _dec(self, buf: bytes, start: int, end: int) -> None:
         if start != end:
             raise WireError(f"unit: expected no bytes, found {end - start}", start)
-        return None
 
 
 class _Pair(Serializer[tuple[T, U]]):
@@ -238,7 +237,7 @@ def _tag(buf: bytes, start: int, end: int, what: str) -> bytes:
     return prefix
 
 
-class _Sum(Serializer[Union[Inl[T], Inr[U]]]):
+class _Sum(Serializer[Inl[T] | Inr[U]]):
     def __init__(self, left: Serializer[T], right: Serializer[U]) -> None:
         self.left, self.right = left, right
         self.name = f"sum_serializer({left!r}, {right!r})"
@@ -256,7 +255,7 @@ class _Sum(Serializer[Union[Inl[T], Inr[U]]]):
         return Inr(self.right._dec(buf, start + 2, end))
 
 
-class _Option(Serializer[Union[Some[T], None]]):
+class _Option(Serializer[Some[T] | None]):
     def __init__(self, inner: Serializer[T]) -> None:
         self.inner = inner
         self.name = f"option_serializer({inner!r})"
@@ -384,7 +383,7 @@ class Data:
     payload: bytes
 
 
-Message = Union[Init, InitAck, Cookie, CookieAck, HandshakeOther, Ack, Data]
+Message = Init | InitAck | Cookie | CookieAck | HandshakeOther | Ack | Data
 HANDSHAKE_MESSAGES: Final = (Init, InitAck, Cookie, CookieAck, HandshakeOther)
 
 _MESSAGE: Final = sum_serializer(

@@ -1,0 +1,384 @@
+"""`host_ok` (MODEL.md §A.9) as an executable predicate that says which conjunct fails and why.
+
+`host_violations(h, consts, timing, now)` returns one `Violation(conjunct, detail)` per broken
+conjunct instance (empty: the host is well formed); `host_ok` is its emptiness. Timers are
+absolute deadlines, so a timer's value is `deadline - now` and the check needs `now`.
+
+The conjuncts are those of §A.9 (I1, I2, S1–S7, T1–T6, Q1–Q3, G1), plus two that make the
+Python encoding explicit:
+
+* **R1** [R] representation: `ts` is sorted by tid without duplicates (it is a finite map),
+  and each interface's `ipset` is a sorted tuple without duplicates (it is a set).
+* **T4** is read with the well-typedness it needs to be inductive [R]: the recorded quad `q`
+  and the destination `ips` of a `SENDTO2` have 32-bit addresses and ports in 1..65535, and
+  `q.is1` is `None` or local (it was the socket's `is1` when the thread blocked, and S2 held
+  then). Without this, `sendto_8` could queue a datagram that breaks Q1 from a state that
+  satisfies the letter of §A.9.
+* **T2** also checks that a `FAIL e` names an error that some rule of that call can return
+  (MODEL.md §A.1's "Produced by" column, read from the rule registry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from udpsem.hosts.auxiliary import full, local, refs, used_fds
+from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
+from udpsem.hosts.state import (LO, LO_INTERFACE, Delay2, ExitState, Host, HostConsts, Print2,
+                                RecvFrom2, Ret, Run, RuleCtx, Select2, SendTo2, Timing, Zombie)
+from udpsem.hosts.values import (UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian)
+from udpsem.network.messages import UDP, msg_ok
+from udpsem.semantics.time import NEVER
+
+HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "T1", "T2",
+                  "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A broken conjunct: its name (as in MODEL.md §A.9), what is wrong, and where (the
+    machine's name, for network-level checks)."""
+
+    conjunct: str
+    detail: str
+    where: str | None = None
+
+    def __str__(self) -> str:
+        at = f"{self.where}: " if self.where is not None else ""
+        return f"{self.conjunct}: {at}{self.detail}"
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def is_ip(x: Any) -> bool:
+    """A 32-bit address."""
+    return _is_int(x) and 0 <= x < 2**32
+
+
+def is_port(x: Any) -> bool:
+    """A port: 1..65535."""
+    return _is_int(x) and 1 <= x <= 65535
+
+
+def is_ip_opt(x: Any) -> bool:
+    return x is None or is_ip(x)
+
+
+def is_port_opt(x: Any) -> bool:
+    return x is None or is_port(x)
+
+
+def _is_fd(x: Any) -> bool:
+    return _is_int(x) and x >= 0
+
+
+def _fd_list(x: Any) -> bool:
+    return isinstance(x, tuple) and all(_is_fd(fd) for fd in x)
+
+
+def _ifid_ok(x: Any) -> bool:
+    return x == LO or (isinstance(x, tuple) and len(x) == 2 and x[0] == "eth" and _is_int(x[1])
+                       and x[1] >= 0)
+
+
+def _ifaddr_row(x: Any) -> bool:
+    return (isinstance(x, tuple) and len(x) == 4 and _ifid_ok(x[0]) and is_ip(x[1])
+            and isinstance(x[2], tuple) and all(is_ip(a) for a in x[2])
+            and _is_int(x[3]) and 0 <= x[3] <= 32)
+
+
+# The result type of each call (§A.1, LIB table), as a predicate on the Ok value.
+RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
+    "socket": _is_fd,
+    "bind": lambda v: v is None,
+    "connect": lambda v: v is None,
+    "disconnect": lambda v: v is None,
+    "getsockname": lambda v: (isinstance(v, tuple) and len(v) == 2 and is_ip_opt(v[0])
+                              and is_port_opt(v[1])),
+    "getpeername": lambda v: (isinstance(v, tuple) and len(v) == 2 and is_ip_opt(v[0])
+                              and is_port_opt(v[1])),
+    "sendto": lambda v: v is None,
+    "recvfrom": lambda v: (isinstance(v, tuple) and len(v) == 3 and is_ip(v[0])
+                           and is_port_opt(v[1]) and isinstance(v[2], bytes)),
+    "geterr": lambda v: v is None or isinstance(v, Errno),
+    "getsockopt": lambda v: isinstance(v, bool),
+    "setsockopt": lambda v: v is None,
+    "close": lambda v: v is None,
+    "select": lambda v: (isinstance(v, tuple) and len(v) == 2 and _fd_list(v[0])
+                         and _fd_list(v[1])),
+    "port_of_int": is_port,
+    "ip_of_string": is_ip,
+    "getifaddrs": lambda v: isinstance(v, tuple) and all(_ifaddr_row(r) for r in v),
+    "create": lambda v: _is_int(v) and v >= 0,
+    "delay": lambda v: v is None,
+    "print_endline_flush": lambda v: v is None,
+    # exit never returns: no Ok value is well typed.
+    "exit": lambda v: False,
+}
+
+_STATE_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay2: "delay",
+               Print2: "print_endline_flush"}
+# Generic call rules registered for every call ("*") and the calls they really concern.
+_STAR_CALLS = {
+    "notsockfd_1": tuple(c.name for c in ALL_CALLS if c.takes_fd),
+    "notsockfd_2": tuple(c.name for c in ALL_CALLS if c.takes_fd),
+    "badmem_2": ("bind", "connect", "sendto", "recvfrom", "select"),
+}
+
+
+@cache
+def call_errors() -> dict[str, frozenset[Errno]]:
+    """For each call, the errors some rule can answer it with (read from the registry)."""
+    import udpsem.hosts.rules  # noqa: F401  (registers the rules)
+    from udpsem.semantics.registry import RULES
+
+    out: dict[str, set[Errno]] = {name: set() for name in CALL_NAMES}
+    for info in RULES.values():
+        # intr_1 (slowintr) declares no errors: the registry asks that only of fail rules.
+        errors = info.errors or (("EINTR",) if info.category == "slowintr" else ())
+        if not errors:
+            continue
+        if info.trigger == "call":
+            targets: tuple[str, ...] = ((info.call,) if info.call != "*" else
+                                        _STAR_CALLS.get(info.name, tuple(CALL_NAMES)))
+        elif info.trigger == "thread":
+            targets = tuple(_STATE_CALL[s] for s in info.states if s in _STATE_CALL)
+        else:
+            continue
+        for c in targets:
+            out.setdefault(c, set()).update(Errno(e) for e in errors)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def result_violation(call: str, value: Any) -> str | None:
+    """Why `value` is not a well-typed result of `call` (T2), or None if it is."""
+    if call not in RESULT_SHAPES:
+        return f"RET for unknown call {call!r}"
+    if isinstance(value, Fail):
+        if not isinstance(value.errno, Errno):
+            return f"{call}: FAIL of a non-error {value.errno!r}"
+        if value.errno not in call_errors().get(call, frozenset()):
+            return f"{call}: no rule answers it with FAIL {value.errno.value}"
+        return None
+    if not isinstance(value, Ok):
+        return f"{call}: RET of {value!r}, neither OK nor FAIL"
+    if not RESULT_SHAPES[call](value.value):
+        return f"{call}: OK {value.value!r} is not of the call's result type"
+    return None
+
+
+# host_ok -----------------------------------------------------------------------------------
+
+def host_violations(h: Host, consts: HostConsts | None = None, timing: Timing | None = None,
+                    now: int = 0) -> list[Violation]:
+    """Every broken conjunct of `host_ok h` at time `now` (empty iff host_ok holds)."""
+    consts = consts if consts is not None else HostConsts()
+    timing = timing if timing is not None else Timing()
+    out: list[Violation] = []
+
+    def bad(conj: str, detail: str) -> None:
+        out.append(Violation(conj, detail))
+
+    _interfaces(h, bad)
+    _sockets(h, consts, bad)
+    _threads(h, consts, timing, now, bad)
+    _outqueue(h, consts, timing, now, bad)
+    return out
+
+
+def host_ok(h: Host, consts: HostConsts | None = None, timing: Timing | None = None,
+            now: int = 0) -> bool:
+    """`host_ok h` (MODEL.md §A.9) at time `now`."""
+    return not host_violations(h, consts, timing, now)
+
+
+def ctx_violations(ctx: RuleCtx, h: Host) -> list[Violation]:
+    """`host_violations` with the constants, timing and time of a rule context."""
+    return host_violations(h, ctx.consts, ctx.timing, ctx.now)
+
+
+Bad = Callable[[str, str], None]
+
+
+def _interfaces(h: Host, bad: Bad) -> None:
+    los = [i for i in h.ifds if i.ifid == LO]
+    if len(los) != 1:
+        bad("I1", f"{len(los)} loopback interfaces, not exactly one")
+    elif los[0] != LO_INTERFACE:
+        bad("I1", f"the loopback interface is {los[0]}, not {{LO, {{127.0.0.1}}, 127.0.0.1, 8}}")
+    ids = [i.ifid for i in h.ifds]
+    if len(set(ids)) != len(ids):
+        bad("I1", f"ifids are not distinct: {ids}")
+    for i in h.ifds:
+        if not _ifid_ok(i.ifid):
+            bad("I1", f"malformed ifid {i.ifid!r}")
+    seen: dict[int, Any] = {}
+    for i in h.ifds:
+        if list(i.ipset) != sorted(set(i.ipset)):
+            bad("R1", f"ipset of {i.ifid} is not a sorted tuple without duplicates")
+        if i.primary not in i.ipset:
+            bad("I2", f"primary of {i.ifid} is not in its ipset")
+        if not (_is_int(i.netmask) and 0 <= i.netmask <= 32):
+            bad("I2", f"netmask of {i.ifid} is {i.netmask!r}, not in 0..32")
+        for a in i.ipset:
+            if not is_ip(a):
+                bad("I2", f"{i.ifid} has a non-32-bit address {a!r}")
+                continue
+            if i.is_lo:
+                continue
+            if is_loopback(a) or is_martian(a):
+                bad("I2", f"{i.ifid} has a loopback or martian address {a}")
+            if a in seen:
+                bad("I2", f"address {a} is on both {seen[a]} and {i.ifid}")
+            seen[a] = i.ifid
+
+
+def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
+    fds = [s.fd for s in h.s]
+    if len(set(fds)) != len(fds):
+        bad("S1", f"socket fds are not distinct: {fds}")
+    for fd in fds:
+        if not _is_fd(fd):
+            bad("S1", f"socket fd {fd!r} is not a natural number")
+        if fd in consts.console:
+            bad("S1", f"socket fd {fd} is a console fd")
+    n = len(used_fds(h, consts))
+    if n > consts.open_max:
+        bad("S1", f"{n} fds in use, more than OPEN_MAX = {consts.open_max}")
+    for s in h.s:
+        where = f"socket {s.fd}"
+        for name, v in (("is1", s.is1), ("is2", s.is2)):
+            if not is_ip_opt(v):
+                bad("S2", f"{where}: {name} = {v!r} is not a 32-bit address")
+        for name, v in (("ps1", s.ps1), ("ps2", s.ps2)):
+            if not is_port_opt(v):
+                bad("S2", f"{where}: {name} = {v!r} is not a port in 1..65535")
+        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1):
+            bad("S2", f"{where}: local address {s.is1} is not local")
+        if s.is2 is None and s.ps2 is not None:
+            bad("S3", f"{where}: a peer port without a peer address")
+        if s.is2 is not None and (s.is1 is None or s.ps1 is None):
+            bad("S3", f"{where}: connected without a local address and port")
+        la, lp = s.lk
+        if la and s.is1 is None:
+            bad("S4", f"{where}: lk.la set but is1 is None")
+        if lp and s.ps1 is None:
+            bad("S4", f"{where}: lk.lp set but ps1 is None")
+        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH):
+            bad("S5", f"{where}: pending error {s.es!r} is not one ICMP sets")
+        for k, m in enumerate(s.mq):
+            if not isinstance(m.body, UDP):
+                bad("S6", f"{where}: mq[{k}] is not a UDP datagram")
+            if not msg_ok(m):
+                bad("S6", f"{where}: mq[{k}] is not msg_ok")
+                continue
+            if is_martian(m.src):
+                bad("S6", f"{where}: mq[{k}] has a martian source {m.src}")
+            if not local(h, m.dst):
+                bad("S6", f"{where}: mq[{k}] has a non-local destination {m.dst}")
+        if s.cl and not refs(h, s.fd):
+            bad("S7", f"{where}: closed but no blocked thread refers to it")
+
+
+def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -> None:
+    tids = [e.tid for e in h.ts]
+    if tids != sorted(set(tids)):
+        bad("R1", f"ts is not sorted by distinct tids: {tids}")
+    exits = [e.tid for e in h.ts if isinstance(e.state, ExitState)]
+    zombies = [e.tid for e in h.ts if isinstance(e.state, Zombie)]
+    if len(exits) > 1:
+        bad("T6", f"several threads in EXIT: {exits}")
+    if exits:
+        others = [e.tid for e in h.ts
+                  if not isinstance(e.state, (ExitState, Zombie))]
+        if others:
+            bad("T6", f"thread {exits[0]} is EXIT but {others} are not ZOMBIE")
+    elif zombies:
+        bad("T6", f"ZOMBIE threads {zombies} without an EXIT thread")
+    by_fd = {s.fd: s for s in h.s}
+    for e in h.ts:
+        st, dl, where = e.state, e.deadline, f"thread {e.tid}"
+        if dl < now:
+            bad("G1", f"{where}: timer {dl - now} ns is negative")
+        if isinstance(st, (Run, Zombie, SendTo2, RecvFrom2)):
+            if dl != NEVER:
+                bad("T1", f"{where}: {type(st).__name__} with a finite timer")
+        elif isinstance(st, (Ret, Print2, ExitState)):
+            if not now <= dl <= now + timing.dsch:
+                bad("T1", f"{where}: {type(st).__name__} timer {dl - now} ns is not in "
+                          f"[0, dsch = {timing.dsch}]")
+        elif isinstance(st, Delay2):
+            if dl >= NEVER:
+                bad("T1", f"{where}: DELAY2 with an infinite timer")
+        elif isinstance(st, Select2):
+            pass  # any timer in [0, ∞]; G1 covers the lower bound
+        else:
+            bad("T1", f"{where}: unknown thread state {st!r}")
+        if isinstance(st, Ret):
+            why = result_violation(st.call, st.value)
+            if why is not None:
+                bad("T2", f"{where}: {why}")
+        elif isinstance(st, RecvFrom2):
+            s = by_fd.get(st.fd)
+            if s is None:
+                bad("T3", f"{where}: RECVFROM2 on fd {st.fd}, which has no socket")
+            elif s.ps1 is None:
+                bad("T3", f"{where}: RECVFROM2 on socket {st.fd}, which has no port")
+        elif isinstance(st, SendTo2):
+            _t4(h, st, by_fd, where, bad)
+        elif isinstance(st, Select2):
+            for fd in (*st.reads, *st.writes):
+                if fd not in by_fd and fd not in consts.console:
+                    bad("T5", f"{where}: SELECT2 on fd {fd}, neither a socket nor console")
+
+
+def _t4(h: Host, st: SendTo2, by_fd: dict[int, Any], where: str, bad: Bad) -> None:
+    s = by_fd.get(st.fd)
+    if s is None:
+        bad("T4", f"{where}: SENDTO2 on fd {st.fd}, which has no socket")
+    elif s.ps1 is None:
+        bad("T4", f"{where}: SENDTO2 on socket {st.fd}, which has no port")
+    if not (isinstance(st.q, tuple) and len(st.q) == 4):
+        bad("T4", f"{where}: SENDTO2 quad {st.q!r} is not a quad")
+        return
+    is1, ps1, is2, ps2 = st.q
+    if ps1 is None:
+        bad("T4", f"{where}: SENDTO2 quad has no local port")
+    if not (is_ip_opt(is1) and is_ip_opt(is2) and is_port_opt(ps1) and is_port_opt(ps2)):
+        bad("T4", f"{where}: SENDTO2 quad {st.q!r} is ill-typed")
+    elif is1 is not None and not local(h, is1):
+        bad("T4", f"{where}: SENDTO2 quad has a non-local source {is1}")
+    if st.dest is not None and not (isinstance(st.dest, tuple) and len(st.dest) == 2
+                                    and is_ip(st.dest[0]) and is_port(st.dest[1])):
+        bad("T4", f"{where}: SENDTO2 destination {st.dest!r} is ill-typed")
+    if not isinstance(st.data, bytes) or len(st.data) > UDP_PAYLOAD_MAX:
+        bad("T4", f"{where}: SENDTO2 data is not a string of at most {UDP_PAYLOAD_MAX} bytes")
+    if st.dest is None and is2 is None:
+        bad("T4", f"{where}: SENDTO2 with neither a destination nor a peer")
+
+
+def _outqueue(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -> None:
+    for k, m in enumerate(h.oq):
+        if not msg_ok(m):
+            bad("Q1", f"oq[{k}] is not msg_ok")
+        elif not local(h, m.src):
+            bad("Q1", f"oq[{k}] has a non-local source {m.src}")
+    dl = h.oq_deadline
+    if not h.oq and dl != NEVER:
+        bad("Q2", "the out-queue is empty but its timer is finite")
+    if h.oq and not now <= dl <= now + timing.doq:
+        bad("Q2", f"the out-queue timer {dl - now} ns is not in [0, doq = {timing.doq}]")
+    if dl < now:
+        bad("G1", f"the out-queue timer {dl - now} ns is negative")
+    if h.oqf != full(consts, h.oq):
+        bad("Q3", f"oqf = {h.oqf} but full(oq) = {full(consts, h.oq)} "
+                  f"(len {len(h.oq)}, OQ_CAP {consts.oq_cap})")
+
+
+__all__ = ["Violation", "host_violations", "host_ok", "ctx_violations", "result_violation",
+           "call_errors", "RESULT_SHAPES", "HOST_CONJUNCTS", "is_ip", "is_port"]

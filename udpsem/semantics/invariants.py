@@ -1,0 +1,140 @@
+"""`network_ok` (MODEL.md §A.2, §A.9 C1–C3) as an executable predicate over a `World`.
+
+`network_violations(setup, world)` returns one `Violation` per broken conjunct (empty iff
+`network_ok`); host conjuncts keep their §A.9 names and carry the machine's name in `where`.
+The network-level conjuncts are named here:
+
+* **N1** no two machines share a host name.
+* **N2** no two live machines share a non-loopback address, and `setup.owners` (what
+  `net_emit` routes by) names the machine that has each address.
+* **N3** structure: every live machine has its constants; a crashed machine has no
+  component left (HOST, snippets, store answers, application all became 0).
+* **N4** no two snippets (THREAD or THREADCREATE) of one machine share a tid, and every
+  snippet's tid is in `dom(ts)` of its host.
+* **C1** a snippet waiting for a LIB answer (no store answer pending) has `ts(tid) ≠ RUN`.
+* **C2** a `RUN` thread's snippet is not waiting on the host; and [R, local receptiveness]
+  a thread the host will answer (`RET`, a blocked `*2` state, `PRINT2`, `EXIT`) has a
+  snippet waiting for that answer, or nobody could take `ret` (a time-stop).
+* **C3** a `STORERET(tid)` exists iff snippet tid waits for the store: at most one per tid,
+  its snippet exists, is waiting, is not creating, and is not in a LIB call.
+* **M1** every message in transit is `msg_ok` and its timer is in `[0, dpropmax]`.
+* **G2** every snippet, store answer and application timer is `≥ 0`; a computing snippet's
+  is at most `dthread`, a waiting one's is `∞`, a store answer's at most `dstore`.
+"""
+
+from __future__ import annotations
+
+from udpsem.hosts.invariants import Violation, host_violations
+from udpsem.hosts.state import Run, Zombie
+from udpsem.network.messages import msg_ok
+from udpsem.semantics.system import Machine, Setup, World
+from udpsem.semantics.time import NEVER
+
+NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2")
+
+
+def network_violations(setup: Setup, w: World) -> list[Violation]:
+    """Every broken conjunct of `network_ok` for world `w` (empty iff it holds)."""
+    out: list[Violation] = []
+    names = [m.name for m in w.machines]
+    if len(set(names)) != len(names):
+        out.append(Violation("N1", f"host names are not distinct: {names}"))
+    seen: dict[int, str] = {}
+    for m in w.machines:
+        if m.host is None:
+            if m.snippets or m.storerets or m.apps or m.conn:
+                out.append(Violation("N3", "a crashed machine still has components or is "
+                                           "connected", m.name))
+            continue
+        if m.name not in setup.consts:
+            out.append(Violation("N3", "no host constants for this machine", m.name))
+            continue
+        for iface in m.host.ifds:
+            if iface.is_lo:
+                continue
+            for a in iface.ipset:
+                if a in seen and seen[a] != m.name:
+                    out.append(Violation("N2", f"address {a} is also {seen[a]}'s", m.name))
+                seen[a] = m.name
+                if setup.owners.get(a) != m.name:
+                    out.append(Violation("N2", f"the network routes {a} to "
+                                               f"{setup.owners.get(a)}", m.name))
+        for v in host_violations(m.host, setup.consts[m.name], setup.timing, w.now):
+            out.append(Violation(v.conjunct, v.detail, m.name))
+        out.extend(_agreement(setup, w, m))
+    for k, f in enumerate(w.net):
+        if not msg_ok(f.msg):
+            out.append(Violation("M1", f"message {k} in transit is not msg_ok: {f.msg}"))
+        d = f.deadline - w.now
+        if not 0 <= d <= setup.timing.dpropmax:
+            out.append(Violation("M1", f"message {k} in transit has timer {d} ns, not in "
+                                       f"[0, dpropmax = {setup.timing.dpropmax}]"))
+    return out
+
+
+def network_ok(setup: Setup, w: World) -> bool:
+    """`network_ok` (MODEL.md §A.2)."""
+    return not network_violations(setup, w)
+
+
+def _agreement(setup: Setup, w: World, m: Machine) -> list[Violation]:
+    """N4, C1–C3 and G2 for one live machine."""
+    assert m.host is not None
+    out: list[Violation] = []
+    now, t = w.now, setup.timing
+
+    def bad(conj: str, detail: str) -> None:
+        out.append(Violation(conj, detail, m.name))
+
+    ts = {e.tid: e for e in m.host.ts}
+    tids = [s.tid for s in m.snippets]
+    if len(set(tids)) != len(tids):
+        bad("N4", f"snippet tids are not distinct: {tids}")
+    rets: dict[int, int] = {}
+    for r in m.storerets:
+        rets[r.tid] = rets.get(r.tid, 0) + 1
+        if not now <= r.deadline <= now + t.dstore:
+            bad("G2", f"STORERET({r.tid}) timer {r.deadline - now} ns is not in "
+                      f"[0, dstore = {t.dstore}]")
+    for tid, n in rets.items():
+        if n > 1:
+            bad("C3", f"{n} pending store answers for thread {tid}")
+    snips = {s.tid: s for s in m.snippets}
+    for s in m.snippets:
+        where = f"snippet {s.tid}"
+        e = ts.get(s.tid)
+        if e is None:
+            bad("N4", f"{where}: tid is not in dom(ts)")
+        waiting = s.request is None
+        if waiting and s.deadline != NEVER:
+            bad("G2", f"{where}: waiting with a finite timer")
+        if not waiting and not now <= s.deadline <= now + t.dthread:
+            bad("G2", f"{where}: computing with timer {s.deadline - now} ns, not in "
+                      f"[0, dthread = {t.dthread}]")
+        if s.tid in rets:
+            if not waiting or s.creating is not None:
+                bad("C3", f"{where}: a store answer is pending but it does not wait for it")
+            elif e is not None and not isinstance(e.state, (Run, Zombie)):
+                bad("C3", f"{where}: waits for the store while in a LIB call "
+                          f"({type(e.state).__name__})")
+        elif waiting and e is not None and isinstance(e.state, Run):
+            bad("C1", f"{where}: waits for a LIB answer but ts({s.tid}) = RUN")
+    for r in m.storerets:
+        if r.tid not in snips:
+            bad("C3", f"STORERET({r.tid}) for a thread without a snippet")
+    for e in m.host.ts:
+        if isinstance(e.state, (Run, Zombie)):
+            continue
+        s = snips.get(e.tid)
+        if s is None or s.request is not None or e.tid in rets:
+            bad("C2", f"thread {e.tid} is {type(e.state).__name__} but no snippet waits for "
+                      "the host's answer")
+    for a in m.apps:
+        if a.request is None and a.deadline != NEVER:
+            bad("G2", f"application {a.tid}: waiting with a finite timer")
+        if a.deadline < now:
+            bad("G2", f"application {a.tid}: timer {a.deadline - now} ns is negative")
+    return out
+
+
+__all__ = ["network_violations", "network_ok", "NETWORK_CONJUNCTS", "Violation"]

@@ -40,6 +40,25 @@ def _arch_ok(info: RuleInfo, ctx: RuleCtx) -> bool:
     return not info.archs or str(ctx.consts.arch) in info.archs
 
 
+# The rules to try, per trigger key and architecture, filtered once (the registry is fixed
+# after import); keys are types or strings, never iterated to choose anything.
+_CACHE: dict[tuple[object, str], list[RuleInfo]] = {}
+
+
+def _rules_for(key: object, arch: str) -> list[RuleInfo]:
+    found = _CACHE.get((key, arch))
+    if found is None:
+        if isinstance(key, type):
+            base = thread_rules(key)
+        elif key in ("oq", "recv"):
+            base = rules_by_trigger(str(key))
+        else:
+            base = call_rules(str(key))
+        found = [r for r in base if not r.archs or arch in r.archs]
+        _CACHE[(key, arch)] = found
+    return found
+
+
 def _finish(value: Any, label: Any | None) -> Any:
     """Wrap a rule's result (Host / HostStep / Branch) so it resolves to a gc'd HostStep."""
     if isinstance(value, Branch):
@@ -64,8 +83,8 @@ def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
         return []
     found: list[Enabled] = []
     have_fail = False
-    for info in call_rules(call.name):
-        if info.name == "zombie_1" or not _arch_ok(info, ctx):
+    for info in _rules_for(call.name, str(ctx.consts.arch)):
+        if info.name == "zombie_1":
             continue
         if info.category == "fail" and have_fail and ctx.consts.linux_error_order:
             continue
@@ -78,35 +97,43 @@ def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
     return found
 
 
-def thread_enabled(ctx: RuleCtx, h: Host, entry: ThreadEntry) -> Iterator[Enabled]:
+def thread_enabled(ctx: RuleCtx, h: Host, entry: ThreadEntry) -> list[Enabled]:
     """The thread-triggered rules (ret_1, the slow rules, print_2, exit_2, intr_1, badmem_3/4)
     that apply to this thread."""
-    for info in thread_rules(type(entry.state)):
-        if not _arch_ok(info, ctx):
-            continue
+    found = []
+    for info in _rules_for(type(entry.state), str(ctx.consts.arch)):
         out = info.fn(ctx, h, entry.tid)  # type: ignore[misc]
         if out is not None:
-            yield Enabled(info, _finish(out, None), entry.tid)
+            found.append(Enabled(info, _finish(out, None), entry.tid))
+    return found
 
 
-def oq_enabled(ctx: RuleCtx, h: Host) -> Iterator[Enabled]:
+def oq_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
     """The out-queue rules that apply to the head of `h.oq`."""
     if not h.oq:
-        return
-    for info in rules_by_trigger("oq"):
-        if not _arch_ok(info, ctx):
-            continue
+        return []
+    found = []
+    for info in _rules_for("oq", str(ctx.consts.arch)):
         out = info.fn(ctx, h)  # type: ignore[misc]
         if out is not None:
-            yield Enabled(info, _finish(out, None))
+            found.append(Enabled(info, _finish(out, None)))
+    return found
 
 
 def internal_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
     """Every rule the host can take on its own (not on a call or a datagram)."""
     found: list[Enabled] = []
+    arch = str(ctx.consts.arch)
     for entry in h.ts:
-        found.extend(thread_enabled(ctx, h, entry))
-    found.extend(oq_enabled(ctx, h))
+        rules = _rules_for(type(entry.state), arch)
+        if not rules:
+            continue
+        for info in rules:
+            out = info.fn(ctx, h, entry.tid)  # type: ignore[misc]
+            if out is not None:
+                found.append(Enabled(info, _finish(out, None), entry.tid))
+    if h.oq:
+        found.extend(oq_enabled(ctx, h))
     return found
 
 
@@ -114,9 +141,7 @@ def recv_enabled(ctx: RuleCtx, h: Host, msg: IPMsg) -> list[Enabled]:
     """The input rules that accept `Lh_recvmsg msg`."""
     label = LhRecvMsg(msg)
     found = []
-    for info in rules_by_trigger("recv"):
-        if not _arch_ok(info, ctx):
-            continue
+    for info in _rules_for("recv", str(ctx.consts.arch)):
         out = info.fn(ctx, h, msg)  # type: ignore[misc]
         if out is not None:
             found.append(Enabled(info, _finish(out, label)))

@@ -636,20 +636,46 @@ def deadlines(w: World) -> list[int]:
     return out
 
 
+def earliest_deadline(w: World) -> int:
+    """The least timer of any component (NEVER if none), in one pass."""
+    least = NEVER
+    for m in w.machines:
+        h = m.host
+        if h is None:
+            continue
+        for e in h.ts:
+            if e.deadline < least:
+                least = e.deadline
+        if h.oq_deadline < least:
+            least = h.oq_deadline
+        for s in m.snippets:
+            if s.deadline < least:
+                least = s.deadline
+        for r in m.storerets:
+            if r.deadline < least:
+                least = r.deadline
+        for a in m.apps:
+            if a.deadline < least:
+                least = a.deadline
+    if w.net and w.net[0].deadline < least:
+        least = w.net[0].deadline  # the network is kept sorted by deadline
+    if w.schedule and w.schedule[0].at < least:
+        least = w.schedule[0].at
+    return least
+
+
 def urgent(w: World, cands: list[Candidate]) -> bool:
     """§A.5: some timer has reached 0, or some urgent rule is enabled."""
-    now = w.now
-    return any(d <= now for d in deadlines(w)) or any(c.urgent for c in cands)
+    return earliest_deadline(w) <= w.now or any(c.urgent for c in cands)
 
 
 def time_bound(setup: Setup, w: World, cands: list[Candidate]) -> int:
     """The largest d by which time may pass (0 if it may not): multiway `Time_Pass`, bounded
     by every component's timer (net_msg_time for messages) and by the horizon."""
-    if any(c.urgent for c in cands):
-        return 0
-    dls = deadlines(w)
-    limit = min(dls) if dls else NEVER
-    limit = min(limit, setup.horizon)
+    for c in cands:
+        if c.urgent:
+            return 0
+    limit = min(earliest_deadline(w), setup.horizon)
     return max(0, limit - w.now)
 
 

@@ -1,0 +1,178 @@
+"""The LIB interface executed with real UDP sockets (Linux, loopback).
+
+Only the calls a single-threaded program needs: socket, bind, connect, disconnect,
+getsockname, getpeername, sendto, recvfrom, geterr, getsockopt, setsockopt, close, select,
+port_of_int, ip_of_string, delay. fds are renamed to the model's numbering (3, 4, ... in order
+of creation) so that results can be compared; the model keeps orphans' numbers, so numbers
+are never reused here either.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as errno_mod
+import select as select_mod
+import socket as socket_mod
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from udpsem.hosts import calls as C
+from udpsem.hosts.values import Errno, SockOpt, UDPError, ip_str, parse_ip
+
+_ERRNO = {getattr(errno_mod, e.value): e for e in Errno if hasattr(errno_mod, e.value)}
+
+
+def _errno_of(e: OSError) -> Errno:
+    if e.errno in _ERRNO:
+        return _ERRNO[e.errno]
+    raise e
+
+
+def _addr(pair: tuple[str, int]) -> tuple[int | None, int | None]:
+    host, port = pair
+    a = parse_ip(host)
+    return (None if a in (None, 0) else a, None if port == 0 else port)
+
+
+class RealLib:
+    """Performs LIB calls on real sockets; raises UDPError like the model."""
+
+    def __init__(self, recv_wait: float = 1.0) -> None:
+        self.socks: dict[int, socket_mod.socket] = {}
+        self.next_fd = 3
+        self.recv_wait = recv_wait
+
+    def close_all(self) -> None:
+        for s in self.socks.values():
+            s.close()
+        self.socks.clear()
+
+    def _sock(self, fd: int) -> socket_mod.socket:
+        s = self.socks.get(fd)
+        if s is None or s.fileno() < 0:
+            raise UDPError(Errno.EBADF)
+        return s
+
+    def perform(self, call: C.Call) -> Any:
+        try:
+            return self._perform(call)
+        except OSError as e:
+            raise UDPError(_errno_of(e)) from None
+
+    def _perform(self, call: C.Call) -> Any:
+        if isinstance(call, C.Socket):
+            s = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
+            fd = self.next_fd
+            self.next_fd += 1
+            self.socks[fd] = s
+            return fd
+        if isinstance(call, C.PortOfInt):
+            if not 1 <= call.n <= 65535:
+                raise UDPError(Errno.EINVAL)
+            return call.n
+        if isinstance(call, C.IpOfString):
+            a = parse_ip(call.text)
+            if a is None:
+                raise UDPError(Errno.EINVAL)
+            return a
+        if isinstance(call, C.Delay):
+            if call.us < 0:
+                raise UDPError(Errno.EINVAL)
+            time.sleep(call.us / 1e6)
+            return None
+        if isinstance(call, C.Select):
+            return self._select(call)
+        s = self._sock(call.fd)  # type: ignore[attr-defined]
+        if isinstance(call, C.Bind):
+            s.bind((ip_str(call.ip) if call.ip is not None else "0.0.0.0", call.port or 0))
+            return None
+        if isinstance(call, C.Connect):
+            s.connect((ip_str(call.ip), call.port or 0))
+            return None
+        if isinstance(call, C.Disconnect):
+            _connect_unspec(s.fileno())
+            return None
+        if isinstance(call, C.GetSockName):
+            return _addr(s.getsockname())
+        if isinstance(call, C.GetPeerName):
+            return _addr(s.getpeername())
+        if isinstance(call, C.SendTo):
+            flags = socket_mod.MSG_DONTWAIT if call.nonblock else 0
+            if call.dest is None:
+                s.send(call.data, flags)
+            else:
+                s.sendto(call.data, flags, (ip_str(call.dest[0]), call.dest[1]))
+            return None
+        if isinstance(call, C.RecvFrom):
+            if not call.nonblock:
+                s.settimeout(self.recv_wait)
+                try:
+                    data, src = s.recvfrom(65536)
+                except TimeoutError:
+                    raise RuntimeError("blocking recvfrom got nothing on the real kernel") from None
+                finally:
+                    s.settimeout(None)
+            else:
+                data, src = s.recvfrom(65536, socket_mod.MSG_DONTWAIT)
+            a, p = _addr(src)
+            return (a, p, data)
+        if isinstance(call, C.GetErr):
+            e = s.getsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_ERROR)
+            return None if e == 0 else _ERRNO[e]
+        if isinstance(call, C.GetSockOpt):
+            if call.opt == SockOpt.SO_BSDCOMPAT:
+                return False  # obsolete on Linux: accepted, always off
+            return bool(s.getsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_REUSEADDR))
+        if isinstance(call, C.SetSockOpt):
+            if call.opt == SockOpt.SO_REUSEADDR:
+                s.setsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_REUSEADDR, int(call.value))
+            return None
+        if isinstance(call, C.Close):
+            s.close()
+            return None
+        raise NotImplementedError(f"{call.name} is not supported on real sockets")
+
+    def _select(self, call: C.Select) -> Any:
+        if call.timeout_us is not None and call.timeout_us < 0:
+            raise UDPError(Errno.EINVAL)
+        rs = [self._sock(fd) for fd in call.reads]
+        ws = [self._sock(fd) for fd in call.writes]
+        timeout = None if call.timeout_us is None else call.timeout_us / 1e6
+        r, w, _ = select_mod.select(rs, ws, [], timeout)
+        return (tuple(fd for fd in call.reads if self.socks[fd] in r),
+                tuple(fd for fd in call.writes if self.socks[fd] in w))
+
+
+class _SockaddrUnspec(ctypes.Structure):
+    _fields_ = [("family", ctypes.c_ushort), ("data", ctypes.c_char * 14)]
+
+
+def _connect_unspec(fd: int) -> None:
+    """`connect(fd, {AF_UNSPEC})`: the C way to dissolve a UDP association."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    addr = _SockaddrUnspec(socket_mod.AF_UNSPEC, b"")
+    if libc.connect(fd, ctypes.byref(addr), ctypes.sizeof(addr)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "connect(AF_UNSPEC)")
+
+
+def run_real(program: Callable[..., Generator[Any, Any, Any]], *args: Any) -> Any:
+    """Run a single-threaded LIB program on real sockets; its return value."""
+    lib = RealLib()
+    gen = program(*args)
+    answer: Any = None
+    exc: BaseException | None = None
+    try:
+        while True:
+            try:
+                req = gen.throw(exc) if exc is not None else gen.send(answer)
+            except StopIteration as stop:
+                return stop.value
+            exc, answer = None, None
+            try:
+                answer = lib.perform(req)
+            except UDPError as e:
+                exc = e
+    finally:
+        lib.close_all()

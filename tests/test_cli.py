@@ -37,6 +37,7 @@ def test_run_timeline_and_replay(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "get_status" in p.stdout and "disconnect" in p.stdout
     assert "rules fired" in p.stdout
+    assert "KURT up" in p.stdout and "ALAN believes" in p.stdout
     r = udpsem("replay", str(trace), "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)

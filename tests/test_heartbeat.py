@@ -110,3 +110,12 @@ def test_simulation_never_rebuilds_a_generator() -> None:
     n = sum(1 for _ in simulate(setup, world, RandomChooser(9, 0.2, 0.2)))
     assert n > 500
     assert rt.rebuilds == 0
+
+
+def test_status_strips_show_truth_and_belief() -> None:
+    from udpsem.traces.render import status_strips
+
+    real, believed = status_strips([(0, 1), (5 * S, 0)], [(0, True), (4 * S, False)], 10 * S,
+                                   width=10)
+    assert real.count("█") == 4 and real.count("▁") == 6
+    assert believed.count("█") == 5 and believed.count("▁") == 1

@@ -75,7 +75,7 @@ def run(program: str, seed: int, duration: str, period: str, loss: float, dup: f
         crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
     """Run PROGRAM (heartbeat) in the model under a fault setting."""
     from udpsem.traces.record import run as run_program
-    from udpsem.traces.render import Timeline, rules_table
+    from udpsem.traces.render import Timeline, rules_table, status_strips
 
     try:
         sc = scenario(program)
@@ -148,6 +148,8 @@ def run(program: str, seed: int, duration: str, period: str, loss: float, dup: f
         *(f"disconnect {w}" for w in windows), *(f"crash {c}" for c in crash_list)]))
     timeline.render(console, f"{sc.name}: seed {seed}, {fmt_ns(params['duration_ns'])}, "
                              f"{faults_text}")
+    for line in status_strips(obs.answers, obs.truth, params["duration_ns"]):
+        console.print(line)
     console.print(rules_table(dict(res.rules_fired)))
     colour = "green" if obs.violations == 0 else "red"
     console.print(f"{res.transitions} transitions; get_status: {obs.calls} calls, "

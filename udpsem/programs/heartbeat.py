@@ -168,6 +168,7 @@ class Theorem2:
         self.answers: list[tuple[int, int]] = []
         self.first_violation: tuple[int, int, bool] | None = None
         self.escaped: list[tuple[int, str, str]] = []
+        self.truth: list[tuple[int, bool]] = [(0, False)]
 
     @property
     def kurt_up(self) -> bool:
@@ -214,6 +215,7 @@ class Theorem2:
                 self.kurt_alive = False
         if self.kurt_up != before:
             self.last_change = t
+            self.truth.append((t, self.kurt_up))
 
     def status_changes(self) -> list[list[int]]:
         """`[t_ns, value]` at the first answer and whenever the answer changes."""

@@ -118,4 +118,4 @@ def test_status_strips_show_truth_and_belief() -> None:
     real, believed = status_strips([(0, 1), (5 * S, 0)], [(0, True), (4 * S, False)], 10 * S,
                                    width=10)
     assert real.count("█") == 4 and real.count("▁") == 6
-    assert believed.count("█") == 5 and believed.count("▁") == 1
+    assert believed.count("█") == 1 and believed.count("▁") == 1  # columns 0 and 5 only

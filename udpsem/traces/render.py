@@ -93,7 +93,7 @@ def status_strips(answers: list[tuple[int, int]], truth: list[tuple[int, bool]],
         t_end = (k + 1) * col
         up = False
         for t, u in truth:
-            if t <= t_end:
+            if t < t_end:
                 up = u
         real_row.append("[green]█[/]" if up else "[red]▁[/]")
         v = None

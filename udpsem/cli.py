@@ -52,9 +52,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("program")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random chooser")
-@click.option("--duration", default="60s", show_default=True, help="virtual time to run")
-@click.option("--period", default="100ms", show_default=True,
-              help="heartbeat: how often ALAN's application calls get_status")
+@click.option("--duration", default=None, help="virtual time to run [default: the program's]")
+@click.option("--period", default=None,
+              help="heartbeat: how often ALAN's application calls get_status [100ms]")
+@click.option("--clients", type=click.IntRange(1, 64), default=None,
+              help="echo: number of clients, each on its own host [2]")
+@click.option("--messages", type=click.IntRange(0, 100_000), default=None,
+              help="echo: strings each client sends [10]")
 @click.option("--loss", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="probability that the network drops a datagram")
 @click.option("--dup", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -70,21 +74,35 @@ def cli() -> None:
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the trace (JSON Lines) to this file")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
-def run(program: str, seed: int, duration: str, period: str, loss: float, dup: float,
-        max_copies: int, preset: str | None, disconnects: tuple[str, ...],
-        crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
-    """Run PROGRAM (heartbeat) in the model under a fault setting."""
+def run(program: str, seed: int, duration: str | None, period: str | None,
+        clients: int | None, messages: int | None, loss: float, dup: float, max_copies: int,
+        preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
+        trace_path: Path | None, as_json: bool) -> None:
+    """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
+    from udpsem.programs.catalog import ScenarioError
     from udpsem.traces.record import run as run_program
-    from udpsem.traces.render import Timeline, rules_table, status_strips
+    from udpsem.traces.render import Timeline, rules_table
 
     try:
         sc = scenario(program)
     except UnknownProgram as e:
         _fail(str(e))
-    params = {"duration_ns": _duration(duration, "--duration"),
-              "period_ns": _duration(period, "--period")}
-    if params["period_ns"] <= 0:
-        _fail("--period must be positive")
+    given: dict[str, tuple[str, int | None]] = {
+        "duration_ns": ("--duration", None if duration is None
+                        else _duration(duration, "--duration")),
+        "period_ns": ("--period", None if period is None else _duration(period, "--period")),
+        "clients": ("--clients", clients),
+        "messages": ("--messages", messages),
+    }
+    params: dict[str, int] = {}
+    for key, (flag, value) in given.items():
+        if value is None:
+            continue
+        if key not in sc.defaults:
+            _fail(f"{flag} does not apply to {sc.name}")
+        if value <= 0 and key.endswith("_ns"):
+            _fail(f"{flag} must be positive")
+        params[key] = value
     try:
         windows = tuple(parse_window(w) for w in disconnects)
         crash_list = tuple(parse_crash(c) for c in crashes)
@@ -105,6 +123,7 @@ def run(program: str, seed: int, duration: str, period: str, loss: float, dup: f
             trace_fh = trace_path.open("w", encoding="utf-8")
         except OSError as e:
             _fail(f"--trace {trace_path}: cannot write: {e.strerror or e}")
+    duration_ns = params.get("duration_ns", sc.defaults["duration_ns"])
     show_progress = not as_json and console.is_terminal
     try:
         if show_progress:
@@ -113,7 +132,7 @@ def run(program: str, seed: int, duration: str, period: str, loss: float, dup: f
             with Progress(TextColumn("[bold]simulating[/]"), BarColumn(),
                           TextColumn("{task.fields[vt]} virtual, {task.fields[n]} transitions"),
                           TimeElapsedColumn(), console=console, transient=True) as prog:
-                task = prog.add_task("run", total=params["duration_ns"], vt="0s", n=0)
+                task = prog.add_task("run", total=duration_ns, vt="0s", n=0)
 
                 def progress(now: int, n: int) -> None:
                     prog.update(task, completed=now, vt=fmt_ns(now), n=n)
@@ -123,42 +142,25 @@ def run(program: str, seed: int, duration: str, period: str, loss: float, dup: f
         else:
             res = run_program(program, params, faults, seed, trace=trace_fh,
                               observers=() if as_json else (timeline,))
-    except KeyError as e:
-        _fail(f"{e.args[0]}")
-    except ValueError as e:
+    except ScenarioError as e:
         _fail(str(e))
     finally:
         if trace_fh is not None:
             trace_fh.close()
     obs = res.observer
-    summary = {
-        "seed": seed, "duration_ns": params["duration_ns"], "transitions": res.transitions,
-        "status_changes": obs.status_changes(),
-        "get_status": {"calls": obs.calls, "checked": obs.checked,
-                       "violations": obs.violations},
-        "rules_fired": dict(sorted(res.rules_fired.items())),
-    }
-    if obs.escaped:
-        summary["escaped_exceptions"] = [[t, h, e] for t, h, e in obs.escaped]
+    summary: dict[str, Any] = {"seed": seed, "duration_ns": res.params["duration_ns"],
+                               "transitions": res.transitions, **obs.summary(),
+                               "rules_fired": dict(sorted(res.rules_fired.items()))}
     if as_json:
         click.echo(json.dumps(summary))
         return
     faults_text = ", ".join(filter(None, [
         f"loss {loss}", f"dup {dup}" if dup else "", f"preset {preset}" if preset else "",
         *(f"disconnect {w}" for w in windows), *(f"crash {c}" for c in crash_list)]))
-    timeline.render(console, f"{sc.name}: seed {seed}, {fmt_ns(params['duration_ns'])}, "
+    timeline.render(console, f"{sc.name}: seed {seed}, {fmt_ns(res.params['duration_ns'])}, "
                              f"{faults_text}")
-    for line in status_strips(obs.answers, obs.truth, params["duration_ns"]):
-        console.print(line)
     console.print(rules_table(dict(res.rules_fired)))
-    colour = "green" if obs.violations == 0 else "red"
-    console.print(f"{res.transitions} transitions; get_status: {obs.calls} calls, "
-                  f"{obs.checked} checked against Theorem 2, "
-                  f"[bold {colour}]{obs.violations} violations[/]")
-    if obs.first_violation is not None:
-        t, v, up = obs.first_violation
-        console.print(f"[red]first violation: get_status called at {fmt_ns(t)} returned {v} "
-                      f"but KURT was {'up' if up else 'down'}[/]")
+    obs.render(console, res)
     if trace_path is not None:
         console.print(f"trace written to {trace_path}")
 

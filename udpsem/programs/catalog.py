@@ -15,7 +15,10 @@ from udpsem.semantics.system import Setup, World
 
 @dataclass(frozen=True)
 class Scenario:
-    """A runnable program: default parameters, a builder and an observer factory."""
+    """A runnable program: default parameters (every key `udpsem run` may set; durations in
+    ns), a builder, and an observer factory. The observer has `on_step(step)`, `summary()`
+    (its keys of `run --json`) and `render(console, result)` (its part of the readable output).
+    A builder raises ScenarioError for parameters it cannot honour."""
 
     name: str
     summary: str
@@ -28,7 +31,10 @@ def _build_heartbeat(params: dict[str, int], timing: Timing, consts: HostConsts,
                      runtime: Any) -> tuple[Setup, World]:
     opts = heartbeat.HeartbeatOptions(duration=params["duration_ns"],
                                       period=params["period_ns"], timing=timing, consts=consts)
-    return heartbeat.build(opts, faults, runtime)
+    try:
+        return heartbeat.build(opts, faults, runtime)
+    except ValueError as e:
+        raise ScenarioError(str(e)) from None
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -38,6 +44,10 @@ SCENARIOS: dict[str, Scenario] = {
          "period_ns": heartbeat.HeartbeatOptions().period},
         _build_heartbeat, heartbeat.Theorem2),
 }
+
+
+class ScenarioError(ValueError):
+    """A scenario cannot be built from the parameters given (a user error)."""
 
 
 class UnknownProgram(ValueError):

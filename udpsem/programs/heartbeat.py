@@ -217,6 +217,34 @@ class Theorem2:
             self.last_change = t
             self.truth.append((t, self.kurt_up))
 
+    def summary(self) -> dict[str, Any]:
+        """The heartbeat's part of `udpsem run --json`."""
+        out: dict[str, Any] = {
+            "status_changes": self.status_changes(),
+            "get_status": {"calls": self.calls, "checked": self.checked,
+                           "violations": self.violations}}
+        if self.escaped:
+            out["escaped_exceptions"] = [[t, h, e] for t, h, e in self.escaped]
+        return out
+
+    def render(self, console: Any, res: Any) -> None:
+        """The heartbeat's part of the readable `udpsem run` output."""
+        from udpsem.semantics.time import fmt_ns
+        from udpsem.traces.render import status_strips
+
+        for line in status_strips(self.answers, self.truth, res.params["duration_ns"]):
+            console.print(line)
+        colour = "green" if self.violations == 0 else "red"
+        console.print(f"{res.transitions} transitions; get_status: {self.calls} calls, "
+                      f"{self.checked} checked against Theorem 2, "
+                      f"[bold {colour}]{self.violations} violations[/]")
+        if self.first_violation is not None:
+            t, v, up = self.first_violation
+            console.print(f"[red]first violation: get_status called at {fmt_ns(t)} returned "
+                          f"{v} but KURT was {'up' if up else 'down'}[/]")
+        for t, host, err in self.escaped:
+            console.print(f"[red]{fmt_ns(t)} {host}: exception escaped a thread: {err}[/]")
+
     def status_changes(self) -> list[list[int]]:
         """`[t_ns, value]` at the first answer and whenever the answer changes."""
         out: list[list[int]] = []

@@ -6,9 +6,16 @@ from udpsem.hosts.auxiliary import (autobind_possible, conflict, front, local, o
                                     sock, with_autobind)
 from udpsem.hosts.calls import Bind
 from udpsem.hosts.state import Host, RuleCtx
-from udpsem.hosts.values import TID, Errno, Fail, Ok, Port
+from udpsem.hosts.values import ANY_ADDR, IP, TID, Errno, Fail, Ok, Port
 from udpsem.semantics.choice import Branch
 from udpsem.semantics.registry import rule
+
+
+def _addr(call: Bind) -> IP | None:
+    """The requested local address: `Some 0.0.0.0` (INADDR_ANY) is the wildcard, as on Linux
+    (and every BSD-sockets system), where binding to it succeeds and getsockname shows
+    0.0.0.0; MODEL.md §A.8.3 would fail it with EADDRNOTAVAIL [L: deviation from MODEL.md]."""
+    return None if call.ip == ANY_ADDR else call.ip
 
 
 def _fail(ctx: RuleCtx, h: Host, tid: TID, e: Errno) -> Host:
@@ -26,7 +33,8 @@ def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
 
     Model details: all of 127/8 counts as local, as on Linux.
     """
-    if sock(h, call.fd) is None or call.ip is None or local(h, call.ip):
+    i = _addr(call)
+    if sock(h, call.fd) is None or i is None or local(h, i):
         return None
     return _fail(ctx, h, tid, Errno.EADDRNOTAVAIL)
 
@@ -77,7 +85,7 @@ def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     Model details: Linux's conflict rule, used on every architecture. Orphans still conflict.
     """
     s = sock(h, call.fd)
-    if s is None or call.port is None or not conflict(h, s, call.ip, call.port):
+    if s is None or call.port is None or not conflict(h, s, _addr(call), call.port):
         return None
     return _fail(ctx, h, tid, Errno.EADDRINUSE)
 
@@ -113,23 +121,25 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
     ephemeral port, as the heartbeat's KURT does.
 
     Model details: with no port the port is a nondeterministic choice from the free
-    ephemeral ports (choice kind `eph`).
+    ephemeral ports (choice kind `eph`). An address of 0.0.0.0 (INADDR_ANY) means the
+    wildcard, as on Linux, rather than a non-local address (MODEL.md's bind_2).
     """
     s = sock(h, call.fd)
     if s is None or s.ps1 is not None or s.is2 is not None:
         return None
-    if call.ip is not None and not local(h, call.ip):
+    i = _addr(call)
+    if i is not None and not local(h, i):
         return None
     rest = others(h, call.fd)
     if call.port is not None:
-        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, call.ip, call.port):
+        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
             return None
     elif not autobind_possible(ctx.consts, None, rest):
         return None
 
     def done(p: Port) -> Host:
-        s2 = s.__class__(s.fd, call.ip, p, s.is2, s.ps2, s.es, s.f, s.mq,
-                         (call.ip is not None, call.port is not None), s.cl)
+        s2 = s.__class__(s.fd, i, p, s.is2, s.ps2, s.es, s.f, s.mq,
+                         (i is not None, call.port is not None), s.cl)
         return ret(ctx, front(h, s2), tid, Ok(None), "bind")
 
     return with_autobind(ctx.consts, call.port, rest, done)

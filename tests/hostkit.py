@@ -12,6 +12,7 @@ from udpsem.hosts.state import (Host, HostConsts, HostStep, Interface, RuleCtx, 
                                 Timing, eth, initial_host, RUN)
 from udpsem.hosts.values import ip
 from udpsem.network.messages import IPMsg
+from udpsem.semantics import coverage
 from udpsem.semantics.choice import resolve
 
 ALAN = ip("192.168.0.14")
@@ -53,6 +54,7 @@ def fire(enabled: list[Enabled], name: str | None = None, **forced: Any) -> tupl
     assert len(enabled) == 1, [e.rule.name for e in enabled]
     e = enabled[0]
     made: list[tuple[str, Any]] = []
+    coverage.hit(e.rule.name)
     return e.rule.name, resolve(e.outcome, FirstChooser(forced), made)
 
 

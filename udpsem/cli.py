@@ -189,15 +189,42 @@ def replay(trace_file: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("name", required=False)
-def rules(name: str | None) -> None:
-    """List the registered rules, or show one rule's documentation."""
+@click.argument("args", nargs=-1, metavar="[NAME | FILE...]")
+@click.option("--coverage", "coverage_mode", is_flag=True,
+              help="count how often each rule fired in the trace FILEs (0 highlighted)")
+def rules(args: tuple[str, ...], coverage_mode: bool) -> None:
+    """List the registered rules, show one rule's documentation, or (with --coverage FILE...)
+    count each rule's uses over trace files."""
     from rich.table import Table
 
     import udpsem.semantics.system  # noqa: F401  (registers every rule)
     from udpsem.semantics.registry import RULES
 
     console = _console()
+    if coverage_mode:
+        from udpsem.semantics.coverage import count_traces, report
+
+        if not args:
+            _fail("--coverage needs at least one trace FILE")
+        try:
+            counts = count_traces(args)
+        except ValueError as e:
+            _fail(str(e))
+        rows = report(counts)
+        unused = [n for n, k in rows if k == 0]
+        table = Table(title=f"rule coverage over {len(args)} trace file(s)")
+        for col in ("rule", "category", "count"):
+            table.add_column(col)
+        for n, k in rows:
+            style = "bold red" if k == 0 else ""
+            table.add_row(n, RULES[n].category, str(k), style=style)
+        console.print(table)
+        console.print(f"{len(rows) - len(unused)} of {len(rows)} rules exercised; "
+                      f"[{'red' if unused else 'green'}]{len(unused)} never[/]")
+        return
+    if len(args) > 1:
+        _fail("give one rule NAME (or --coverage FILE...)")
+    name = args[0] if args else None
     if name is not None:
         info = RULES.get(name)
         if info is None:

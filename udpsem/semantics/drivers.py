@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from udpsem.network.messages import IPMsg
+from udpsem.semantics import coverage
 from udpsem.semantics.choice import Chooser, resolve
-from udpsem.semantics.labels import Transition
-from udpsem.semantics.system import Candidate, Setup, World, enabled
+from udpsem.semantics.labels import Label, Transition
+from udpsem.semantics.system import Candidate, Setup, World, enabled, net_inject
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,22 @@ def step(setup: Setup, w: World, chooser: Chooser) -> Step | None:
     i = chooser.pick("pick", range(len(cands)), hint)
     made.append(("pick", i))
     t = fire(cands[i], chooser, made)
+    if coverage.counts is not None:
+        coverage.transition(w, t)
     return Step(t, tuple(made))
+
+
+def inject(setup: Setup, w: World, msg: IPMsg, d: int) -> Step:
+    """`net_inject`: a datagram from outside the modelled network enters it, arriving after
+    `d` ns (which must lie in [dpropmin, dpropmax]). The environment decides when; the
+    drivers never pick it on their own (Theorem 2 assumes no injection)."""
+    t = setup.timing
+    if not t.dpropmin <= d <= t.dpropmax:
+        raise ValueError(f"injection delay {d} ns is outside [dpropmin, dpropmax] = "
+                         f"[{t.dpropmin}, {t.dpropmax}]")
+    tr = Transition("net_inject", None, Label("in", None, None, msg), net_inject(w, msg, d))
+    coverage.hit("net_inject")
+    return Step(tr, (("delay", d),))
 
 
 def simulate(setup: Setup, w: World, chooser: Chooser,

@@ -9,7 +9,7 @@ from typing import Any
 
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults
-from udpsem.programs import heartbeat
+from udpsem.programs import echo, heartbeat
 from udpsem.semantics.system import Setup, World
 
 
@@ -37,12 +37,29 @@ def _build_heartbeat(params: dict[str, int], timing: Timing, consts: HostConsts,
         raise ScenarioError(str(e)) from None
 
 
+def _build_echo(params: dict[str, int], timing: Timing, consts: HostConsts, faults: Faults,
+                runtime: Any) -> tuple[Setup, World]:
+    opts = echo.EchoOptions(duration=params["duration_ns"], clients=params["clients"],
+                            messages=params["messages"], strict=bool(params["strict"]),
+                            restart=bool(params["restart"]), timing=timing, consts=consts)
+    try:
+        return echo.build(opts, faults, runtime)
+    except ValueError as e:
+        raise ScenarioError(str(e)) from None
+
+
 SCENARIOS: dict[str, Scenario] = {
     "heartbeat": Scenario(
         "heartbeat", "the paper's rhbeat2 failure detector: ALAN watches KURT",
         {"duration_ns": heartbeat.HeartbeatOptions().duration,
          "period_ns": heartbeat.HeartbeatOptions().period},
         _build_heartbeat, heartbeat.Theorem2),
+    "echo": Scenario(
+        "echo", "reliable sessions (MODEL.md B.7): clients send strings, the server echoes "
+                "their lengths",
+        {"duration_ns": echo.EchoOptions().duration, "clients": echo.EchoOptions().clients,
+         "messages": echo.EchoOptions().messages, "strict": 0, "restart": 0},
+        _build_echo, echo.EchoObserver),
 }
 
 

@@ -1,0 +1,24 @@
+"""Every registered rule's docstring follows MODEL.md's four sections (DESIGN.md §3.1), so
+that `udpsem rules NAME` always has them to show."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import udpsem.semantics.system  # noqa: F401  (registers every rule)
+from udpsem.semantics.registry import RULES
+
+SECTIONS = ("Description", "Errors", "Common cases", "Model details")
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rule_docstring_has_the_four_sections_in_order(name: str) -> None:
+    doc = RULES[name].doc
+    starts = []
+    for section in SECTIONS:
+        m = re.search(rf"(?m)^\s*{section}:\s*\S", doc)
+        assert m, f"rule {name}: docstring lacks a non-empty '{section}:' section"
+        starts.append(m.start())
+    assert starts == sorted(starts), f"rule {name}: sections are not in the order {SECTIONS}"

@@ -15,7 +15,7 @@ from udpsem.network.messages import UDP, IPMsg
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.semantics import coverage
 from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.components import App, ModCall
+from udpsem.semantics.components import App, ModCall, Sleep
 from udpsem.semantics.drivers import Step, inject, simulate
 from udpsem.semantics.invariants import network_violations
 from udpsem.semantics.system import (Event, Machine, Setup, World, initial_world, owners_of)
@@ -142,3 +142,25 @@ def test_coverage_counts_partners_and_message_time() -> None:
     finally:
         coverage.stop()
         coverage.start().update(saved)
+
+
+def late_app() -> Gen:
+    yield Sleep(20 * MS)
+    yield ModCall("idle")
+
+
+def test_exit_ends_every_application_thread_too() -> None:
+    """Regression: after host_exit a second application thread woke up and called the
+    module; the new snippet's tid was no longer in dom(ts), no rule accepted its LIB call,
+    and the run deadlocked (network_ok N4). host_exit now ends the applications as well."""
+    runtime = GeneratorRuntime()
+    c0, r0 = runtime.start(app, ("exiting_main",))
+    c1, r1 = runtime.start(late_app, ())
+    a = Machine("A", True, initial_host((eth(0, A_IP, 24),), (0, 1)),
+                apps=(App(0, c0, r0, 0), App(1, c1, r1, 20 * MS)))
+    setup = Setup(timing=Timing(), consts={"A": HostConsts()},
+                  modules={"A": {"exiting_main": exiting_main, "idle": idle}}, faults=Faults(),
+                  runtime=runtime, horizon=100 * MS, owners=owners_of((a,)))
+    steps, end = _run(setup, initial_world((a,)))
+    assert "host_exit" in _fired(steps) and "app_wake" not in _fired(steps)
+    assert end.machine("A").apps == ()

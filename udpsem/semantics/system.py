@@ -894,9 +894,12 @@ def host_exit(m: Machine, host: Host) -> Machine:
 
     Common cases: a program calling exit().
 
-    Model details: the host has already cleared `ts` and `s` (exit_2) and keeps `oq`.
+    Model details: the host has already cleared `ts` and `s` (exit_2) and keeps `oq`. The
+    application threads are the program's too, so they end as well: an application left
+    behind could call the module again and start a snippet whose tid is no longer in
+    `dom(ts)`, whose LIB calls no rule accepts (a deadlock; network_ok N4).
     """
-    return replace(m, host=host, snippets=(), storerets=())
+    return replace(m, host=host, snippets=(), storerets=(), apps=())
 
 
 # World construction --------------------------------------------------------------------------

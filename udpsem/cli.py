@@ -274,3 +274,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(2)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+
+
+from udpsem.explore.cli import explore  # noqa: E402
+cli.add_command(explore)

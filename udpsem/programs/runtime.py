@@ -152,3 +152,175 @@ class GeneratorRuntime:
         for a in code.answers():
             _deliver(gen, a, False)
         return gen
+
+
+# A frame-based state key (for exploration) ---------------------------------------------------
+#
+# A suspended generator's future depends only on its code, its position, its local (and cell)
+# variables and whatever sits on its value stack. The first three are visible from Python; the
+# value stack is not (a `for` loop's iterator, an enclosing `with`'s exit, the exception being
+# handled in an `except` block all live there). So a frame is keyed only at a yield whose value
+# stack holds nothing but the yielded value (or, inside `yield from`, the sub-iterator too,
+# which is keyed recursively through `gi_yieldfrom`); the depth at each yield is computed once
+# per code object by a stack-depth analysis of its bytecode. Locals are encoded by value with
+# their aliasing structure; any value without a canonical encoding (an open generator in a
+# local, an arbitrary object) makes the key unavailable, and callers fall back to the Code's
+# answer-history digest. Globals are assumed constant (a program that mutates module state is
+# already a bug, DESIGN.md §3.5).
+
+import dis as _dis  # noqa: E402
+import marshal as _marshal  # noqa: E402
+import types as _types  # noqa: E402
+from dataclasses import fields as _fields, is_dataclass as _is_dataclass  # noqa: E402
+from enum import Enum as _Enum  # noqa: E402
+
+_UNCONDITIONAL = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
+                            "RETURN_VALUE", "RERAISE", "RAISE_VARARGS", "JUMP_ABSOLUTE",
+                            "RETURN_CONST", "JUMP"})
+_SAFE_YIELDS: dict[_types.CodeType, frozenset[int] | None] = {}
+
+
+class _Unkeyable(Exception):
+    """A value with no canonical encoding: the frame key is unavailable."""
+
+
+def _safe_yield_offsets(co: _types.CodeType) -> frozenset[int] | None:
+    """Offsets of the YIELD_VALUEs of `co` at which the value stack holds only the yielded
+    value (plus the sub-iterator right after a SEND); None if the analysis fails."""
+    if co in _SAFE_YIELDS:
+        return _SAFE_YIELDS[co]
+    result: frozenset[int] | None
+    try:
+        result = _analyse(co)
+    except Exception:  # noqa: BLE001 — an unexpected bytecode shape: no key, never a wrong one
+        result = None
+    _SAFE_YIELDS[co] = result
+    return result
+
+
+def _analyse(co: _types.CodeType) -> frozenset[int] | None:
+    instrs = list(_dis.get_instructions(co))
+    index = {ins.offset: k for k, ins in enumerate(instrs)}
+    depth: dict[int, int] = {}
+    work: list[tuple[int, int]] = [(instrs[0].offset, 0)]
+    parse = getattr(_dis, "_parse_exception_table", None)
+    handlers = parse(co) if parse is not None else []
+    for e in handlers:
+        work.append((e.target, e.depth + (1 if e.lasti else 0) + 1))
+    while work:
+        off, d = work.pop()
+        if off in depth:
+            if depth[off] != d:
+                return None  # inconsistent: refuse to key this code
+            continue
+        depth[off] = d
+        ins = instrs[index[off]]
+        op, arg = ins.opcode, ins.arg
+        target = ins.argval if (op in _dis.hasjrel or op in _dis.hasjabs) else None
+        if target is not None:
+            work.append((target, d + _dis.stack_effect(op, arg, jump=True)))
+        if ins.opname not in _UNCONDITIONAL:
+            k = index[off] + 1
+            if k < len(instrs):
+                eff = _dis.stack_effect(op, arg, jump=False) if op >= _dis.HAVE_ARGUMENT \
+                    else _dis.stack_effect(op)
+                if ins.opname == "RETURN_GENERATOR":
+                    eff = 1  # on resumption the frame's first push is the sent None
+                work.append((instrs[k].offset, d + eff))
+    safe = set()
+    for k, ins in enumerate(instrs):
+        if ins.opname != "YIELD_VALUE" or ins.offset not in depth:
+            continue
+        d = depth[ins.offset]
+        after_send = k > 0 and instrs[k - 1].opname == "SEND"
+        if d == 1 or (d == 2 and after_send):
+            safe.add(ins.offset)
+    return frozenset(safe)
+
+
+def _encode_value(x: Any, seen: dict[int, int], keep: list[Any]) -> Any:
+    """A marshal-able canonical form of a local's value (aliasing of mutables included)."""
+    if x is None or isinstance(x, (bool, int, str, bytes)) and not isinstance(x, _Enum):
+        return x if not isinstance(x, bool) else ("b", x)
+    if isinstance(x, float):
+        return ("f", repr(x))
+    if isinstance(x, _Enum):
+        return ("e", type(x).__qualname__, _encode_value(x.value, seen, keep))
+    if isinstance(x, tuple):
+        return ("t", *(_encode_value(v, seen, keep) for v in x))
+    if isinstance(x, (list, dict, set, bytearray)):
+        ref = seen.get(id(x))
+        if ref is not None:
+            return ("@", ref)
+        seen[id(x)] = len(seen)
+        keep.append(x)
+        if isinstance(x, list):
+            return ("l", *(_encode_value(v, seen, keep) for v in x))
+        if isinstance(x, bytearray):
+            return ("ba", bytes(x))
+        if isinstance(x, set):
+            return ("s", *sorted((_marshal.dumps(_encode_value(v, seen, keep), 2)
+                                  for v in x)))
+        return ("d", *((_encode_value(k, seen, keep), _encode_value(v, seen, keep))
+                       for k, v in x.items()))  # insertion order is part of a dict's value
+    if isinstance(x, frozenset):
+        return ("fs", *sorted(_marshal.dumps(_encode_value(v, seen, keep), 2) for v in x))
+    if isinstance(x, BaseException):
+        return ("x", type(x).__module__, type(x).__qualname__,
+                _encode_value(x.args, seen, keep),
+                _encode_value(getattr(x, "errno", None), seen, keep))
+    if isinstance(x, Code):
+        return ("c", x.digest)
+    if isinstance(x, (_types.FunctionType, _types.BuiltinFunctionType, type)):
+        return ("p", program_name(x))
+    if _is_dataclass(x) and not isinstance(x, type):
+        params = getattr(type(x), "__dataclass_params__", None)
+        if params is None or not params.frozen:
+            raise _Unkeyable(type(x).__qualname__)
+        return ("dc", type(x).__module__, type(x).__qualname__,
+                *(_encode_value(getattr(x, f.name), seen, keep) for f in _fields(x)))
+    if isinstance(x, range):
+        return ("r", x.start, x.stop, x.step)
+    raise _Unkeyable(type(x).__qualname__)
+
+
+def _frame_struct(gen: Any, seen: dict[int, int], keep: list[Any]) -> Any:
+    if not isinstance(gen, _types.GeneratorType):
+        raise _Unkeyable("not a generator")
+    frame = gen.gi_frame
+    if frame is None:
+        raise _Unkeyable("finished generator")
+    co = gen.gi_code
+    safe = _safe_yield_offsets(co)
+    if safe is None or frame.f_lasti not in safe:
+        raise _Unkeyable("value stack")
+    sub = gen.gi_yieldfrom
+    locs = frame.f_locals
+    return (frame.f_globals.get("__name__", "?"), co.co_qualname, co.co_firstlineno,
+            frame.f_lasti,
+            tuple((name, _encode_value(locs[name], seen, keep))
+                  for name in (*co.co_varnames, *co.co_cellvars, *co.co_freevars)
+                  if name in locs),
+            None if sub is None else _frame_struct(sub, seen, keep))
+
+
+def generator_key(gen: Any) -> bytes | None:
+    """The canonical bytes of a suspended generator's state, or None if it has none that is
+    safe (see the notes above)."""
+    try:
+        return _marshal.dumps(_frame_struct(gen, {}, []), 2)
+    except (_Unkeyable, ValueError, RecursionError):
+        return None
+
+
+def _frame_key(self: GeneratorRuntime, code: Code) -> bytes | None:
+    """A key of `code`'s thread state smaller than its answer history: equal keys mean equal
+    futures. None when the frame cannot be keyed safely (callers then use `code.digest`)."""
+    gen = self.live.get(code)
+    if gen is None:
+        gen = self._rebuild(code)
+        self._keep(code, gen, None)
+    return generator_key(gen)
+
+
+GeneratorRuntime.frame_key = _frame_key  # type: ignore[attr-defined]

@@ -1,0 +1,229 @@
+"""`udpsem explore`: search every behaviour of a program within bounds and check properties.
+
+Registered on the main command group by `udpsem/cli.py`. Bad input is one line and exit 2
+(`udpsem.cli.InputError`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+
+def _fail(msg: str) -> NoReturn:
+    from udpsem.cli import InputError
+
+    raise InputError(msg)
+
+
+def _duration(text: str, what: str) -> int:
+    from udpsem.semantics.time import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        _fail(f"{what}: {e}")
+
+
+@click.command()
+@click.argument("program")
+@click.option("--horizon", default="8s", show_default=True, help="virtual time bound")
+@click.option("--preset", type=click.Choice(["paper"]), default=None,
+              help="paper: Theorem 2's assumptions (≤ 3 copies, no 2 successive drops, ...)")
+@click.option("--delays", type=click.IntRange(1, 64), default=3, show_default=True,
+              help="propagation delays explored: a grid over [dpropmin, dpropmax]")
+@click.option("--max-copies", type=click.IntRange(1, 16), default=None,
+              help="most copies the network makes of a datagram (1: no duplication; "
+                   "default 3 with --preset paper, else 1)")
+@click.option("--max-successive-drops", type=click.IntRange(0, 64), default=None,
+              help="most datagrams from one host dropped in a row (0: no loss; default 1 "
+                   "with --preset paper, else 0)")
+@click.option("--dpropmin", default=None, help="minimum propagation delay (default 100us)")
+@click.option("--dpropmax", default=None, help="maximum propagation delay (default 10ms)")
+@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
+              help="unplug HOST during a window, e.g. KURT@3s-6s (repeatable)")
+@click.option("--fault-grid", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="moments explored for each window end: a grid over [t, t + jitter]")
+@click.option("--fault-jitter", default="0s", show_default=True,
+              help="width of the grid of fault moments")
+@click.option("--timing", type=click.Choice(["eager", "lazy"]), default="eager",
+              show_default=True,
+              help="eager: upper-bound actions happen at once; lazy: also at every later "
+                   "moment time stops, up to their deadline")
+@click.option("--time-grid", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="lazy timing: also stop time at d·k/N before the next deadline d")
+@click.option("--strategy", type=click.Choice(["bfs", "dfs", "random"]), default="bfs",
+              show_default=True)
+@click.option("--seeds", type=click.IntRange(1, 10**7), default=100, show_default=True,
+              help="random: number of walks (seeds 0..N-1)")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="random: processes the walks are spread over")
+@click.option("--max-depth", type=click.IntRange(1, 10**9), default=None,
+              help="most transitions from the initial state")
+@click.option("--max-states", type=click.IntRange(1, 10**10), default=None,
+              help="stop after this many unique states")
+@click.option("--no-model-invariants", is_flag=True,
+              help="do not check host_ok / network_ok in every state")
+@click.option("--all-violations", is_flag=True,
+              help="keep searching after the first violation (for every property's verdict)")
+@click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="export the explored state graph (GraphML)")
+@click.option("--counterexample", "cx_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="write a shrunk counterexample trace here (if one is found)")
+@click.option("--no-shrink", is_flag=True, help="write the counterexample as found")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+def explore(program: str, horizon: str, preset: str | None, delays: int,
+            max_copies: int | None, max_successive_drops: int | None, dpropmin: str | None,
+            dpropmax: str | None, disconnects: tuple[str, ...], fault_grid: int,
+            fault_jitter: str, timing: str, time_grid: int, strategy: str, seeds: int,
+            workers: int, max_depth: int | None, max_states: int | None,
+            no_model_invariants: bool, all_violations: bool, graph_path: Path | None,
+            cx_path: Path | None, no_shrink: bool, as_json: bool) -> None:
+    """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
+    network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
+    from udpsem.explore.choosers import Discretisation
+    from udpsem.explore.engine import ExploreConfig, explore as run_explore
+    from udpsem.explore.shrink import from_violation, shrink, write_trace
+    from udpsem.hosts.state import Timing
+    from udpsem.network.faults import Faults, apply_preset, parse_window
+    from udpsem.programs.catalog import UnknownProgram, scenario
+    from udpsem.semantics.time import fmt_ns
+    from udpsem.traces.render import Timeline
+
+    try:
+        scenario(program)
+    except UnknownProgram as e:
+        _fail(str(e))
+    hz = _duration(horizon, "--horizon")
+    if hz <= 0:
+        _fail("--horizon must be positive")
+    t = Timing()
+    if dpropmin is not None:
+        t = replace(t, dpropmin=_duration(dpropmin, "--dpropmin"))
+    if dpropmax is not None:
+        t = replace(t, dpropmax=_duration(dpropmax, "--dpropmax"))
+    if t.dpropmin > t.dpropmax or t.dpropmin <= 0:
+        _fail(f"--dpropmin/--dpropmax: need 0 < dpropmin ≤ dpropmax, got "
+              f"{fmt_ns(t.dpropmin)} and {fmt_ns(t.dpropmax)}")
+    try:
+        windows = tuple(parse_window(w) for w in disconnects)
+    except ValueError as e:
+        _fail(f"--disconnect: {e}")
+    jitter = _duration(fault_jitter, "--fault-jitter")
+    copies = max_copies if max_copies is not None else (3 if preset else 1)
+    drops = max_successive_drops if max_successive_drops is not None else (1 if preset else 0)
+    faults = Faults(loss=0.5 if drops > 0 else 0.0, dup=0.5 if copies > 1 else 0.0,
+                    max_copies=max(copies, 1), max_successive_drops=drops or None,
+                    disconnects=windows)
+    if preset is not None:
+        try:
+            base = apply_preset(faults, preset)
+        except ValueError as e:
+            _fail(str(e))
+        relaxed = copies > 3 or drops > 1
+        faults = replace(base, max_copies=max(copies, 1),
+                         max_successive_drops=drops or None,
+                         loss=faults.loss, dup=faults.dup,
+                         preset=None if relaxed else base.preset)
+    cfg = ExploreConfig(program=program, horizon=hz, timing=t, faults=faults,
+                        discretisation=Discretisation(delays=delays, time_grid=time_grid,
+                                                      timing=timing),
+                        strategy=strategy, max_depth=max_depth, max_states=max_states,
+                        seeds=seeds, workers=workers, fault_grid=fault_grid,
+                        fault_jitter=jitter, check_model=not no_model_invariants,
+                        stop_at_first=not all_violations, graph=graph_path is not None)
+    try:
+        from udpsem.explore.engine import build
+
+        build(cfg)  # validates the configuration (hosts named in windows, ...) up front
+    except (KeyError, ValueError) as e:
+        _fail(str(e.args[0]) if e.args else str(e))
+    console = Console(stderr=True)
+    show = not as_json and console.is_terminal
+    try:
+        if show:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            with Progress(SpinnerColumn(), TextColumn("[bold]exploring[/] {task.fields[text]}"),
+                          TimeElapsedColumn(), console=console, transient=True) as prog:
+                task = prog.add_task("explore", text="")
+
+                def progress(d: dict[str, Any]) -> None:
+                    rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
+                    prog.update(task, text=f"{d['states']} states, {rate:,.0f} states/s, "
+                                           f"depth {d['depth']}, queue {d['queue']}")
+
+                res, search = run_explore(cfg, progress)
+        else:
+            res, search = run_explore(cfg)
+    except ValueError as e:
+        _fail(str(e))
+    if graph_path is not None and res.graph is not None:
+        import networkx as nx
+
+        try:
+            nx.write_graphml(res.graph, str(graph_path))
+        except OSError as e:
+            _fail(f"--graph {graph_path}: cannot write: {e.strerror or e}")
+    cx_written = None
+    cx_summary: dict[str, Any] | None = None
+    timeline = Timeline()
+    if res.violation is not None:
+        from udpsem.explore.engine import fault_variants
+
+        faults_v = fault_variants(cfg)[res.violation.root]
+        cx = from_violation(cfg, faults_v, res.violation)
+        found_steps = len(cx.tape)
+        t0 = time.perf_counter()
+        if not no_shrink:
+            cx = shrink(cfg, cx)
+        cx_summary = {"property": cx.prop, "message": cx.message, "time_ns": cx.time,
+                      "steps": len(cx.tape), "steps_found": found_steps,
+                      "shrink_s": round(time.perf_counter() - t0, 3),
+                      "faults": [str(w) for w in cx.faults.disconnects]}
+        if cx_path is not None:
+            try:
+                write_trace(cfg, cx, cx_path, observers=(timeline,))
+            except OSError as e:
+                _fail(f"--counterexample {cx_path}: cannot write: {e.strerror or e}")
+            cx_written = str(cx_path)
+    summary: dict[str, Any] = {
+        "program": program, "strategy": strategy, "horizon_ns": hz,
+        "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,
+        "elapsed_s": round(res.elapsed, 3), "states_per_s": round(res.states_per_s, 1),
+        "bytes_per_state": round(res.bytes_per_state, 1), "roots": res.roots,
+        "revisits": res.revisits, "complete": res.complete, "truncated": res.truncated,
+        "verdicts": res.verdicts, "counterexample": cx_written,
+        "violation": cx_summary,
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    out = Console()
+    out.print(f"[bold]{program}[/]: {strategy}, horizon {fmt_ns(hz)}, {res.roots} root(s), "
+              f"delays {delays}, timing {timing}, copies ≤ {faults.max_copies if faults.dup else 1}"
+              f", successive drops ≤ {faults.max_successive_drops or 0}"
+              + "".join(f", disconnect {w}" for w in windows))
+    out.print(f"{res.states} states, {res.transitions} transitions, max depth {res.max_depth}, "
+              f"{res.elapsed:.2f} s, {res.states_per_s:,.0f} states/s, "
+              f"{res.bytes_per_state:.0f} bytes/state"
+              + ("" if res.complete else f" [yellow](not exhaustive: "
+                 f"{', '.join(res.truncated) or 'stopped at the first violation'})[/]"))
+    for p, v in res.verdicts.items():
+        colour = {"holds": "green", "violated": "red"}.get(v, "yellow")
+        out.print(f"  {p}: [bold {colour}]{v}[/]")
+    if cx_summary is not None:
+        out.print(f"[red]{cx_summary['property']}: {cx_summary['message']}[/]")
+        out.print(f"counterexample: {cx_summary['steps']} steps (found with "
+                  f"{cx_summary['steps_found']}), violation at {fmt_ns(cx_summary['time_ns'])}")
+        if cx_written is not None:
+            timeline.render(out, f"counterexample {cx_written}")
+            out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`")
+    if graph_path is not None:
+        out.print(f"state graph written to {graph_path}")

@@ -1,0 +1,568 @@
+"""The exploration engine: every behaviour of a program within bounds.
+
+`explore(cfg)` searches the state space of a scenario (`udpsem.programs.catalog`) breadth-first
+(shortest counterexample first), depth-first, or by random walks (a swarm of seeds, spread
+over worker processes). Successors come from `system.enabled` and `drivers.fire` resolved by an
+enumerating chooser (`choosers.TreeChooser`), so exploration, simulation and replay share the
+model interface. States are deduplicated on 12-byte fingerprints of canonical keys
+(`fingerprint.Keyer`); the visited table maps a fingerprint to a state number, and three flat
+arrays hold each state's parent, the index of the edge that reached it and the time at which
+it was first (earliest) reached — enough to rebuild a path by re-expanding along it.
+
+Bounds: `horizon` (virtual time; a state at the horizon has no successors), `max_depth`
+(transitions from a root), `max_states` (unique states), and the discretisation of choices.
+A state reached again *earlier* in time (or, with a depth bound, at a smaller depth) is
+explored again, so deduplication on relative time never hides a behaviour within the bounds.
+
+Determinism: the order of roots, of `enabled` and of the chooser's options is canonical; no
+set or str-keyed dict is iterated to choose anything; fingerprints are BLAKE2 digests of
+marshal-encoded keys. The same configuration gives the same counts and the same counterexample
+in every process, whatever PYTHONHASHSEED, and whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from udpsem.hosts.state import HostConsts, Timing
+from udpsem.network.faults import Faults, Window
+from udpsem.programs.catalog import scenario
+from udpsem.programs.runtime import GeneratorRuntime
+from udpsem.semantics.drivers import fire, step
+from udpsem.semantics.labels import Transition
+from udpsem.semantics.system import Setup, World, enabled
+from udpsem.semantics.time import NEVER, fmt_ns
+from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
+from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
+from udpsem.explore.properties import (NO_TIME_STOP, Invariant, Monitor, NoEscape, Theorem2,
+                                       model_invariants)
+
+
+class ExploreRuntime(GeneratorRuntime):
+    """The generator runtime with a bounded cache of live generators.
+
+    Exploration visits far more thread states than it can keep generators for; the oldest
+    cached generator is dropped when the cache is full (a later need rebuilds it by replaying
+    its answers, which gives the same generator state, so results never depend on the cap).
+    """
+
+    def __init__(self, max_live: int = 20_000) -> None:
+        super().__init__()
+        self.max_live = max_live
+
+    def _keep(self, code: Any, gen: Any, req: Any) -> None:
+        super()._keep(code, gen, req)
+        live = self.live
+        while len(live) > self.max_live:
+            del live[next(iter(live))]  # insertion order: deterministic
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """Everything that determines an exploration (a worker is a function of this and seeds).
+
+    `params` are the scenario's parameters; for the heartbeat, the status poller's period
+    defaults to the horizon so that it never runs: the Theorem 2 monitor checks the status
+    cell instead (see `properties.Theorem2`).
+    """
+
+    program: str = "heartbeat"
+    horizon: int = 8_000_000_000
+    params: tuple[tuple[str, int], ...] = ()
+    timing: Timing = field(default_factory=Timing)
+    consts: HostConsts = field(default_factory=HostConsts)
+    faults: Faults = field(default_factory=Faults)
+    discretisation: Discretisation = field(default_factory=Discretisation)
+    strategy: str = "bfs"
+    max_depth: int | None = None
+    max_states: int | None = None
+    seeds: int = 1
+    first_seed: int = 0
+    workers: int = 1
+    walk_depth: int | None = None
+    fault_grid: int = 1
+    fault_jitter: int = 0
+    check_model: bool = True
+    stop_at_first: bool = True
+    frames: bool = True
+    graph: bool = False
+
+    def scenario_params(self) -> dict[str, int]:
+        sc = scenario(self.program)
+        p = {**sc.defaults, **dict(self.params)}
+        p["duration_ns"] = self.horizon
+        if self.program == "heartbeat" and "period_ns" not in dict(self.params):
+            p["period_ns"] = self.horizon
+        return p
+
+
+@dataclass
+class Root:
+    """One initial world: the fault setting it was built from (window moments on the grid)."""
+
+    faults: Faults
+    world: World
+
+
+@dataclass
+class Violation:
+    """A property that failed, where, and the path of step choices from a root to there."""
+
+    prop: str
+    message: str
+    root: int
+    steps: list[list[tuple[str, Any]]]
+    time: int
+
+
+@dataclass
+class ExploreResult:
+    """Figures and verdicts of one exploration."""
+
+    states: int = 0
+    transitions: int = 0
+    max_depth: int = 0
+    elapsed: float = 0.0
+    revisits: int = 0
+    bytes_per_state: float = 0.0
+    complete: bool = True
+    truncated: list[str] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)
+    violation: Violation | None = None
+    roots: int = 0
+    frame_hits: int = 0
+    frame_misses: int = 0
+    rebuilds: int = 0
+    graph: Any = None
+
+    @property
+    def states_per_s(self) -> float:
+        return self.states / self.elapsed if self.elapsed > 0 else 0.0
+
+
+# Building ------------------------------------------------------------------------------------
+
+def _grid(t: int, cfg: ExploreConfig) -> list[int]:
+    if cfg.fault_grid <= 1 or cfg.fault_jitter <= 0:
+        return [t]
+    n = cfg.fault_grid
+    return sorted({t + cfg.fault_jitter * k // (n - 1) for k in range(n)})
+
+
+def fault_variants(cfg: ExploreConfig) -> list[Faults]:
+    """The fault settings of the roots: every window's start and end on the moment grid
+    [t, t + fault_jitter] (fault_grid points each); windows that would end before they start
+    are left out."""
+    per_window: list[list[Window]] = []
+    for w in cfg.faults.disconnects:
+        opts = []
+        for s in _grid(w.start, cfg):
+            ends: list[int | None] = [None] if w.end is None else list(_grid(w.end, cfg))
+            for e in ends:
+                if e is None or e > s:
+                    opts.append(Window(w.host, s, e))
+        per_window.append(opts)
+    return [replace(cfg.faults, disconnects=tuple(combo))
+            for combo in itertools.product(*per_window)]
+
+
+def build(cfg: ExploreConfig, runtime: Any | None = None) -> tuple[Setup, list[Root]]:
+    """The setup (shared) and the roots of an exploration."""
+    sc = scenario(cfg.program)
+    runtime = runtime if runtime is not None else ExploreRuntime()
+    params = cfg.scenario_params()
+    setup: Setup | None = None
+    roots = []
+    for f in fault_variants(cfg):
+        s, w = sc.build(params, cfg.timing, cfg.consts, f, runtime)
+        if setup is None:
+            setup = s
+        roots.append(Root(f, w))
+    assert setup is not None
+    setup.horizon = cfg.horizon
+    return setup, roots
+
+
+def monitors_for(program: str) -> list[Monitor]:
+    """The trace properties checked for a program."""
+    if program == "heartbeat":
+        return [Theorem2(), NoEscape()]
+    return [NoEscape()]
+
+
+def expand(setup: Setup, world: World, policy: Discretisation) -> list[tuple[list[Any],
+                                                                              Transition]]:
+    """Every explored successor of `world`: (the step's choices, the transition), in canonical
+    order (candidates in `enabled` order, then the odometer over their choice points)."""
+    if world.now >= setup.horizon:
+        return []
+    out = []
+    cands = enabled(setup, world)
+    for i in policy.picks([c.rule for c in cands]):
+        cand = cands[i]
+        tc = TreeChooser(policy)
+        while True:
+            made: list[Any] = [("pick", i)]
+            tc.start(made)
+            out.append((made, fire(cand, tc, made)))
+            if not tc.advance():
+                break
+    return out
+
+
+def summary(world: World) -> str:
+    """A one-line description of a state (for graph nodes)."""
+    parts = [f"t={fmt_ns(world.now)}"]
+    for m in world.machines:
+        if m.host is None:
+            parts.append(f"{m.name}:crashed")
+            continue
+        ts = ",".join(type(e.state).__name__ for e in m.host.ts)
+        mq = sum(len(s.mq) for s in m.host.s)
+        parts.append(f"{m.name}{'' if m.conn else '(off)'}:[{ts}] mq={mq} oq={len(m.host.oq)}")
+    parts.append(f"net={len(world.net)}")
+    return " ".join(parts)
+
+
+# The search ----------------------------------------------------------------------------------
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class Search:
+    """One BFS or DFS exploration (see the module docstring)."""
+
+    def __init__(self, cfg: ExploreConfig, invariants: Sequence[Invariant] | None = None,
+                 monitors: Sequence[Monitor] | None = None) -> None:
+        self.cfg = cfg
+        self.runtime = ExploreRuntime()
+        self.setup, self.roots = build(cfg, self.runtime)
+        self.policy = cfg.discretisation
+        if invariants is None:
+            invariants = model_invariants() if cfg.check_model else []
+        self.invariants = list(invariants)
+        self.monitors = list(monitors) if monitors is not None else monitors_for(cfg.program)
+        self.keyer = Keyer(self.runtime, cfg.horizon, cfg.frames)
+        self.visited: dict[bytes, int] = {}
+        self.parent = array("q")
+        self.edge = array("l")
+        self.at = array("q")
+        self.depth = array("l")
+        self.props = [i.name for i in self.invariants] + [m.name for m in self.monitors] + \
+            [NO_TIME_STOP]
+        self.nodes: list[tuple[str, str]] = []
+        self.edges: list[tuple[int, int, str]] = []
+
+    # bookkeeping ------------------------------------------------------------------------------
+
+    def _mkeys(self, ms: tuple[Any, ...], now: int) -> tuple[Any, ...]:
+        return tuple(m.key(s, now) for m, s in zip(self.monitors, ms))
+
+    def _new(self, fp: bytes, parent: int, edge: int, now: int, depth: int,
+             world: World) -> int:
+        sid = len(self.parent)
+        self.visited[fp] = sid
+        self.parent.append(parent)
+        self.edge.append(edge)
+        self.at.append(now)
+        self.depth.append(depth)
+        if self.cfg.graph:
+            self.nodes.append((fp.hex(), summary(world)))
+        return sid
+
+    def _check(self, world: World, ms: tuple[Any, ...]) -> tuple[str, str] | None:
+        for inv in self.invariants:
+            msg = inv.violation(self.setup, world)
+            if msg is not None:
+                return inv.name, msg
+        for mon, s in zip(self.monitors, ms):
+            msg = mon.violation(s, world)
+            if msg is not None:
+                return mon.name, msg
+        return None
+
+    def path(self, sid: int) -> tuple[int, list[int]]:
+        """The root index and edge indices leading to state `sid`."""
+        edges = []
+        while self.parent[sid] >= 0:
+            edges.append(self.edge[sid])
+            sid = self.parent[sid]
+        edges.reverse()
+        return -1 - self.parent[sid], edges
+
+    def choices(self, root: int, edges: list[int]) -> list[list[tuple[str, Any]]]:
+        """The step choices along a path, by re-expanding each state on it."""
+        w = self.roots[root].world
+        out = []
+        for k in edges:
+            made, t = expand(self.setup, w, self.policy)[k]
+            out.append(made)
+            w = t.world
+        return out
+
+    def bytes_per_state(self) -> float:
+        n = len(self.parent)
+        if n == 0:
+            return 0.0
+        total = sys.getsizeof(self.visited)
+        total += sum(sys.getsizeof(k) for k in self.visited)
+        total += sum(sys.getsizeof(v) for v in self.visited.values() if v > 256)
+        for a in (self.parent, self.edge, self.at, self.depth):
+            total += a.itemsize * len(a)
+        return total / n
+
+    # the loop ---------------------------------------------------------------------------------
+
+    def run(self, progress: Progress | None = None) -> ExploreResult:
+        cfg, setup, policy, keyer = self.cfg, self.setup, self.policy, self.keyer
+        res = ExploreResult(roots=len(self.roots))
+        found: dict[str, tuple[str, int]] = {}
+        t0 = time.perf_counter()
+        frontier: deque[tuple[World, tuple[Any, ...], int, int]] = deque()
+        bfs = cfg.strategy == "bfs"
+        depth_bounded = cfg.max_depth is not None
+        stop = False
+        for r, root in enumerate(self.roots):
+            w0 = root.world
+            ms0 = tuple(m.initial(setup, w0) for m in self.monitors)
+            fp = keyer.fingerprint(w0, self._mkeys(ms0, w0.now))
+            if fp in self.visited:
+                continue
+            sid = self._new(fp, -1 - r, 0, w0.now, 0, w0)
+            bad = self._check(w0, ms0)
+            if bad is not None:
+                found.setdefault(bad[0], (bad[1], sid))
+                if cfg.stop_at_first:
+                    stop = True
+                continue
+            frontier.append((w0, ms0, sid, 0))
+        last = t0
+        while frontier and not stop:
+            w, ms, sid, depth = frontier.popleft() if bfs else frontier.pop()
+            if self.at[sid] < w.now or (depth_bounded and self.depth[sid] < depth):
+                continue  # superseded by an earlier (or shallower) visit of the same state
+            if depth > res.max_depth:
+                res.max_depth = depth
+            if depth_bounded and depth >= cfg.max_depth:  # type: ignore[operator]
+                if "depth" not in res.truncated:
+                    res.truncated.append("depth")
+                continue
+            succ = expand(setup, w, policy)
+            if not succ and w.now < setup.horizon:
+                found.setdefault(NO_TIME_STOP, (f"time-stop at {fmt_ns(w.now)}: nothing "
+                                                f"enabled and time cannot pass", sid))
+                if cfg.stop_at_first:
+                    break
+            for k, (_made, t) in enumerate(succ):
+                res.transitions += 1
+                w2 = t.world
+                ms2 = tuple(m.step(s, t) for m, s in zip(self.monitors, ms))
+                fp = keyer.fingerprint(w2, self._mkeys(ms2, w2.now))
+                j = self.visited.get(fp)
+                if j is not None:
+                    if cfg.graph:
+                        self.edges.append((sid, j, t.rule))
+                    if w2.now >= self.at[j] and not (depth_bounded
+                                                     and depth + 1 < self.depth[j]):
+                        continue
+                    res.revisits += 1
+                    self.parent[j], self.edge[j] = sid, k
+                    self.at[j] = min(self.at[j], w2.now)
+                    self.depth[j] = min(self.depth[j], depth + 1)
+                else:
+                    j = self._new(fp, sid, k, w2.now, depth + 1, w2)
+                    if cfg.graph:
+                        self.edges.append((sid, j, t.rule))
+                    bad = self._check(w2, ms2)
+                    if bad is not None:
+                        found.setdefault(bad[0], (bad[1], j))
+                        if cfg.stop_at_first:
+                            stop = True
+                            break
+                        continue
+                    if cfg.max_states is not None and len(self.parent) >= cfg.max_states:
+                        if "states" not in res.truncated:
+                            res.truncated.append("states")
+                        stop = True
+                        break
+                frontier.append((w2, ms2, j, depth + 1))
+            if progress is not None:
+                now = time.perf_counter()
+                if now - last > 0.25:
+                    last = now
+                    progress({"states": len(self.parent), "transitions": res.transitions,
+                              "depth": res.max_depth, "queue": len(frontier),
+                              "elapsed": now - t0})
+        res.elapsed = time.perf_counter() - t0
+        res.states = len(self.parent)
+        res.bytes_per_state = self.bytes_per_state()
+        res.frame_hits, res.frame_misses = keyer.frame_hits, keyer.frame_misses
+        res.rebuilds = self.runtime.rebuilds
+        cut = "states" in res.truncated or (stop and bool(frontier))
+        res.complete = not res.truncated and not cut
+        for p in self.props:
+            if p in found:
+                res.verdicts[p] = "violated"
+            else:
+                res.verdicts[p] = "unknown" if cut else "holds"
+        first = min(found.items(), key=lambda kv: kv[1][1]) if found else None
+        if first is not None:
+            prop, (msg, sid) = first
+            root, edges = self.path(sid)
+            steps = self.choices(root, edges)
+            res.violation = Violation(prop, msg, root, steps, self.at[sid])
+        if cfg.graph:
+            res.graph = self.graph()
+        return res
+
+    def graph(self) -> Any:
+        """The explored state graph (networkx DiGraph): nodes are state numbers with the
+        fingerprint and a summary, edges carry the rule name."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph()
+        for sid, (fp, text) in enumerate(self.nodes):
+            g.add_node(sid, fingerprint=fp, summary=text, time=int(self.at[sid]))
+        for a, b, rule_name in self.edges:
+            g.add_edge(a, b, rule=rule_name)
+        return g
+
+
+# Random walks ---------------------------------------------------------------------------------
+
+@dataclass
+class WalkOutcome:
+    """What one random walk saw."""
+
+    seed: int
+    fingerprints: list[bytes]
+    transitions: int
+    violation: Violation | None
+
+
+def walk(cfg: ExploreConfig, seed: int, setup: Setup, roots: list[Root], keyer: Keyer,
+         invariants: Sequence[Invariant], monitors: Sequence[Monitor]) -> WalkOutcome:
+    """One random walk from a root chosen by `seed`, through `drivers.step` with a
+    `WalkChooser`; it stops at the horizon, at `walk_depth`, or at a violation."""
+    rng = random.Random(seed)
+    r = rng.randrange(len(roots))
+    w = roots[r].world
+    ms = tuple(m.initial(setup, w) for m in monitors)
+    fps = [keyer.fingerprint(w, tuple(m.key(s, w.now) for m, s in zip(monitors, ms)))]
+    steps: list[list[tuple[str, Any]]] = []
+    chooser = WalkChooser(cfg.discretisation, rng)
+    limit = cfg.walk_depth if cfg.walk_depth is not None else cfg.max_depth
+    viol = None
+    while limit is None or len(steps) < limit:
+        st = step(setup, w, chooser)
+        if st is None:
+            if w.now < setup.horizon:
+                viol = Violation(NO_TIME_STOP, f"time-stop at {fmt_ns(w.now)}", r, steps, w.now)
+            break
+        steps.append(list(st.choices))
+        t = st.transition
+        w = t.world
+        ms = tuple(m.step(s, t) for m, s in zip(monitors, ms))
+        fps.append(keyer.fingerprint(w, tuple(m.key(s, w.now) for m, s in zip(monitors, ms))))
+        bad = None
+        for inv in invariants:
+            msg = inv.violation(setup, w)
+            if msg is not None:
+                bad = (inv.name, msg)
+                break
+        if bad is None:
+            for m, s in zip(monitors, ms):
+                msg = m.violation(s, w)
+                if msg is not None:
+                    bad = (m.name, msg)
+                    break
+        if bad is not None:
+            viol = Violation(bad[0], bad[1], r, steps, w.now)
+            break
+    return WalkOutcome(seed, fps, len(steps), viol)
+
+
+def run_walks(cfg: ExploreConfig, seeds: Sequence[int]) -> list[WalkOutcome]:
+    """Random walks for `seeds` in one process: a pure function of (cfg, seeds)."""
+    runtime = ExploreRuntime()
+    setup, roots = build(cfg, runtime)
+    keyer = Keyer(runtime, cfg.horizon, cfg.frames)
+    invs = model_invariants() if cfg.check_model else []
+    mons = monitors_for(cfg.program)
+    return [walk(cfg, s, setup, roots, keyer, invs, mons) for s in seeds]
+
+
+def _chunks(seeds: list[int], n: int) -> list[list[int]]:
+    size = max(1, -(-len(seeds) // n))
+    return [seeds[i:i + size] for i in range(0, len(seeds), size)]
+
+
+def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> ExploreResult:
+    """A swarm of random walks, over `cfg.workers` processes. The result depends only on the
+    configuration: walks are merged by seed, and the counterexample is the violating walk
+    with the least seed."""
+    t0 = time.perf_counter()
+    seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
+    outcomes: list[WalkOutcome] = []
+    if cfg.workers <= 1 or len(seeds) <= 1:
+        for chunk in _chunks(seeds, max(1, len(seeds) // 20 or 1)):
+            outcomes.extend(run_walks(cfg, chunk))
+            if progress is not None:
+                progress({"states": sum(len(o.fingerprints) for o in outcomes),
+                          "transitions": sum(o.transitions for o in outcomes),
+                          "depth": max(o.transitions for o in outcomes), "queue": 0,
+                          "elapsed": time.perf_counter() - t0})
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(cfg.workers) as pool:
+            for part in pool.starmap(run_walks, [(cfg, c) for c in
+                                                 _chunks(seeds, cfg.workers * 4)]):
+                outcomes.extend(part)
+    outcomes.sort(key=lambda o: o.seed)
+    seen: set[bytes] = set()
+    res = ExploreResult(roots=len(fault_variants(cfg)))
+    for o in outcomes:
+        seen.update(o.fingerprints)
+        res.transitions += o.transitions
+        res.max_depth = max(res.max_depth, o.transitions)
+    res.states = len(seen)
+    res.elapsed = time.perf_counter() - t0
+    res.bytes_per_state = (sys.getsizeof(seen) + len(seen) * sys.getsizeof(b"x" * DIGEST_SIZE)) \
+        / max(1, len(seen))
+    res.complete = False
+    res.truncated = ["random"]
+    viols = [o.violation for o in outcomes if o.violation is not None]
+    props = [i.name for i in (model_invariants() if cfg.check_model else [])] + \
+        [m.name for m in monitors_for(cfg.program)] + [NO_TIME_STOP]
+    for p in props:
+        res.verdicts[p] = "violated" if any(v.prop == p for v in viols) else "unknown"
+    if viols:
+        res.violation = viols[0]
+    return res
+
+
+def explore(cfg: ExploreConfig, progress: Progress | None = None,
+            invariants: Sequence[Invariant] | None = None,
+            monitors: Sequence[Monitor] | None = None) -> tuple[ExploreResult, Search | None]:
+    """Run the exploration `cfg.strategy` says; the Search is returned for BFS/DFS (to rebuild
+    paths and export the graph)."""
+    if cfg.strategy == "random":
+        return explore_walks(cfg, progress), None
+    if cfg.strategy not in ("bfs", "dfs"):
+        raise ValueError(f"unknown strategy {cfg.strategy!r} (bfs, dfs or random)")
+    s = Search(cfg, invariants, monitors)
+    return s.run(progress), s
+
+
+__all__ = ["ExploreConfig", "ExploreResult", "Search", "Violation", "Root", "explore",
+           "expand", "build", "fault_variants", "monitors_for", "run_walks", "NEVER"]

@@ -1,0 +1,250 @@
+"""Properties checked during exploration: state invariants and trace monitors.
+
+Two kinds, one small API:
+
+* **Invariants** are predicates on a single world, checked in every explored state. Write one
+  with the `@invariant` decorator::
+
+      @invariant("at_most_one_socket")
+      def one_socket(setup, world):
+          for m in world.machines:
+              if m.host is not None and len(m.host.s) > 1:
+                  return f"{m.name} has {len(m.host.s)} sockets"
+          return None          # None or True: holds; False or a message: violated
+
+* **Monitors** observe transitions and keep a small immutable state that is *part of the
+  explored state* (it goes into the fingerprint), so a property over traces is checked on
+  every explored path. Subclass `Monitor` and give `initial`, `step`, `violation` and `key`
+  (the monitor state as plain data, times made relative to `now` so that deduplication on
+  relative time stays sound).
+
+Built in: `host_ok` and `network_ok` (adapters over `udpsem.hosts.invariants` and
+`udpsem.semantics.invariants`), `no_time_stop`, `NoEscape` ("no exception escapes a thread")
+and `Theorem2` (MODEL.md §A.10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from udpsem.semantics.components import Raised
+from udpsem.semantics.labels import Transition
+from udpsem.semantics.system import Setup, World
+from udpsem.semantics.time import MS, fmt_ns
+
+Check = Callable[[Setup, World], Any]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A named predicate on worlds (see the module docstring for its return convention)."""
+
+    name: str
+    fn: Check
+    summary: str = ""
+
+    def violation(self, setup: Setup, world: World) -> str | None:
+        """None if the invariant holds in `world`, else a one-line reason."""
+        out = self.fn(setup, world)
+        if out is None or out is True:
+            return None
+        if out is False:
+            return f"{self.name} does not hold"
+        return str(out)
+
+
+def invariant(name: str | Check | None = None, summary: str = "") -> Any:
+    """Decorator making an `Invariant` of `fn(setup, world)`; usable bare or with a name."""
+
+    def deco(fn: Check) -> Invariant:
+        return Invariant(nm or fn.__name__, fn, summary or (fn.__doc__ or "").strip())
+
+    if callable(name):
+        nm = None
+        return deco(name)
+    nm = name
+    return deco
+
+
+class Monitor:
+    """A property over traces whose state is part of the explored state.
+
+    `initial(setup, world)` gives the state at a root; `step(state, transition)` the state
+    after a transition (`transition.world` is the successor); `violation(state, world)` a
+    reason once the property has failed (checked after every transition); `key(state, now)`
+    the state as marshal-able plain data (ints, strings, tuples, None) with absolute times
+    made relative to `now`. Monitor states must be immutable.
+    """
+
+    name = "monitor"
+
+    def initial(self, setup: Setup, world: World) -> Any:
+        return None
+
+    def step(self, state: Any, t: Transition) -> Any:
+        return state
+
+    def violation(self, state: Any, world: World) -> str | None:
+        return None
+
+    def key(self, state: Any, now: int) -> Any:
+        return state
+
+
+class NoEscape(Monitor):
+    """No exception escapes a thread: no `thread_end` label carries an error, and no module
+    function returns an exception to the application."""
+
+    name = "no_escape"
+
+    def step(self, state: Any, t: Transition) -> Any:
+        if state is not None:
+            return state
+        lab = t.label
+        if lab.kind == "thread_end" and lab.value is not None:
+            return f"{lab.host}: exception escaped thread {lab.tid}: {lab.value}"
+        if lab.kind == "modret" and isinstance(lab.value, Raised):
+            return f"{lab.host}: exception escaped module call of thread {lab.tid}: " \
+                   f"{lab.value.error}"
+        return None
+
+    def violation(self, state: Any, world: World) -> str | None:
+        return state  # type: ignore[no-any-return]
+
+
+SETTLE = 2_600 * MS
+
+
+class Theorem2(Monitor):
+    """Theorem 2 of MODEL.md §A.10, checked on the status *cell* rather than on calls.
+
+    `get_status(r)` returns what ALAN's store holds at `r` when its `get` is served, and a
+    call may be served at any moment (the module call, the thread step and the store access
+    all have upper-bound timers that may fire at once). So instead of exploring the 100 ms
+    poller, whose interleavings would dominate the state space, the monitor checks what
+    get_status WOULD return: in every explored state at a time `t` that is at least 2.6 s
+    after the later of KURT's last status change and ALAN's call of `start_heartbeat_a`, the
+    cell must hold 1 iff KURT is up (start_heartbeat_k called, connected, alive). The cell is
+    constant while time passes, and so is "KURT is up", so checking the state at the end of
+    every transition also covers the moments inside each time step. This is at least as
+    strong as checking the answers of any set of get_status calls.
+
+    State: (kurt_started, kurt_conn, kurt_alive, alan_settle, change_settle, cell), the two
+    settle moments absolute (None before ALAN's start); the key makes them relative and
+    clamps them at 0 once passed.
+    """
+
+    name = "theorem2"
+
+    def __init__(self, watched: str = "KURT", detector: str = "ALAN") -> None:
+        self.watched = watched
+        self.detector = detector
+
+    def initial(self, setup: Setup, world: World) -> Any:
+        return (False, True, True, None, 0, None, None)
+
+    @staticmethod
+    def _up(st: Any) -> bool:
+        return bool(st[0] and st[1] and st[2])
+
+    def step(self, state: Any, t: Transition) -> Any:
+        lab = t.label
+        kind = lab.kind
+        if kind not in ("modcall", "modret", "disconnect", "reconnect", "crash"):
+            return state
+        started, conn, alive, alan_settle, change_settle, cell, pending = state
+        now = t.world.now
+        before = self._up(state)
+        if kind == "modcall":
+            fn = lab.value[0]
+            if lab.host == self.watched and fn == "start_heartbeat_k":
+                started = True
+            elif lab.host == self.detector and fn == "start_heartbeat_a":
+                alan_settle = now + SETTLE
+                pending = lab.tid
+        elif kind == "modret":
+            if lab.host == self.detector and lab.tid == pending and cell is None:
+                cell, pending = lab.value, None
+        elif lab.host == self.watched:
+            if kind == "disconnect":
+                conn = False
+            elif kind == "reconnect":
+                conn = True
+            else:
+                alive = False
+        new = (started, conn, alive, alan_settle, change_settle, cell, pending)
+        if self._up(new) != before:
+            new = (started, conn, alive, alan_settle, now + SETTLE, cell, pending)
+        return new
+
+    def violation(self, state: Any, world: World) -> str | None:
+        started, conn, alive, alan_settle, change_settle, cell, _ = state
+        if alan_settle is None or cell is None:
+            return None
+        now = world.now
+        if now < alan_settle or now < change_settle:
+            return None
+        m = world.machine(self.detector)
+        value = dict(m.store).get(cell)
+        want = 1 if self._up(state) else 0
+        if value != want:
+            return (f"at {fmt_ns(now)} get_status would return {value} but {self.watched} is "
+                    f"{'up' if want else 'down'} (settled since "
+                    f"{fmt_ns(max(alan_settle, change_settle))})")
+        return None
+
+    def key(self, state: Any, now: int) -> Any:
+        started, conn, alive, alan_settle, change_settle, cell, pending = state
+        rel_a = None if alan_settle is None else max(0, alan_settle - now)
+        return (started, conn, alive, rel_a, max(0, change_settle - now), cell, pending)
+
+
+# Invariants over the model's own predicates ----------------------------------------------------
+
+def _host_ok(setup: Setup, world: World) -> str | None:
+    from udpsem.hosts.invariants import host_violations
+
+    for m in world.machines:
+        if m.host is None:
+            continue
+        bad = host_violations(m.host, setup.consts[m.name], setup.timing, world.now)
+        if bad:
+            return f"{m.name}: host_ok fails: {bad[0]}"
+    return None
+
+
+def _network_ok(setup: Setup, world: World) -> str | None:
+    from udpsem.semantics.invariants import network_violations
+
+    bad = network_violations(setup, world)
+    return f"network_ok fails: {bad[0]}" if bad else None
+
+
+NO_TIME_STOP = "no_time_stop"
+"""Checked by the engine itself (a state before the horizon with no successor), which knows
+the successors anyway."""
+
+
+def _available(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def model_invariants() -> list[Invariant]:
+    """host_ok and network_ok, when those modules are present."""
+    out = []
+    if _available("udpsem.hosts.invariants"):
+        out.append(Invariant("host_ok", _host_ok, "MODEL.md §A.9 host_ok in every host"))
+    if _available("udpsem.semantics.invariants"):
+        out.append(Invariant("network_ok", _network_ok, "MODEL.md §A.2 network_ok"))
+    return out
+
+
+__all__ = ["Invariant", "invariant", "Monitor", "NoEscape", "Theorem2", "model_invariants",
+           "SETTLE", "NO_TIME_STOP"]

@@ -14,9 +14,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                      HealthCheck.data_too_large,
-                                                      HealthCheck.filter_too_much])
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow,
+                                                        HealthCheck.data_too_large,
+                                                        HealthCheck.filter_too_much]}
 settings.register_profile("ci", max_examples=300, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("thorough", max_examples=20_000, **_COMMON)  # type: ignore[arg-type]
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -27,9 +27,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # registered rule must have been exercised by some test (through `drivers.step` or
 # `tests/hostkit.fire`); the per-rule counts go to .coverage-rules.txt either way.
 
-import pytest  # noqa: E402
+import pytest
 
-from udpsem.semantics import coverage  # noqa: E402
+from udpsem.semantics import coverage
 
 REPORT = ".coverage-rules.txt"
 _state = {"deselected": 0}

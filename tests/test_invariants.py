@@ -10,11 +10,25 @@ import pytest
 from hypothesis import given
 
 from tests.hostkit import ALAN, KURT, host
-from udpsem.hosts.invariants import (HOST_CONJUNCTS, host_ok, host_violations,
-                                     result_violation)
-from udpsem.hosts.state import (DELAY2, EXIT, RUN, ZOMBIE, Host, HostConsts, Interface,
-                                Print2, RecvFrom2, Ret, Select2, SendTo2, Sock, ThreadEntry,
-                                Timing, eth)
+from udpsem.hosts.invariants import HOST_CONJUNCTS, host_ok, host_violations, result_violation
+from udpsem.hosts.state import (
+    DELAY2,
+    EXIT,
+    RUN,
+    ZOMBIE,
+    Host,
+    HostConsts,
+    Interface,
+    Print2,
+    RecvFrom2,
+    Ret,
+    Select2,
+    SendTo2,
+    Sock,
+    ThreadEntry,
+    Timing,
+    eth,
+)
 from udpsem.hosts.values import LOCALHOST, Errno, Fail, Ok, ip
 from udpsem.network.faults import Faults
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg

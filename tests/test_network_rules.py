@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from udpsem.hosts.calls import (bind, create, delay, exit_, port_of_int, sendto, socket)
+from udpsem.hosts.calls import bind, create, delay, exit_, port_of_int, sendto, socket
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
@@ -18,7 +18,7 @@ from udpsem.semantics.choice import RandomChooser
 from udpsem.semantics.components import App, ModCall, Sleep
 from udpsem.semantics.drivers import Step, inject, simulate
 from udpsem.semantics.invariants import network_violations
-from udpsem.semantics.system import (Event, Machine, Setup, World, initial_world, owners_of)
+from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
 from udpsem.semantics.time import MS, S
 
 Gen = Generator[Any, Any, Any]
@@ -52,7 +52,8 @@ def app(fn: str) -> Gen:
 
 
 def _world(programs: dict[str, str], schedule: tuple[Event, ...] = (),
-           faults: Faults = Faults(), horizon: int = 1 * S) -> tuple[Setup, World]:
+           faults: Faults | None = None, horizon: int = 1 * S) -> tuple[Setup, World]:
+    faults = faults if faults is not None else Faults()
     runtime = GeneratorRuntime()
     machines = []
     for name, addr in (("A", A_IP), ("B", B_IP)):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from tests.hostkit import ALAN, call, ctx, fire, host, internal, names_call, names_internal
 from udpsem.hosts.calls import bind, connect, getsockname, recvfrom, select, socket
 from udpsem.hosts.lts import call_enabled
-from udpsem.hosts.state import (DELAY2, ZOMBIE, RecvFrom2, Ret, Select2, SendTo2, Sock,
-                                ThreadEntry)
+from udpsem.hosts.state import DELAY2, ZOMBIE, RecvFrom2, Ret, Select2, SendTo2, Sock, ThreadEntry
 from udpsem.hosts.values import Errno, Fail
 from udpsem.semantics.time import MS, NEVER
 
@@ -35,7 +34,7 @@ def test_intr_1_interrupts_each_slow_call_only_with_allow_intr() -> None:
     assert names_internal(c, h).count("intr_1") == 4
     for tid, callname in ((1, "recvfrom"), (2, "select"), (3, "delay"), (4, "sendto")):
         rest = h.__class__(h.ifds, tuple(e for e in h.ts if e.tid in (0, tid)), h.s)
-        name, st = internal(c, rest, "intr_1")
+        _, st = internal(c, rest, "intr_1")
         assert _ret(st, tid) == Ret(Fail(Errno.EINTR), callname)
 
 
@@ -49,7 +48,7 @@ def test_badmem_1_socket_chooses_the_error() -> None:
 def test_badmem_2_needs_valid_fds() -> None:
     c = ctx(allow_badmem=True)
     h = host(socks=[Sock(3)])
-    name, st = fire(call_enabled(c, h, 0, connect(3, ALAN, 9)), "badmem_2")
+    _, st = fire(call_enabled(c, h, 0, connect(3, ALAN, 9)), "badmem_2")
     assert _ret(st) == Ret(Fail(Errno.ENOBUFS), "connect")
     assert "badmem_2" not in names_call(c, h, connect(4, ALAN, 9))
     assert "badmem_2" not in names_call(c, h, getsockname(3))
@@ -58,10 +57,10 @@ def test_badmem_2_needs_valid_fds() -> None:
 def test_badmem_3_and_4_fail_blocked_calls() -> None:
     c = ctx(allow_badmem=True)
     h = host(socks=[Sock(3, None, 5000)], threads=[ThreadEntry(1, RecvFrom2(3))])
-    name, st = internal(c, h, "badmem_3", errno=Errno.ENOMEM)
+    _, st = internal(c, h, "badmem_3", errno=Errno.ENOMEM)
     assert _ret(st, 1) == Ret(Fail(Errno.ENOMEM), "recvfrom")
     h = host(socks=[Sock(3)], threads=[ThreadEntry(1, Select2((3,), ()), NEVER)])
-    name, st = internal(c, h, "badmem_4")
+    _, st = internal(c, h, "badmem_4")
     assert _ret(st, 1) == Ret(Fail(Errno.ENOMEM), "select")
     assert "badmem_4" not in names_internal(ctx(), h)
 

@@ -15,10 +15,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from udpsem.hosts.lts import (call_enabled, internal_enabled, recv_enabled, thread_enabled,
-                              time_pass, urgent, oq_enabled)
+from udpsem.hosts.lts import (
+    call_enabled,
+    internal_enabled,
+    oq_enabled,
+    recv_enabled,
+    thread_enabled,
+    time_pass,
+    urgent,
+)
 from udpsem.hosts.state import HostConsts, Run, Zombie
 from udpsem.network.faults import Crash, Faults, Window
 from udpsem.programs.heartbeat import HeartbeatOptions, build
@@ -28,7 +36,7 @@ from udpsem.semantics.drivers import simulate
 from udpsem.semantics.invariants import network_violations
 from udpsem.semantics.registry import RuleInfo
 from udpsem.semantics.time import MS, S
-from udpsem.testing import HostCase, calls, host_consts, host_cases, messages
+from udpsem.testing import HostCase, calls, host_cases, host_consts, messages
 
 ALL_FAILS = host_consts().map(lambda k: replace(k, linux_error_order=False))
 CASES_ALL_FAILS = host_cases(consts=ALL_FAILS)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from udpsem.hosts.invariants import host_violations
-from udpsem.hosts.lts import (call_enabled, internal_enabled, max_time_pass, recv_enabled,
-                              time_pass)
-from udpsem.hosts.state import HostStep, Run, RuleCtx, Zombie
+from udpsem.hosts.lts import call_enabled, internal_enabled, max_time_pass, recv_enabled, time_pass
+from udpsem.hosts.state import HostStep, RuleCtx, Run, Zombie
 from udpsem.testing import HostCase, calls, host_cases, messages, outcomes
 
 CASES = st.one_of(host_cases(min_run=1), host_cases())

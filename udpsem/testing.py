@@ -31,14 +31,45 @@ from hypothesis import strategies as st
 from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import full, own, refs
 from udpsem.hosts.invariants import call_errors
-from udpsem.hosts.state import (DELAY2, EXIT, LO_INTERFACE, RUN, ZOMBIE, Flags, Host,
-                                HostConsts, Interface, Print2, RecvFrom2, Ret, RuleCtx, Select2,
-                                SendTo2, Sock, ThreadEntry, ThreadState, Timing)
-from udpsem.hosts.values import (BROADCAST, FD, IP, LOCALHOST, Arch, Errno, Fail, IcmpGen, Ok,
-                                 Port, SockOpt, ip, is_loopback, is_martian)
+from udpsem.hosts.state import (
+    DELAY2,
+    EXIT,
+    LO_INTERFACE,
+    RUN,
+    ZOMBIE,
+    Flags,
+    Host,
+    HostConsts,
+    Interface,
+    Print2,
+    RecvFrom2,
+    Ret,
+    RuleCtx,
+    Select2,
+    SendTo2,
+    Sock,
+    ThreadEntry,
+    Timing,
+)
+from udpsem.hosts.values import (
+    BROADCAST,
+    FD,
+    IP,
+    LOCALHOST,
+    Arch,
+    Errno,
+    Fail,
+    IcmpGen,
+    Ok,
+    Port,
+    SockOpt,
+    ip,
+    is_loopback,
+    is_martian,
+)
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 from udpsem.semantics.choice import Branch
-from udpsem.semantics.time import MS, NEVER, S, US
+from udpsem.semantics.time import MS, NEVER, S
 
 T = TypeVar("T")
 
@@ -57,13 +88,18 @@ _SANE_IP = st.integers(ip("1.0.0.0"), ip("223.255.255.255"))
 _ANY_PORT = st.integers(1, 65535)
 
 
+def _coin(draw: st.DrawFn) -> bool:
+    """A boolean draw."""
+    return bool(draw(_BOOL))
+
+
 def _pick(draw: st.DrawFn, seq: Any) -> Any:
     """One element of a non-empty sequence (cheaper than building a sampled_from)."""
     return seq[draw(st.integers(0, len(seq) - 1))]
 
 
 def _maybe(draw: st.DrawFn, f: Callable[[], T]) -> T | None:
-    return f() if draw(_BOOL) else None
+    return f() if _coin(draw) else None
 
 
 def _draw_ip(draw: st.DrawFn, pool: list[IP]) -> IP:
@@ -73,7 +109,7 @@ def _draw_ip(draw: st.DrawFn, pool: list[IP]) -> IP:
 def _draw_port(draw: st.DrawFn, extra: tuple[Port, ...] = ()) -> Port:
     r = draw(st.integers(0, 3))
     if r == 0:
-        return draw(_ANY_PORT)  # type: ignore[no-any-return]
+        return draw(_ANY_PORT)
     if extra and r == 1:
         return _pick(draw, extra)  # type: ignore[no-any-return]
     return _pick(draw, PORTS)  # type: ignore[no-any-return]
@@ -115,18 +151,18 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
     error-order mode."""
     a = arch if arch is not None else _pick(draw, _ARCHS)
     console = _pick(draw, _CONSOLES)
-    open_max = 1024 if draw(_BOOL) else len(console) + draw(st.integers(0, 6))
-    oq_cap = None if draw(_BOOL) else draw(st.integers(1, 4))
+    open_max = 1024 if _coin(draw) else len(console) + draw(st.integers(0, 6))
+    oq_cap = None if _coin(draw) else draw(st.integers(1, 4))
     return HostConsts(
-        arch=a, priv=draw(_BOOL), eph=_pick(draw, _EPHS), console=console, open_max=open_max,
-        oq_cap=oq_cap, allow_badmem=draw(_BOOL), allow_intr=draw(_BOOL),
-        icmp_gen=_pick(draw, _GENS), linux_error_order=draw(_BOOL))
+        arch=a, priv=_coin(draw), eph=_pick(draw, _EPHS), console=console, open_max=open_max,
+        oq_cap=oq_cap, allow_badmem=_coin(draw), allow_intr=_coin(draw),
+        icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw))
 
 
 @st.composite
 def timings(draw: st.DrawFn) -> Timing:
     """The default timing, or arbitrary positive parameters with dpropmin ≤ dpropmax."""
-    if draw(_BOOL):
+    if _coin(draw):
         return Timing()
     lo = draw(st.integers(0, 50 * MS))
     small = st.integers(1, 2 * MS)
@@ -161,14 +197,14 @@ def interface_sets(draw: st.DrawFn) -> tuple[Interface, ...]:
     for k in sorted(numbers):
         addrs: list[IP] = []
         for _ in range(draw(st.integers(1, 3))):
-            a = _pick(draw, _ETH_POOL) if draw(_BOOL) else draw(_SANE_IP)
+            a = _pick(draw, _ETH_POOL) if _coin(draw) else draw(_SANE_IP)
             if a not in used and a not in addrs and not is_loopback(a) and not is_martian(a):
                 addrs.append(a)
         if not addrs:
             continue
         used.update(addrs)
         primary = _pick(draw, addrs)
-        mask = _pick(draw, _MASKS) if draw(_BOOL) else draw(st.integers(0, 32))
+        mask = _pick(draw, _MASKS) if _coin(draw) else draw(st.integers(0, 32))
         ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask))
     return tuple(ifds)
 
@@ -205,7 +241,7 @@ def _draw_payload(draw: st.DrawFn) -> bytes:
     """Mostly short payloads; sometimes at or just over the freebsd and UDP limits."""
     if draw(st.integers(0, 9)) == 0:
         return _pick(draw, _BIG)  # type: ignore[no-any-return]
-    return draw(_SHORT)  # type: ignore[no-any-return]
+    return draw(_SHORT)
 
 
 def payloads() -> st.SearchStrategy[bytes]:
@@ -219,9 +255,15 @@ _RET_CALLS = tuple(sorted(c for c in C.CALL_NAMES if c != "exit"))
 
 
 def _ok_value(draw: st.DrawFn, call: str) -> Any:
-    ipo = lambda: None if draw(_BOOL) else draw(_IP32)  # noqa: E731
-    po = lambda: None if draw(_BOOL) else draw(_ANY_PORT)  # noqa: E731
-    fdl = lambda: tuple(draw(_FD) for _ in range(draw(st.integers(0, 3))))  # noqa: E731
+    def ipo() -> IP | None:
+        return None if _coin(draw) else int(draw(_IP32))
+
+    def po() -> Port | None:
+        return None if _coin(draw) else int(draw(_ANY_PORT))
+
+    def fdl() -> tuple[FD, ...]:
+        return tuple(int(draw(_FD)) for _ in range(draw(st.integers(0, 3))))
+
     if call in ("socket", "create"):
         return draw(_FD)
     if call in ("getsockname", "getpeername"):
@@ -231,7 +273,7 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "geterr":
         return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
     if call == "getsockopt":
-        return draw(_BOOL)
+        return _coin(draw)
     if call == "select":
         return (fdl(), fdl())
     if call == "port_of_int":
@@ -246,7 +288,7 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
 def _draw_ret(draw: st.DrawFn) -> Ret:
     call = _pick(draw, _RET_CALLS)
     errs = sorted(call_errors().get(call, frozenset()))
-    if errs and draw(_BOOL):
+    if errs and _coin(draw):
         return Ret(Fail(_pick(draw, errs)), call)
     return Ret(Ok(_ok_value(draw, call)), call)
 
@@ -265,7 +307,7 @@ def _deadline(draw: st.DrawFn, now: int, span: int) -> int:
         return now
     if r == 1:
         return now + span
-    return now + draw(st.integers(0, span))  # type: ignore[no-any-return]
+    return now + draw(st.integers(0, span))
 
 
 def _draw_mq_msg(draw: st.DrawFn, locals_: list[IP]) -> IPMsg:
@@ -282,15 +324,15 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
     is1 = _maybe(draw, lambda: _pick(draw, locals_))
     ps1 = _maybe(draw, lambda: _draw_port(draw, eph))
     is2 = ps2 = None
-    if is1 is not None and ps1 is not None and draw(_BOOL):
+    if is1 is not None and ps1 is not None and _coin(draw):
         is2 = _draw_ip(draw, pool)
         ps2 = _draw_port_opt(draw)
-    la = is1 is not None and draw(_BOOL)
-    lp = ps1 is not None and draw(_BOOL)
+    la = is1 is not None and _coin(draw)
+    lp = ps1 is not None and _coin(draw)
     es = _pick(draw, (None, None, None, None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
-    n_mq = draw(st.integers(0, 3)) if draw(_BOOL) else 0
+    n_mq = draw(st.integers(0, 3)) if _coin(draw) else 0
     mq = tuple(_draw_mq_msg(draw, locals_) for _ in range(n_mq))
-    return Sock(fd, is1, ps1, is2, ps2, es, Flags(draw(_BOOL), draw(_BOOL)), mq, (la, lp),
+    return Sock(fd, is1, ps1, is2, ps2, es, Flags(_coin(draw), _coin(draw)), mq, (la, lp),
                 False)
 
 
@@ -312,7 +354,7 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
     if kind == "sendto":
         s = _pick(draw, bound)
         q = _quad(s)
-        if draw(_BOOL):
+        if _coin(draw):
             # The quad when it blocked may differ from the socket's now (connect/disconnect
             # since); it still had this port and a local (or no) address.
             is1 = _maybe(draw, lambda: _pick(draw, locals_))
@@ -329,7 +371,7 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
             ws = tuple(_pick(draw, fds) for _ in range(draw(st.integers(0, 2))))
         else:
             rs = ws = ()
-        dl = NEVER if draw(_BOOL) else _deadline(draw, now, 3 * S)
+        dl = NEVER if _coin(draw) else _deadline(draw, now, 3 * S)
         return ThreadEntry(tid, Select2(rs, ws), dl)
     if kind == "ret":
         return ThreadEntry(tid, _draw_ret(draw), _deadline(draw, now, timing.dsch))
@@ -346,12 +388,12 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
     """A datagram as out-queues hold them (Q1): msg_ok with a local source; often local
     (loopback delivery), often to or quoting a socket of this host."""
     src = _pick(draw, locals_)
-    dst = _pick(draw, locals_) if draw(_BOOL) else _draw_ip(draw, pool)
+    dst = _pick(draw, locals_) if _coin(draw) else _draw_ip(draw, pool)
     ports_ = tuple(sorted({p for s in socks for p in (s.ps1, s.ps2) if p is not None}))
     if draw(st.integers(0, 3)) == 0:
         kind = _pick(draw, (IcmpKind.PORT_UNREACH, IcmpKind.HOST_UNREACH))
         quads = [_quad(s) for s in socks if s.is1 is not None and s.is2 is not None]
-        if quads and draw(_BOOL):
+        if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
             assert i1 is not None and i2 is not None
             return IPMsg(src, i1, ICMP(kind, i1, p1, i2, p2))
@@ -383,7 +425,7 @@ def host_cases(draw: st.DrawFn, consts: st.SearchStrategy[HostConsts] | None = N
 
     # Sockets: fds distinct, not console, and within OPEN_MAX.
     room = max(0, k.open_max - len(set(k.console)))
-    free_fds = [fd for fd in range(0, 12) if fd not in k.console]
+    free_fds = [fd for fd in range(12) if fd not in k.console]
     fds: list[int] = []
     for _ in range(draw(st.integers(0, min(5, room)))):
         fd = _pick(draw, free_fds)
@@ -419,7 +461,7 @@ def host_cases(draw: st.DrawFn, consts: st.SearchStrategy[HostConsts] | None = N
     cap = k.oq_cap
     max_len = 4 if cap is None else cap
     n_oq = draw(st.integers(0, max_len))
-    if cap is not None and draw(_BOOL):
+    if cap is not None and _coin(draw):
         n_oq = cap
     oq = tuple(_draw_oq_msg(draw, pool, locals_, socks) for _ in range(n_oq))
     oq_dl = NEVER if not oq else _deadline(draw, now, timing.doq)
@@ -460,7 +502,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
             return _pick(draw, sock_fds)  # type: ignore[no-any-return]
         if console and r < 6:
             return _pick(draw, console)  # type: ignore[no-any-return]
-        return draw(st.integers(0, 30))  # type: ignore[no-any-return]
+        return draw(st.integers(0, 30))
 
     def ipv() -> IP:
         return _draw_ip(draw, pool)
@@ -474,30 +516,30 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
         return C.Connect(fd(), ipv(), _draw_port_opt(draw, sock_ports))
     if kind == "sendto":
         return C.SendTo(fd(), _maybe(draw, lambda: (ipv(), _draw_port(draw, sock_ports))),
-                        _draw_payload(draw), draw(_BOOL))
+                        _draw_payload(draw), _coin(draw))
     if kind == "recvfrom":
-        return C.RecvFrom(fd(), draw(_BOOL))
+        return C.RecvFrom(fd(), _coin(draw))
     if kind in ("getsockopt", "setsockopt"):
         opt = _pick(draw, _OPTS)
         return C.GetSockOpt(fd(), opt) if kind == "getsockopt" else C.SetSockOpt(
-            fd(), opt, draw(_BOOL))
+            fd(), opt, _coin(draw))
     if kind == "select":
         rs = tuple(fd() for _ in range(draw(st.integers(0, 3))))
         ws = tuple(fd() for _ in range(draw(st.integers(0, 2))))
-        tms = _pick(draw, _TIMEOUTS) if draw(_BOOL) else draw(st.integers(-10**6, 10**9))
+        tms = _pick(draw, _TIMEOUTS) if _coin(draw) else draw(st.integers(-10**6, 10**9))
         return C.Select(rs, ws, tms)
     if kind == "port_of_int":
-        return C.PortOfInt(_pick(draw, _INTS) if draw(_BOOL) else draw(
+        return C.PortOfInt(_pick(draw, _INTS) if _coin(draw) else draw(
             st.integers(-70000, 70000)))
     if kind == "ip_of_string":
-        return C.IpOfString(_pick(draw, _TEXTS) if draw(_BOOL) else draw(
+        return C.IpOfString(_pick(draw, _TEXTS) if _coin(draw) else draw(
             st.text(alphabet="0123456789.", max_size=16)))
     if kind == "getifaddrs":
         return C.GetIfAddrs()
     if kind == "create":
         return C.Create(_program, ())
     if kind == "delay":
-        return C.Delay(_pick(draw, (-1, 0, 1)) if draw(_BOOL) else draw(
+        return C.Delay(_pick(draw, (-1, 0, 1)) if _coin(draw) else draw(
             st.integers(-10**6, 10**9)))
     if kind == "print_endline_flush":
         return C.PrintEndlineFlush(_pick(draw, ("", "hi", "KURT is down")))
@@ -505,7 +547,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
         return C.Exit()
     cls = {"disconnect": C.Disconnect, "getsockname": C.GetSockName,
            "getpeername": C.GetPeerName, "geterr": C.GetErr, "close": C.Close}[kind]
-    return cls(fd())  # type: ignore[no-any-return]
+    return cls(fd())
 
 
 def calls(case: HostCase) -> st.SearchStrategy[C.Call]:
@@ -523,7 +565,7 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
     sock_ports = tuple(sorted({p for s in h.s for p in (s.ps1, s.ps2) if p is not None}))
 
     def dst() -> IP:
-        if deliverable or (own_nl and draw(_BOOL)):
+        if deliverable or (own_nl and _coin(draw)):
             return _pick(draw, own_nl)  # type: ignore[no-any-return]
         return _draw_ip(draw, pool)
 
@@ -533,10 +575,10 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
     if draw(st.integers(0, 2)) == 0:
         kind = _pick(draw, (IcmpKind.PORT_UNREACH, IcmpKind.HOST_UNREACH))
         quads = [q for q in (_quad(s) for s in h.s) if q[0] is not None and q[2] is not None]
-        if quads and draw(_BOOL):
+        if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
-            d = dst() if deliverable or draw(_BOOL) else i1
-            return IPMsg(i2 if draw(_BOOL) else src(), d, ICMP(kind, i1, p1, i2, p2))
+            d = dst() if deliverable or _coin(draw) else i1
+            return IPMsg(i2 if _coin(draw) else src(), d, ICMP(kind, i1, p1, i2, p2))
         return IPMsg(src(), dst(), ICMP(kind, src(), _draw_port_opt(draw, sock_ports), src(),
                                         _draw_port_opt(draw, sock_ports)))
     return IPMsg(src(), dst(), UDP(_draw_port_opt(draw, sock_ports),
@@ -591,7 +633,24 @@ def map_outcome(outcome: Any, f: Callable[[Any], T]) -> Any:
     return f(outcome)
 
 
-__all__ = ["HostCase", "host_consts", "timings", "nows", "interface_sets", "host_cases",
-           "calls", "messages", "results", "outcomes", "first_outcome", "map_outcome",
-           "fds_for", "ips_for", "ports", "payloads", "REMOTE_IPS", "MARTIAN_IPS",
-           "LOOPBACK_IPS", "PORTS"]
+__all__ = [
+    "LOOPBACK_IPS",
+    "MARTIAN_IPS",
+    "PORTS",
+    "REMOTE_IPS",
+    "HostCase",
+    "calls",
+    "first_outcome",
+    "host_cases",
+    "host_consts",
+    "interface_sets",
+    "ips_for",
+    "map_outcome",
+    "messages",
+    "nows",
+    "outcomes",
+    "payloads",
+    "ports",
+    "results",
+    "timings",
+]

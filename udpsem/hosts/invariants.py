@@ -27,9 +27,24 @@ from typing import Any
 
 from udpsem.hosts.auxiliary import full, local, refs, used_fds
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
-from udpsem.hosts.state import (LO, LO_INTERFACE, Delay2, ExitState, Host, HostConsts, Print2,
-                                RecvFrom2, Ret, Run, RuleCtx, Select2, SendTo2, Timing, Zombie)
-from udpsem.hosts.values import (UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian)
+from udpsem.hosts.state import (
+    LO,
+    LO_INTERFACE,
+    Delay2,
+    ExitState,
+    Host,
+    HostConsts,
+    Print2,
+    RecvFrom2,
+    Ret,
+    RuleCtx,
+    Run,
+    Select2,
+    SendTo2,
+    Timing,
+    Zombie,
+)
+from udpsem.hosts.values import UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian
 from udpsem.network.messages import UDP, msg_ok
 from udpsem.semantics.time import NEVER
 
@@ -144,8 +159,9 @@ def call_errors() -> dict[str, frozenset[Errno]]:
         if not errors:
             continue
         if info.trigger == "call":
-            targets: tuple[str, ...] = ((info.call,) if info.call != "*" else
-                                        _STAR_CALLS.get(info.name, tuple(CALL_NAMES)))
+            targets: tuple[str, ...] = (
+                (info.call,) if info.call is not None and info.call != "*"
+                else _STAR_CALLS.get(info.name, tuple(CALL_NAMES)))
         elif info.trigger == "thread":
             targets = tuple(_STATE_CALL[s] for s in info.states if s in _STATE_CALL)
         else:
@@ -380,5 +396,15 @@ def _outqueue(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -
                   f"(len {len(h.oq)}, OQ_CAP {consts.oq_cap})")
 
 
-__all__ = ["Violation", "host_violations", "host_ok", "ctx_violations", "result_violation",
-           "call_errors", "RESULT_SHAPES", "HOST_CONJUNCTS", "is_ip", "is_port"]
+__all__ = [
+    "HOST_CONJUNCTS",
+    "RESULT_SHAPES",
+    "Violation",
+    "call_errors",
+    "ctx_violations",
+    "host_ok",
+    "host_violations",
+    "is_ip",
+    "is_port",
+    "result_violation",
+]

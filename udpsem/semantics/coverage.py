@@ -79,29 +79,39 @@ def count_traces(paths: Iterable[str]) -> Counter[str]:
     c: Counter[str] = Counter()
     for path in paths:
         try:
-            fh = open(path, encoding="utf-8")
+            with open(path, encoding="utf-8") as fh:
+                lines = fh.readlines()
         except OSError as e:
             raise ValueError(f"{path}: cannot read: {e.strerror or e}") from None
-        with fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
-                if not isinstance(rec, dict) or rec.get("type") not in ("header", "step"):
-                    raise ValueError(f"{path}:{n}: not a trace header or step record")
-                if rec["type"] == "step":
-                    rule, partner = rec.get("rule"), rec.get("partner")
-                    if not isinstance(rule, str) or not (partner is None
-                                                         or isinstance(partner, str)):
-                        raise ValueError(f"{path}:{n}: step record without a rule name")
-                    c[rule] += 1
-                    if partner is not None:
-                        c[partner] += 1
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a text (UTF-8) trace file") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
+            if not isinstance(rec, dict) or rec.get("type") not in ("header", "step"):
+                raise ValueError(f"{path}:{n}: not a trace header or step record")
+            if rec["type"] == "step":
+                rule, partner = rec.get("rule"), rec.get("partner")
+                if not isinstance(rule, str) or not (partner is None
+                                                     or isinstance(partner, str)):
+                    raise ValueError(f"{path}:{n}: step record without a rule name")
+                c[rule] += 1
+                if partner is not None:
+                    c[partner] += 1
     return c
 
 
-__all__ = ["counts", "start", "stop", "hit", "transition", "registered", "report",
-           "count_traces"]
+__all__ = [
+    "count_traces",
+    "counts",
+    "hit",
+    "registered",
+    "report",
+    "start",
+    "stop",
+    "transition",
+]

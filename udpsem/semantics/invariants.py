@@ -125,8 +125,8 @@ def _agreement(setup: Setup, w: World, m: Machine) -> list[Violation]:
     for e in m.host.ts:
         if isinstance(e.state, (Run, Zombie)):
             continue
-        s = snips.get(e.tid)
-        if s is None or s.request is not None or e.tid in rets:
+        snip = snips.get(e.tid)
+        if snip is None or snip.request is not None or e.tid in rets:
             bad("C2", f"thread {e.tid} is {type(e.state).__name__} but no snippet waits for "
                       "the host's answer")
     for a in m.apps:
@@ -137,4 +137,4 @@ def _agreement(setup: Setup, w: World, m: Machine) -> list[Violation]:
     return out
 
 
-__all__ = ["network_violations", "network_ok", "NETWORK_CONJUNCTS", "Violation"]
+__all__ = ["NETWORK_CONJUNCTS", "Violation", "network_ok", "network_violations"]

@@ -241,10 +241,19 @@ class Search:
     """One BFS or DFS exploration (see the module docstring)."""
 
     def __init__(self, cfg: ExploreConfig, invariants: Sequence[Invariant] | None = None,
-                 monitors: Sequence[Monitor] | None = None) -> None:
+                 monitors: Sequence[Monitor] | None = None,
+                 world: tuple[Setup, Sequence[World]] | None = None) -> None:
+        """`world`: explore these roots under this setup instead of `cfg.program`'s scenario
+        (small hand-built worlds); the setup's runtime should be an `ExploreRuntime`."""
         self.cfg = cfg
-        self.runtime = ExploreRuntime()
-        self.setup, self.roots = build(cfg, self.runtime)
+        if world is None:
+            self.runtime = ExploreRuntime()
+            self.setup, self.roots = build(cfg, self.runtime)
+        else:
+            self.setup = world[0]
+            self.setup.horizon = cfg.horizon
+            self.runtime = self.setup.runtime
+            self.roots = [Root(self.setup.faults, w) for w in world[1]]
         self.policy = cfg.discretisation
         if invariants is None:
             invariants = model_invariants() if cfg.check_model else []
@@ -405,7 +414,7 @@ class Search:
         res.states = len(self.parent)
         res.bytes_per_state = self.bytes_per_state()
         res.frame_hits, res.frame_misses = keyer.frame_hits, keyer.frame_misses
-        res.rebuilds = self.runtime.rebuilds
+        res.rebuilds = getattr(self.runtime, "rebuilds", 0)
         cut = "states" in res.truncated or (stop and bool(frontier))
         res.complete = not res.truncated and not cut
         for p in self.props:

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import marshal
+import types
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -35,6 +38,8 @@ from udpsem.semantics.time import NEVER
 DIGEST_SIZE = 12
 _DEADLINE_FIELDS = frozenset({"deadline", "oq_deadline", "at"})
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_CACHED_TYPES = frozenset({"Sock", "ThreadEntry", "Interface", "IPMsg", "Host"})
+"""Immutable parts of the state shared between many worlds, whose encodings are cached."""
 
 
 def _field_names(tp: type) -> tuple[str, ...]:
@@ -46,13 +51,24 @@ def _field_names(tp: type) -> tuple[str, ...]:
 
 
 class Keyer:
-    """Builds canonical keys of worlds for one exploration (one runtime, one horizon)."""
+    """Builds canonical keys of worlds for one exploration (one runtime, one horizon).
 
-    def __init__(self, runtime: Any, horizon: int, frames: bool = True) -> None:
+    Speed: a value is encoded as a time-independent structure plus the list of its absolute
+    deadlines (made relative to `now` only when a key is built), and the structure of a host
+    or a datagram is cached by object identity (the cache holds the object, so an identity
+    is never reused while cached): successor worlds share most of their parent's objects.
+    """
+
+    def __init__(self, runtime: Any, horizon: int, frames: bool = True,
+                 cache_size: int = 100_000) -> None:
         self.runtime = runtime
         self.horizon = horizon
         self.frames = frames and hasattr(runtime, "frame_key")
         self._codes: dict[Code, bytes] = {}
+        self._objs: dict[int, tuple[Any, bytes, tuple[int, ...]]] = {}
+        self._types: dict[type, Callable[[Any, list[int]], Any]] = {}
+        self._inner: dict[type, Callable[[Any, list[int]], Any]] = {}
+        self.cache_size = cache_size
         self.frame_hits = 0
         self.frame_misses = 0
 
@@ -82,71 +98,138 @@ class Keyer:
             self._codes[code] = k
         return k
 
-    def value(self, x: Any, now: int) -> Any:
-        """A marshal-able canonical form of a model value (deadline fields made relative)."""
-        if x is None or type(x) in (int, str, bytes):
+    def enc(self, x: Any, dls: list[int]) -> Any:
+        """The time-independent structure of `x`; its deadlines are appended to `dls`."""
+        tp = type(x)
+        if tp is int or tp is str or x is None or tp is bytes:
             return x
-        if isinstance(x, bool):
-            return ("b", x)
-        if isinstance(x, Enum):
-            return x.value
-        if isinstance(x, tuple):
-            return tuple(self.value(v, now) for v in x)
-        if isinstance(x, list):
-            return ("l", *(self.value(v, now) for v in x))
-        if isinstance(x, Code):
-            return self.code(x)
-        if dataclasses.is_dataclass(x) and not isinstance(x, type):
-            tp = type(x)
-            out: list[Any] = [tp.__name__]
-            for name in _field_names(tp):
-                v = getattr(x, name)
-                if name in _DEADLINE_FIELDS and type(v) is int:
-                    out.append(self.rel(v, now))
-                else:
-                    out.append(self.value(v, now))
-            return tuple(out)
-        if isinstance(x, int):
-            return int(x)
-        if callable(x):
-            return ("p", program_name(x))
-        if isinstance(x, frozenset):
-            return ("fs", *sorted(marshal.dumps(self.value(v, now), 2) for v in x))
-        if isinstance(x, float):
-            return ("f", repr(x))
-        raise TypeError(f"no canonical key for a {type(x).__name__} in the world")
+        f = self._types.get(tp)
+        if f is None:
+            f = self._encoder(tp)
+            self._types[tp] = f
+        return f(x, dls)
+
+    def _encoder(self, tp: type) -> Callable[[Any, list[int]], Any]:
+        enc = self.enc
+        if tp is bool:
+            return lambda x, d: ("b", x)
+        if issubclass(tp, Enum):
+            return lambda x, d: x.value
+        if tp is tuple:
+            return lambda x, d: tuple([enc(v, d) for v in x])
+        if tp is list:
+            return lambda x, d: ("l", *[enc(v, d) for v in x])
+        if issubclass(tp, Code):
+            return lambda x, d: self.code(x)
+        if tp.__name__ in _CACHED_TYPES and dataclasses.is_dataclass(tp):
+            cached = self.cached
+
+            def shared(x: Any, d: list[int]) -> Any:
+                b, t = cached(x)
+                d.extend(t)
+                return ("#", b)
+
+            self._types[tp] = shared  # (the inner encoding below is used by `cached`)
+            return shared
+        return self._dc_encoder(tp)
+
+    def _dc_encoder(self, tp: type) -> Callable[[Any, list[int]], Any]:
+        enc = self.enc
+        if dataclasses.is_dataclass(tp):
+            names = _field_names(tp)
+            plain = tuple(n for n in names if n not in _DEADLINE_FIELDS)
+            timed = tuple(n for n in names if n in _DEADLINE_FIELDS)
+            tname = tp.__name__
+
+            def dc(x: Any, d: list[int]) -> Any:
+                for n in timed:
+                    d.append(getattr(x, n))
+                return (tname, *[enc(getattr(x, n), d) for n in plain])
+
+            return dc
+        if issubclass(tp, int):
+            return lambda x, d: int(x)
+        if issubclass(tp, str):
+            return lambda x, d: str(x)
+        if issubclass(tp, (types.FunctionType, types.BuiltinFunctionType, type)):
+            return lambda x, d: ("p", program_name(x))
+        if issubclass(tp, frozenset):
+            return lambda x, d: ("fs", *sorted(marshal.dumps(enc(v, d), 2) for v in x))
+        if tp is float:
+            return lambda x, d: ("f", repr(x))
+        raise TypeError(f"no canonical key for a {tp.__name__} in the world")
+
+    def value(self, x: Any, now: int) -> Any:
+        """A marshal-able canonical form of a model value, deadlines relative to `now`."""
+        dls: list[int] = []
+        st = self.enc(x, dls)
+        return (st, tuple([self.rel(d, now) for d in dls])) if dls else st
+
+    def cached(self, x: Any, inner: Callable[[Any, list[int]], Any] | None = None
+               ) -> tuple[bytes, tuple[int, ...]]:
+        """The marshalled structure of an immutable object and its absolute deadlines."""
+        hit = self._objs.get(id(x))
+        if hit is not None and hit[0] is x:
+            return hit[1], hit[2]
+        dls: list[int] = []
+        tp = type(x)
+        if inner is None:
+            inner = self._inner.get(tp)
+        if inner is None:
+            inner = self._dc_encoder(tp) if dataclasses.is_dataclass(tp) else self.enc
+            self._inner[tp] = inner
+        b = marshal.dumps(inner(x, dls), 2)
+        t = tuple(dls)
+        objs = self._objs
+        if len(objs) >= self.cache_size:
+            for k in list(itertools.islice(objs, self.cache_size // 4)):
+                del objs[k]  # the oldest quarter (insertion order)
+        objs[id(x)] = (x, b, t)
+        return b, t
 
     # components ----------------------------------------------------------------------------
 
-    def snippet(self, s: Snippet, now: int) -> Any:
+    def _snippet(self, s: Snippet, d: list[int]) -> Any:
         req = s.request
         if isinstance(req, (Return, Raised)):
             code: Any = ("done",)  # a finished thread's future is its result
         else:
             code = self.code(s.code)
         creating = None if s.creating is None else (program_name(s.creating[0]),
-                                                    self.value(s.creating[1], now))
-        return (s.tid, s.org, code, self.value(req, now), self.rel(s.deadline, now), creating)
+                                                    self.enc(s.creating[1], d))
+        d.append(s.deadline)
+        return (s.tid, s.org, code, self.enc(req, d), creating)
 
-    def app(self, a: App, now: int) -> Any:
-        return (a.tid, self.code(a.code), self.value(a.request, now), self.rel(a.deadline, now))
+    def _machine(self, m: Machine, d: list[int]) -> Any:
+        enc = self.enc
+        snippets = tuple([self._snippet(s, d) for s in m.snippets])
+        rets = []
+        for r in m.storerets:
+            d.append(r.deadline)
+            rets.append((r.tid, enc(r.value, d)))
+        apps = []
+        for a in m.apps:
+            d.append(a.deadline)
+            apps.append((a.tid, self.code(a.code), enc(a.request, d)))
+        return (m.name, m.conn, enc(m.host, d), enc(m.store, d), snippets, tuple(rets),
+                tuple(apps))
 
     def machine(self, m: Machine, now: int) -> Any:
-        return (m.name, m.conn, self.value(m.host, now), self.value(m.store, now),
-                tuple(self.snippet(s, now) for s in m.snippets),
-                tuple((r.tid, self.value(r.value, now), self.rel(r.deadline, now))
-                      for r in m.storerets),
-                tuple(self.app(a, now) for a in m.apps))
+        """A machine's key: its cached structure and its deadlines relative to now."""
+        b, t = self.cached(m, self._machine)
+        rel = self.rel
+        return (b, tuple([rel(x, now) for x in t]))
 
     def inflight(self, f: InFlight, now: int) -> bytes:
-        return marshal.dumps((self.rel(f.deadline, now), self.value(f.msg, now), f.src), 2)
+        mb, _ = self.cached(f.msg)
+        return marshal.dumps((self.rel(f.deadline, now), mb, f.src), 2)
 
     def world(self, w: World, monitors: Any = ()) -> Any:
         """The canonical key of `w` together with the monitors' keys."""
         now = w.now
-        return (tuple(self.machine(m, now) for m in w.machines),
-                tuple(sorted(self.inflight(f, now) for f in w.net)),
-                tuple((self.rel(e.at, now), e.kind, e.host) for e in w.schedule),
+        return (tuple([self.machine(m, now) for m in w.machines]),
+                tuple(sorted([self.inflight(f, now) for f in w.net])),
+                tuple([(self.rel(e.at, now), e.kind, e.host) for e in w.schedule]),
                 w.drops, monitors)
 
     def fingerprint(self, w: World, monitors: Any = ()) -> bytes:

@@ -31,6 +31,31 @@ def _duration(text: str, what: str) -> int:
         _fail(f"{what}: {e}")
 
 
+class _CxTimeline:
+    """The run timeline (traces.render.Timeline) of a counterexample: module returns are
+    shown only for get_status, and the violation closes it."""
+
+    def __init__(self) -> None:
+        from udpsem.traces.render import Timeline
+
+        self.inner = Timeline(limit=80)
+        self.calls: dict[tuple[str | None, int | None], str] = {}
+
+    def __call__(self, st: Any) -> None:
+        lab = st.transition.label
+        if lab.kind == "modcall":
+            self.calls[(lab.host, lab.tid)] = lab.value[0]
+        if lab.kind == "modret" and self.calls.get((lab.host, lab.tid)) != "get_status":
+            return
+        self.inner(st)
+
+    def violated(self, t: int, prop: str, message: str) -> None:
+        self.inner._add(t, "", f"[bold red]{prop} violated[/]: {message}")
+
+    def render(self, console: Console, title: str) -> None:
+        self.inner.render(console, title)
+
+
 @click.command()
 @click.argument("program")
 @click.option("--horizon", default="8s", show_default=True, help="virtual time bound")
@@ -94,8 +119,6 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     from udpsem.network.faults import Faults, apply_preset, parse_window
     from udpsem.programs.catalog import UnknownProgram, scenario
     from udpsem.semantics.time import fmt_ns
-    from udpsem.traces.render import Timeline
-
     try:
         scenario(program)
     except UnknownProgram as e:
@@ -173,7 +196,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             _fail(f"--graph {graph_path}: cannot write: {e.strerror or e}")
     cx_written = None
     cx_summary: dict[str, Any] | None = None
-    timeline = Timeline()
+    timeline = _CxTimeline()
     if res.violation is not None:
         from udpsem.explore.engine import fault_variants
 
@@ -193,6 +216,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             except OSError as e:
                 _fail(f"--counterexample {cx_path}: cannot write: {e.strerror or e}")
             cx_written = str(cx_path)
+            timeline.violated(cx.time, cx.prop, cx.message)
     summary: dict[str, Any] = {
         "program": program, "strategy": strategy, "horizon_ns": hz,
         "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,

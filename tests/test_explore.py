@@ -166,7 +166,7 @@ def test_random_walks_do_not_depend_on_worker_count() -> None:
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], text: str) -> None:
     p = subprocess.run([sys.executable, "-m", "udpsem", "explore", *args],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
     assert p.returncode == 2
     assert text in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert "Traceback" not in p.stderr
@@ -209,7 +209,7 @@ def test_user_invariant_gets_a_shortest_counterexample() -> None:
     w = s.roots[0].world
     from udpsem.explore.engine import expand
     for choices in res.violation.steps:
-        made, t = next((m, t) for m, t in expand(s.setup, w, s.policy) if m == choices)
+        _, t = next((m, t) for m, t in expand(s.setup, w, s.policy) if m == choices)
         rules.append(t.rule)
         w = t.world
     assert rules[-1] == "sendto_1"
@@ -264,3 +264,33 @@ def test_frame_keys_only_merge_states() -> None:
     without, _ = explore(replace(cfg, frames=False))
     assert with_frames.states < without.states
     assert with_frames.verdicts == without.verdicts
+
+
+def test_theorem2_monitor_checks_the_cell_after_settling() -> None:
+    from types import SimpleNamespace
+
+    from udpsem.explore.properties import SETTLE, Theorem2
+    from udpsem.semantics.labels import Label, Transition
+
+    mon = Theorem2()
+
+    def world(now: int, cell: int) -> Any:
+        alan = SimpleNamespace(store=((0, cell),))
+        return SimpleNamespace(now=now, machine=lambda name: alan)
+
+    def after(state: Any, kind: str, host: str, now: int, value: Any = None,
+              tid: int = 0) -> Any:
+        return mon.step(state, Transition("r", None, Label(kind, host, tid, value),
+                                          world(now, 0)))
+
+    st = mon.initial(None, None)  # type: ignore[arg-type]
+    st = after(st, "modcall", "ALAN", 0, ("start_heartbeat_a", ()))
+    st = after(st, "modcall", "KURT", 0, ("start_heartbeat_k", ()))
+    st = after(st, "modret", "ALAN", 0, 0)
+    assert mon.violation(st, world(SETTLE - 1, 0)) is None  # not settled yet
+    assert mon.violation(st, world(SETTLE, 1)) is None
+    assert "would return 0" in mon.violation(st, world(SETTLE, 0))  # type: ignore[operator]
+    st = after(st, "disconnect", "KURT", 5 * S)
+    assert mon.violation(st, world(5 * S + SETTLE - 1, 1)) is None  # a status change resets
+    assert "KURT is down" in mon.violation(st, world(5 * S + SETTLE, 1))  # type: ignore[operator]
+    assert mon.key(st, 5 * S + SETTLE) == mon.key(st, 9 * S)  # settled: time drops out

@@ -12,5 +12,16 @@ from udpsem.explore.choosers import Discretisation
 from udpsem.explore.engine import ExploreConfig, ExploreResult, Search, Violation, explore
 from udpsem.explore.properties import Invariant, Monitor, NoEscape, Theorem2, invariant
 
-__all__ = ["Discretisation", "ExploreConfig", "ExploreResult", "Search", "Violation", "explore",
-           "Invariant", "Monitor", "NoEscape", "Theorem2", "invariant"]
+__all__ = [
+           "Discretisation",
+           "ExploreConfig",
+           "ExploreResult",
+           "Invariant",
+           "Monitor",
+           "NoEscape",
+           "Search",
+           "Theorem2",
+           "Violation",
+           "explore",
+           "invariant",
+]

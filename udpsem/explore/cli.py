@@ -113,7 +113,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
     network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
     from udpsem.explore.choosers import Discretisation
-    from udpsem.explore.engine import ExploreConfig, explore as run_explore
+    from udpsem.explore.engine import ExploreConfig
+    from udpsem.explore.engine import explore as run_explore
     from udpsem.explore.shrink import from_violation, shrink, write_trace
     from udpsem.hosts.state import Timing
     from udpsem.network.faults import Faults, apply_preset, parse_window
@@ -182,13 +183,13 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
                     prog.update(task, text=f"{d['states']} states, {rate:,.0f} states/s, "
                                            f"depth {d['depth']}, queue {d['queue']}")
 
-                res, search = run_explore(cfg, progress)
+                res, _ = run_explore(cfg, progress)
         else:
-            res, search = run_explore(cfg)
+            res, _ = run_explore(cfg)
     except ValueError as e:
         _fail(str(e))
     if graph_path is not None and res.graph is not None:
-        import networkx as nx
+        import networkx as nx  # type: ignore[import-untyped]
 
         try:
             nx.write_graphml(res.graph, str(graph_path))

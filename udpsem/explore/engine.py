@@ -32,6 +32,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
+from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
+from udpsem.explore.properties import (
+    NO_TIME_STOP,
+    Invariant,
+    Monitor,
+    NoEscape,
+    Theorem2,
+    model_invariants,
+)
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults, Window
 from udpsem.programs.catalog import scenario
@@ -40,10 +50,6 @@ from udpsem.semantics.drivers import fire, step
 from udpsem.semantics.labels import Transition
 from udpsem.semantics.system import Setup, World, enabled
 from udpsem.semantics.time import NEVER, fmt_ns
-from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
-from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
-from udpsem.explore.properties import (NO_TIME_STOP, Invariant, Monitor, NoEscape, Theorem2,
-                                       model_invariants)
 
 
 class ExploreRuntime(GeneratorRuntime):
@@ -246,6 +252,7 @@ class Search:
         """`world`: explore these roots under this setup instead of `cfg.program`'s scenario
         (small hand-built worlds); the setup's runtime should be an `ExploreRuntime`."""
         self.cfg = cfg
+        self.runtime: Any
         if world is None:
             self.runtime = ExploreRuntime()
             self.setup, self.roots = build(cfg, self.runtime)
@@ -358,16 +365,15 @@ class Search:
             w, ms, sid, depth = frontier.popleft() if bfs else frontier.pop()
             if self.at[sid] < w.now or (depth_bounded and self.depth[sid] < depth):
                 continue  # superseded by an earlier (or shallower) visit of the same state
-            if depth > res.max_depth:
-                res.max_depth = depth
+            res.max_depth = max(res.max_depth, depth)
             if depth_bounded and depth >= cfg.max_depth:  # type: ignore[operator]
                 if "depth" not in res.truncated:
                     res.truncated.append("depth")
                 continue
             succ = expand(setup, w, policy)
             if not succ and w.now < setup.horizon:
-                found.setdefault(NO_TIME_STOP, (f"time-stop at {fmt_ns(w.now)}: nothing "
-                                                f"enabled and time cannot pass", sid))
+                why = f"time-stop at {fmt_ns(w.now)}: nothing enabled and time cannot pass"
+                found.setdefault(NO_TIME_STOP, (why, sid))
                 if cfg.stop_at_first:
                     break
             for k, (_made, t) in enumerate(succ):
@@ -425,9 +431,9 @@ class Search:
         first = min(found.items(), key=lambda kv: kv[1][1]) if found else None
         if first is not None:
             prop, (msg, sid) = first
-            root, edges = self.path(sid)
-            steps = self.choices(root, edges)
-            res.violation = Violation(prop, msg, root, steps, self.at[sid])
+            root_no, edges = self.path(sid)
+            steps = self.choices(root_no, edges)
+            res.violation = Violation(prop, msg, root_no, steps, self.at[sid])
         if cfg.graph:
             res.graph = self.graph()
         return res
@@ -435,7 +441,7 @@ class Search:
     def graph(self) -> Any:
         """The explored state graph (networkx DiGraph): nodes are state numbers with the
         fingerprint and a summary, edges carry the rule name."""
-        import networkx as nx
+        import networkx as nx  # type: ignore[import-untyped]
 
         g = nx.MultiDiGraph()
         for sid, (fp, text) in enumerate(self.nodes):
@@ -573,5 +579,17 @@ def explore(cfg: ExploreConfig, progress: Progress | None = None,
     return s.run(progress), s
 
 
-__all__ = ["ExploreConfig", "ExploreResult", "Search", "Violation", "Root", "explore",
-           "expand", "build", "fault_variants", "monitors_for", "run_walks", "NEVER"]
+__all__ = [
+    "NEVER",
+    "ExploreConfig",
+    "ExploreResult",
+    "Root",
+    "Search",
+    "Violation",
+    "build",
+    "expand",
+    "explore",
+    "fault_variants",
+    "monitors_for",
+    "run_walks",
+]

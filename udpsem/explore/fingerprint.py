@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any
 
 from udpsem.programs.runtime import Code, program_name
-from udpsem.semantics.components import App, Raised, Return, Snippet
+from udpsem.semantics.components import Raised, Return, Snippet
 from udpsem.semantics.system import InFlight, Machine, World
 from udpsem.semantics.time import NEVER
 

@@ -180,7 +180,7 @@ class Theorem2(Monitor):
         return new
 
     def violation(self, state: Any, world: World) -> str | None:
-        started, conn, alive, alan_settle, change_settle, cell, _ = state
+        _, _, _, alan_settle, change_settle, cell, _ = state
         if alan_settle is None or cell is None:
             return None
         now = world.now
@@ -246,5 +246,13 @@ def model_invariants() -> list[Invariant]:
     return out
 
 
-__all__ = ["Invariant", "invariant", "Monitor", "NoEscape", "Theorem2", "model_invariants",
-           "SETTLE", "NO_TIME_STOP"]
+__all__ = [
+    "NO_TIME_STOP",
+    "SETTLE",
+    "Invariant",
+    "Monitor",
+    "NoEscape",
+    "Theorem2",
+    "invariant",
+    "model_invariants",
+]

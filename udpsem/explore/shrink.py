@@ -21,6 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from udpsem.explore.choosers import LenientChooser
+from udpsem.explore.engine import ExploreConfig, ExploreRuntime, Violation, monitors_for
+from udpsem.explore.properties import Invariant, Monitor, model_invariants
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
 from udpsem.semantics.choice import ScriptedChooser
@@ -28,9 +31,6 @@ from udpsem.semantics.drivers import Step, step
 from udpsem.semantics.system import Setup, World
 from udpsem.traces.encode import dumps
 from udpsem.traces.record import header_json, rebuild, record_json
-from udpsem.explore.choosers import LenientChooser
-from udpsem.explore.engine import ExploreConfig, ExploreRuntime, Violation, monitors_for
-from udpsem.explore.properties import Invariant, Monitor, model_invariants
 
 Tape = list[list[tuple[str, Any]]]
 
@@ -178,9 +178,7 @@ def from_violation(cfg: ExploreConfig, faults: Faults, v: Violation) -> Countere
 def write_trace(cfg: ExploreConfig, cx: Counterexample, path: str | Path,
                 observers: Sequence[Callable[[Step], None]] = ()) -> list[Step]:
     """Write `cx` as a trace file that `udpsem replay` runs; returns the steps."""
-    from udpsem.hosts.state import HostConsts, Timing  # noqa: F401  (types of the header)
-
-    probe_setup, world0 = build_one(cfg, cx.faults)
+    _, world0 = build_one(cfg, cx.faults)
     header = header_json(cfg.program, cfg.scenario_params(), cfg.timing, cfg.consts, cx.faults,
                          None, world0)
     header = _roundtrip(header)

@@ -41,7 +41,8 @@ def _build_echo(params: dict[str, int], timing: Timing, consts: HostConsts, faul
                 runtime: Any) -> tuple[Setup, World]:
     opts = echo.EchoOptions(duration=params["duration_ns"], clients=params["clients"],
                             messages=params["messages"], strict=bool(params["strict"]),
-                            restart=bool(params["restart"]), timing=timing, consts=consts)
+                            restart=bool(params["restart"]), window=params["window"],
+                            timing=timing, consts=consts)
     try:
         return echo.build(opts, faults, runtime)
     except ValueError as e:
@@ -58,7 +59,7 @@ SCENARIOS: dict[str, Scenario] = {
         "echo", "reliable sessions (MODEL.md B.7): clients send strings, the server echoes "
                 "their lengths",
         {"duration_ns": echo.EchoOptions().duration, "clients": echo.EchoOptions().clients,
-         "messages": echo.EchoOptions().messages, "strict": 0, "restart": 0},
+         "messages": echo.EchoOptions().messages, "strict": 0, "restart": 0, "window": 1},
         _build_echo, echo.EchoObserver),
 }
 

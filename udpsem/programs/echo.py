@@ -11,6 +11,9 @@ labels; the server's threads are internal. String k of client i has a length uni
 all strings of the run (while the run is small enough for that, see `message`), so a reply
 names the string it answers and a reordered, duplicated or misrouted reply shows.
 
+`window=w` lets each client keep up to w strings outstanding (pipelined), which puts several
+values in flight per direction; B.7 is `window=1`.
+
 `restart=1` makes client C1 start a second incarnation on its own address after its last
 reply (both sockets set SO_REUSEADDR, as a restarted process would find its port free): its
 `connect` never returns (B.9: a Connected address cannot reconnect).
@@ -101,8 +104,14 @@ def echo_expect(ch: Any, s: str) -> Gen:
     return n
 
 
+def echo_done() -> Gen:
+    """Marks the end of a client's strings in the trace (does nothing)."""
+    return None
+    yield  # a generator, like every module function
+
+
 MODULE = {"echo_server": echo_server, "echo_connect": echo_connect, "echo_send": echo_send,
-          "echo_expect": echo_expect}
+          "echo_expect": echo_expect, "echo_done": echo_done}
 
 
 # The applications ----------------------------------------------------------------------------
@@ -113,13 +122,17 @@ def server_app(addr: tuple[int, int], strict: bool) -> Gen:
 
 
 def client_app(i: int, clients: int, messages: int, addr: tuple[int, int],
-               server: tuple[int, int], strict: bool, restart: bool) -> Gen:
-    """Client i: connect, then send each string and expect its length back, one at a time."""
+               server: tuple[int, int], strict: bool, restart: bool, window: int = 1) -> Gen:
+    """Client i: connect, then send each string and expect its length back, one at a time
+    (B.7), or with up to `window` strings outstanding."""
     ch = yield ModCall("echo_connect", (addr, server, strict, restart))
+    sent = 0
     for k in range(messages):
-        s = message(i, k, clients)
-        yield ModCall("echo_send", (ch, s))
-        yield ModCall("echo_expect", (ch, s))
+        while sent < messages and sent - k < window:
+            yield ModCall("echo_send", (ch, message(i, sent, clients)))
+            sent += 1
+        yield ModCall("echo_expect", (ch, message(i, k, clients)))
+    yield ModCall("echo_done")
     if restart:
         yield ModCall("echo_connect", (addr, server, strict, True))
 
@@ -135,6 +148,7 @@ class EchoOptions:
     messages: int = 10
     strict: bool = False
     restart: bool = False
+    window: int = 1  # strings a client keeps outstanding; 1 is B.7's one at a time
     start_gap: int = 0  # client i starts at (i - 1) * start_gap
     timing: Timing = field(default_factory=Timing)
     consts: HostConsts = field(default_factory=HostConsts)
@@ -146,6 +160,8 @@ def build(opts: EchoOptions, faults: Faults, runtime: Any) -> tuple[Setup, World
         raise ValueError(f"echo needs 1 to 64 clients, got {opts.clients}")
     if opts.messages < 0:
         raise ValueError(f"echo needs a non-negative number of messages, got {opts.messages}")
+    if opts.window < 1:
+        raise ValueError(f"echo needs a window of at least 1, got {opts.window}")
     server = (ip(SERVER_IP), SERVER_PORT)
     specs: list[tuple[str, str, Any, tuple[Any, ...], int]] = [
         (SERVER, SERVER_IP, server_app, (server, opts.strict), 0)]
@@ -153,7 +169,7 @@ def build(opts: EchoOptions, faults: Faults, runtime: Any) -> tuple[Setup, World
         addr = (ip(client_ip(i)), CLIENT_PORT)
         specs.append((client_name(i), client_ip(i), client_app,
                       (i, opts.clients, opts.messages, addr, server, opts.strict,
-                       opts.restart and i == 1), (i - 1) * opts.start_gap))
+                       opts.restart and i == 1, opts.window), (i - 1) * opts.start_gap))
     names = {s[0] for s in specs}
     for w in faults.disconnects:
         if w.host not in names:
@@ -237,6 +253,8 @@ class EchoObserver:
             self.pending[(lab.host, lab.tid)] = (fn, arg)
             if fn == "echo_send":
                 c.sent.append(arg[1])
+            elif fn == "echo_done":
+                c.finish_ns = st.transition.world.now
             elif fn == "echo_connect":
                 c.connects += 1
                 if c.connects == 1:
@@ -257,8 +275,6 @@ class EchoObserver:
                     c.reconnect_ns = t
             elif fn == "echo_expect":
                 c.received.append(lab.value)
-                if len(c.received) == len(c.sent):
-                    c.finish_ns = t
         elif kind == "thread_end" and lab.value is not None:
             self.escaped.append((st.transition.world.now, lab.host, lab.value))
 

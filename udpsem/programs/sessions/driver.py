@@ -451,6 +451,7 @@ class _End:
     chan: SessionChannel
     sent: list[Any]
     delivered: list[Any]
+    connected: bool = True  # a client end: its connect has completed
 
 
 class SessionMonitor:
@@ -470,6 +471,7 @@ class SessionMonitor:
         self.clients: list[_End] = []
         self.servers: list[_End] = []
         self.accept_logs: set[tuple[str, int]] = set()
+        self.ready: dict[tuple[str, int], _End] = {}  # (host, ready cell) -> client end
         self.breaches: list[str] = []
 
     def on_step(self, st: Any) -> None:
@@ -478,13 +480,18 @@ class SessionMonitor:
         if lab.kind == "call" and getattr(lab.value, "name", None) == "create":
             prog = lab.value.program
             if prog is client_io:
-                _, ch, _ = lab.value.arg
+                _, ch, ready = lab.value.arg
                 self._add(lab.host, ch, self.clients)
+                self.clients[-1].connected = False
+                self.ready[(lab.host, ready)] = self.clients[-1]
             elif prog is server_io:
                 _, lst = lab.value.arg
                 self.accept_logs.add((lab.host, lst.accept_log))
         elif lab.kind == "store" and isinstance(lab.value, StoreSet):
             key = (lab.host, lab.value.loc)
+            if key in self.ready:
+                self.ready[key].connected = bool(lab.value.value)
+                return
             if key in self.accept_logs:
                 for item in lab.value.value[1]:
                     ch = item[0]
@@ -505,11 +512,12 @@ class SessionMonitor:
         where.append(end)
 
     def pairs(self) -> list[tuple[_End, _End | None]]:
-        """Each client end with the server end of its session (None if none yet)."""
+        """Each client end with the server end of its session: None while its `connect` has
+        not returned (a client restarted on a used address never gets one, B.9)."""
         by_peer: dict[Addr, _End] = {}
         for s in self.servers:
             by_peer.setdefault(s.chan.peer, s)
-        return [(c, by_peer.get(c.chan.addr)) for c in self.clients]
+        return [(c, by_peer.get(c.chan.addr) if c.connected else None) for c in self.clients]
 
     def violations(self) -> list[str]:
         """Every breach of B.8.1/B.8.2 seen so far (empty if none)."""
@@ -520,6 +528,13 @@ class SessionMonitor:
         for peer, n in seen.items():
             if n > 1:
                 out.append(f"{n} server sessions for client {_addr_str(peer)}")
+        live: dict[Addr, int] = {}
+        for c in self.clients:
+            if c.connected:
+                live[c.chan.addr] = live.get(c.chan.addr, 0) + 1
+        for addr, n in live.items():
+            if n > 1:
+                out.append(f"{n} connected clients on one address {_addr_str(addr)}")
         for c, s in self.pairs():
             who = f"{c.host} {_addr_str(c.chan.addr)}"
             if s is None:

@@ -8,8 +8,19 @@ from typing import Any
 
 from udpsem.hosts.calls import Call
 from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
-from udpsem.hosts.state import (Host, HostConsts, HostStep, Interface, RuleCtx, Sock, ThreadEntry,
-                                Timing, eth, initial_host, RUN)
+from udpsem.hosts.state import (
+    RUN,
+    Host,
+    HostConsts,
+    HostStep,
+    Interface,
+    RuleCtx,
+    Sock,
+    ThreadEntry,
+    Timing,
+    eth,
+    initial_host,
+)
 from udpsem.hosts.values import ip
 from udpsem.network.messages import IPMsg
 from udpsem.semantics import coverage
@@ -89,5 +100,19 @@ def thread_state(h: Host, tid: int = 0) -> Any:
     return e.state
 
 
-__all__ = ["ALAN", "KURT", "RUN", "host", "ctx", "call", "names_call", "internal",
-           "names_internal", "recv", "names_recv", "thread_state", "FirstChooser", "fire"]
+__all__ = [
+    "ALAN",
+    "KURT",
+    "RUN",
+    "FirstChooser",
+    "call",
+    "ctx",
+    "fire",
+    "host",
+    "internal",
+    "names_call",
+    "names_internal",
+    "names_recv",
+    "recv",
+    "thread_state",
+]

@@ -12,7 +12,7 @@ import pytest
 
 def udpsem(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "udpsem", *args], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 def test_issue_example_json() -> None:

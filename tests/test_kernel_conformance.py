@@ -9,9 +9,22 @@ from typing import Any
 
 import pytest
 
-from udpsem.hosts.calls import (bind, close, connect, delay, disconnect, getpeername,
-                                getsockname, getsockopt, geterr, recvfrom, select, sendto,
-                                setsockopt, socket)
+from udpsem.hosts.calls import (
+    bind,
+    close,
+    connect,
+    delay,
+    disconnect,
+    geterr,
+    getpeername,
+    getsockname,
+    getsockopt,
+    recvfrom,
+    select,
+    sendto,
+    setsockopt,
+    socket,
+)
 from udpsem.hosts.values import SockOpt, ip
 from udpsem.real.compare import compare
 

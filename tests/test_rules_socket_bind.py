@@ -2,10 +2,10 @@
 
 from dataclasses import replace
 
+from tests.hostkit import ALAN, KURT, call, ctx, host, names_call, thread_state
 from udpsem.hosts.calls import bind, socket
 from udpsem.hosts.state import Flags, Ret, Sock
 from udpsem.hosts.values import Errno, Fail, Ok
-from tests.hostkit import ALAN, KURT, call, ctx, host, names_call, thread_state
 
 
 def test_socket_1_least_free_fd() -> None:

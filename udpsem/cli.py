@@ -170,7 +170,8 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def replay(trace_file: str, as_json: bool) -> None:
     """Re-run a trace from its recorded choices and check every step."""
-    from udpsem.traces.replay import TraceError, replay as do_replay
+    from udpsem.traces.replay import TraceError
+    from udpsem.traces.replay import replay as do_replay
 
     try:
         res = do_replay(trace_file)
@@ -276,5 +277,6 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(e.exit_code)
 
 
-from udpsem.explore.cli import explore  # noqa: E402
+from udpsem.explore.cli import explore
+
 cli.add_command(explore)

@@ -8,10 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from udpsem.hosts.state import (Host, HostConsts, HostStep, Interface, Ret, RecvFrom2, RuleCtx,
-                                Select2, SendTo2, Sock, ThreadEntry, ThreadState)
-from udpsem.hosts.values import (BROADCAST, FD, IP, LOCALHOST, TID, Arch, Errno, Port, Result,
-                                 in_prefix, is_loopback, is_martian)
+from udpsem.hosts.state import (
+    Host,
+    HostConsts,
+    HostStep,
+    Interface,
+    RecvFrom2,
+    Ret,
+    RuleCtx,
+    Select2,
+    SendTo2,
+    Sock,
+    ThreadEntry,
+    ThreadState,
+)
+from udpsem.hosts.values import (
+    BROADCAST,
+    FD,
+    IP,
+    LOCALHOST,
+    TID,
+    Arch,
+    Errno,
+    Port,
+    Result,
+    in_prefix,
+    is_loopback,
+)
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 from udpsem.semantics.choice import Branch
 from udpsem.semantics.time import NEVER
@@ -186,12 +209,11 @@ def refs(h: Host, fd: FD) -> bool:
     """`refs(h, fd)`: some thread is blocked in recvfrom, sendto or select on this fd."""
     for e in h.ts:
         st = e.state
-        if isinstance(st, RecvFrom2) or isinstance(st, SendTo2):
+        if isinstance(st, (RecvFrom2, SendTo2)):
             if st.fd == fd:
                 return True
-        elif isinstance(st, Select2):
-            if fd in st.reads or fd in st.writes:
-                return True
+        elif isinstance(st, Select2) and (fd in st.reads or fd in st.writes):
+            return True
     return False
 
 

@@ -11,11 +11,20 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from udpsem.hosts.calls import (bind, connect, create, delay, ip_of_string, port_of_int,
-                                recvfrom, select, sendto, socket)
-from udpsem.hosts.state import Timing, eth, initial_host
+from udpsem.hosts.calls import (
+    bind,
+    connect,
+    create,
+    delay,
+    ip_of_string,
+    port_of_int,
+    recvfrom,
+    select,
+    sendto,
+    socket,
+)
+from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import Errno, UDPError, ip
-from udpsem.hosts.state import HostConsts
 from udpsem.network.faults import Faults
 from udpsem.semantics.components import App, ModCall, Sleep, get, new, set_
 from udpsem.semantics.drivers import Step

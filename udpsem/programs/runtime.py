@@ -46,7 +46,7 @@ def _answer_repr(answer: Any) -> str:
 class Code:
     """(program, argument, answers so far) — a thread's state, hashed by digest."""
 
-    __slots__ = ("program", "arg", "prev", "answer", "n", "digest", "_hash")
+    __slots__ = ("_hash", "answer", "arg", "digest", "n", "prev", "program")
 
     def __init__(self, program: Program, arg: Any, prev: Code | None, answer: Any) -> None:
         self.program = program
@@ -168,11 +168,12 @@ class GeneratorRuntime:
 # answer-history digest. Globals are assumed constant (a program that mutates module state is
 # already a bug, DESIGN.md §3.5).
 
-import dis as _dis  # noqa: E402
-import marshal as _marshal  # noqa: E402
-import types as _types  # noqa: E402
-from dataclasses import fields as _fields, is_dataclass as _is_dataclass  # noqa: E402
-from enum import Enum as _Enum  # noqa: E402
+import dis as _dis
+import marshal as _marshal
+import types as _types
+from dataclasses import fields as _fields
+from dataclasses import is_dataclass as _is_dataclass
+from enum import Enum as _Enum
 
 _UNCONDITIONAL = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
                             "RETURN_VALUE", "RERAISE", "RAISE_VARARGS", "JUMP_ABSOLUTE",
@@ -259,8 +260,8 @@ def _encode_value(x: Any, seen: dict[int, int], keep: list[Any]) -> Any:
         if isinstance(x, bytearray):
             return ("ba", bytes(x))
         if isinstance(x, set):
-            return ("s", *sorted((_marshal.dumps(_encode_value(v, seen, keep), 2)
-                                  for v in x)))
+            return ("s", *sorted(_marshal.dumps(_encode_value(v, seen, keep), 2)
+                                  for v in x))
         return ("d", *((_encode_value(k, seen, keep), _encode_value(v, seen, keep))
                        for k, v in x.items()))  # insertion order is part of a dict's value
     if isinstance(x, frozenset):

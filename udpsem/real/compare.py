@@ -8,8 +8,8 @@ it with `udpsem.real.lib`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
 import subprocess
+from collections.abc import Callable, Generator
 from typing import Any
 
 from udpsem.hosts.state import HostConsts, Interface, Timing, eth, initial_host
@@ -70,7 +70,7 @@ def local_interfaces() -> tuple[Interface, ...]:
     """This machine's non-loopback IPv4 interfaces (from `ip -4 -o addr`), as model ETHs."""
     try:
         out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
-                             text=True, timeout=10).stdout
+                             text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return ()
     ifaces = []

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from udpsem.semantics.time import NEVER
 
-
 # What a thread can output ---------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)

@@ -15,17 +15,42 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from udpsem.hosts.lts import (Enabled, call_enabled, internal_enabled, recv_enabled)
 from udpsem.hosts.calls import Call, Create
-from udpsem.hosts.state import (Host, HostConsts, HostStep, LhConsole, LhExit, LhReturn,
-                                LhSendMsg, Ret, RuleCtx, Timing)
+from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
+from udpsem.hosts.state import (
+    Host,
+    HostConsts,
+    HostStep,
+    LhConsole,
+    LhExit,
+    LhReturn,
+    LhSendMsg,
+    Ret,
+    RuleCtx,
+    Timing,
+)
 from udpsem.hosts.values import Fail, Ok
 from udpsem.network.faults import Faults
 from udpsem.network.messages import IPMsg
 from udpsem.semantics.choice import Branch
-from udpsem.semantics.components import (EXTERN, INTERN, App, ModCall, Raised, Return, Sleep,
-                                         Snippet, StoreGet, StoreNew, StoreRet, StoreSet,
-                                         ThreadRuntime, store_alloc, store_put, store_read)
+from udpsem.semantics.components import (
+    EXTERN,
+    INTERN,
+    App,
+    ModCall,
+    Raised,
+    Return,
+    Sleep,
+    Snippet,
+    StoreGet,
+    StoreNew,
+    StoreRet,
+    StoreSet,
+    ThreadRuntime,
+    store_alloc,
+    store_put,
+    store_read,
+)
 from udpsem.semantics.labels import Label, Transition
 from udpsem.semantics.registry import rule
 from udpsem.semantics.time import NEVER
@@ -649,19 +674,14 @@ def earliest_deadline(w: World) -> int:
         if h is None:
             continue
         for e in h.ts:
-            if e.deadline < least:
-                least = e.deadline
-        if h.oq_deadline < least:
-            least = h.oq_deadline
+            least = min(least, e.deadline)
+        least = min(least, h.oq_deadline)
         for s in m.snippets:
-            if s.deadline < least:
-                least = s.deadline
+            least = min(least, s.deadline)
         for r in m.storerets:
-            if r.deadline < least:
-                least = r.deadline
+            least = min(least, r.deadline)
         for a in m.apps:
-            if a.deadline < least:
-                least = a.deadline
+            least = min(least, a.deadline)
     if w.net and w.net[0].deadline < least:
         least = w.net[0].deadline  # the network is kept sorted by deadline
     if w.schedule and w.schedule[0].at < least:
@@ -940,5 +960,18 @@ def ret_value_of(h: Host, tid: int) -> Any:
     return e.state.value if e is not None and isinstance(e.state, Ret) else None
 
 
-__all__ = ["Machine", "World", "Setup", "Candidate", "InFlight", "Event", "enabled",
-           "initial_world", "owners_of", "deadlines", "urgent", "time_bound", "Fail"]
+__all__ = [
+    "Candidate",
+    "Event",
+    "Fail",
+    "InFlight",
+    "Machine",
+    "Setup",
+    "World",
+    "deadlines",
+    "enabled",
+    "initial_world",
+    "owners_of",
+    "time_bound",
+    "urgent",
+]

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from udpsem.hosts.auxiliary import (autobind_possible, conflict, front, local, others, ret,
-                                    sock, with_autobind)
+from udpsem.hosts.auxiliary import (
+    autobind_possible,
+    conflict,
+    front,
+    local,
+    others,
+    ret,
+    sock,
+    with_autobind,
+)
 from udpsem.hosts.calls import Bind
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import ANY_ADDR, IP, TID, Errno, Fail, Ok, Port

@@ -6,8 +6,18 @@ from typing import Any
 
 from udpsem.hosts.auxiliary import any_sock, ret, set_thread, sock
 from udpsem.hosts.calls import Bind, Call, Connect, RecvFrom, Select, SendTo, Socket
-from udpsem.hosts.state import (RUN, Delay2, Host, HostStep, LhReturn, RecvFrom2, Ret, RuleCtx,
-                                Select2, SendTo2)
+from udpsem.hosts.state import (
+    RUN,
+    Delay2,
+    Host,
+    HostStep,
+    LhReturn,
+    RecvFrom2,
+    Ret,
+    RuleCtx,
+    Select2,
+    SendTo2,
+)
 from udpsem.hosts.values import TID, Errno, Fail
 from udpsem.semantics.choice import Branch
 from udpsem.semantics.registry import rule
@@ -44,7 +54,7 @@ def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
     Model details: applies to every call with an fd argument except select, which accepts
     console fds.
     """
-    if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:
+    if not call.takes_fd or call.fd not in ctx.consts.console:
         return None
     return ret(ctx, h, tid, Fail(Errno.ENOTSOCK), call.name)
 
@@ -62,7 +72,7 @@ def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
     """
     if not call.takes_fd:
         return None
-    fd = getattr(call, "fd")
+    fd = call.fd
     if fd in ctx.consts.console:
         return None
     s = any_sock(h, fd)

@@ -1,31 +1,33 @@
 """The host rules of MODEL.md §A.8, one module per call, in MODEL.md's order.
 
-Importing this package registers every rule. Within a module, call rules are registered in
-Linux's order of error precedence (the dispatcher in `hosts.lts` relies on it).
+Importing this package registers every rule, in this order (which `udpsem rules` shows).
+Within a module, call rules are registered in Linux's order of error precedence (the
+dispatcher in `hosts.lts` relies on it).
 """
+# ruff: noqa: I001  (the import order is the registration order: MODEL.md's order)
 
 from udpsem.hosts.rules import (  # noqa: F401  (registration)
+    generic,
+    socket,
     bind,
-    close,
     connect,
+    disconnect,
+    getsockname,
+    getpeername,
+    sendto,
+    recvfrom,
+    geterr,
+    getsockopt,
+    setsockopt,
+    close,
+    select,
+    port_of_int,
+    ip_of_string,
+    getifaddrs,
     create,
     delay,
-    disconnect,
-    exit,
-    generic,
-    geterr,
-    getifaddrs,
-    getpeername,
-    getsockname,
-    getsockopt,
-    input,
-    ip_of_string,
-    outqueue,
-    port_of_int,
     print_endline_flush,
-    recvfrom,
-    select,
-    sendto,
-    setsockopt,
-    socket,
+    exit,
+    outqueue,
+    input,
 )

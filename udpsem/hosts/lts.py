@@ -65,6 +65,7 @@ def _finish(value: Any, label: Any | None) -> Any:
     if isinstance(value, HostStep):
         return HostStep(gc(value.host), value.label)
     assert isinstance(value, Host), f"rule returned {type(value).__name__}, not a Host"
+    assert label is not None, "call and recv rules return a Host; the others a HostStep"
     return HostStep(gc(value), label)
 
 

@@ -47,6 +47,13 @@ class Code:
     """(program, argument, answers so far) — a thread's state, hashed by digest."""
 
     __slots__ = ("_hash", "answer", "arg", "digest", "n", "prev", "program")
+    program: Program
+    arg: Any
+    prev: Code | None
+    answer: Any
+    n: int
+    digest: bytes
+    _hash: int
 
     def __init__(self, program: Program, arg: Any, prev: Code | None, answer: Any) -> None:
         self.program = program

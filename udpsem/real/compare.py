@@ -73,7 +73,7 @@ def local_interfaces() -> tuple[Interface, ...]:
                              text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return ()
-    ifaces = []
+    ifaces: list[Interface] = []
     for line in out.splitlines():
         parts = line.split()
         if len(parts) < 4 or parts[1] == "lo" or parts[2] != "inet":

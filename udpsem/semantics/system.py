@@ -488,12 +488,15 @@ def _snippet_candidates(setup: Setup, w: World, m: Machine, s: Snippet) -> list[
         create = isinstance(req, Create)
         waiting = create_call_1(s) if create else _waiting(s)
         assert waiting is not None
+        call_label = Label("call", name, s.tid, req)
+        snippets = _put_snippet(m, waiting)
+
+        def machine_after(st: HostStep) -> Machine:
+            return Machine(m.name, m.conn, st.host, m.store, snippets, m.storerets, m.apps)
+
         for en in call_enabled(ctx, host, s.tid, req):
-            then = _then_host(
-                setup, w, m, en.rule.name,
-                lambda st, req=req: Label("call", name, s.tid, req),
-                lambda st: replace(m, host=st.host, snippets=_put_snippet(m, waiting)),
-                "create_call_1" if create else None)
+            then = _then_host(setup, w, m, en.rule.name, lambda st: call_label, machine_after,
+                              "create_call_1" if create else None)
             out.append(Candidate(en.rule.name, en.outcome, then, en.rule.urgent))
         return out
     if isinstance(req, (StoreNew, StoreSet, StoreGet)):
@@ -547,8 +550,8 @@ def _machine_candidates(setup: Setup, w: World, m: Machine) -> list[Candidate]:
     for s in m.snippets:
         out.extend(_snippet_candidates(setup, w, m, s))
     for r in m.storerets:
-        s = m.snippet(r.tid)
-        if s is None or s.request is not None or s.creating is not None:
+        waiter = m.snippet(r.tid)
+        if waiter is None or waiter.request is not None or waiter.creating is not None:
             continue  # restriction: nobody waits for this answer
         out.append(Candidate("storeret_1", None, _lazy(setup, w, m, storeret_1, r, "storeret_1",
                                                        Label("storeret", m.name, r.tid,

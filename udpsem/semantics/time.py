@@ -47,12 +47,14 @@ def parse_duration(text: str) -> int:
         raise ValueError(
             f"malformed duration {text!r}: expected a number and a unit (ns, us, ms, s, m, h), "
             "e.g. 250ms, 2.5s, 60s, 1h")
-    number, unit = m.group(1), m.group(2)
+    number: str = m.group(1)
+    unit: str = m.group(2)
     scale: int = _UNITS[unit]
     if "." in number:
         whole, frac = number.split(".")
-        value = int(whole) * scale + (int(frac) * scale) // (10 ** len(frac))
-        if (int(frac) * scale) % (10 ** len(frac)):
+        denom: int = 10 ** len(frac)
+        value = int(whole) * scale + (int(frac) * scale) // denom
+        if (int(frac) * scale) % denom:
             raise ValueError(f"duration {text!r} is not a whole number of nanoseconds")
         return value
     return int(number) * scale

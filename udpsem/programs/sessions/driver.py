@@ -52,6 +52,11 @@ EHOSTUNREACH is the loss of that datagram (retransmission covers it); the same e
 `select` and `recvfrom` are retried. A wake-up datagram is re-sent until it succeeds, since
 nothing else would repeat it. Any other failure escapes the thread.
 
+Codecs. Handles are plain data (they are part of the model state, which exploration
+fingerprints), so they name their serializers instead of holding them: `make_*_skt`
+registers the serializer under its `name` (composite serializers have structural names) and
+the driver looks it up again. Two different codecs with one name are refused.
+
 Cookies. `ServerCore` needs an injectable random source; a thread may not use global
 randomness, so the server's I/O thread uses `random.Random(cookie_seed)`, a deterministic
 function of its argument (replay and exploration rebuild threads by re-running them).
@@ -71,7 +76,8 @@ from udpsem.semantics.components import StoreSet, get, new, set_
 from udpsem.semantics.time import US
 
 from .core import DEFAULT_TIMING, ClientCore, Send, ServerCore, SessionReady, SetTimer, Timing
-from .wire import Data, Serializer, Some, encode_message
+from .wire import (Data, Serializer, Some, bool_serializer, bytes_serializer, encode_message,
+                   int_serializer, string_serializer, unit_serializer)
 
 T = TypeVar("T")
 Gen = Generator[Any, Any, T]
@@ -90,6 +96,24 @@ class SessionError(Exception):
     """Misuse of the API: `server_listen` twice, `accept` before `server_listen`."""
 
 
+_CODECS: dict[str, Serializer[Any]] = {
+    s.name: s for s in (string_serializer, int_serializer, bytes_serializer, bool_serializer,
+                        unit_serializer)}
+
+
+def codec_name(ser: Serializer[Any]) -> str:
+    """Register `ser` under its name and return the name (what handles hold)."""
+    known = _CODECS.setdefault(ser.name, ser)
+    if known is not ser and type(known) is not type(ser):
+        raise ValueError(f"two different serializers are both named {ser.name!r}")
+    return ser.name
+
+
+def codec(name: str) -> Serializer[Any]:
+    """The serializer registered under `name`."""
+    return _CODECS[name]
+
+
 # Handles: immutable values, safe to store, return to the application and pass to `create` --
 
 
@@ -99,8 +123,8 @@ class ClientSkt:
 
     fd: int
     addr: Addr
-    ser_out: Serializer[Any]
-    ser_in: Serializer[Any]
+    ser_out: str
+    ser_in: str
     strict: bool = False
     timing: Timing = DEFAULT_TIMING
 
@@ -112,8 +136,8 @@ class ServerSkt:
 
     fd: int
     addr: Addr
-    ser_out: Serializer[Any]
-    ser_in: Serializer[Any]
+    ser_out: str
+    ser_in: str
     state: int
     strict: bool = False
     timing: Timing = DEFAULT_TIMING
@@ -148,7 +172,7 @@ class SessionChannel:
     in_taken: int
     bell_fd: int
     bell_addr: Addr
-    ser_out: Serializer[Any]
+    ser_out: str
 
 
 # Small LIB helpers ---------------------------------------------------------------------------
@@ -223,7 +247,8 @@ def make_client_skt(ser_out: Serializer[Any], ser_in: Serializer[Any], addr: Add
     if reuseaddr:
         yield setsockopt(fd, SockOpt.SO_REUSEADDR, True)
     yield bind(fd, addr[0], addr[1])
-    return ClientSkt(fd, (addr[0], addr[1]), ser_out, ser_in, strict, timing)
+    return ClientSkt(fd, (addr[0], addr[1]), codec_name(ser_out), codec_name(ser_in), strict,
+                     timing)
 
 
 def make_server_skt(ser_out: Serializer[Any], ser_in: Serializer[Any], addr: Addr, *,
@@ -233,8 +258,8 @@ def make_server_skt(ser_out: Serializer[Any], ser_in: Serializer[Any], addr: Add
     fd = yield socket()
     yield bind(fd, addr[0], addr[1])
     state = yield new(None)
-    return ServerSkt(fd, (addr[0], addr[1]), ser_out, ser_in, state, strict, timing,
-                     cookie_seed)
+    return ServerSkt(fd, (addr[0], addr[1]), codec_name(ser_out), codec_name(ser_in), state,
+                     strict, timing, cookie_seed)
 
 
 def server_listen(srv: ServerSkt) -> Gen[None]:
@@ -281,7 +306,7 @@ def connect(cli: ClientSkt, server: Addr) -> Gen[SessionChannel]:
 def send(ch: SessionChannel, value: Any) -> Gen[None]:
     """Append `value` to the out-buffer (non-blocking). A value of the wrong type or too big
     for one datagram raises `WireError` here, in the caller."""
-    payload = ch.ser_out.encode(value)
+    payload = codec(ch.ser_out).encode(value)
     encode_message(Data(10**18, payload))  # fits in a datagram whatever its number
     yield from _append(ch.out_log, ch.out_taken, (value,))
     yield from _ring(ch.fd, ch.addr, str(ch.session).encode())
@@ -357,7 +382,8 @@ class _Loop:
 
 def client_io(cli: ClientSkt, ch: SessionChannel, ready: int) -> Gen[None]:
     """The client's I/O thread: owns the ClientCore; handshake, then data transfer."""
-    core: ClientCore[Any, Any] = ClientCore(ch.peer, cli.ser_out, cli.ser_in, timing=cli.timing,
+    core: ClientCore[Any, Any] = ClientCore(ch.peer, codec(cli.ser_out), codec(cli.ser_in),
+                                            timing=cli.timing,
                                             strict=cli.strict)
     loop = _Loop(cli.fd, cli.addr)
     consumed = 0  # values taken from out_log (this thread owns out_taken)
@@ -392,7 +418,7 @@ def client_io(cli: ClientSkt, ch: SessionChannel, ready: int) -> Gen[None]:
 def server_io(srv: ServerSkt, lst: Listening) -> Gen[None]:
     """The server's I/O thread (the source's dispatcher and retransmitters): owns the
     ServerCore and the table; creates a channel for each completed handshake."""
-    core: ServerCore[Any, Any] = ServerCore(srv.ser_out, srv.ser_in,
+    core: ServerCore[Any, Any] = ServerCore(codec(srv.ser_out), codec(srv.ser_in),
                                             random.Random(srv.cookie_seed),
                                             timing=srv.timing, strict=srv.strict)
     loop = _Loop(srv.fd, srv.addr)
@@ -561,7 +587,7 @@ def _short(xs: list[Any]) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-__all__ = ["LOSS_ERRNOS", "ClientSkt", "Listening", "ServerSkt", "SessionChannel",
+__all__ = ["LOSS_ERRNOS", "codec", "codec_name", "ClientSkt", "Listening", "ServerSkt", "SessionChannel",
            "SessionError", "SessionMonitor", "accept", "client_io", "connect",
            "make_client_skt", "make_server_skt", "recv", "send", "server_io", "server_listen",
            "try_recv"]

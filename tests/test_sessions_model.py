@@ -21,16 +21,28 @@ from udpsem.network.faults import Faults
 from udpsem.programs import echo
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.programs.sessions import core as core_mod
-from udpsem.programs.sessions.driver import (LOSS_ERRNOS, ClientSkt, SessionChannel,
-                                             SessionMonitor, _sendto, accept, client_io,
-                                             connect, make_client_skt, make_server_skt, recv,
-                                             send, server_listen, try_recv)
+from udpsem.programs.sessions.driver import (
+    LOSS_ERRNOS,
+    ClientSkt,
+    SessionChannel,
+    SessionMonitor,
+    _sendto,
+    accept,
+    client_io,
+    connect,
+    make_client_skt,
+    make_server_skt,
+    recv,
+    send,
+    server_listen,
+    try_recv,
+)
 from udpsem.programs.sessions.wire import int_serializer, string_serializer
 from udpsem.semantics.choice import RandomChooser
 from udpsem.semantics.components import App, ModCall, Raised
 from udpsem.semantics.drivers import simulate
 from udpsem.semantics.system import Machine, Setup, initial_world, owners_of
-from udpsem.semantics.time import MS, S, US
+from udpsem.semantics.time import MS, US, S
 from udpsem.traces.record import run
 
 Gen = Generator[Any, Any, Any]
@@ -165,12 +177,12 @@ def _run_small(server_fn: str, with_client: bool) -> list[Any]:
 
 
 def test_server_listen_twice_is_an_error() -> None:
-    ((host, v),) = _run_small("misuse_twice", False)
+    ((_, v),) = _run_small("misuse_twice", False)
     assert isinstance(v, Raised) and "SessionError" in v.error and "already" in v.error
 
 
 def test_accept_before_listen_is_an_error() -> None:
-    ((host, v),) = _run_small("misuse_accept", False)
+    ((_, v),) = _run_small("misuse_accept", False)
     assert isinstance(v, Raised) and "server_listen has not been called" in v.error
 
 

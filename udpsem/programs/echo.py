@@ -29,8 +29,16 @@ from udpsem.hosts.calls import create
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip, ip_str
 from udpsem.network.faults import Faults
-from udpsem.programs.sessions.driver import (SessionMonitor, accept, connect, make_client_skt,
-                                             make_server_skt, recv, send, server_listen)
+from udpsem.programs.sessions.driver import (
+    SessionMonitor,
+    accept,
+    connect,
+    make_client_skt,
+    make_server_skt,
+    recv,
+    send,
+    server_listen,
+)
 from udpsem.programs.sessions.wire import int_serializer, string_serializer
 from udpsem.semantics.components import App, ModCall, Raised, Sleep
 from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of

@@ -69,15 +69,32 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from udpsem.hosts.calls import (bind, create, getsockname, recvfrom, select, sendto,
-                                setsockopt, socket)
+from udpsem.hosts.calls import (
+    bind,
+    create,
+    getsockname,
+    recvfrom,
+    select,
+    sendto,
+    setsockopt,
+    socket,
+)
 from udpsem.hosts.values import Errno, SockOpt, UDPError, ip
 from udpsem.semantics.components import StoreSet, get, new, set_
 from udpsem.semantics.time import US
 
 from .core import DEFAULT_TIMING, ClientCore, Send, ServerCore, SessionReady, SetTimer, Timing
-from .wire import (Data, Serializer, Some, bool_serializer, bytes_serializer, encode_message,
-                   int_serializer, string_serializer, unit_serializer)
+from .wire import (
+    Data,
+    Serializer,
+    Some,
+    bool_serializer,
+    bytes_serializer,
+    encode_message,
+    int_serializer,
+    string_serializer,
+    unit_serializer,
+)
 
 T = TypeVar("T")
 Gen = Generator[Any, Any, T]
@@ -372,11 +389,11 @@ class _Loop:
         ready = []
         for eff in effects:
             if isinstance(eff, Send):
-                yield from _sendto(self.fd, eff.addr, eff.data)
+                yield from _sendto(self.fd, _as_addr(eff.addr), eff.data)
             elif isinstance(eff, SetTimer):
                 self.deadline = eff.when
             elif isinstance(eff, SessionReady):
-                ready.append(eff.addr)
+                ready.append(_as_addr(eff.addr))
         return ready
 
 
@@ -444,13 +461,14 @@ def server_io(srv: ServerSkt, lst: Listening) -> Gen[None]:
             for _ in (yield from loop.sends(core.on_datagram(src, data, loop.now))):
                 popped = core.pop_accept()
                 assert popped is not None and popped[0] == len(chans)
-                sid, peer = popped
-                cells = []
-                for init in (_EMPTY_LOG, 0, _EMPTY_LOG, 0):
-                    cells.append((yield new(init)))
+                sid, peer = popped[0], _as_addr(popped[1])
+                out_log = yield new(_EMPTY_LOG)
+                out_taken = yield new(0)
+                in_log = yield new(_EMPTY_LOG)
+                in_taken = yield new(0)
                 bell_fd, bell_addr = yield from _make_bell()
-                ch = SessionChannel(srv.fd, srv.addr, sid, peer, *cells, bell_fd, bell_addr,
-                                    srv.ser_out)
+                ch = SessionChannel(srv.fd, srv.addr, sid, peer, out_log, out_taken, in_log,
+                                    in_taken, bell_fd, bell_addr, srv.ser_out)
                 chans.append(ch)
                 consumed.append(0)
                 yield from _append(lst.accept_log, lst.accept_taken, ((ch, peer),))
@@ -561,12 +579,13 @@ class SessionMonitor:
         for addr, n in live.items():
             if n > 1:
                 out.append(f"{n} connected clients on one address {_addr_str(addr)}")
-        for c, s in self.pairs():
+        for c, srv in self.pairs():
             who = f"{c.host} {_addr_str(c.chan.addr)}"
-            if s is None:
+            if srv is None:
                 if c.delivered:
                     out.append(f"{who}: received {len(c.delivered)} values without a session")
                 continue
+            s = srv
             if s.delivered != c.sent[:len(s.delivered)]:
                 out.append(f"{who}: server received {_short(s.delivered)}, "
                            f"not a prefix of the sent {_short(c.sent)}")
@@ -574,6 +593,11 @@ class SessionMonitor:
                 out.append(f"{who}: client received {_short(c.delivered)}, "
                            f"not a prefix of the sent {_short(s.sent)}")
         return out
+
+
+def _as_addr(a: Any) -> Addr:
+    """The cores keep addresses opaque; this driver's are (ip, port) pairs."""
+    return (a[0], a[1])
 
 
 def _addr_str(a: Addr) -> str:
@@ -587,7 +611,24 @@ def _short(xs: list[Any]) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-__all__ = ["LOSS_ERRNOS", "codec", "codec_name", "ClientSkt", "Listening", "ServerSkt", "SessionChannel",
-           "SessionError", "SessionMonitor", "accept", "client_io", "connect",
-           "make_client_skt", "make_server_skt", "recv", "send", "server_io", "server_listen",
-           "try_recv"]
+__all__ = [
+    "LOSS_ERRNOS",
+    "ClientSkt",
+    "Listening",
+    "ServerSkt",
+    "SessionChannel",
+    "SessionError",
+    "SessionMonitor",
+    "accept",
+    "client_io",
+    "codec",
+    "codec_name",
+    "connect",
+    "make_client_skt",
+    "make_server_skt",
+    "recv",
+    "send",
+    "server_io",
+    "server_listen",
+    "try_recv",
+]

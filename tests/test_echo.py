@@ -65,6 +65,7 @@ def test_echo_readable_output_has_the_client_table() -> None:
     assert "echo: 2 clients, 3 strings each" in p.stdout
     assert "0 guarantee violations" in p.stdout
     assert "10.0.0.12:5000" in p.stdout
+    assert "get_status" not in p.stdout  # the timeline names only the heartbeat's returns
 
 
 def test_echo_bad_parameters_are_user_errors() -> None:

@@ -31,6 +31,7 @@ class Timeline:
         self.limit = limit
         self.omitted = 0
         self.last_status: Any = None
+        self.calls: dict[tuple[str, Any], str] = {}  # (host, tid) -> its last module call
 
     def _add(self, t: int, host: str, what: str) -> None:
         if len(self.rows) < self.limit:
@@ -42,11 +43,15 @@ class Timeline:
         tr = st.transition
         lab, t = tr.label, tr.world.now
         host = lab.host or ""
+        if lab.kind == "modcall":
+            self.calls[(host, lab.tid)] = lab.value[0]
         if lab.kind in ("disconnect", "reconnect", "crash"):
             self._add(t, host, f"[bold magenta]{lab.kind}[/]")
         elif lab.kind == "modcall" and lab.value[0] != "get_status":
             self._add(t, host, f"calls {lab.value[0]}()")
-        elif lab.kind == "modret" and isinstance(lab.value, int) and lab.value != self.last_status:
+        elif lab.kind == "modret" and isinstance(lab.value, int) \
+                and self.calls.get((host, lab.tid)) == "get_status" \
+                and lab.value != self.last_status:
             colour = "green" if lab.value == 1 else "red"
             self._add(t, host, f"get_status → [bold {colour}]{lab.value}[/]")
             self.last_status = lab.value

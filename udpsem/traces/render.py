@@ -12,7 +12,7 @@ from udpsem.semantics.time import fmt_ns
 
 # Rules worth a line in a heartbeat timeline (the rest are counted in the summary).
 NOTABLE = {
-    "select_4": "no ping for 2.5 s: select timed out",
+    "select_4": "select timed out with nothing ready",
     "sendto_5": "sendto failed with the pending ICMP error",
     "delivery_in_udp_2": "datagram for no socket (ICMP port unreachable)",
     "delivery_in_icmp_1": "ICMP error recorded on the socket",

@@ -45,6 +45,8 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def _whole_suite(config: pytest.Config) -> bool:
     opt = config.option
+    if getattr(opt, "collectonly", False) or getattr(opt, "maxfail", 0):
+        return False  # nothing ran, or the run may stop early: counts would mislead
     if getattr(opt, "keyword", "") or getattr(opt, "markexpr", "") or _state["deselected"]:
         return False
     if getattr(opt, "lf", False):

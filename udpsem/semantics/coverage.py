@@ -55,6 +55,15 @@ def transition(before: Any, t: Any) -> None:
         c[t.partner] += 1
     if t.rule == "time_pass" and getattr(before, "net", ()):
         c["net_msg_time"] += 1
+    if t.partner not in ("host_send_disc", "host_recv_disc") and _is_host_rule(t.rule):
+        c["host_lift"] += 1
+
+
+def _is_host_rule(name: str) -> bool:
+    from udpsem.semantics.registry import RULES
+
+    info = RULES.get(name)
+    return info is not None and info.trigger in ("call", "thread", "oq", "recv")
 
 
 def registered() -> list[str]:

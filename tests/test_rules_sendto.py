@@ -290,3 +290,18 @@ def test_sendto_10_disconnected_while_blocked_off_linux() -> None:
 def test_sendto_10_not_with_explicit_destination() -> None:
     h = full_host([Sock(3, None, 40000)], [blocked(dest=(KURT, 9), q=(None, 40000, None, None))])
     assert "sendto_10" not in names_internal(ctx(oq_cap=1, arch=Arch.FREEBSD), h)
+
+
+def test_sendto_10_defers_to_a_pending_error_on_freebsd() -> None:
+    """Regression (found by the intended-overlap sanity property): a blocked peer-send on a
+    disconnected freebsd socket with a pending error takes sendto_9 only."""
+    from tests.hostkit import ctx, host, names_internal
+    from udpsem.hosts.state import SendTo2, Sock, ThreadEntry
+    from udpsem.hosts.values import Arch, Errno
+    from udpsem.semantics.time import NEVER
+
+    blocked = ThreadEntry(1, SendTo2(3, None, b"x", (None, 40000, None, None)), NEVER)
+    h = host(socks=[Sock(3, None, 40000, es=Errno.ECONNREFUSED)], threads=[blocked])
+    assert names_internal(ctx(arch=Arch.FREEBSD, oq_cap=1), h) == ["sendto_9"]
+    h2 = host(socks=[Sock(3, None, 40000)], threads=[blocked])
+    assert names_internal(ctx(arch=Arch.FREEBSD, oq_cap=1), h2) == ["sendto_10"]

@@ -362,12 +362,16 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: urgent; not on linux, where the destination is fixed before the wait
     and sendto_8 still sends. The paper's "too big" case cannot arise, as the size is
-    checked before blocking.
+    checked before blocking. A pending error is reported first (sendto_9 on freebsd): we
+    require `es = None` (or windows, which ignores `es`), so the two slow failures do not
+    overlap, which MODEL.md §A.9's list of intended overlaps does not allow.
     """
     found = _blocked(h, tid)
     if found is None or ctx.consts.arch == Arch.LINUX:
         return None
     st, s = found
     if st.dest is not None or s.is2 is not None:
+        return None
+    if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
         return None
     return HostStep(ret(ctx, h, tid, Fail(nodest(ctx.consts)), "sendto"))

@@ -21,12 +21,12 @@ reply (both sockets set SO_REUSEADDR, as a restarted process would find its port
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from udpsem.hosts.calls import create
-from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
+from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.sessions.driver import (
@@ -40,9 +40,10 @@ from udpsem.programs.sessions.driver import (
     server_listen,
 )
 from udpsem.programs.sessions.wire import int_serializer, string_serializer
-from udpsem.semantics.components import App, ModCall, Raised, Sleep
-from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import NEVER, S
+from udpsem.programs.world import HostSpec, build_world
+from udpsem.semantics.components import ModCall, Raised
+from udpsem.semantics.system import Setup, World
+from udpsem.semantics.time import S
 
 Gen = Generator[Any, Any, Any]
 
@@ -118,7 +119,7 @@ def echo_done() -> Gen:
     yield  # a generator, like every module function
 
 
-MODULE = {"echo_server": echo_server, "echo_connect": echo_connect, "echo_send": echo_send,
+MODULE: dict[str, Callable[..., Any]] = {"echo_server": echo_server, "echo_connect": echo_connect, "echo_send": echo_send,
           "echo_expect": echo_expect, "echo_done": echo_done}
 
 
@@ -178,31 +179,10 @@ def build(opts: EchoOptions, faults: Faults, runtime: Any) -> tuple[Setup, World
         specs.append((client_name(i), client_ip(i), client_app,
                       (i, opts.clients, opts.messages, addr, server, opts.strict,
                        opts.restart and i == 1, opts.window), (i - 1) * opts.start_gap))
-    names = {s[0] for s in specs}
-    for w in faults.disconnects:
-        if w.host not in names:
-            raise ValueError(f"--disconnect names unknown host {w.host!r} "
-                             f"(hosts: {', '.join(sorted(names))})")
-    for c in faults.crashes:
-        if c.host not in names:
-            raise ValueError(f"--crash names unknown host {c.host!r} "
-                             f"(hosts: {', '.join(sorted(names))})")
-    machines = []
-    for name, addr_text, app, arg, start in specs:
-        host = initial_host((eth(0, ip(addr_text), 24),), (0,))
-        code, req = runtime.start(app, arg)
-        deadline = start if isinstance(req, ModCall) else NEVER
-        if isinstance(req, Sleep):
-            deadline = start + req.ns
-        machines.append(Machine(name, True, host, apps=(App(0, code, req, deadline),)))
-    events = [Event(w.start, "disconnect", w.host) for w in faults.disconnects]
-    events += [Event(w.end, "reconnect", w.host) for w in faults.disconnects if w.end is not None]
-    events += [Event(c.at, "crash", c.host) for c in faults.crashes]
-    ms = tuple(machines)
-    setup = Setup(timing=opts.timing, consts={m.name: opts.consts for m in ms},
-                  modules={m.name: MODULE for m in ms}, faults=faults, runtime=runtime,
-                  horizon=opts.duration, owners=owners_of(ms))
-    return setup, initial_world(ms, tuple(events))
+    hosts = [HostSpec(name, (addr_text,), app, arg, start, MODULE)
+             for name, addr_text, app, arg, start in specs]
+    return build_world(hosts, faults, runtime, timing=opts.timing, consts=opts.consts,
+                       horizon=opts.duration)
 
 
 # The observer --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ every `period`. `Theorem2` checks every answer against the theorem's conclusion.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +23,14 @@ from udpsem.hosts.calls import (
     sendto,
     socket,
 )
-from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
-from udpsem.hosts.values import Errno, UDPError, ip
+from udpsem.hosts.state import HostConsts, Timing
+from udpsem.hosts.values import Errno, UDPError
 from udpsem.network.faults import Faults
-from udpsem.semantics.components import App, ModCall, Sleep, get, new, set_
+from udpsem.programs.world import HostSpec, build_world
+from udpsem.semantics.components import ModCall, Sleep, get, new, set_
 from udpsem.semantics.drivers import Step
-from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import MS, NEVER, S
+from udpsem.semantics.system import Setup, World
+from udpsem.semantics.time import MS, S
 
 Gen = Generator[Any, Any, Any]
 
@@ -90,7 +91,7 @@ def get_status(r: int) -> Gen:
     return v
 
 
-MODULE = {"start_heartbeat_k": start_heartbeat_k, "start_heartbeat_a": start_heartbeat_a,
+MODULE: dict[str, Callable[..., Gen]] = {"start_heartbeat_k": start_heartbeat_k, "start_heartbeat_a": start_heartbeat_a,
           "get_status": get_status}
 
 
@@ -125,30 +126,10 @@ class HeartbeatOptions:
 
 def build(opts: HeartbeatOptions, faults: Faults, runtime: Any) -> tuple[Setup, World]:
     """The two machines, quiescent, with their applications and the fault schedule."""
-    machines = []
-    for name, addr, app, arg, start in (("ALAN", ALAN_IP, alan_app, (opts.period,),
-                                         opts.alan_start),
-                                        ("KURT", KURT_IP, kurt_app, (), opts.kurt_start)):
-        host = initial_host((eth(0, ip(addr), 24),), (0,))
-        code, req = runtime.start(app, arg)
-        deadline = start if isinstance(req, ModCall) else NEVER
-        if isinstance(req, Sleep):
-            deadline = start + req.ns
-        machines.append(Machine(name, True, host, apps=(App(0, code, req, deadline),)))
-    for w in faults.disconnects:
-        if w.host not in ("ALAN", "KURT"):
-            raise ValueError(f"--disconnect names unknown host {w.host!r} (hosts: ALAN, KURT)")
-    for c in faults.crashes:
-        if c.host not in ("ALAN", "KURT"):
-            raise ValueError(f"--crash names unknown host {c.host!r} (hosts: ALAN, KURT)")
-    events = [Event(w.start, "disconnect", w.host) for w in faults.disconnects]
-    events += [Event(w.end, "reconnect", w.host) for w in faults.disconnects if w.end is not None]
-    events += [Event(c.at, "crash", c.host) for c in faults.crashes]
-    ms = tuple(machines)
-    setup = Setup(timing=opts.timing, consts={"ALAN": opts.consts, "KURT": opts.consts},
-                  modules={"ALAN": MODULE, "KURT": MODULE}, faults=faults, runtime=runtime,
-                  horizon=opts.duration, owners=owners_of(ms))
-    return setup, initial_world(ms, tuple(events))
+    hosts = [HostSpec("ALAN", (ALAN_IP,), alan_app, (opts.period,), opts.alan_start, MODULE),
+             HostSpec("KURT", (KURT_IP,), kurt_app, (), opts.kurt_start, MODULE)]
+    return build_world(hosts, faults, runtime, timing=opts.timing, consts=opts.consts,
+                       horizon=opts.duration)
 
 
 # Theorem 2 (§A.10) ---------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
         timing: Timing | None = None, consts: HostConsts | None = None,
         trace: TextIO | None = None, progress: Callable[[int, int], None] | None = None,
         observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
-    """Run `program` under `faults` with a chooser seeded by `seed`.
+    """Run the catalogued `program` under `faults` with a chooser seeded by `seed`.
 
     With `trace`, writes the header and one record per transition as the run goes.
     `progress(now_ns, transitions)` is called every few thousand steps.
@@ -90,13 +90,35 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     full = {**sc.defaults, **params}
     timing = timing or Timing()
     consts = consts or HostConsts()
-    runtime = GeneratorRuntime()
-    setup, world = sc.build(full, timing, consts, faults, runtime)
+    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime())
     obs = sc.observer()
-    res = RunResult(program, seed, full, observer=obs)
+    header = header_json(program, full, timing, consts, faults, seed, world)
+    res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
+                    observers=(obs.on_step, *observers))
+    res.program, res.params, res.observer = program, full, obs
+    return res
+
+
+def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = None,
+              header: dict[str, Any] | None = None,
+              progress: Callable[[int, int], None] | None = None,
+              observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
+    """Simulate any world (e.g. from `programs.world.build_world`) with a seeded chooser
+    until its horizon, calling each observer on every step.
+
+    With `trace`, the header (by default one naming the program `custom`, which
+    `udpsem replay` cannot rebuild; use `traces.replay.replay(path, rebuild=...)`) and one
+    record per transition are written as the run goes.
+    """
+    faults = setup.faults
+    res = RunResult("custom", seed, {"duration_ns": setup.horizon})
     chooser = RandomChooser(seed, faults.loss, faults.dup)
     if trace is not None:
-        trace.write(dumps(header_json(program, full, timing, consts, faults, seed, world)) + "\n")
+        if header is None:
+            first = next(iter(setup.consts.values()), HostConsts())
+            header = header_json("custom", {"duration_ns": setup.horizon}, setup.timing,
+                                 first, faults, seed, world)
+        trace.write(dumps(header) + "\n")
     fired = res.rules_fired
     n = 0
     try:
@@ -108,7 +130,6 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
             fired[t.rule] += 1
             if t.partner is not None:
                 fired[t.partner] += 1
-            obs.on_step(st)
             for o in observers:
                 o(st)
             if trace is not None:

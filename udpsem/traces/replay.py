@@ -8,7 +8,7 @@ difference is reported with its index and what differed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from udpsem.programs.catalog import UnknownProgram
 from udpsem.semantics.choice import ChoiceError, ScriptedChooser
 from udpsem.semantics.drivers import step
+from udpsem.semantics.system import Setup, World
 from udpsem.traces.encode import digest, jsonable
 from udpsem.traces.record import label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
@@ -96,11 +97,17 @@ def _first_error(e: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else err["msg"]
 
 
-def replay(path: str | Path) -> ReplayResult:
-    """Re-run the trace at `path` from its choices; stops at the first divergence."""
+def replay(path: str | Path,
+           rebuild_with: Callable[[dict[str, Any]], tuple[Setup, World]] | None = None,
+           ) -> ReplayResult:
+    """Re-run the trace at `path` from its choices; stops at the first divergence.
+
+    The initial world comes from the header through the program catalog, or from
+    `rebuild_with(header)` for a trace of a world built by hand (`run_world`).
+    """
     header, records = read_trace(path)
     try:
-        setup, world = rebuild(header)
+        setup, world = (rebuild_with or rebuild)(header)
     except UnknownProgram as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:

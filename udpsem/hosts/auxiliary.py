@@ -219,8 +219,11 @@ def refs(h: Host, fd: FD) -> bool:
 
 def gc(h: Host) -> Host:
     """`gc(h)`: remove every closed socket that no blocked thread refers to."""
-    if not any(s.cl for s in h.s):
-        return h
+    for s in h.s:
+        if s.cl:
+            break
+    else:
+        return h  # no closed socket (the common case): nothing to collect
     kept = tuple(s for s in h.s if not s.cl or refs(h, s.fd))
     if len(kept) == len(h.s):
         return h

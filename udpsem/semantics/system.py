@@ -12,7 +12,8 @@ is urgent, by at most the least remaining timer of any component.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from typing import Any
 
 from udpsem.hosts.calls import Call, Create
@@ -56,7 +57,7 @@ from udpsem.semantics.registry import rule
 from udpsem.semantics.time import NEVER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Machine:
     """Every component tagged with host name `name`. `host` is None once it crashed."""
 
@@ -68,10 +69,35 @@ class Machine:
     storerets: tuple[StoreRet, ...] = ()
     apps: tuple[App, ...] = ()
 
+    def __init__(self, name: str, conn: bool, host: Host | None,
+                 store: tuple[tuple[int, Any], ...] = (), snippets: tuple[Snippet, ...] = (),
+                 storerets: tuple[StoreRet, ...] = (), apps: tuple[App, ...] = ()) -> None:
+        # The generated __init__ of a frozen dataclass, but storing through the slots'
+        # descriptors, which is about twice as fast as object.__setattr__ (see `_slot_setters`).
+        s = _MACHINE_SLOTS
+        s[0](self, name)
+        s[1](self, conn)
+        s[2](self, host)
+        s[3](self, store)
+        s[4](self, snippets)
+        s[5](self, storerets)
+        s[6](self, apps)
+
     def with_host(self, host: Host | None) -> Machine:
         """This machine with another host record (a fast `replace` for the hot path)."""
         return Machine(self.name, self.conn, host, self.store, self.snippets, self.storerets,
                        self.apps)
+
+    def with_parts(self, *, store: tuple[tuple[int, Any], ...] | None = None,
+                   snippets: tuple[Snippet, ...] | None = None,
+                   storerets: tuple[StoreRet, ...] | None = None,
+                   apps: tuple[App, ...] | None = None) -> Machine:
+        """This machine with the given components replaced (a fast `replace`)."""
+        return Machine(self.name, self.conn, self.host,
+                       self.store if store is None else store,
+                       self.snippets if snippets is None else snippets,
+                       self.storerets if storerets is None else storerets,
+                       self.apps if apps is None else apps)
 
     def snippet(self, tid: int) -> Snippet | None:
         for s in self.snippets:
@@ -100,7 +126,7 @@ class Event:
     host: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class World:
     """The network term at time `now`. `drops` counts, per host, the datagrams dropped in a
     row (needed for the bound on successive drops)."""
@@ -112,11 +138,34 @@ class World:
     drops: tuple[tuple[str, int], ...] = ()
     seq: int = 0
 
+    def __init__(self, now: int, machines: tuple[Machine, ...], net: tuple[InFlight, ...] = (),
+                 schedule: tuple[Event, ...] = (), drops: tuple[tuple[str, int], ...] = (),
+                 seq: int = 0) -> None:
+        # As Machine.__init__ (see `_slot_setters`).
+        s = _WORLD_SLOTS
+        s[0](self, now)
+        s[1](self, machines)
+        s[2](self, net)
+        s[3](self, schedule)
+        s[4](self, drops)
+        s[5](self, seq)
+
     def machine(self, name: str) -> Machine:
         for m in self.machines:
             if m.name == name:
                 return m
         raise KeyError(name)
+
+
+def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of a frozen slotted dataclass's fields, in field order. Machine and World,
+    built several times per step, use them in their own `__init__` (same signature, defaults
+    and result as the generated one, which sets each field through object.__setattr__)."""
+    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
+
+
+_MACHINE_SLOTS = _slot_setters(Machine)
+_WORLD_SLOTS = _slot_setters(World)
 
 
 @dataclass
@@ -131,9 +180,19 @@ class Setup:
     runtime: ThreadRuntime
     horizon: int = NEVER
     owners: dict[int, str] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Memoised derived data (an implementation detail; see `_machine_local`)."""
 
     def ctx(self, name: str, now: int) -> RuleCtx:
-        return RuleCtx(self.consts[name], self.timing, now)
+        """The rule context of machine `name` at `now`; the same object while `now`, the
+        constants and the timing are (a RuleCtx is immutable, so sharing it is safe)."""
+        key = ("ctx", name)
+        c = self.memo.get(key)
+        consts = self.consts[name]
+        if c is None or c.now != now or c.consts is not consts or c.timing is not self.timing:
+            c = RuleCtx(consts, self.timing, now)
+            self.memo[key] = c
+        return c
 
 
 @dataclass(slots=True)
@@ -196,7 +255,7 @@ def module_call_1(setup: Setup, now: int, m: Machine, app: App) -> Machine | Non
     code, req = setup.runtime.start(fn, app.request.arg)
     snip = Snippet(app.tid, EXTERN, code, req, now + setup.timing.dthread)
     apps = tuple(App(a.tid, a.code, None, NEVER) if a.tid == app.tid else a for a in m.apps)
-    return replace(m, snippets=_put_snippet(m, snip), apps=apps)
+    return m.with_parts(snippets=_put_snippet(m, snip), apps=apps)
 
 
 @rule("thread_return_1", category="misc", trigger="snippet",
@@ -221,7 +280,7 @@ def thread_return_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine |
     setup.runtime.discard(s.code)
     dl = now + req.ns if isinstance(req, Sleep) else (now if isinstance(req, ModCall) else NEVER)
     apps = tuple(App(a.tid, code, req, dl) if a.tid == s.tid else a for a in m.apps)
-    return replace(m, snippets=_drop_snippet(m, s.tid), apps=apps)
+    return m.with_parts(snippets=_drop_snippet(m, s.tid), apps=apps)
 
 
 @rule("thread_end_1", category="misc", trigger="snippet",
@@ -240,7 +299,7 @@ def thread_end_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine | No
     if s.org != INTERN or not isinstance(s.request, (Return, Raised)):
         return None
     setup.runtime.discard(s.code)
-    return replace(m, snippets=_drop_snippet(m, s.tid))
+    return m.with_parts(snippets=_drop_snippet(m, s.tid))
 
 
 @rule("create_call_1", category="misc", trigger="snippet",
@@ -274,12 +333,12 @@ def create_ret_1(setup: Setup, now: int, m: Machine, s: Snippet, value: Any) -> 
     if s.creating is None:
         return None
     parent = _advance(setup, now, s, value)
-    m2 = replace(m, snippets=_put_snippet(m, parent))
+    m2 = m.with_parts(snippets=_put_snippet(m, parent))
     if isinstance(value, Ok):
         program, arg = s.creating
         code, req = setup.runtime.start(program, arg)
         child = Snippet(value.value, INTERN, code, req, now + setup.timing.dthread)
-        m2 = replace(m2, snippets=_put_snippet(m2, child))
+        m2 = m2.with_parts(snippets=_put_snippet(m2, child))
     return m2
 
 
@@ -296,7 +355,7 @@ def store_new_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreNew) -> M
     Model details: l is the least free location, so allocation is deterministic.
     """
     loc = store_alloc(m.store)
-    return _store_answer(setup, now, replace(m, store=store_put(m.store, loc, op.value)), tid,
+    return _store_answer(setup, now, m.with_parts(store=store_put(m.store, loc, op.value)), tid,
                          loc)
 
 
@@ -311,7 +370,7 @@ def store_set_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreSet) -> M
 
     Model details: setting a location not yet allocated creates it.
     """
-    return _store_answer(setup, now, replace(m, store=store_put(m.store, op.loc, op.value)),
+    return _store_answer(setup, now, m.with_parts(store=store_put(m.store, op.loc, op.value)),
                          tid, None)
 
 
@@ -338,7 +397,7 @@ def _store_answer(setup: Setup, now: int, m: Machine, tid: int, value: Any) -> M
     assert s is not None
     rets = tuple(sorted((*m.storerets, StoreRet(tid, value, now + setup.timing.dstore)),
                         key=lambda r: r.tid))
-    return replace(m, storerets=rets, snippets=_put_snippet(m, _waiting(s)))
+    return m.with_parts(storerets=rets, snippets=_put_snippet(m, _waiting(s)))
 
 
 @rule("storeret_1", category="misc", trigger="snippet",
@@ -357,7 +416,8 @@ def storeret_1(setup: Setup, now: int, m: Machine, r: StoreRet) -> Machine | Non
     if s is None or s.request is not None or s.creating is not None:
         return None
     rets = tuple(x for x in m.storerets if x.tid != r.tid)
-    return replace(m, storerets=rets, snippets=_put_snippet(m, _advance(setup, now, s, Ok(r.value))))
+    return m.with_parts(storerets=rets,
+                        snippets=_put_snippet(m, _advance(setup, now, s, Ok(r.value))))
 
 
 @rule("app_wake", category="misc", trigger="snippet",
@@ -376,19 +436,33 @@ def app_wake(setup: Setup, now: int, m: Machine, app: App) -> Machine | None:
     code, req = setup.runtime.advance(app.code, Ok(None))
     dl = now + req.ns if isinstance(req, Sleep) else (now if isinstance(req, ModCall) else NEVER)
     apps = tuple(App(a.tid, code, req, dl) if a.tid == app.tid else a for a in m.apps)
-    return replace(m, apps=apps)
+    return m.with_parts(apps=apps)
 
 
 # Enumerating transitions ---------------------------------------------------------------------
+#
+# A machine's candidates depend only on the machine, the clock and the setup; only their
+# continuations need the rest of the world (to put the successor machine back into it). So
+# they are built world-free, as `(rule, first, fn, urgent)` with `fn(w, v)`, and bound to the
+# world by `enabled`. That lets `enabled` reuse a machine's list while the machine and the
+# clock stay the same (`_machine_local`), which is most steps: a step usually changes one
+# machine and leaves the clock alone.
 
-def _then_host(setup: Setup, w: World, m: Machine, rule_name: str,
+Local = tuple[str, Any, Callable[[World, Any], Any], bool]
+
+
+def _with_machine(w: World, m2: Machine) -> World:
+    return World(w.now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
+
+
+def _then_host(setup: Setup, m: Machine, rule_name: str,
                label_of: Callable[[HostStep], Label],
                machine_of: Callable[[HostStep], Machine] | None = None,
                partner: str | None = None,
-               drop_msg: InFlight | None = None) -> Callable[[HostStep], Any]:
+               drop_msg: InFlight | None = None) -> Callable[[World, HostStep], Any]:
     """The continuation shared by host rules: put the successor host back into the world."""
 
-    def then(st: HostStep) -> Any:
+    def then(w: World, st: HostStep) -> Any:
         m2 = machine_of(st) if machine_of is not None else host_lift(m, st.host)
         net = w.net if drop_msg is None else tuple(x for x in w.net if x is not drop_msg)
         w2 = World(w.now, _put_machine(w, m2), net, w.schedule, w.drops, w.seq)
@@ -397,11 +471,11 @@ def _then_host(setup: Setup, w: World, m: Machine, rule_name: str,
     return then
 
 
-def _host_internal(setup: Setup, w: World, m: Machine, en: Enabled) -> Candidate | None:
+def _host_internal(setup: Setup, now: int, m: Machine, en: Enabled) -> Local | None:
     """Candidates for a host's own rules, synchronised with their partner if they output."""
     host = m.host
     assert host is not None
-    name, now = m.name, w.now
+    name = m.name
     rname = en.rule.name
 
     if rname == "ret_1":
@@ -409,7 +483,7 @@ def _host_internal(setup: Setup, w: World, m: Machine, en: Enabled) -> Candidate
         if s is None or s.request is not None:
             return None  # restriction: nobody to take the answer
 
-        def then_ret(st: HostStep) -> Any:
+        def then_ret(w: World, st: HostStep) -> Any:
             assert isinstance(st.label, LhReturn)
             value = st.label.value
             if s.creating is not None:
@@ -420,28 +494,25 @@ def _host_internal(setup: Setup, w: World, m: Machine, en: Enabled) -> Candidate
                 m2 = Machine(m.name, m.conn, st.host, m.store, snippets, m.storerets, m.apps)
                 partner = None
             assert m2 is not None
-            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-            return Transition(rname, partner, Label("return", name, st.label.tid, value), w2)
+            return Transition(rname, partner, Label("return", name, st.label.tid, value),
+                              _with_machine(w, m2))
 
-        return Candidate(rname, en.outcome, then_ret, en.rule.urgent)
+        return (rname, en.outcome, then_ret, en.rule.urgent)
 
-    def then_other(st: HostStep) -> Any:
+    def then_other(w: World, st: HostStep) -> Any:
         lab = st.label
         if isinstance(lab, LhSendMsg):
             return _send(setup, w, m.with_host(st.host), rname, lab.msg)
         if isinstance(lab, LhExit):
-            m2 = host_exit(m, st.host)
-            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-            return Transition(rname, "host_exit", Label("exit", name), w2)
+            return Transition(rname, "host_exit", Label("exit", name),
+                              _with_machine(w, host_exit(m, st.host)))
         if isinstance(lab, LhConsole):
             label = Label("console", name, en.tid, lab.text)
         else:
             label = Label("tau", name, en.tid)
-        w2 = World(now, _put_machine(w, m.with_host(st.host)), w.net, w.schedule, w.drops,
-                   w.seq)
-        return Transition(rname, None, label, w2)
+        return Transition(rname, None, label, _with_machine(w, m.with_host(st.host)))
 
-    return Candidate(rname, en.outcome, then_other, en.rule.urgent)
+    return (rname, en.outcome, then_other, en.rule.urgent)
 
 
 def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
@@ -476,28 +547,29 @@ def _delays(setup: Setup, w: World, src: str, msg: IPMsg, copies: int, chosen: t
                                     label))
 
 
-def _snippet_candidates(setup: Setup, w: World, m: Machine, s: Snippet) -> list[Candidate]:
+def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> list[Local]:
     host = m.host
     assert host is not None
-    req, now, name = s.request, w.now, m.name
+    req, now, name = s.request, ctx.now, m.name
     if req is None:
         return []
     if isinstance(req, Call):
-        ctx = setup.ctx(name, now)
-        out = []
+        out: list[Local] = []
         create = isinstance(req, Create)
-        waiting = create_call_1(s) if create else _waiting(s)
-        assert waiting is not None
-        call_label = Label("call", name, s.tid, req)
-        snippets = _put_snippet(m, waiting)
 
         def machine_after(st: HostStep) -> Machine:
-            return Machine(m.name, m.conn, st.host, m.store, snippets, m.storerets, m.apps)
+            waiting = create_call_1(s) if create else _waiting(s)
+            assert waiting is not None
+            return Machine(m.name, m.conn, st.host, m.store, _put_snippet(m, waiting),
+                           m.storerets, m.apps)
 
+        def label_of(st: HostStep) -> Label:
+            return Label("call", name, s.tid, req)
+
+        partner = "create_call_1" if create else None
         for en in call_enabled(ctx, host, s.tid, req):
-            then = _then_host(setup, w, m, en.rule.name, lambda st: call_label, machine_after,
-                              "create_call_1" if create else None)
-            out.append(Candidate(en.rule.name, en.outcome, then, en.rule.urgent))
+            then = _then_host(setup, m, en.rule.name, label_of, machine_after, partner)
+            out.append((en.rule.name, en.outcome, then, en.rule.urgent))
         return out
     if isinstance(req, (StoreNew, StoreSet, StoreGet)):
         fn = {StoreNew: store_new_1, StoreSet: store_set_1, StoreGet: store_get_1}[type(req)]
@@ -505,78 +577,95 @@ def _snippet_candidates(setup: Setup, w: World, m: Machine, s: Snippet) -> list[
         if m2 is None:
             return []
         label = Label("store", name, s.tid, req)
-        w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-        return [Candidate(fn.rule_info.name, None,  # type: ignore[attr-defined]
-                          lambda _: Transition(fn.rule_info.name, None, label, w2))]  # type: ignore[attr-defined]
+        sname = fn.rule_info.name  # type: ignore[attr-defined]
+        return [(sname, None,
+                 lambda w, _: Transition(sname, None, label, _with_machine(w, m2)), False)]
     if isinstance(req, (Return, Raised)):
         if s.org == EXTERN:
-            m2 = None
             rname = "thread_return_1"
 
-            def then_ret(_: Any) -> Any:
+            def then_ret(w: World, _: Any) -> Any:
                 m2 = thread_return_1(setup, now, m, s)
                 assert m2 is not None
                 val = req.value if isinstance(req, Return) else req
-                w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-                return Transition(rname, None, Label("modret", name, s.tid, val), w2)
+                return Transition(rname, None, Label("modret", name, s.tid, val),
+                                  _with_machine(w, m2))
 
             if not any(a.tid == s.tid and a.request is None for a in m.apps):
                 return []
-            return [Candidate(rname, None, then_ret)]
+            return [(rname, None, then_ret, False)]
 
-        def then_end(_: Any) -> Any:
+        def then_end(w: World, _: Any) -> Any:
             m2 = thread_end_1(setup, now, m, s)
             assert m2 is not None
             err = req.error if isinstance(req, Raised) else None
-            w2 = World(now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq)
-            return Transition("thread_end_1", None, Label("thread_end", name, s.tid, err), w2)
+            return Transition("thread_end_1", None, Label("thread_end", name, s.tid, err),
+                              _with_machine(w, m2))
 
-        return [Candidate("thread_end_1", None, then_end)]
+        return [("thread_end_1", None, then_end, False)]
     raise TypeError(f"{name}: thread {s.tid} yielded {req!r}, which is not a LIB call, a store "
                     "operation or a return")
 
 
-def _machine_candidates(setup: Setup, w: World, m: Machine) -> list[Candidate]:
+def _machine_local(setup: Setup, now: int, m: Machine) -> list[Local]:
+    """The candidates of machine `m` at time `now`, world-free, memoised.
+
+    Why the memo is sound: the list is a function of (setup, m, now) alone: `m` and every
+    component in it are immutable, the rules are pure, and nothing here touches the thread
+    runtime (component rules that advance a generator run only when fired, see `_lazy`). The
+    entry holds `m` and the `RuleCtx` (which carries `now`, the host constants and the
+    timing) and is used only when both are the very same objects, so an `id` is never
+    reused. One entry per machine name keeps it bounded."""
+    ctx = setup.ctx(m.name, now)
+    memo = setup.memo
+    key = ("cands", m.name)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is m and hit[1] is ctx:
+        return hit[2]  # type: ignore[no-any-return]
+    out = _machine_candidates(setup, ctx, m)
+    memo[key] = (m, ctx, out)
+    return out
+
+
+def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
     host = m.host
     if host is None:
         return []
-    now = w.now
-    ctx = setup.ctx(m.name, now)
-    out: list[Candidate] = []
+    now = ctx.now
+    out: list[Local] = []
     for en in internal_enabled(ctx, host):
-        c = _host_internal(setup, w, m, en)
+        c = _host_internal(setup, now, m, en)
         if c is not None:
             out.append(c)
     for s in m.snippets:
-        out.extend(_snippet_candidates(setup, w, m, s))
+        out.extend(_snippet_candidates(setup, ctx, m, s))
     for r in m.storerets:
         waiter = m.snippet(r.tid)
         if waiter is None or waiter.request is not None or waiter.creating is not None:
             continue  # restriction: nobody waits for this answer
-        out.append(Candidate("storeret_1", None, _lazy(setup, w, m, storeret_1, r, "storeret_1",
-                                                       Label("storeret", m.name, r.tid,
-                                                             r.value))))
+        out.append(("storeret_1", None,
+                    _lazy(setup, now, m, storeret_1, r, "storeret_1",
+                          Label("storeret", m.name, r.tid, r.value)), False))
     for a in m.apps:
         if isinstance(a.request, ModCall) and a.deadline <= now and m.snippet(a.tid) is None:
             label = Label("modcall", m.name, a.tid, (a.request.fn, a.request.arg))
-            out.append(Candidate("module_call_1", None,
-                                 _lazy(setup, w, m, module_call_1, a, "module_call_1", label)))
+            out.append(("module_call_1", None,
+                        _lazy(setup, now, m, module_call_1, a, "module_call_1", label), False))
         elif isinstance(a.request, Sleep) and a.deadline == now:
-            out.append(Candidate("app_wake", None, _lazy(setup, w, m, app_wake, a, "app_wake",
-                                                         Label("wake", m.name, a.tid))))
+            out.append(("app_wake", None, _lazy(setup, now, m, app_wake, a, "app_wake",
+                                                Label("wake", m.name, a.tid)), False))
     return out
 
 
-def _lazy(setup: Setup, w: World, m: Machine, fn: Callable[..., Machine | None], arg: Any,
-          rname: str, label: Label) -> Callable[[Any], Transition]:
+def _lazy(setup: Setup, now: int, m: Machine, fn: Callable[..., Machine | None], arg: Any,
+          rname: str, label: Label) -> Callable[[World, Any], Transition]:
     """A continuation that applies a component rule only when its candidate is fired: the rule
     may advance a generator, which must not happen for candidates that are not taken."""
 
-    def then(_: Any) -> Transition:
-        m2 = fn(setup, w.now, m, arg)
+    def then(w: World, _: Any) -> Transition:
+        m2 = fn(setup, now, m, arg)
         assert m2 is not None, f"{rname} was enabled but did not apply"
-        return Transition(rname, None, label,
-                          World(w.now, _put_machine(w, m2), w.net, w.schedule, w.drops, w.seq))
+        return Transition(rname, None, label, _with_machine(w, m2))
 
     return then
 
@@ -605,8 +694,8 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     assert m.host is not None
     out = []
     for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
-        then = _then_host(setup, w, m, en.rule.name, lambda st: label, None, "net_emit", f)
-        out.append(Candidate(en.rule.name, en.outcome, then))
+        then = _then_host(setup, m, en.rule.name, lambda st: label, None, "net_emit", f)
+        out.append(Candidate(en.rule.name, en.outcome, partial(then, w)))
     return out
 
 
@@ -631,12 +720,17 @@ def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate:
                      True)
 
 
+def _identity(x: Any) -> Any:
+    return x
+
+
 def enabled(setup: Setup, w: World) -> list[Candidate]:
     """Every transition of `w`, in canonical order; time passage (if allowed) comes last."""
     now = w.now
     out: list[Candidate] = []
     for m in w.machines:
-        out.extend(_machine_candidates(setup, w, m))
+        for rname, first, fn, urg in _machine_local(setup, now, m):
+            out.append(Candidate(rname, first, partial(fn, w), urg))
     for f in w.net:
         if f.deadline <= now:
             out.extend(_emit_candidates(setup, w, f))
@@ -646,8 +740,8 @@ def enabled(setup: Setup, w: World) -> list[Candidate]:
     d = time_bound(setup, w, out)
     if d > 0:
         hint = "" if out else "idle"
-        out.append(Candidate("time_pass", Branch("time", range(1, d + 1), lambda x: x, hint),
-                             lambda d: time_pass(w, d)))
+        out.append(Candidate("time_pass", Branch("time", range(1, d + 1), _identity, hint),
+                             partial(time_pass, w)))
     return out
 
 
@@ -669,22 +763,42 @@ def deadlines(w: World) -> list[int]:
     return out
 
 
-def earliest_deadline(w: World) -> int:
-    """The least timer of any component (NEVER if none), in one pass."""
+def _machine_least(m: Machine) -> int:
+    """The least timer of any component of machine `m` (NEVER if none; a crashed machine has
+    none)."""
+    h = m.host
+    if h is None:
+        return NEVER
+    least = h.oq_deadline
+    for e in h.ts:
+        least = min(least, e.deadline)
+    for s in m.snippets:
+        least = min(least, s.deadline)
+    for r in m.storerets:
+        least = min(least, r.deadline)
+    for a in m.apps:
+        least = min(least, a.deadline)
+    return least
+
+
+def earliest_deadline(w: World, setup: Setup | None = None) -> int:
+    """The least timer of any component (NEVER if none), in one pass.
+
+    With `setup`, each machine's least timer is memoised: it is a function of the immutable
+    machine alone, so the entry (holding the machine, compared by identity) stays valid for
+    as long as the machine is unchanged, across time steps too."""
     least = NEVER
     for m in w.machines:
-        h = m.host
-        if h is None:
-            continue
-        for e in h.ts:
-            least = min(least, e.deadline)
-        least = min(least, h.oq_deadline)
-        for s in m.snippets:
-            least = min(least, s.deadline)
-        for r in m.storerets:
-            least = min(least, r.deadline)
-        for a in m.apps:
-            least = min(least, a.deadline)
+        if setup is None:
+            ml = _machine_least(m)
+        else:
+            key = ("least", m.name)
+            hit = setup.memo.get(key)
+            if hit is None or hit[0] is not m:
+                hit = (m, _machine_least(m))
+                setup.memo[key] = hit
+            ml = hit[1]
+        least = min(least, ml)
     if w.net and w.net[0].deadline < least:
         least = w.net[0].deadline  # the network is kept sorted by deadline
     if w.schedule and w.schedule[0].at < least:
@@ -703,7 +817,7 @@ def time_bound(setup: Setup, w: World, cands: list[Candidate]) -> int:
     for c in cands:
         if c.urgent:
             return 0
-    limit = min(earliest_deadline(w), setup.horizon)
+    limit = min(earliest_deadline(w, setup), setup.horizon)
     return max(0, limit - w.now)
 
 

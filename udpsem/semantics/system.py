@@ -12,7 +12,7 @@ is urgent, by at most the least remaining timer of any component.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -57,7 +57,7 @@ from udpsem.semantics.registry import rule
 from udpsem.semantics.time import NEVER
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class Machine:
     """Every component tagged with host name `name`. `host` is None once it crashed."""
 
@@ -68,20 +68,6 @@ class Machine:
     snippets: tuple[Snippet, ...] = ()
     storerets: tuple[StoreRet, ...] = ()
     apps: tuple[App, ...] = ()
-
-    def __init__(self, name: str, conn: bool, host: Host | None,
-                 store: tuple[tuple[int, Any], ...] = (), snippets: tuple[Snippet, ...] = (),
-                 storerets: tuple[StoreRet, ...] = (), apps: tuple[App, ...] = ()) -> None:
-        # The generated __init__ of a frozen dataclass, but storing through the slots'
-        # descriptors, which is about twice as fast as object.__setattr__ (see `_slot_setters`).
-        s = _MACHINE_SLOTS
-        s[0](self, name)
-        s[1](self, conn)
-        s[2](self, host)
-        s[3](self, store)
-        s[4](self, snippets)
-        s[5](self, storerets)
-        s[6](self, apps)
 
     def with_host(self, host: Host | None) -> Machine:
         """This machine with another host record (a fast `replace` for the hot path)."""
@@ -126,7 +112,7 @@ class Event:
     host: str
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class World:
     """The network term at time `now`. `drops` counts, per host, the datagrams dropped in a
     row (needed for the bound on successive drops)."""
@@ -138,34 +124,11 @@ class World:
     drops: tuple[tuple[str, int], ...] = ()
     seq: int = 0
 
-    def __init__(self, now: int, machines: tuple[Machine, ...], net: tuple[InFlight, ...] = (),
-                 schedule: tuple[Event, ...] = (), drops: tuple[tuple[str, int], ...] = (),
-                 seq: int = 0) -> None:
-        # As Machine.__init__ (see `_slot_setters`).
-        s = _WORLD_SLOTS
-        s[0](self, now)
-        s[1](self, machines)
-        s[2](self, net)
-        s[3](self, schedule)
-        s[4](self, drops)
-        s[5](self, seq)
-
     def machine(self, name: str) -> Machine:
         for m in self.machines:
             if m.name == name:
                 return m
         raise KeyError(name)
-
-
-def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """The setters of a frozen slotted dataclass's fields, in field order. Machine and World,
-    built several times per step, use them in their own `__init__` (same signature, defaults
-    and result as the generated one, which sets each field through object.__setattr__)."""
-    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
-
-
-_MACHINE_SLOTS = _slot_setters(Machine)
-_WORLD_SLOTS = _slot_setters(World)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from udpsem.semantics.choice import RandomChooser
 from udpsem.semantics.drivers import Step, step
 from udpsem.semantics.labels import Label
 from udpsem.semantics.system import Setup, World
-from udpsem.traces.encode import digest, dumps, jsonable
+from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
 
 
@@ -34,12 +34,13 @@ def label_json(lab: Label) -> dict[str, Any]:
     return out
 
 
-def record_json(i: int, st: Step) -> dict[str, Any]:
-    """A step as a trace record (a plain dict that validates against schema.Record)."""
+def record_json(i: int, st: Step, digester: Callable[[Any], str] = digest) -> dict[str, Any]:
+    """A step as a trace record (a plain dict that validates against schema.Record).
+    Pass one `StateDigest` for a whole run: it reuses unchanged components' encodings."""
     t = st.transition
     return {"type": "step", "i": i, "t": t.world.now, "rule": t.rule, "partner": t.partner,
             "label": label_json(t.label), "choices": [[k, jsonable(v)] for k, v in st.choices],
-            "digest": digest(t.world)}
+            "digest": digester(t.world)}
 
 
 def faults_json(f: Faults) -> dict[str, Any]:
@@ -120,6 +121,7 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
                                  first, faults, seed, world)
         trace.write(dumps(header) + "\n")
     fired = res.rules_fired
+    digester = StateDigest()
     n = 0
     try:
         while True:
@@ -133,7 +135,7 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
             for o in observers:
                 o(st)
             if trace is not None:
-                trace.write(dumps(record_json(n, st)) + "\n")
+                trace.write(dumps(record_json(n, st, digester)) + "\n")
             world = t.world
             n += 1
             if progress is not None and n % 4096 == 0:

@@ -19,7 +19,7 @@ from udpsem.programs.catalog import UnknownProgram
 from udpsem.semantics.choice import ChoiceError, ScriptedChooser
 from udpsem.semantics.drivers import step
 from udpsem.semantics.system import Setup, World
-from udpsem.traces.encode import digest, jsonable
+from udpsem.traces.encode import StateDigest, jsonable
 from udpsem.traces.record import label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
@@ -112,6 +112,7 @@ def replay(path: str | Path,
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"{path}:1: header does not describe a runnable setup: {e}") from None
+    digester = StateDigest()
     n = 0
     for rec in records:
         i = rec["i"]
@@ -137,7 +138,7 @@ def replay(path: str | Path,
             problems.append(f"label {lab} but the trace records {rec['label']}")
         if t.world.now != rec["t"]:
             problems.append(f"time {t.world.now} but the trace records {rec['t']}")
-        if not problems and digest(t.world) != rec["digest"]:
+        if not problems and digester(t.world) != rec["digest"]:
             problems.append("the successor state differs from the recorded one (digest)")
         if problems:
             return ReplayResult(n, False, f"step {n} ({rec['rule']}): " + "; ".join(problems),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,22 @@ def test_other_schema_version(tmp_path: Path) -> None:
     p.write_text("".join(lines))
     with pytest.raises(TraceError, match="format version 99"):
         replay(p)
+
+
+def test_incremental_digest_equals_fresh_digest() -> None:
+    """StateDigest's cache never changes a digest: along a run it agrees with a fresh one,
+    and different successive states get different digests."""
+    from udpsem.traces.encode import StateDigest, digest
+
+    inc = StateDigest()
+    seen = []
+
+    def watch(st) -> None:  # type: ignore[no-untyped-def]
+        w = st.transition.world
+        d = inc(w)
+        assert d == digest(w)
+        seen.append(d)
+
+    run("heartbeat", {"duration_ns": 3 * S}, FAULTS[1], 8, observers=(watch,))
+    assert len(seen) > 200
+    assert sum(1 for a, b in pairwise(seen) if a != b) > len(seen) // 2

@@ -26,7 +26,9 @@ def test_issue_example_json() -> None:
     assert [v for _, v in d["status_changes"]] == [1, 0, 1]
     assert d["get_status"]["violations"] == 0
     assert d["get_status"]["checked"] > 0
-    assert d["transitions"] == sum(1 for _ in range(d["transitions"]))
+    # every transition names one rule; synchronisations name a partner rule too
+    assert d["transitions"] <= sum(d["rules_fired"].values()) <= 2 * d["transitions"]
+    assert d["rules_fired"]["time_pass"] < d["transitions"]
     assert d["rules_fired"]["select_4"] > 0
 
 

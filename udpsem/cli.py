@@ -9,38 +9,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 
 from udpsem import __version__
+from udpsem.cli_input import duration as _duration
+from udpsem.cli_input import fail as _fail
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
-from udpsem.semantics.time import fmt_ns, parse_duration
-
-
-class InputError(click.ClickException):
-    """Bad user input: printed as one line, exit status 2."""
-
-    exit_code = 2
+from udpsem.semantics.time import fmt_ns
 
 
 def _console() -> Console:
     """A console; when output is not a terminal, wide enough that tables do not wrap names."""
     c = Console()
     return c if c.is_terminal else Console(width=220)
-
-
-def _fail(msg: str) -> NoReturn:
-    raise InputError(msg)
-
-
-def _duration(text: str, what: str) -> int:
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        _fail(f"{what}: {e}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,7 +1,7 @@
 """`udpsem explore`: search every behaviour of a program within bounds and check properties.
 
 Registered on the main command group by `udpsem/cli.py`. Bad input is one line and exit 2
-(`udpsem.cli.InputError`).
+(`udpsem.cli_input.InputError`).
 """
 
 from __future__ import annotations
@@ -10,25 +10,13 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 
-
-def _fail(msg: str) -> NoReturn:
-    from udpsem.cli import InputError
-
-    raise InputError(msg)
-
-
-def _duration(text: str, what: str) -> int:
-    from udpsem.semantics.time import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        _fail(f"{what}: {e}")
+from udpsem.cli_input import duration as _duration
+from udpsem.cli_input import fail as _fail
 
 
 class _CxTimeline:

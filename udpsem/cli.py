@@ -65,6 +65,7 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         trace_path: Path | None, as_json: bool) -> None:
     """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
     from udpsem.programs.catalog import ScenarioError
+    from udpsem.traces.record import ProgramFailure
     from udpsem.traces.record import run as run_program
     from udpsem.traces.render import Timeline, rules_table
 
@@ -129,6 +130,9 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
                               observers=() if as_json else (timeline,))
     except ScenarioError as e:
         _fail(str(e))
+    except ProgramFailure as e:
+        click.echo(f"udpsem: {e.report()}", err=True)
+        sys.exit(1)
     finally:
         if trace_fh is not None:
             trace_fh.close()

@@ -111,7 +111,14 @@ class NoEscape(Monitor):
         return None
 
     def violation(self, state: Any, world: World) -> str | None:
-        return state  # type: ignore[no-any-return]
+        if state is not None:
+            return state  # type: ignore[no-any-return]
+        for m in world.machines:
+            for a in m.apps:
+                if isinstance(a.request, Raised):
+                    return f"{m.name}: exception escaped application thread {a.tid}: " \
+                           f"{a.request.error}"
+        return None
 
 
 SETTLE = 2_600 * MS

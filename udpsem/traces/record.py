@@ -13,11 +13,13 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
-from udpsem.programs.runtime import GeneratorRuntime
+from udpsem.programs.runtime import Escape, GeneratorRuntime
 from udpsem.semantics.choice import RandomChooser
+from udpsem.semantics.components import Raised
 from udpsem.semantics.drivers import Step, step
 from udpsem.semantics.labels import Label
 from udpsem.semantics.system import Setup, World
+from udpsem.semantics.time import fmt_ns
 from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
 
@@ -81,8 +83,12 @@ class RunResult:
 def run(program: str, params: dict[str, int], faults: Faults, seed: int,
         timing: Timing | None = None, consts: HostConsts | None = None,
         trace: TextIO | None = None, progress: Callable[[int, int], None] | None = None,
-        observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
+        observers: tuple[Callable[[Step], None], ...] = (),
+        stop_on_escape: bool = True) -> RunResult:
     """Run the catalogued `program` under `faults` with a chooser seeded by `seed`.
+
+    An exception escaping a thread stops the run with `ProgramFailure` (unless
+    `stop_on_escape` is False: then it is data in the model, as in exploration).
 
     With `trace`, writes the header and one record per transition as the run goes.
     `progress(now_ns, transitions)` is called every few thousand steps.
@@ -91,11 +97,19 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     full = {**sc.defaults, **params}
     timing = timing or Timing()
     consts = consts or HostConsts()
-    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime())
+    try:
+        setup, world = sc.build(full, timing, consts, faults,
+                                GeneratorRuntime(stop_on_escape=stop_on_escape))
+    except Escape as e:
+        raise ProgramFailure(e, 0, 0, program) from None
     obs = sc.observer()
     header = header_json(program, full, timing, consts, faults, seed, world)
-    res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
-                    observers=(obs.on_step, *observers))
+    try:
+        res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
+                        observers=(obs.on_step, *observers), stop_on_escape=stop_on_escape)
+    except ProgramFailure as e:
+        e.program = program
+        raise
     res.program, res.params, res.observer = program, full, obs
     return res
 
@@ -103,7 +117,8 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
 def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = None,
               header: dict[str, Any] | None = None,
               progress: Callable[[int, int], None] | None = None,
-              observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
+              observers: tuple[Callable[[Step], None], ...] = (),
+              stop_on_escape: bool = True) -> RunResult:
     """Simulate any world (e.g. from `programs.world.build_world`) with a seeded chooser
     until its horizon, calling each observer on every step.
 
@@ -112,6 +127,10 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     record per transition are written as the run goes.
     """
     faults = setup.faults
+    if hasattr(setup.runtime, "stop_on_escape"):
+        setup.runtime.stop_on_escape = stop_on_escape
+    if stop_on_escape:
+        _check_apps(world, 0)
     res = RunResult("custom", seed, {"duration_ns": setup.horizon})
     chooser = RandomChooser(seed, faults.loss, faults.dup)
     if trace is not None:
@@ -125,7 +144,10 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     n = 0
     try:
         while True:
-            st = step(setup, world, chooser)
+            try:
+                st = step(setup, world, chooser)
+            except Escape as e:
+                raise ProgramFailure(e, n, world.now) from None
             if st is None:
                 break
             t = st.transition
@@ -146,6 +168,36 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     res.transitions = n
     res.final = world
     return res
+
+
+class ProgramFailure(Exception):
+    """An exception escaped a thread of the user's program during a run (the run stops
+    there): which thread, at which step (the index of the transition that was being taken)
+    and virtual time, and the traceback of the user's frames. `program` names the program
+    (a catalogue name or a file) once the caller knows it."""
+
+    def __init__(self, escape: Escape, step: int, now: int, program: str = "") -> None:
+        self.escape, self.step, self.now, self.program = escape, step, now, program
+        super().__init__(escape.error)
+
+    def __str__(self) -> str:
+        prog = f" of program {self.program}" if self.program else ""
+        return (f"exception escaped thread {self.escape.thread}{prog} ({self.escape.where}) "
+                f"at step {self.step}, t = {fmt_ns(self.now)}: {self.escape.error}")
+
+    def report(self) -> str:
+        """The one-line summary and the user's traceback."""
+        return f"{self}\n{self.escape.user_traceback.rstrip()}"
+
+
+def _check_apps(world: World, n: int) -> None:
+    """An application whose very first step escaped (found while the world was built by a
+    runtime that did not stop on escapes)."""
+    for m in world.machines:
+        for a in m.apps:
+            if isinstance(a.request, Raised):
+                raise ProgramFailure(Escape(a.code, a.request.error, a.request.error, None),
+                                     n, world.now)
 
 
 def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:

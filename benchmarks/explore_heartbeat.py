@@ -17,10 +17,10 @@ import pstats
 import time
 from dataclasses import replace
 
+from udpsem.base.time import parse_duration
 from udpsem.explore import ExploreConfig
 from udpsem.explore.engine import Search
 from udpsem.network.faults import Faults, apply_preset, parse_window
-from udpsem.semantics.time import parse_duration
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ import cProfile
 import pstats
 import time
 
+from udpsem.base.time import MS, S
 from udpsem.network.faults import Faults
-from udpsem.semantics.time import MS, S
 from udpsem.traces.record import run
 
 

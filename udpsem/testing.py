@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
+from udpsem.base.choice import Branch
+from udpsem.base.time import MS, NEVER, S
 from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import full, own, refs
 from udpsem.hosts.invariants import call_errors
@@ -68,8 +70,6 @@ from udpsem.hosts.values import (
     is_martian,
 )
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.time import MS, NEVER, S
 
 T = TypeVar("T")
 

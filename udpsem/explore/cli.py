@@ -100,6 +100,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             cx_path: Path | None, no_shrink: bool, as_json: bool) -> None:
     """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
     network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
+    from udpsem.base.time import fmt_ns
     from udpsem.explore.choosers import Discretisation
     from udpsem.explore.engine import ExploreConfig
     from udpsem.explore.engine import explore as run_explore
@@ -107,7 +108,6 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     from udpsem.hosts.state import Timing
     from udpsem.network.faults import Faults, apply_preset, parse_window
     from udpsem.programs.catalog import UnknownProgram, scenario
-    from udpsem.semantics.time import fmt_ns
     try:
         scenario(program)
     except UnknownProgram as e:

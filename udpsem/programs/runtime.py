@@ -22,7 +22,7 @@ from typing import Any
 
 from udpsem.hosts.calls import Create
 from udpsem.hosts.values import Fail, Ok, UDPError
-from udpsem.semantics.components import Raised, Return
+from udpsem.state.components import Raised, Return
 
 Program = Callable[..., Generator[Any, Any, Any]]
 

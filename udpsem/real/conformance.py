@@ -33,6 +33,7 @@ from udpsem.hosts.values import Errno, Fail, Ok, UDPError, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.lib import RealLib
+from udpsem.semantics import coverage
 from udpsem.semantics.components import App, ModCall
 from udpsem.semantics.drivers import fire
 from udpsem.semantics.system import Machine, Setup, World, enabled, initial_world
@@ -359,20 +360,50 @@ def model_admits(scenario: Scenario, real: dict[int, Log], ifds: tuple[Interface
                  max_states: int = 200_000) -> tuple[bool, int, str]:
     """Search the model for an execution with exactly the real logs.
 
-    Returns (admitted, states visited, explanation of the best near miss)."""
+    Returns (admitted, states visited, explanation of the best near miss). The rules of an
+    admitted run count for rule coverage (when it is on), as a simulation's would."""
+    found = search(scenario, real, ifds, max_states)
+    if found.path is not None:
+        for before, t in found.path:
+            coverage.transition(before, t)
+    return found.path is not None, found.states, found.explain
+
+
+@dataclass(frozen=True)
+class Found:
+    """A search's result: the admitted model run as (world before, transition) pairs, or
+    None; the number of states visited; why nothing matched (the best near miss)."""
+
+    path: list[tuple[World, Any]] | None
+    states: int
+    explain: str = ""
+
+
+def search(scenario: Scenario, real: dict[int, Log], ifds: tuple[Interface, ...],
+           max_states: int = 200_000) -> Found:
+    """Depth-first search of the model's executions for one with exactly the real logs."""
     setup, w0 = _world(scenario, ifds)
     start: Progress = ((0, 0, None),)
-    stack: list[tuple[World, Progress]] = [(w0, start)]
-    seen: set[tuple[World, Progress]] = {(w0, start)}
+    root = (w0, start)
+    stack: list[tuple[World, Progress]] = [root]
+    parent: dict[tuple[World, Progress], Any] = {root: None}
     best: tuple[int, str] = (-1, "")
     while stack:
-        if len(seen) > max_states:
-            return False, len(seen), f"search stopped after {max_states} states"
-        w, prog = stack.pop()
+        if len(parent) > max_states:
+            return Found(None, len(parent), f"search stopped after {max_states} states")
+        node = stack.pop()
+        w, prog = node
         succ = _successors(setup, w)
         if not succ:
             if _complete(prog, real):
-                return True, len(seen), ""
+                path = []
+                cur: Any = node
+                while parent[cur] is not None:
+                    prev, t = parent[cur]
+                    path.append((prev[0], t))
+                    cur = prev
+                path.reverse()
+                return Found(path, len(parent))
             continue
         for t in reversed(succ):
             nxt = _advance(prog, real, t.label)
@@ -386,15 +417,15 @@ def model_admits(scenario: Scenario, real: dict[int, Log], ifds: tuple[Interface
                         exp = real.get(lab.tid, ())
                         want = exp[k] if k < len(exp) else "nothing"
                         best = (matched, (f"best model run: thread {lab.tid} call #{k + 1} "
-                                         f"answered {norm(lab.value)!r} where the kernel gave "
-                                         f"{want!r} (rule {t.rule})"))
+                                          f"answered {norm(lab.value)!r} where the kernel "
+                                          f"gave {want!r} (rule {t.rule})"))
                 continue
             key = (t.world, nxt)
-            if key in seen:
+            if key in parent:
                 continue
-            seen.add(key)
+            parent[key] = (node, t)
             stack.append(key)
-    return False, len(seen), best[1] or "no model run matches"
+    return Found(None, len(parent), best[1] or "no model run matches")
 
 
 def check(scenario: Scenario) -> Verdict:
@@ -407,5 +438,5 @@ def check(scenario: Scenario) -> Verdict:
     return Verdict(scenario.name, real, ok, n, why)
 
 
-__all__ = ["BLOCKED", "MS", "Scenario", "Verdict", "check", "lenient", "model_admits", "norm",
-           "run_real"]
+__all__ = ["BLOCKED", "MS", "Found", "Scenario", "Verdict", "check", "lenient", "model_admits",
+           "norm", "run_real", "search"]

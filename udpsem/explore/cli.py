@@ -233,7 +233,7 @@ def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
 
 def _print_counterexample(out: Console, cx_summary: dict[str, Any] | None,
                           timeline: _CxTimeline) -> None:
-    from udpsem.semantics.time import fmt_ns
+    from udpsem.base.time import fmt_ns
 
     if cx_summary is None:
         return
@@ -250,8 +250,8 @@ def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
                  as_json: bool) -> None:
     """`explore heartbeat --find-settle`: the search of `udpsem.explore.settle`, one line per
     probe, then the bound with the counterexample of the greatest violated settle time."""
+    from udpsem.base.time import fmt_ns
     from udpsem.explore.settle import find_settle
-    from udpsem.semantics.time import fmt_ns
 
     out = Console()
     t = cfg.timing
@@ -309,7 +309,7 @@ def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
 def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
             no_shrink: bool, as_json: bool) -> None:
     """The outcome of one exploration: the graph file, the counterexample, the summary."""
-    from udpsem.semantics.time import fmt_ns
+    from udpsem.base.time import fmt_ns
 
     program, strategy, hz = cfg.program, cfg.strategy, cfg.horizon
     faults, windows = cfg.faults, cfg.faults.disconnects

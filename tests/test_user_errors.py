@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from udpsem.base.time import S
 from udpsem.hosts.calls import bind, create, delay, select, sendto, socket
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.programs.world import HostSpec, build_world
-from udpsem.semantics.components import ModCall, Sleep, new
-from udpsem.semantics.time import S
+from udpsem.state.components import ModCall, Sleep, new
 from udpsem.traces.record import ProgramFailure, run_world
 
 Gen = Generator[Any, Any, Any]
@@ -251,3 +251,32 @@ def test_data_values_are_encoded_by_structure_in_traces() -> None:
     assert "0x" not in text and "object at" not in text
     assert '{"_":"Point","x":1,"tag":{"enum":"Colour","name":"RED"}}' in text
     assert '{"a":1,"b":2}' in text
+
+
+def test_exception_in_a_created_thread_names_host_tid_and_creator() -> None:
+    def child(k: int) -> Gen:
+        yield delay(k)
+        raise ValueError("bad child")
+
+    def starter() -> Gen:
+        yield create(child, (5,))
+
+    e = _fail_module(starter)
+    assert str(e).startswith("exception escaped thread A/child (created by A/f) (host A, "
+                             "tid 1) at step ")
+    assert str(e).endswith("ValueError: bad child")
+    assert 'raise ValueError("bad child")' in e.report()
+
+
+def test_calling_a_function_the_module_lacks() -> None:
+    def fine() -> Gen:
+        yield delay(1)
+
+    hosts = [HostSpec("A", ["10.0.0.1"], lambda: (yield ModCall("nope")),
+                      module={"fine": fine})]
+    setup, world = build_world(hosts, Faults(), GeneratorRuntime(), horizon=1 * S)
+    with pytest.raises(ProgramFailure) as info:
+        run_world(setup, world, 0)
+    assert str(info.value) == ("exception escaped thread A/nope (host A, tid 0) at step 0, "
+                               "t = 0.000000000s: ProgramError: the module has no function 'nope' (it "
+                               "has: fine)")

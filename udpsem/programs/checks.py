@@ -19,7 +19,7 @@ from typing import Any
 from udpsem.hosts.calls import Call
 from udpsem.hosts.values import SockOpt
 from udpsem.programs.data import ALLOWED, article, not_data
-from udpsem.semantics.components import ModCall, Sleep, StoreGet, StoreNew, StoreSet
+from udpsem.state.components import ModCall, Sleep, StoreGet, StoreNew, StoreSet
 
 
 class ProgramError(TypeError):

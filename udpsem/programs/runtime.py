@@ -35,7 +35,7 @@ from udpsem.hosts.calls import Create
 from udpsem.hosts.values import Fail, Ok, UDPError
 from udpsem.programs.checks import ProgramError, check_request, check_result
 from udpsem.programs.data import ALLOWED, canonical_bytes, not_data
-from udpsem.semantics.components import Raised, Return
+from udpsem.state.components import Raised, Return
 
 Program = Callable[..., Generator[Any, Any, Any]]
 
@@ -50,6 +50,10 @@ def program_name(program: Any) -> str:
         program = program.fn
     mod = getattr(program, "__module__", "?")
     return f"{mod}.{getattr(program, '__qualname__', type(program).__name__)}"
+
+
+APPLICATION = "application"
+"""The last element of an application's `where`: `(host, tid, "app", APPLICATION)`."""
 
 
 class Registered:
@@ -101,7 +105,8 @@ def _seed(who: tuple[Any, ...], arg: Any) -> bytes:
 class Code:
     """(who, program, argument, answers so far) — a thread's state, hashed by digest."""
 
-    __slots__ = ("_hash", "answer", "arg", "digest", "n", "name", "prev", "program", "who")
+    __slots__ = ("_hash", "answer", "arg", "digest", "n", "name", "place", "prev", "program",
+                 "who")
     program: Program
     arg: Any
     prev: Code | None
@@ -110,21 +115,23 @@ class Code:
     digest: bytes
     who: tuple[Any, ...]
     name: str
+    place: tuple[str, int] | None
     _hash: int
 
     def __init__(self, program: Program, arg: Any, prev: Code | None, answer: Any,
-                 who: tuple[Any, ...] = (), name: str = "") -> None:
+                 who: tuple[Any, ...] = (), name: str = "",
+                 place: tuple[str, int] | None = None) -> None:
         self.program = program
         self.arg = arg
         self.prev = prev
         self.answer = answer
         if prev is None:
             self.n = 0
-            self.who, self.name = who, name
+            self.who, self.name, self.place = who, name, place
             self.digest = _seed(who, arg)
         else:
             self.n = prev.n + 1
-            self.who, self.name = prev.who, prev.name
+            self.who, self.name, self.place = prev.who, prev.name, prev.place
             self.digest = hashlib.blake2b(prev.digest + _answer_bytes(answer),
                                           digest_size=16).digest()
         self._hash = hash(self.digest)
@@ -149,17 +156,23 @@ class Code:
         return out
 
 
-def identity(program: Any, where: tuple[Any, ...] | None) -> tuple[tuple[Any, ...], str]:
-    """(who, readable name) of a thread about to run `program` (see the module notes)."""
+def identity(program: Any, where: tuple[Any, ...] | None
+             ) -> tuple[tuple[Any, ...], str, tuple[str, int] | None]:
+    """(who, readable name, (host, tid) if known) of a thread about to run `program` at
+    `where` = (host, tid, registered name) (see the module notes)."""
+    place = (str(where[0]), int(where[1])) if where is not None and len(where) >= 2 else None
     if isinstance(program, Spawn):
-        return ("create", program.parent.hex()), f"{program.label}/create"
-    if isinstance(program, Registered):
-        return program.who(), f"{program.host}/{program.name}"
+        host = place[0] if place else program.label.split("/", 1)[0]
+        fn = getattr(program.fn, "__name__", "?")
+        return (("create", program.parent.hex()),
+                f"{host}/{fn} (created by {program.label})", place)
     if where is not None:
-        return tuple(where), "/".join(str(x) for x in (where[0], *where[2:]))
+        return tuple(where), f"{where[0]}/{where[2]}" if len(where) >= 3 else str(where), place
+    if isinstance(program, Registered):
+        return program.who(), f"{program.host}/{program.name}", (program.host, program.tid)
     # Started directly (tests, the real backend): no world registered it. Its structure
     # (code, closure and defaults by value) identifies it, never its name.
-    return ("program", program_key(program).hex()), program_name(program)
+    return ("program", program_key(program).hex()), program_name(program), None
 
 
 class Escape(Exception):
@@ -173,14 +186,13 @@ class Escape(Exception):
         super().__init__(f"{code.name}: {error}")
         self.thread, self.error, self.user_traceback, self.exc = code.name, error, \
             user_traceback, exc
-        self.who = code.who
+        self.who, self.place = code.who, code.place
 
     @property
     def where(self) -> str:
-        """`host A, tid 0` (as far as the thread's identity says)."""
-        who = self.who
-        if len(who) == 3 and who[0] not in ("create", "program"):
-            return f"host {who[0]}, tid {who[1]}"
+        """`host A, tid 0` (as far as the world told the runtime)."""
+        if self.place is not None:
+            return f"host {self.place[0]}, tid {self.place[1]}"
         return f"host {self.thread.split('/', 1)[0]}"
 
 
@@ -211,7 +223,7 @@ def _where_yielded(gen: Any) -> str:
 def _is_app(code: Code | None) -> bool | None:
     if code is None or not code.who or code.who[0] in ("program",):
         return None
-    return code.who[0] != "create" and len(code.who) == 3 and code.who[2] == "app"
+    return len(code.who) == 4 and code.who[3] == APPLICATION
 
 
 class GeneratorRuntime:
@@ -231,8 +243,8 @@ class GeneratorRuntime:
               where: tuple[Any, ...] | None = None) -> tuple[Code, Any]:
         """Code and first request of `program(arg)`; `where` is who the world registered it
         as, `(host, tid, name)` (a `Registered` or `Spawn` program carries its own)."""
-        who, name = identity(program, where)
-        code = Code(program, arg, None, None, who, name)
+        who, name, place = identity(program, where)
+        code = Code(program, arg, None, None, who, name, place)
         bad = not_data(arg)
         if bad is not None:
             return code, self._escaped(code, ProgramError(

@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import NEVER
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
-from udpsem.programs.runtime import Registered
-from udpsem.semantics.components import App, ModCall, Sleep
-from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import NEVER
+from udpsem.programs.runtime import APPLICATION, Registered
+from udpsem.state.components import App, ModCall, Sleep
+from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
 Program = Callable[..., Any]
 
@@ -73,7 +73,7 @@ def build_world(hosts: Sequence[HostSpec], faults: Faults, runtime: Any, *,
         ifds = tuple(eth(k, ip(a), spec.netmask) for k, a in enumerate(spec.addresses))
         apps: tuple[App, ...] = ()
         if spec.app is not None:
-            code, req = runtime.start(spec.app, spec.arg, (spec.name, 0, "app"))
+            code, req = runtime.start(spec.app, spec.arg, (spec.name, 0, "app", APPLICATION))
             deadline = spec.start if isinstance(req, ModCall) else NEVER
             if isinstance(req, Sleep):
                 deadline = spec.start + req.ns

@@ -8,18 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from udpsem import __version__
+from udpsem.base.choice import RandomChooser
+from udpsem.base.labels import Label
+from udpsem.base.time import fmt_ns
+from udpsem.base.version import __version__
+from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import Escape, GeneratorRuntime
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.components import Raised
-from udpsem.semantics.drivers import Step, step
-from udpsem.semantics.labels import Label
-from udpsem.semantics.system import Setup, World
-from udpsem.semantics.time import fmt_ns
+from udpsem.state.components import Raised
+from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
 
@@ -84,13 +84,14 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
         timing: Timing | None = None, consts: HostConsts | None = None,
         trace: TextIO | None = None, progress: Callable[[int, int], None] | None = None,
         observers: tuple[Callable[[Step], None], ...] = (),
-        stop_on_escape: bool = True) -> RunResult:
+        observer: Any = None, stop_on_escape: bool = True) -> RunResult:
     """Run the catalogued `program` under `faults` with a chooser seeded by `seed`.
 
-    An exception escaping a thread stops the run with `ProgramFailure` (unless
-    `stop_on_escape` is False: then it is data in the model, as in exploration).
-
-    With `trace`, writes the header and one record per transition as the run goes.
+    `observer`: the program's property observer, instead of the scenario's default one
+    (e.g. `heartbeat.Theorem2(settle=...)`). An exception escaping a thread stops the run
+    with `ProgramFailure` (unless `stop_on_escape` is False: then it is data in the model,
+    as in exploration). With `trace`, writes the header and one record per transition as
+    the run goes.
     `progress(now_ns, transitions)` is called every few thousand steps.
     """
     sc = scenario(program)
@@ -102,7 +103,7 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
                                 GeneratorRuntime(stop_on_escape=stop_on_escape))
     except Escape as e:
         raise ProgramFailure(e, 0, 0, program) from None
-    obs = sc.observer()
+    obs = observer if observer is not None else sc.observer()
     header = header_json(program, full, timing, consts, faults, seed, world)
     try:
         res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,

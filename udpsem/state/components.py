@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from udpsem.semantics.time import NEVER
+from udpsem.base.time import NEVER
 
 # What a thread can output ---------------------------------------------------------------------
 
@@ -90,8 +90,10 @@ def get(loc: int) -> StoreGet:
 class ThreadRuntime(Protocol):
     """Runs thread code: starts it and feeds it answers, returning its next request."""
 
-    def start(self, program: Any, arg: Any) -> tuple[Any, Any]:
-        """Code and first request of `program(arg)`."""
+    def start(self, program: Any, arg: Any,
+              where: tuple[Any, ...] | None = None) -> tuple[Any, Any]:
+        """Code and first request of `program(arg)`; `where` is `(host, tid, name)`: where
+        the thread lives and what the world registered it as (its identity)."""
         ...
 
     def advance(self, code: Any, answer: Any) -> tuple[Any, Any]:

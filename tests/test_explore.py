@@ -38,8 +38,10 @@ def _cli(*args: str) -> Any:
 
 def _json(*args: str) -> dict[str, Any]:
     res = _cli(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.output)  # type: ignore[no-any-return]
+    assert res.exit_code in (0, 1), res.output
+    out = json.loads(res.output)
+    assert res.exit_code == (1 if out["violation"] else 0)  # exit 1: a property violated
+    return out  # type: ignore[no-any-return]
 
 
 # Theorem 2 -----------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_human_report_names_the_counterexample(tmp_path: Path) -> None:
     cx = tmp_path / "cx.jsonl"
     res = _cli("heartbeat", "--horizon", "3s", "--preset", "paper", "--dpropmax", "600ms",
                "--no-model-invariants", "--counterexample", str(cx))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # a property violated
     assert "theorem2" in res.output and "violated" in res.output and str(cx) in res.output
 
 

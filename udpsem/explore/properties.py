@@ -46,13 +46,28 @@ class Invariant:
     summary: str = ""
 
     def violation(self, setup: Setup, world: World) -> str | None:
-        """None if the invariant holds in `world`, else a one-line reason."""
-        out = self.fn(setup, world)
+        """None if the invariant holds in `world`, else a one-line reason. A predicate that
+        raises is violated, the reason naming the exception and the predicate's line."""
+        try:
+            out = self.fn(setup, world)
+        except Exception as e:  # noqa: BLE001 — a bug in the user's predicate, reported
+            return f"{self.name} raised {type(e).__name__}: {e} ({_where(e)})"
         if out is None or out is True:
             return None
         if out is False:
             return f"{self.name} does not hold"
         return str(out)
+
+
+def _where(e: BaseException) -> str:
+    """`file:line` of the innermost frame of `e`'s traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"at {f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
 
 
 def invariant(name: str | Check | None = None, summary: str = "") -> Any:

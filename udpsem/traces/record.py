@@ -16,7 +16,8 @@ from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip_str
 from udpsem.network.faults import Faults
-from udpsem.programs.catalog import scenario
+from udpsem.programs import files
+from udpsem.programs.catalog import Scenario, UnknownProgram, file_scenario, scenario
 from udpsem.programs.runtime import Escape, GeneratorRuntime
 from udpsem.state.components import Raised
 from udpsem.state.world import Setup, World
@@ -61,10 +62,13 @@ def header_json(program: str, params: dict[str, int], timing: Timing, consts: Ho
         assert m.host is not None
         addrs = [ip_str(a) for i in m.host.ifds if not i.is_lo for a in i.ipset]
         hosts.append({"name": m.name, "addresses": addrs})
-    return {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
-            "program": program, "hosts": hosts, "params": dict(params),
-            "consts": jsonable(dataclasses.asdict(consts)),
-            "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed}
+    out = {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
+           "program": program, "hosts": hosts, "params": dict(params),
+           "consts": jsonable(dataclasses.asdict(consts)),
+           "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed}
+    if files.is_file_ref(program):
+        out["source"] = files.load(program).source_json()
+    return out
 
 
 @dataclass
@@ -104,6 +108,8 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     except Escape as e:
         raise ProgramFailure(e, 0, 0, program) from None
     obs = observer if observer is not None else sc.observer()
+    if hasattr(obs, "bind"):
+        obs.bind(setup, world)
     header = header_json(program, full, timing, consts, faults, seed, world)
     try:
         res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
@@ -201,11 +207,45 @@ def _check_apps(world: World, n: int) -> None:
                                      n, world.now)
 
 
-def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:
-    """The setup and initial world a trace header describes."""
+class SourceMismatch(ValueError):
+    """The program file given for a trace is not the one it was recorded from."""
+
+
+def program_scenario(header: dict[str, Any], program: str | None = None) -> Scenario:
+    """The scenario a trace header describes. For a trace of a program file, `program` is
+    the file the user names (`FILE.py[:NAME]`); it must have the recorded digest. Nothing
+    the header names is ever imported."""
+    src = header.get("source")
+    if src is None:
+        if program is not None:
+            raise UnknownProgram(f"the trace was recorded from the built-in program "
+                                 f"{header['program']!r}, not from a program file; replay "
+                                 "it without --program")
+        return scenario(header["program"])
+    named = src["file"] + ("" if src["function"] == "world" else f":{src['function']}")
+    if program is None:
+        raise UnknownProgram(f"the trace was recorded from the program file {src['file']}; "
+                             f"replay it with --program {named}")
+    try:
+        pf = files.load(program)
+    except files.ProgramFileError as e:
+        raise UnknownProgram(str(e)) from None
+    if pf.sha256 != src["sha256"]:
+        raise SourceMismatch(f"{pf.path} is not the file the trace was recorded from: the "
+                             f"trace names {src['file']} with SHA-256 {src['sha256'][:16]}…, "
+                             f"{pf.path} has {pf.sha256[:16]}… (edited since?)")
+    if pf.function != src["function"]:
+        raise SourceMismatch(f"the trace was recorded from {src['function']}() in "
+                             f"{src['file']}, not {pf.function}()")
+    return file_scenario(pf)
+
+
+def rebuild(header: dict[str, Any], program: str | None = None) -> tuple[Setup, World]:
+    """The setup and initial world a trace header describes (`program`: the program file,
+    for a trace of one; see `program_scenario`)."""
     from udpsem.network.faults import Crash, Window
 
-    sc = scenario(header["program"])
+    sc = program_scenario(header, program)
     f = header["faults"]
     faults = Faults(loss=f["loss"], dup=f["dup"], max_copies=f["max_copies"],
                     max_successive_drops=f["max_successive_drops"],

@@ -20,7 +20,7 @@ from udpsem.core.drivers import step
 from udpsem.programs.catalog import UnknownProgram
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, jsonable
-from udpsem.traces.record import label_json, rebuild
+from udpsem.traces.record import SourceMismatch, label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
 
@@ -99,16 +99,21 @@ def _first_error(e: ValidationError) -> str:
 
 def replay(path: str | Path,
            rebuild_with: Callable[[dict[str, Any]], tuple[Setup, World]] | None = None,
-           ) -> ReplayResult:
+           program: str | None = None) -> ReplayResult:
     """Re-run the trace at `path` from its choices; stops at the first divergence.
 
     The initial world comes from the header through the program catalog, or from
-    `rebuild_with(header)` for a trace of a world built by hand (`run_world`).
+    `rebuild_with(header)` for a trace of a world built by hand (`run_world`). A trace of
+    a program file needs `program`, the file (`FILE.py[:NAME]`); its source must have the
+    digest the header records. Nothing the header names is imported.
     """
     header, records = read_trace(path)
     try:
-        setup, world = (rebuild_with or rebuild)(header)
-    except UnknownProgram as e:
+        if rebuild_with is not None:
+            setup, world = rebuild_with(header)
+        else:
+            setup, world = rebuild(header, program)
+    except (UnknownProgram, SourceMismatch) as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"{path}:1: header does not describe a runnable setup: {e}") from None

@@ -54,6 +54,13 @@ class HostModel(BaseModel):
     addresses: list[str]
 
 
+class SourceModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="the program file as named on the command line")
+    function: str = Field(description="the function in it that built the world")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="SHA-256 of the file's bytes")
+
+
 class Header(BaseModel):
     """The first line of a trace: enough to rebuild the initial world and the setup."""
 
@@ -68,6 +75,10 @@ class Header(BaseModel):
     timing: TimingModel
     faults: FaultsModel
     seed: int | None = Field(description="seed of the random chooser; replay does not need it")
+    source: SourceModel | None = Field(
+        default=None, description="for a program file: which file and function, and the "
+        "digest of its source (replay is given the file and checks it; it never imports "
+        "what a header names)")
 
 
 class Record(BaseModel):

@@ -92,7 +92,7 @@ class JsonText:
         if tp is int:
             return str(x)
         if tp is str:
-            return _ascii(x)  # type: ignore[no-any-return]
+            return str(_ascii(x))
         if x is None:
             return "null"
         if tp is bool:
@@ -108,10 +108,10 @@ class JsonText:
         if tp is tuple:
             text = "[" + ",".join([self(v) for v in x]) + "]"
         else:
-            head = self._heads.get(tp, False)
-            if head is False:
-                head = self._head(tp)
-                self._heads[tp] = head
+            if tp in self._heads:
+                head = self._heads[tp]
+            else:
+                head = self._heads[tp] = self._head(tp)
             if head is not None:
                 first, fields = head
                 text = first + "".join([k + self(getattr(x, n)) for n, k in fields]) + "}"

@@ -265,3 +265,8 @@ def main(argv: list[str] | None = None) -> Any:
 from udpsem.explore.cli import explore
 
 cli.add_command(explore)
+
+from udpsem.view.cli import chart, ui
+
+cli.add_command(chart)
+cli.add_command(ui)

@@ -58,11 +58,14 @@ def cli() -> None:
               help="crash HOST at TIME, e.g. KURT@50s (repeatable)")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the trace (JSON Lines) to this file")
+@click.option("--limit", type=click.IntRange(1, None), default=60, show_default=True,
+              help="most timeline rows printed")
+@click.option("--all", "all_rows", is_flag=True, help="print every timeline row")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def run(program: str, seed: int, duration: str | None, period: str | None,
         clients: int | None, messages: int | None, loss: float, dup: float, max_copies: int,
         preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
-        trace_path: Path | None, as_json: bool) -> None:
+        trace_path: Path | None, limit: int, all_rows: bool, as_json: bool) -> None:
     """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
     from udpsem.programs.catalog import ScenarioError
     from udpsem.traces.record import run as run_program
@@ -101,7 +104,7 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         except ValueError as e:
             _fail(str(e))
     console = _console()
-    timeline = Timeline()
+    timeline = Timeline(limit=None if all_rows else limit)
     trace_fh = None
     if trace_path is not None:
         try:

@@ -90,6 +90,9 @@ class _CxTimeline:
 @click.option("--counterexample", "cx_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write a shrunk counterexample trace here (if one is found)")
 @click.option("--no-shrink", is_flag=True, help="write the counterexample as found")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="draw the counterexample's sequence chart (.svg or .html); "
+                                 "needs --counterexample")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def explore(program: str, horizon: str, preset: str | None, delays: int,
             max_copies: int | None, max_successive_drops: int | None, dpropmin: str | None,
@@ -97,7 +100,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             fault_jitter: str, timing: str, time_grid: int, strategy: str, seeds: int,
             workers: int, max_depth: int | None, max_states: int | None,
             no_model_invariants: bool, all_violations: bool, graph_path: Path | None,
-            cx_path: Path | None, no_shrink: bool, as_json: bool) -> None:
+            cx_path: Path | None, no_shrink: bool, chart_path: Path | None,
+            as_json: bool) -> None:
     """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
     network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
     from udpsem.explore.choosers import Discretisation
@@ -112,6 +116,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
         scenario(program)
     except UnknownProgram as e:
         _fail(str(e))
+    if chart_path is not None and cx_path is None:
+        _fail("--chart draws the counterexample: give --counterexample FILE too")
     hz = _duration(horizon, "--horizon")
     if hz <= 0:
         _fail("--horizon must be positive")
@@ -206,6 +212,13 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
                 _fail(f"--counterexample {cx_path}: cannot write: {e.strerror or e}")
             cx_written = str(cx_path)
             timeline.violated(cx.time, cx.prop, cx.message)
+            if chart_path is not None:
+                from udpsem.view.cli import write_chart
+
+                try:
+                    write_chart(str(cx_path), chart_path)
+                except (OSError, ValueError) as e:
+                    _fail(f"--chart {chart_path}: {e}")
     summary: dict[str, Any] = {
         "program": program, "strategy": strategy, "horizon_ns": hz,
         "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,
@@ -214,6 +227,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
         "revisits": res.revisits, "complete": res.complete, "truncated": res.truncated,
         "verdicts": res.verdicts, "counterexample": cx_written,
         "violation": cx_summary,
+        "chart": str(chart_path) if chart_path is not None and cx_written else None,
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -238,5 +252,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
         if cx_written is not None:
             timeline.render(out, f"counterexample {cx_written}")
             out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`")
+            if chart_path is not None:
+                out.print(f"chart of the counterexample written to {chart_path}")
     if graph_path is not None:
         out.print(f"state graph written to {graph_path}")

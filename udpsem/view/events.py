@@ -178,6 +178,8 @@ def describe(header: dict[str, Any]) -> str:
         parts.append(f"dup {f['dup']}")
     if f.get("preset"):
         parts.append(f"preset {f['preset']}")
+    if f.get("max_successive_drops"):
+        parts.append(f"≤ {f['max_successive_drops']} successive drops")
     for w in f.get("disconnects", []):
         end = "the end" if w.get("end") is None else fmt_time(w["end"])
         parts.append(f"{w['host']} unplugged {fmt_time(w['start'])}–{end}")

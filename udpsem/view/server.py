@@ -96,7 +96,13 @@ class Explorer:
         out = []
         on_trace = not path.branch and path.trace_steps < len(s.steps)
         nxt = s.records[path.trace_steps]["choices"] if on_trace else None
-        for k, succ in enumerate(s.successors(path)):
+        succs = s.successors(path)
+        if on_trace and not any(x["choices"] == nxt for x in succs):
+            # the trace's own step (e.g. a delay off the exploration grid) comes first
+            rec = s.records[path.trace_steps]
+            succs.insert(0, {"rule": rec["rule"], "partner": rec["partner"],
+                             "label": rec["label"], "choices": rec["choices"], "t": rec["t"]})
+        for k, succ in enumerate(succs):
             choices = [tuple(c) for c in succ["choices"]]
             if on_trace and [list(c) for c in choices] == nxt:
                 new = StatePath(path.trace_steps + 1)

@@ -10,6 +10,8 @@ of each step taken after leaving the trace, so it names a state from the initial
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,10 +212,24 @@ def _monitor_run(sess: Session, worlds: list[World],
     return res
 
 
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, str) and _BARE.match(v) and v not in ("true", "false", "null"):
+        return v
+    return json.dumps(v, separators=(",", ":"))
+
+
+def _value_of(text: str) -> Any:
+    if _BARE.match(text) and text not in ("true", "false", "null"):
+        return text
+    return json.loads(text)
+
+
 def parse_path(text: str) -> StatePath:
     """A path from its URL form: `N` or `N~c1~c2...`, each ci a step's choices as
-    `kind:value,kind:value` (values JSON)."""
-    import json
+    `kind:value,kind:value` (values JSON, names bare: `137~pick:1,fate:drop`)."""
     from urllib.parse import unquote
 
     parts = unquote(text).split("~") if text else ["0"]
@@ -228,7 +244,7 @@ def parse_path(text: str) -> StatePath:
         for item in p.split(","):
             kind, _, value = item.partition(":")
             try:
-                v = json.loads(value)
+                v = _value_of(value)
             except json.JSONDecodeError:
                 raise PathError(f"bad choice {item!r} in path") from None
             choices.append((kind, tuple(v) if isinstance(v, list) else v))
@@ -238,9 +254,8 @@ def parse_path(text: str) -> StatePath:
 
 def format_path(path: StatePath) -> str:
     """The URL form of a path (see `parse_path`)."""
-    import json
 
     out = [str(path.trace_steps)]
     for choices in path.branch:
-        out.append(",".join(f"{k}:{json.dumps(v, separators=(',', ':'))}" for k, v in choices))
+        out.append(",".join(f"{k}:{_value_text(v)}" for k, v in choices))
     return "~".join(out)

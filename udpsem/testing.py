@@ -26,7 +26,10 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as e:  # pragma: no cover - only without the extra
+    raise ImportError("udpsem.testing needs Hypothesis: pip install 'udpsem[testing]'") from e
 
 from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import full, own, refs

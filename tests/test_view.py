@@ -32,7 +32,7 @@ DONE_WHEN = ["run", "heartbeat", "--seed", "7", "--duration", "60s", "--loss", "
 
 def udpsem(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     p = subprocess.run([sys.executable, "-m", "udpsem", *args], capture_output=True,
-                       text=True, timeout=300)
+                       text=True, timeout=300, check=False)
     if check:
         assert p.returncode == 0, p.stderr
     return p
@@ -64,7 +64,7 @@ def test_time_formats() -> None:
 
 def test_state_is_readable_and_marks_changes(hb_trace: Path) -> None:
     sess = Session.load(hb_trace)
-    header, recs = _records(hb_trace)
+    _, recs = _records(hb_trace)
     i = next(r["i"] for r in recs if r["rule"] == "host_disconnect")
     before, after = render(sess.worlds[i]), mark_changes(render(sess.worlds[i]),
                                                          render(sess.worlds[i + 1]))
@@ -170,7 +170,7 @@ def test_chart_window_hosts_and_html(hb_trace: Path, tmp_path: Path) -> None:
     assert page.startswith("<!doctype html>") and "<svg" in page and "mouseenter" in page
     doc = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
     groups = [g for g in doc.iter(f"{SVG}g") if (g.get("class") or "").startswith("msg")]
-    header, recs = _records(hb_trace)
+    _, recs = _records(hb_trace)
     sent = [r for r in recs if r["label"]["kind"] == "send" and 15 * S <= r["t"] <= 25 * S]
     assert len(groups) == len(sent)  # only the window's datagrams
     names = {t.text for t in doc.iter(f"{SVG}text")}
@@ -190,28 +190,52 @@ def test_chart_bad_input(hb_trace: Path, tmp_path: Path, args: list[str], needle
     assert len(p.stderr.strip().splitlines()) == 1
 
 
-def test_counterexample_chart(tmp_path: Path) -> None:
-    cx, chart = tmp_path / "cx.jsonl", tmp_path / "cx.svg"
+@pytest.fixture(scope="module")
+def cx_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cx")
+    out = {"cx": d / "cx.jsonl", "chart": d / "cx.svg", "graph": d / "g.graphml"}
     p = udpsem("explore", "heartbeat", "--horizon", "4s", "--preset", "paper",
-               "--max-successive-drops", "2", "--counterexample", str(cx), "--chart",
-               str(chart), check=False)
+               "--max-successive-drops", "2", "--counterexample", str(out["cx"]), "--chart",
+               str(out["chart"]), "--graph", str(out["graph"]), check=False)
+    # Theorem 2 is violated (two pings lost in a row); explore's exit status for a violation
+    # is not this file's concern (issue 10 settles it), so both 0 and 1 are accepted here
     assert p.returncode in (0, 1), p.stderr
-    doc = ET.parse(chart).getroot()
+    return out
+
+
+def test_counterexample_chart(cx_run: dict[str, Path]) -> None:
+    doc = ET.parse(cx_run["chart"]).getroot()
     groups = Counter(g.get("class") for g in doc.iter(f"{SVG}g"))
     assert groups["violation"] == 1 and groups["msg dropped"] == 2
     texts = " ".join(t.text or "" for t in doc.iter(f"{SVG}text"))
     assert "theorem2 violated" in texts
-    p = udpsem("explore", "heartbeat", "--horizon", "1s", "--chart", str(chart), check=False)
+    p = udpsem("explore", "heartbeat", "--horizon", "1s", "--chart",
+               str(cx_run["chart"].with_name("x.svg")), check=False)
     assert p.returncode == 2 and "--counterexample" in p.stderr
 
 
-def test_chart_without_check_draws_no_violation(tmp_path: Path) -> None:
-    cx = tmp_path / "cx.jsonl"
-    udpsem("explore", "heartbeat", "--horizon", "4s", "--preset", "paper",
-           "--max-successive-drops", "2", "--counterexample", str(cx), check=False)
-    assert load(str(cx), check=False).violations == []
-    (v,) = load(str(cx)).violations
+def test_chart_without_check_draws_no_violation(cx_run: dict[str, Path]) -> None:
+    assert load(str(cx_run["cx"]), check=False).violations == []
+    (v,) = load(str(cx_run["cx"])).violations
     assert v.t == 3 * S and "theorem2" in v.text
+
+
+def test_graphml_edges_and_nodes(cx_run: dict[str, Path]) -> None:
+    import networkx as nx  # type: ignore[import-untyped]
+
+    g = nx.read_graphml(cx_run["graph"])
+    nodes = dict(g.nodes(data=True))
+    assert sum(1 for d in nodes.values() if d["initial"]) >= 1
+    bad = [d for d in nodes.values() if d["violated"]]
+    assert [d["violated"] for d in bad] == ["theorem2"]
+    assert all("t=" in d["summary"] and "ALAN" in d["summary"] for d in nodes.values())
+    edges = list(g.edges(data=True, keys=True))
+    for _, _, _, d in edges:
+        assert json.loads(d["choices"])[0][0] == "pick" and d["label"] and d["rule"]
+    # a send has several outcomes (drop or one of the delays): they are told apart
+    sends = [d for _, _, _, d in edges if d["rule"] == "delivery_out_1"]
+    assert {d["partner"] for d in sends} >= {"net_accept_drop", "net_accept_single"}
+    assert len({d["choices"] for d in sends}) > 2
 
 
 # Sessions and paths ----------------------------------------------------------------------------
@@ -261,7 +285,7 @@ def _get(url: str) -> Any:
 def test_api_info_and_state(api: str, hb_trace: Path) -> None:
     info = _get(api + "/api/info")
     assert info["program"] == "heartbeat" and info["hosts"] == ["ALAN", "KURT"]
-    header, recs = _records(hb_trace)
+    _, recs = _records(hb_trace)
     assert info["trace_steps"] == len(recs)
     i = next(r["i"] for r in recs if r["rule"] == "host_disconnect")
     st = _get(f"{api}/api/state?path={i + 1}")

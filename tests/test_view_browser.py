@@ -46,6 +46,9 @@ def browser() -> Iterator[Any]:
         pytest.skip("Playwright for Python is not installed (pip install playwright); "
                     "the browser tests need it")
     exe = chromium_path()
+    if exe is None and os.environ.get("CI") == "true":
+        pytest.fail("CI: no Chromium binary although .ci/run installs it (apt-get install "
+                    "chromium)")
     if exe is None:
         pytest.skip("no Chromium binary (apt-get install chromium); the browser tests need it")
     with tempfile.TemporaryDirectory(prefix="udpsem-chromium-") as profile, \

@@ -258,7 +258,7 @@ def _diamond(x: float, y: float, colour: str, r: float = 4) -> str:
 
 def _edge_y(lay: _Layout, host: str, towards: str | None) -> float:
     """Where an arrow leaves or reaches `host`'s lifeline block, on the side of `towards`."""
-    y0, y1 = lay.block[host]
+    y1 = lay.block[host][1]
     if towards is None or towards not in lay.y:
         return lay.y[host]
     return lay.y[host] if lay.y[towards] < lay.y[host] else y1

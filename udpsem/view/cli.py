@@ -117,7 +117,7 @@ def ui(target: str, port: int, seed: int, duration: str | None, loss: float, dup
         srv = make_server(sess, port)
     except OSError as e:
         _fail(f"--port {port}: cannot listen on 127.0.0.1: {e.strerror or e}")
-    host, real_port = srv.server_address[0], srv.server_address[1]
+    host, real_port = str(srv.server_address[0]), int(srv.server_address[1])
     click.echo(f"udpsem explorer: http://{host}:{real_port}/  ({len(sess.steps)} steps; "
                f"Ctrl-C stops it)")
     sys.stdout.flush()
@@ -150,11 +150,10 @@ def _record_run(program: str, seed: int, duration: str | None, loss: float, dup:
     except ValueError as e:
         _fail(f"--disconnect/--crash/--preset: {e}")
     params = {} if duration is None else {"duration_ns": _duration(duration, "--duration")}
-    fh = tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix=f"udpsem-{program}-",
-                                     delete=False, encoding="utf-8")
     try:
-        with fh:
-            run(program, params, faults, seed, trace=fh)
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix=f"udpsem-{program}-",
+                                         delete=False, encoding="utf-8") as fh:
+            run(program, params, faults, seed, trace=fh)  # type: ignore[arg-type]
     except ScenarioError as e:
         _fail(str(e))
     return fh.name

@@ -186,8 +186,33 @@ def describe(header: dict[str, Any]) -> str:
     for c in f.get("crashes", []):
         parts.append(f"{c['host']} crashes at {fmt_time(c['at'])}")
     seed = header.get("seed")
-    head = header.get("program", "?") + ("" if seed is None else f", seed {seed}")
+    head = str(header.get("program", "?")) + ("" if seed is None else f", seed {seed}")
     return head + (": " + ", ".join(parts) if parts else "")
+
+
+def label_text(rec_label: dict[str, Any]) -> str:
+    """A trace label as one line: `KURT thread 1 calls sendto(...)`."""
+    kind = rec_label.get("kind", "")
+    who = rec_label.get("host") or "network"
+    tid = rec_label.get("tid")
+    if tid is not None:
+        who += f" thread {tid}"
+    v = rec_label.get("value")
+    text = {
+        "call": "calls", "return": "gets", "store": "store", "storeret": "store answers",
+        "modcall": "application calls", "modret": "module returns", "send": "sends",
+        "deliver": "receives", "tau": "internal step", "time": "time passes",
+        "disconnect": "is unplugged", "reconnect": "is plugged back in", "crash": "crashes",
+        "exit": "exits", "console": "prints", "out": "leaves the network:",
+        "in": "enters the network:", "wake": "application wakes", "thread_end": "thread ends",
+    }.get(kind, kind)
+    if kind == "time":
+        return f"time passes {fmt_dur(int(v or 0))}"
+    if kind == "modcall" and isinstance(v, list) and v:
+        return f"{who} {text} {v[0]}{json_value_text(v[1] if len(v) > 1 else [])}"
+    if v is None:
+        return f"{who} {text}"
+    return f"{who} {text} {json_value_text(v)}"
 
 
 def _addr_hosts(header: dict[str, Any]) -> dict[str, str]:
@@ -272,8 +297,9 @@ def events(header: dict[str, Any], records: Iterable[dict[str, Any]],
             open_calls[(host, lane)] = bar
             data.calls.append(bar)
         elif kind == "return" and host is not None:
-            bar = open_calls.pop((host, lane), None)
-            if bar is not None:
+            done = open_calls.pop((host, lane), None)
+            if done is not None:
+                bar = done
                 bar.i1, bar.t1 = i, t
                 bar.result = json_value_text(value)
                 bar.failed = isinstance(value, dict) and "fail" in value
@@ -286,8 +312,9 @@ def events(header: dict[str, Any], records: Iterable[dict[str, Any]],
                 lanes[host].add("app")
                 data.calls.append(bar)
         elif kind == "modret" and host is not None:
-            bar = modcalls.pop((host, str(tid)), None)
-            if bar is not None:
+            done = modcalls.pop((host, str(tid)), None)
+            if done is not None:
+                bar = done
                 bar.i1, bar.t1, bar.result = i, t, json_value_text(value)
                 if bar.name in STATUS_CALLS and status_last.get(host, object()) != value:
                     status_last[host] = value

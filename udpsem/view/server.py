@@ -21,10 +21,11 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from udpsem.view.events import describe, events, json_value_text
+from udpsem.view.events import describe, events, label_text
 from udpsem.view.session import PathError, Session, StatePath, format_path, parse_path
 from udpsem.view.state import fmt_time, mark_changes, render
 
@@ -32,33 +33,6 @@ STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/index.html": ("index.html", "text/html; charset=utf-8"),
           "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
           "/static/style.css": ("style.css", "text/css; charset=utf-8")}
-
-
-def label_text(rec_label: dict[str, Any]) -> str:
-    """A trace label as one line: `KURT thread 1 calls sendto(...)`."""
-    kind = rec_label.get("kind", "")
-    who = rec_label.get("host") or "network"
-    tid = rec_label.get("tid")
-    if tid is not None:
-        who += f" thread {tid}"
-    v = rec_label.get("value")
-    text = {
-        "call": "calls", "return": "gets", "store": "store", "storeret": "store answers",
-        "modcall": "application calls", "modret": "module returns", "send": "sends",
-        "deliver": "receives", "tau": "internal step", "time": "time passes",
-        "disconnect": "is unplugged", "reconnect": "is plugged back in", "crash": "crashes",
-        "exit": "exits", "console": "prints", "out": "leaves the network:",
-        "in": "enters the network:", "wake": "application wakes", "thread_end": "thread ends",
-    }.get(kind, kind)
-    if kind == "time":
-        from udpsem.view.state import fmt_dur
-
-        return f"time passes {fmt_dur(v)}"
-    if kind == "modcall" and isinstance(v, list) and v:
-        return f"{who} {text} {v[0]}{json_value_text(v[1] if len(v) > 1 else [])}"
-    if v is None:
-        return f"{who} {text}"
-    return f"{who} {text} {json_value_text(v)}"
 
 
 def choices_text(choices: list[list[Any]]) -> str:
@@ -80,7 +54,8 @@ class Explorer:
         s = self.session
         return {"program": s.header.get("program"), "title": describe(s.header),
                 "hosts": [h["name"] for h in s.header.get("hosts", [])],
-                "trace_steps": len(s.steps), "source": s.source}
+                "trace_steps": len(s.steps),
+                "source": Path(s.source).name if s.source else ""}
 
     def _rule_doc(self, name: str | None) -> dict[str, Any] | None:
         if name is None:
@@ -134,6 +109,8 @@ class Explorer:
                         "choices_text": choices_text(rec["choices"]),
                         "rule_doc": self._rule_doc(rec["rule"]),
                         "partner_doc": self._rule_doc(rec["partner"])}
+            back: StatePath | None
+            fwd: StatePath | None
             if path.branch:
                 back = StatePath(path.trace_steps, path.branch[:-1])
                 fwd = None
@@ -180,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, obj: Any) -> None:
         self._send(status, json.dumps(obj).encode(), "application/json")
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         if url.path in STATIC:
             name, ctype = STATIC[url.path]

@@ -79,7 +79,9 @@ class Session:
         except (KeyError, TypeError, ValueError) as e:
             raise TraceError(f"{trace}:1: header does not describe a runnable setup: {e}"
                              ) from None
-        worlds, steps, records = [world], [], []
+        worlds: list[World] = [world]
+        steps: list[Step] = []
+        records: list[dict[str, Any]] = []
         for rec in recs:
             n = len(steps)
             chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])

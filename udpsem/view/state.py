@@ -43,7 +43,7 @@ from udpsem.semantics.components import (
     StoreRet,
     StoreSet,
 )
-from udpsem.semantics.time import MS, NEVER, S, US
+from udpsem.semantics.time import MS, NEVER, US, S
 
 # Call fields that hold an IP address (IP is a plain int in the model).
 _IP_FIELDS = frozenset({"ip", "is1", "is2", "is3", "is4", "src", "dst", "addr"})
@@ -215,8 +215,10 @@ def sock_text(s: Sock) -> str:
 
 
 def _short_program(code: Any) -> str:
+    from udpsem.programs.runtime import program_name
+
     prog = getattr(code, "program", None)
-    name = getattr(prog, "__name__", None) or "thread"
+    name = program_name(prog).rsplit(".", 1)[-1] if prog is not None else "thread"
     n = getattr(code, "n", None)
     return f"{name}" + (f" after {n} answers" if n is not None else "")
 

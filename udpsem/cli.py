@@ -61,11 +61,15 @@ def cli() -> None:
 @click.option("--limit", type=click.IntRange(1, None), default=60, show_default=True,
               help="most timeline rows printed")
 @click.option("--all", "all_rows", is_flag=True, help="print every timeline row")
+@click.option("--settle", default=None, metavar="DURATION",
+              help="heartbeat: Theorem 2's settle time, checked answers come at least this "
+                   "long after KURT's last status change [2.6s, the paper's]")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def run(program: str, seed: int, duration: str | None, period: str | None,
         clients: int | None, messages: int | None, loss: float, dup: float, max_copies: int,
         preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
-        trace_path: Path | None, limit: int, all_rows: bool, as_json: bool) -> None:
+        trace_path: Path | None, limit: int, all_rows: bool, settle: str | None,
+        as_json: bool) -> None:
     """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
     from udpsem.programs.catalog import ScenarioError
     from udpsem.traces.record import run as run_program
@@ -91,6 +95,13 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         if value <= 0 and key.endswith("_ns"):
             _fail(f"{flag} must be positive")
         params[key] = value
+    observer = None
+    if settle is not None:
+        if sc.name != "heartbeat":
+            _fail(f"--settle does not apply to {sc.name}")
+        from udpsem.programs.heartbeat import Theorem2
+
+        observer = Theorem2(settle=_duration(settle, "--settle"))
     try:
         windows = tuple(parse_window(w) for w in disconnects)
         crash_list = tuple(parse_crash(c) for c in crashes)
@@ -126,10 +137,10 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
                     prog.update(task, completed=now, vt=fmt_ns(now), n=n)
 
                 res = run_program(program, params, faults, seed, trace=trace_fh,
-                                  progress=progress, observers=(timeline,))
+                                  progress=progress, observers=(timeline,), observer=observer)
         else:
             res = run_program(program, params, faults, seed, trace=trace_fh,
-                              observers=() if as_json else (timeline,))
+                              observers=() if as_json else (timeline,), observer=observer)
     except ScenarioError as e:
         _fail(str(e))
     finally:

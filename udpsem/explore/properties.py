@@ -138,9 +138,11 @@ class Theorem2(Monitor):
 
     name = "theorem2"
 
-    def __init__(self, watched: str = "KURT", detector: str = "ALAN") -> None:
+    def __init__(self, watched: str = "KURT", detector: str = "ALAN",
+                 settle: int = SETTLE) -> None:
         self.watched = watched
         self.detector = detector
+        self.settle = settle
 
     def initial(self, setup: Setup, world: World) -> Any:
         return (False, True, True, None, 0, None, None)
@@ -162,7 +164,7 @@ class Theorem2(Monitor):
             if lab.host == self.watched and fn == "start_heartbeat_k":
                 started = True
             elif lab.host == self.detector and fn == "start_heartbeat_a":
-                alan_settle = now + SETTLE
+                alan_settle = now + self.settle
                 pending = lab.tid
         elif kind == "modret":
             if lab.host == self.detector and lab.tid == pending and cell is None:
@@ -176,7 +178,7 @@ class Theorem2(Monitor):
                 alive = False
         new = (started, conn, alive, alan_settle, change_settle, cell, pending)
         if self._up(new) != before:
-            new = (started, conn, alive, alan_settle, now + SETTLE, cell, pending)
+            new = (started, conn, alive, alan_settle, now + self.settle, cell, pending)
         return new
 
     def violation(self, state: Any, world: World) -> str | None:
@@ -190,10 +192,20 @@ class Theorem2(Monitor):
         value = dict(m.store).get(cell)
         want = 1 if self._up(state) else 0
         if value != want:
+            since = int(max(alan_settle, change_settle)) - self.settle
             return (f"at {fmt_ns(now)} get_status would return {value} but {self.watched} is "
-                    f"{'up' if want else 'down'} (settled since "
-                    f"{fmt_ns(max(alan_settle, change_settle))})")
+                    f"{'up' if want else 'down'}, {fmt_ns(now - since)} after {fmt_ns(since)} "
+                    f"(the later of its last status change and {self.detector}'s start; "
+                    f"settle time {fmt_ns(self.settle)})")
         return None
+
+    def since(self, state: Any) -> int | None:
+        """The moment the settle time counts from: the later of KURT's last status change
+        and ALAN's call of start_heartbeat_a (None before that call)."""
+        _, _, _, alan_settle, change_settle, _, _ = state
+        if alan_settle is None:
+            return None
+        return int(max(alan_settle, change_settle)) - self.settle
 
     def key(self, state: Any, now: int) -> Any:
         started, conn, alive, alan_settle, change_settle, cell, pending = state

@@ -149,7 +149,7 @@ def shrink(cfg: ExploreConfig, cx: Counterexample, budget: int = 300,
     """A smaller counterexample for the same property (deterministic; at most `budget` runs)."""
     invs = list(invariants) if invariants is not None else (
         model_invariants() if cfg.check_model else [])
-    mons = list(monitors) if monitors is not None else monitors_for(cfg.program)
+    mons = list(monitors) if monitors is not None else monitors_for(cfg.program, cfg.settle)
     runs = 0
     best = cx
     improved = True

@@ -141,11 +141,13 @@ class Theorem2:
     """Observes a run and checks every get_status answer against Theorem 2's conclusion.
 
     KURT is *up* when start_heartbeat_k has been called and KURT is connected (and alive). An
-    answer to a call made at t is checked when t ≥ 2.6 s after the later of KURT's last
-    status change and ALAN's call of start_heartbeat_a; it must be 1 iff KURT is up at t.
+    answer to a call made at t is checked when t ≥ `settle` (the paper's 2.6 s by default)
+    after the later of KURT's last status change and ALAN's call of start_heartbeat_a; it
+    must be 1 iff KURT is up at t.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settle: int = SETTLE) -> None:
+        self.settle = settle
         self.kurt_started = False
         self.kurt_conn = True
         self.kurt_alive = True
@@ -188,7 +190,7 @@ class Theorem2:
             self.calls += 1
             self.answers.append((called, v))
             if self.alan_start is not None and called >= max(self.last_change,
-                                                             self.alan_start) + SETTLE:
+                                                             self.alan_start) + self.settle:
                 self.checked += 1
                 if v != (1 if up else 0):
                     self.violations += 1
@@ -212,7 +214,7 @@ class Theorem2:
         out: dict[str, Any] = {
             "status_changes": self.status_changes(),
             "get_status": {"calls": self.calls, "checked": self.checked,
-                           "violations": self.violations}}
+                           "violations": self.violations, "settle_ns": self.settle}}
         if self.escaped:
             out["escaped_exceptions"] = [[t, h, e] for t, h, e in self.escaped]
         return out
@@ -226,7 +228,8 @@ class Theorem2:
             console.print(line)
         colour = "green" if self.violations == 0 else "red"
         console.print(f"{res.transitions} transitions; get_status: {self.calls} calls, "
-                      f"{self.checked} checked against Theorem 2, "
+                      f"{self.checked} checked against Theorem 2 "
+                      f"(settle {fmt_ns(self.settle)}), "
                       f"[bold {colour}]{self.violations} violations[/]")
         if self.first_violation is not None:
             t, v, up = self.first_violation

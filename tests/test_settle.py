@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from udpsem.base.time import MS, NS, S
 from udpsem.cli import cli
 from udpsem.explore import ExploreConfig, explore
 from udpsem.explore.properties import SETTLE, Theorem2
 from udpsem.explore.settle import find_settle
 from udpsem.hosts.state import Timing
 from udpsem.network.faults import Faults, apply_preset, parse_window
-from udpsem.semantics.time import MS, NS, S
 from udpsem.traces.replay import read_trace, replay
 
 FAULTS = replace(apply_preset(Faults(loss=0.5, dup=0.5), "paper"),
@@ -86,8 +86,8 @@ def test_counterexample_at_200ms_replays_and_violates(
     assert out["violation"]["file"] == str(cx)
     rep = replay(cx)
     assert rep.ok, rep.divergence
-    from udpsem.semantics.choice import ScriptedChooser
-    from udpsem.semantics.drivers import step
+    from udpsem.base.choice import ScriptedChooser
+    from udpsem.core.drivers import step
     from udpsem.traces.record import rebuild
 
     header, records = read_trace(cx)

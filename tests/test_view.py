@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from udpsem.base.time import NEVER, S
 from udpsem.hosts.state import Timing
-from udpsem.semantics.time import NEVER, S
 from udpsem.view.chart import load, svg
 from udpsem.view.events import events
 from udpsem.view.session import PathError, Session, StatePath, format_path, parse_path

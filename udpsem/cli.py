@@ -15,11 +15,11 @@ import click
 from rich.console import Console
 
 from udpsem import __version__
+from udpsem.base.time import fmt_ns
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
-from udpsem.semantics.time import fmt_ns
 
 
 def _console() -> Console:
@@ -197,12 +197,12 @@ def rules(args: tuple[str, ...], coverage_mode: bool) -> None:
     count each rule's uses over trace files."""
     from rich.table import Table
 
-    import udpsem.semantics.system  # noqa: F401  (registers every rule)
-    from udpsem.semantics.registry import RULES
+    import udpsem.core.system  # noqa: F401  (registers every rule)
+    from udpsem.base.registry import RULES
 
     console = _console()
     if coverage_mode:
-        from udpsem.semantics.coverage import count_traces, report
+        from udpsem.core.coverage import count_traces, report
 
         if not args:
             _fail("--coverage needs at least one trace FILE")

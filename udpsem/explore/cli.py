@@ -110,6 +110,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             find_settle: bool, as_json: bool) -> None:
     """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
     network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
+    from udpsem.base.time import fmt_ns
     from udpsem.explore.choosers import Discretisation
     from udpsem.explore.engine import ExploreConfig
     from udpsem.explore.engine import explore as run_explore
@@ -117,7 +118,6 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     from udpsem.hosts.state import Timing
     from udpsem.network.faults import Faults, apply_preset, parse_window
     from udpsem.programs.catalog import UnknownProgram, scenario
-    from udpsem.semantics.time import fmt_ns
     if chart_path is not None and cx_path is None:
         _fail("--chart draws the counterexample: give --counterexample FILE too")
     try:
@@ -238,7 +238,7 @@ def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
 
 def _print_counterexample(out: Console, cx_summary: dict[str, Any] | None,
                           timeline: _CxTimeline) -> None:
-    from udpsem.semantics.time import fmt_ns
+    from udpsem.base.time import fmt_ns
 
     if cx_summary is None:
         return
@@ -255,8 +255,8 @@ def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
                  as_json: bool) -> None:
     """`explore heartbeat --find-settle`: the search of `udpsem.explore.settle`, one line per
     probe, then the bound with the counterexample of the greatest violated settle time."""
+    from udpsem.base.time import fmt_ns
     from udpsem.explore.settle import find_settle
-    from udpsem.semantics.time import fmt_ns
 
     out = Console()
     t = cfg.timing
@@ -315,7 +315,7 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
             no_shrink: bool, as_json: bool, chart_path: Path | None = None) -> None:
     """The outcome of one exploration: the graph file, the counterexample (and its chart),
     the summary."""
-    from udpsem.semantics.time import fmt_ns
+    from udpsem.base.time import fmt_ns
 
     program, strategy, hz = cfg.program, cfg.strategy, cfg.horizon
     faults, windows = cfg.faults, cfg.faults.disconnects

@@ -32,6 +32,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udpsem.base.labels import Transition
+from udpsem.base.time import NEVER, fmt_ns
+from udpsem.core.drivers import fire, step
+from udpsem.core.system import enabled
 from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
 from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
 from udpsem.explore.properties import (
@@ -47,10 +51,7 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults, Window
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.drivers import fire, step
-from udpsem.semantics.labels import Transition
-from udpsem.semantics.system import Setup, World, enabled
-from udpsem.semantics.time import NEVER, fmt_ns
+from udpsem.state.world import Setup, World
 
 
 class ExploreRuntime(GeneratorRuntime):

@@ -19,7 +19,7 @@ Two kinds, one small API:
   relative time stays sound).
 
 Built in: `host_ok` and `network_ok` (adapters over `udpsem.hosts.invariants` and
-`udpsem.semantics.invariants`), `no_time_stop`, `NoEscape` ("no exception escapes a thread")
+`udpsem.core.invariants`), `no_time_stop`, `NoEscape` ("no exception escapes a thread")
 and `Theorem2` (MODEL.md §A.10).
 """
 
@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from udpsem.semantics.components import Raised
-from udpsem.semantics.labels import Transition
-from udpsem.semantics.system import Setup, World
-from udpsem.semantics.time import MS, fmt_ns
+from udpsem.base.labels import Transition
+from udpsem.base.time import MS, fmt_ns
+from udpsem.state.components import Raised
+from udpsem.state.world import Setup, World
 
 Check = Callable[[Setup, World], Any]
 
@@ -228,7 +228,7 @@ def _host_ok(setup: Setup, world: World) -> str | None:
 
 
 def _network_ok(setup: Setup, world: World) -> str | None:
-    from udpsem.semantics.invariants import network_violations
+    from udpsem.core.invariants import network_violations
 
     bad = network_violations(setup, world)
     return f"network_ok fails: {bad[0]}" if bad else None
@@ -253,7 +253,7 @@ def model_invariants() -> list[Invariant]:
     out = []
     if _available("udpsem.hosts.invariants"):
         out.append(Invariant("host_ok", _host_ok, "MODEL.md §A.9 host_ok in every host"))
-    if _available("udpsem.semantics.invariants"):
+    if _available("udpsem.core.invariants"):
         out.append(Invariant("network_ok", _network_ok, "MODEL.md §A.2 network_ok"))
     return out
 

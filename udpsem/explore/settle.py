@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udpsem.base.choice import ScriptedChooser
+from udpsem.core.drivers import step
 from udpsem.explore.engine import ExploreConfig, ExploreResult, build, explore
 from udpsem.explore.properties import Theorem2
-from udpsem.semantics.choice import ScriptedChooser
-from udpsem.semantics.drivers import step
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,6 @@ def find_settle(cfg: ExploreConfig, upper: int, resolution: int = 1,
 
 def describe(ns: int) -> dict[str, Any]:
     """A settle time as JSON: ns and human text."""
-    from udpsem.semantics.time import fmt_ns
+    from udpsem.base.time import fmt_ns
 
     return {"ns": ns, "text": fmt_ns(ns)}

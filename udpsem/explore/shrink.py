@@ -21,14 +21,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from udpsem.base.choice import ScriptedChooser
+from udpsem.core.drivers import Step, step
 from udpsem.explore.choosers import LenientChooser
 from udpsem.explore.engine import ExploreConfig, ExploreRuntime, Violation, monitors_for
 from udpsem.explore.properties import Invariant, Monitor, model_invariants
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
-from udpsem.semantics.choice import ScriptedChooser
-from udpsem.semantics.drivers import Step, step
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 from udpsem.traces.encode import dumps
 from udpsem.traces.record import header_json, rebuild, record_json
 

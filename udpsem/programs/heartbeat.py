@@ -11,6 +11,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import MS, S
+from udpsem.core.drivers import Step
 from udpsem.hosts.calls import (
     bind,
     connect,
@@ -27,10 +29,8 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import Errno, UDPError
 from udpsem.network.faults import Faults
 from udpsem.programs.world import HostSpec, build_world
-from udpsem.semantics.components import ModCall, Sleep, get, new, set_
-from udpsem.semantics.drivers import Step
-from udpsem.semantics.system import Setup, World
-from udpsem.semantics.time import MS, S
+from udpsem.state.components import ModCall, Sleep, get, new, set_
+from udpsem.state.world import Setup, World
 
 Gen = Generator[Any, Any, Any]
 
@@ -221,8 +221,7 @@ class Theorem2:
 
     def render(self, console: Any, res: Any) -> None:
         """The heartbeat's part of the readable `udpsem run` output."""
-        from udpsem.semantics.time import fmt_ns
-        from udpsem.traces.render import status_strips
+        from udpsem.base.time import fmt_ns
 
         for line in status_strips(self.answers, self.truth, res.params["duration_ns"]):
             console.print(line)
@@ -245,3 +244,27 @@ class Theorem2:
             if not out or out[-1][1] != v:
                 out.append([t, v])
         return out
+
+
+def status_strips(answers: list[tuple[int, int]], truth: list[tuple[int, bool]], duration: int,
+                  width: int = 60) -> list[str]:
+    """Two rich-markup strips over the run, one column per `duration / width`: whether KURT
+    is really up, and what ALAN's get_status answered (the last answer in each column).
+
+    `answers` are (call time, value); `truth` are (time, up) at each change of the truth.
+    """
+    col = max(1, duration // width)
+    real_row, believed_row = [], []
+    for k in range(width):
+        t_end = (k + 1) * col
+        up = False
+        for t, u in truth:
+            if t < t_end:
+                up = u
+        real_row.append("[green]█[/]" if up else "[red]▁[/]")
+        v = None
+        for t, val in answers:
+            if k * col <= t < t_end:
+                v = val
+        believed_row.append(" " if v is None else ("[green]█[/]" if v == 1 else "[red]▁[/]"))
+    return ["KURT up       " + "".join(real_row), "ALAN believes " + "".join(believed_row)]

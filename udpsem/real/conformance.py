@@ -27,17 +27,18 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import MS, S
+from udpsem.core import coverage
+from udpsem.core.drivers import fire
+from udpsem.core.system import enabled
 from udpsem.hosts import calls as C
 from udpsem.hosts.state import HostConsts, Interface, Timing, initial_host
 from udpsem.hosts.values import Errno, Fail, Ok, UDPError, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.lib import RealLib
-from udpsem.semantics import coverage
-from udpsem.semantics.components import App, ModCall
-from udpsem.semantics.drivers import fire
-from udpsem.semantics.system import Machine, Setup, World, enabled, initial_world
-from udpsem.semantics.time import MS, S
+from udpsem.state.components import App, ModCall
+from udpsem.state.world import Machine, Setup, World, initial_world
 
 Program = Callable[..., Generator[Any, Any, Any]]
 Log = tuple[tuple[str, Any], ...]

@@ -8,16 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from udpsem import __version__
+from udpsem.base.choice import RandomChooser
+from udpsem.base.labels import Label
+from udpsem.base.version import __version__
+from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.drivers import Step, step
-from udpsem.semantics.labels import Label
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
 

@@ -17,7 +17,7 @@ import math
 from html import escape
 from typing import Any
 
-from udpsem.semantics.time import MS, S
+from udpsem.base.time import MS, S
 from udpsem.view.events import ChartData, Mark, Msg, msg_tooltip
 from udpsem.view.state import fmt_time
 

@@ -45,8 +45,8 @@ class Explorer:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.lock = threading.Lock()
-        import udpsem.semantics.system  # noqa: F401  (registers every rule)
-        from udpsem.semantics.registry import RULES
+        import udpsem.core.system  # noqa: F401  (registers every rule)
+        from udpsem.base.registry import RULES
 
         self.rules = RULES
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from udpsem.base.choice import ChoiceError, ScriptedChooser
+from udpsem.core.drivers import Step, step
 from udpsem.explore.choosers import Discretisation
 from udpsem.explore.engine import expand, monitors_for
 from udpsem.explore.properties import Monitor, model_invariants
 from udpsem.programs.catalog import UnknownProgram
-from udpsem.semantics.choice import ChoiceError, ScriptedChooser
-from udpsem.semantics.drivers import Step, step
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 from udpsem.traces.record import label_json, rebuild
 from udpsem.traces.replay import TraceError, read_trace
 

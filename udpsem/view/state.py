@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from udpsem.base.time import MS, NEVER, US, S
 from udpsem.hosts.state import (
     Delay2,
     ExitState,
@@ -31,7 +32,7 @@ from udpsem.hosts.state import (
 )
 from udpsem.hosts.values import Fail, Ok, ip_str, port_str
 from udpsem.network.messages import ICMP, UDP, IPMsg
-from udpsem.semantics.components import (
+from udpsem.state.components import (
     App,
     ModCall,
     Raised,
@@ -43,7 +44,6 @@ from udpsem.semantics.components import (
     StoreRet,
     StoreSet,
 )
-from udpsem.semantics.time import MS, NEVER, US, S
 
 # Call fields that hold an IP address (IP is a plain int in the model).
 _IP_FIELDS = frozenset({"ip", "is1", "is2", "is3", "is4", "src", "dst", "addr"})

@@ -1,4 +1,4 @@
-"""bind(fd, is, ps) — MODEL.md §A.8.3. Registered in Linux's order: 2, 3, 4, 5/6, then 1."""
+"""bind(fd, is, ps) — docs/rules.md#bind_1. Registered in Linux's order: 2, 3, 4, 5/6, then 1."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from udpsem.semantics.registry import rule
 def _addr(call: Bind) -> IP | None:
     """The requested local address: `Some 0.0.0.0` (INADDR_ANY) is the wildcard, as on Linux
     (and every BSD-sockets system), where binding to it succeeds and getsockname shows
-    0.0.0.0; MODEL.md §A.8.3 would fail it with EADDRNOTAVAIL [L: deviation from MODEL.md]."""
+    0.0.0.0; the written specification would fail it with EADDRNOTAVAIL (a deviation,
+    docs/model.md#deviations)."""
     return None if call.ip == ANY_ADDR else call.ip
 
 
@@ -164,7 +165,7 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
 
     Model details: with no port the port is a nondeterministic choice from the free
     ephemeral ports (choice kind `eph`). An address of 0.0.0.0 (INADDR_ANY) means the
-    wildcard, as on Linux, rather than a non-local address (MODEL.md's bind_2).
+    wildcard, as on Linux, rather than a non-local address (the written specification's bind_2).
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None ∧ s.is2 = None; is = None ∨ is =

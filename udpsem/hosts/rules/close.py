@@ -1,4 +1,4 @@
-"""close(fd) — MODEL.md §A.8.9."""
+"""close(fd) — docs/rules.md#close_1."""
 
 from __future__ import annotations
 

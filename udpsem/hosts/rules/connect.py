@@ -1,4 +1,4 @@
-"""connect(fd, i, ps) — MODEL.md §A.8.4. Registered in Linux's order: 4, 2, 3, then 1.
+"""connect(fd, i, ps) — docs/rules.md#connect_1. Registered in Linux's order: 4, 2, 3, then 1.
 
 Throughout, `i' = dst_norm(s.is1, i)`: on linux 0.0.0.0 means this host.
 """

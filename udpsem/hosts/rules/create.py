@@ -1,4 +1,4 @@
-"""create(f, x) — MODEL.md §A.8.10. The host only allocates the tid (create_ret_1 starts it)."""
+"""create(f, x) — docs/rules.md#create_1. The host only allocates the tid (create_ret_1 runs it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""delay(n) — MODEL.md §A.8.10. Registered in Linux's order: 2, then 1; delay_3 wakes."""
+"""delay(n) — docs/rules.md#delay_1. Registered in Linux's order: 2, then 1; delay_3 wakes."""
 
 from __future__ import annotations
 

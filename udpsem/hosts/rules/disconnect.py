@@ -1,4 +1,4 @@
-"""disconnect(fd) — MODEL.md §A.8.4."""
+"""disconnect(fd) — docs/rules.md#disconnect_1."""
 
 from __future__ import annotations
 

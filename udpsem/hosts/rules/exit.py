@@ -1,4 +1,4 @@
-"""exit() — MODEL.md §A.8.10: exit_1 starts the exit, exit_2 performs it (label Lh_exit)."""
+"""exit() — docs/rules.md#exit_1: exit_1 starts the exit, exit_2 performs it (label Lh_exit)."""
 
 from __future__ import annotations
 

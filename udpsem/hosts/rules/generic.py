@@ -1,4 +1,4 @@
-"""Generic rules — MODEL.md §A.8.2: ret_1, notsockfd_*, intr_1, badmem_*, zombie_1."""
+"""Generic rules — docs/rules.md#ret_1: ret_1, notsockfd_*, intr_1, badmem_*, zombie_1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""geterr(fd) — MODEL.md §A.8.7."""
+"""geterr(fd) — docs/rules.md#geterr_1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""getifaddrs() — MODEL.md §A.8.10."""
+"""getifaddrs() — docs/rules.md#getifaddrs_1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""getpeername(fd) — MODEL.md §A.8.4. Registered as 1, then the failure 2."""
+"""getpeername(fd) — docs/rules.md#getpeername_1. Registered as 1, then the failure 2."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""getsockname(fd) — MODEL.md §A.8.4."""
+"""getsockname(fd) — docs/rules.md#getsockname_1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""getsockopt(fd, opt) — MODEL.md §A.8.7."""
+"""getsockopt(fd, opt) — docs/rules.md#getsockopt_1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Input rules — MODEL.md §A.8.12: datagrams arriving from the network.
+"""Input rules — docs/rules.md#delivery_in_udp_1: datagrams arriving from the network.
 
 Together they accept every message whose destination is in own(h) and not in 127/8 (the
 only ones the network delivers); the dispatcher labels them `Lh_recvmsg m`.

@@ -1,4 +1,4 @@
-"""ip_of_string(str) — MODEL.md §A.8.10."""
+"""ip_of_string(str) — docs/rules.md#ip_of_string_1."""
 
 from __future__ import annotations
 

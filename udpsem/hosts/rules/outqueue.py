@@ -1,6 +1,6 @@
-"""Out-queue rules — MODEL.md §A.8.11: the head of `oq` leaves, is dropped or loops back.
+"""Out-queue rules, docs/rules.md#delivery_out_1: the head of `oq` leaves, is dropped or loops back.
 
-Also holds two small helpers shared with the input rules (§A.8.12): the ICMP_GEN choice and
+Also holds two small helpers shared with the input rules (docs/rules.md): the ICMP_GEN choice and
 the choice of receiving socket when a freebsd lookup ties.
 """
 

@@ -1,4 +1,4 @@
-"""port_of_int(n) — MODEL.md §A.8.10."""
+"""port_of_int(n) — docs/rules.md#port_of_int_1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""print_endline_flush(str) — MODEL.md §A.8.10."""
+"""print_endline_flush(str) — docs/rules.md#print_1."""
 
 from __future__ import annotations
 

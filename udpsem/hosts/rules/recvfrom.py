@@ -1,4 +1,4 @@
-"""recvfrom(fd, nb) — MODEL.md §A.8.6.
+"""recvfrom(fd, nb) — docs/rules.md#recvfrom_1.
 
 The failures (3, 2, 5) exclude one another by their guards; the success recvfrom_1 and the
 blocking recvfrom_4 follow. The slow rules recvfrom_6/7 leave RECVFROM2.

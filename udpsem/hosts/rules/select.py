@@ -1,4 +1,4 @@
-"""select(rs, ws, tms) — MODEL.md §A.8.8. Registered in Linux's order: 5, 2, then 1."""
+"""select(rs, ws, tms) — docs/rules.md#select_1. Registered in Linux's order: 5, 2, then 1."""
 
 from __future__ import annotations
 

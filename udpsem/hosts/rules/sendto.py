@@ -1,4 +1,4 @@
-"""sendto(fd, ips, data, nb) — MODEL.md §A.8.5.
+"""sendto(fd, ips, data, nb) — docs/rules.md#sendto_1.
 
 Call rules are registered in Linux's order of error precedence: 7, 4, 11, 12, 6, 5, 3, then
 the blocking sendto_2 and the success sendto_1. The slow rules sendto_8/9/10 leave SENDTO2.
@@ -447,7 +447,7 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     and sendto_8 still sends. The paper's "too big" case cannot arise, as the size is
     checked before blocking. A pending error is reported first (sendto_9 on freebsd): we
     require `es = None` (or windows, which ignores `es`), so the two slow failures do not
-    overlap, which MODEL.md §A.9's list of intended overlaps does not allow.
+    overlap, which the sanity property's list of intended overlaps does not allow.
 
     Formal:
         premises: arch ≠ linux; ts(tid) = SENDTO2(fd, None, data, q); s = the socket with fd (open

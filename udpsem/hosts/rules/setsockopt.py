@@ -1,4 +1,4 @@
-"""setsockopt(fd, opt, b) — MODEL.md §A.8.7."""
+"""setsockopt(fd, opt, b) — docs/rules.md#setsockopt_1."""
 
 from __future__ import annotations
 

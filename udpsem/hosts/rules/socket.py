@@ -1,4 +1,4 @@
-"""socket() — MODEL.md §A.8.3."""
+"""socket() — docs/rules.md#socket_1."""
 
 from __future__ import annotations
 

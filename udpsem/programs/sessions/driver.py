@@ -522,7 +522,7 @@ class SessionMonitor:
         """Feed one step (`drivers.Step`)."""
         lab = st.transition.label
         if lab.kind == "call" and getattr(lab.value, "name", None) == "create":
-            prog = lab.value.program
+            prog = getattr(lab.value.program, "fn", lab.value.program)  # runtime.Spawn
             if prog is client_io:
                 _, ch, ready = lab.value.arg
                 self._add(lab.host, ch, self.clients)

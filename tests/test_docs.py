@@ -46,7 +46,7 @@ def _anchors(md: Path) -> set[str]:
 
 
 def _links(md: Path) -> list[str]:
-    text = re.sub(r"```.*?```", "", md.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"```.*?```", "", md.read_text(encoding="utf-8"), flags=re.DOTALL)
     return re.findall(r"\]\(([^)\s]+)\)", text)
 
 
@@ -130,9 +130,9 @@ def test_formal_statements_of_the_issue_explain_dup_and_lift() -> None:
 def _glossary_terms() -> set[str]:
     text = (DOCS / "glossary.md").read_text(encoding="utf-8")
     terms: set[str] = set()
-    for entry in re.findall(r"^\*\*(.+?)\*\*", text, flags=re.M):
+    for entry in re.findall(r"^\*\*(.+?)\*\*", text, flags=re.MULTILINE):
         terms.update(re.findall(r"[A-Za-z_][\w]*", entry))
-    for row in re.findall(r"^\| `([^`]+)`", text, flags=re.M):
+    for row in re.findall(r"^\| `([^`]+)`", text, flags=re.MULTILINE):
         terms.update(re.findall(r"[A-Za-z_][\w]*", row))
     return terms
 

@@ -257,6 +257,14 @@ def _taken(info: Any) -> str:
             "snippet": "threads, the module and the store"}[info.trigger]
 
 
+def _errors_line(info: Any, r: dict[str, Any]) -> str:
+    """The errors a rule returns: those it declares, else what its Errors section says (slow
+    rules and ICMP deliveries pass on a pending error rather than declaring one)."""
+    if info.errors:
+        return ", ".join(info.errors)
+    return str(r["errors_text"]) or "none"
+
+
 def text(info: Any, width: int = 80) -> str:
     """One rule's reference entry as plain text, wrapped to `width` (`udpsem rules NAME`)."""
     r = record(info)
@@ -279,11 +287,11 @@ def text(info: Any, width: int = 80) -> str:
     para("Timing", r["timing"])
     para("Taken on", _taken(info) + (f"; only on {', '.join(info.archs)}" if info.archs
                                      else ""))
-    para("Errors", ", ".join(info.errors) if info.errors else "none")
+    para("Errors", _errors_line(info, r))
     out.append("")
     for key, label in (("description", "Description"), ("errors_text", "Errors in detail"),
                        ("common_cases", "Common cases"), ("model_details", "Model details")):
-        if r[key]:
+        if r[key] and not (key == "errors_text" and not info.errors):
             para(label, r[key])
     out.append("")
     para("Code", f"{r['file']}:{r['line']} ({r['module']}.{r['function']})")
@@ -353,13 +361,13 @@ def markdown() -> str:
                 f"*Timing*: {_md(r['timing'])}.  ",
                 f"*Taken on*: {_taken(info)}"
                 + (f"; only on {', '.join(info.archs)}" if info.archs else "") + ".  ",
-                f"*Errors*: {', '.join(info.errors) if info.errors else 'none'}.  ",
+                f"*Errors*: {_md(_errors_line(info, r)).rstrip('.')}.  ",
                 f"*Code*: `{r['module']}.{r['function']}` in `{r['file']}`.",
                 "",
             ]
             for key, label in (("description", "Description"), ("errors_text", "Errors"),
                                ("common_cases", "Common cases"),
                                ("model_details", "Model details")):
-                if r[key]:
+                if r[key] and not (key == "errors_text" and not info.errors):
                     out += [f"**{label}.** {_md(r[key])}", ""]
     return "\n".join(out).rstrip() + "\n"

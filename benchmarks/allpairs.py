@@ -21,14 +21,14 @@ from typing import Any
 
 from _common import need_simpy, profiled
 
+from udpsem.core.drivers import Step
 from udpsem.hosts.calls import bind, delay, port_of_int, recvfrom, select, sendto, socket
 from udpsem.hosts.state import Timing
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.programs.world import HostSpec, build_world
-from udpsem.semantics.components import ModCall
-from udpsem.semantics.drivers import Step
+from udpsem.state.components import ModCall
 from udpsem.traces.record import run_world
 
 Gen = Generator[Any, Any, Any]

@@ -20,10 +20,10 @@ from dataclasses import replace
 
 from _common import profiled, rss_bytes
 
+from udpsem.base.time import parse_duration
 from udpsem.explore import ExploreConfig
 from udpsem.explore.engine import Search
 from udpsem.network.faults import Faults, apply_preset, parse_window
-from udpsem.semantics.time import parse_duration
 
 
 def main() -> None:

@@ -19,11 +19,11 @@ from typing import Any
 
 from _common import need_simpy, profiled, rss_bytes
 
+from udpsem.base.time import MS
 from udpsem.network.faults import Faults
 from udpsem.traces.record import run
 
 HOUR = 3600 * 10**9
-MS = 10**6
 
 
 def bench(hours: float, period: int, label: str) -> dict[str, Any]:

@@ -146,7 +146,8 @@ MODEL_CONSTRUCTORS = {"IP", "UDP", "ICMP_PORT_UNREACH", "ICMP_k", "SOCK", "FLAGS
                       "MODULE", "THREAD", "THREADCREATE", "STORE", "STORERET", "APP",
                       "SENDTO2", "SELECT2", "RET", "OK", "FAIL", "new", "set", "get", "call",
                       "ret", "modcall", "modret", "store", "storeret", "out", "in", "Some",
-                      "dom", "card", "string_size", "t_f"}
+                      "dom", "card", "string_size", "t_f",
+                      "msg_"}  # msg_(d + d'): the notation msg_d with a compound delay
 
 
 def test_the_glossary_defines_what_formal_statements_use() -> None:

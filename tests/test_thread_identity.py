@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+from udpsem.base.choice import RandomChooser
+from udpsem.base.time import S
+from udpsem.core.drivers import simulate
 from udpsem.explore.fingerprint import Keyer
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.programs.world import HostSpec, build_world
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.components import ModCall, get, new
-from udpsem.semantics.drivers import simulate
-from udpsem.semantics.time import S
+from udpsem.state.components import ModCall, get, new
 
 Gen = Generator[Any, Any, Any]
 

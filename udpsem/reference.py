@@ -307,8 +307,8 @@ def _md(s: str) -> str:
 
 def registry() -> dict[str, Any]:
     """Every registered rule, by name, in registration order."""
-    import udpsem.semantics.system  # noqa: F401  (registers every rule)
-    from udpsem.semantics.registry import RULES
+    import udpsem.core.system  # noqa: F401  (registers every rule)
+    from udpsem.base.registry import RULES
 
     return RULES
 

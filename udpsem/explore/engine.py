@@ -32,10 +32,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udpsem.base.labels import Transition
+from udpsem.base.time import NEVER, fmt_ns
+from udpsem.core.drivers import fire, step
+from udpsem.core.system import enabled
 from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
 from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
 from udpsem.explore.properties import (
     NO_TIME_STOP,
+    SETTLE,
     Invariant,
     Monitor,
     NoEscape,
@@ -46,10 +51,7 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults, Window
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.drivers import fire, step
-from udpsem.semantics.labels import Transition
-from udpsem.semantics.system import Setup, World, enabled
-from udpsem.semantics.time import NEVER, fmt_ns
+from udpsem.state.world import Setup, World
 
 
 class ExploreRuntime(GeneratorRuntime):
@@ -100,6 +102,7 @@ class ExploreConfig:
     stop_at_first: bool = True
     frames: bool = True
     graph: bool = False
+    settle: int = SETTLE
 
     def scenario_params(self) -> dict[str, int]:
         sc = scenario(self.program)
@@ -197,10 +200,10 @@ def build(cfg: ExploreConfig, runtime: Any | None = None) -> tuple[Setup, list[R
     return setup, roots
 
 
-def monitors_for(program: str) -> list[Monitor]:
-    """The trace properties checked for a program."""
+def monitors_for(program: str, settle: int = SETTLE) -> list[Monitor]:
+    """The trace properties checked for a program (`settle`: Theorem 2's settle time)."""
     if program == "heartbeat":
-        return [Theorem2(), NoEscape()]
+        return [Theorem2(settle=settle), NoEscape()]
     return [NoEscape()]
 
 
@@ -265,7 +268,8 @@ class Search:
         if invariants is None:
             invariants = model_invariants() if cfg.check_model else []
         self.invariants = list(invariants)
-        self.monitors = list(monitors) if monitors is not None else monitors_for(cfg.program)
+        self.monitors = list(monitors) if monitors is not None else \
+            monitors_for(cfg.program, cfg.settle)
         self.keyer = Keyer(self.runtime, cfg.horizon, cfg.frames)
         self.visited: dict[bytes, int] = {}
         self.parent = array("q")
@@ -511,7 +515,7 @@ def run_walks(cfg: ExploreConfig, seeds: Sequence[int]) -> list[WalkOutcome]:
     setup, roots = build(cfg, runtime)
     keyer = Keyer(runtime, cfg.horizon, cfg.frames)
     invs = model_invariants() if cfg.check_model else []
-    mons = monitors_for(cfg.program)
+    mons = monitors_for(cfg.program, cfg.settle)
     return [walk(cfg, s, setup, roots, keyer, invs, mons) for s in seeds]
 
 
@@ -558,7 +562,7 @@ def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> Explo
     res.truncated = ["random"]
     viols = [o.violation for o in outcomes if o.violation is not None]
     props = [i.name for i in (model_invariants() if cfg.check_model else [])] + \
-        [m.name for m in monitors_for(cfg.program)] + [NO_TIME_STOP]
+        [m.name for m in monitors_for(cfg.program, cfg.settle)] + [NO_TIME_STOP]
     for p in props:
         res.verdicts[p] = "violated" if any(v.prop == p for v in viols) else "unknown"
     if viols:

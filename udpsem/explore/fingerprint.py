@@ -30,10 +30,10 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+from udpsem.base.time import NEVER
 from udpsem.programs.runtime import Code, Registered, Spawn, program_key
-from udpsem.semantics.components import Raised, Return, Snippet
-from udpsem.semantics.system import InFlight, Machine, World
-from udpsem.semantics.time import NEVER
+from udpsem.state.components import Raised, Return, Snippet
+from udpsem.state.world import InFlight, Machine, World
 
 DIGEST_SIZE = 12
 _DEADLINE_FIELDS = frozenset({"deadline", "oq_deadline", "at"})

@@ -33,7 +33,7 @@ from typing import Any
 from udpsem.hosts.calls import Create
 from udpsem.hosts.values import Fail, Ok, UDPError
 from udpsem.programs.data import canonical_bytes
-from udpsem.semantics.components import Raised, Return
+from udpsem.state.components import Raised, Return
 
 Program = Callable[..., Generator[Any, Any, Any]]
 

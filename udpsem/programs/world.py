@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import NEVER
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import Registered
-from udpsem.semantics.components import App, ModCall, Sleep
-from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import NEVER
+from udpsem.state.components import App, ModCall, Sleep
+from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
 Program = Callable[..., Any]
 

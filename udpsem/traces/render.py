@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from udpsem.semantics.drivers import Step
-from udpsem.semantics.time import fmt_ns
+from udpsem.base.time import fmt_ns
+from udpsem.core.drivers import Step
 
 # Rules worth a line in a heartbeat timeline (the rest are counted in the summary).
 NOTABLE = {
@@ -83,27 +83,3 @@ def rules_table(fired: dict[str, int], title: str = "rules fired") -> Table:
     for name, count in sorted(fired.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(name, str(count))
     return table
-
-
-def status_strips(answers: list[tuple[int, int]], truth: list[tuple[int, bool]], duration: int,
-                  width: int = 60) -> list[str]:
-    """Two rich-markup strips over the run, one column per `duration / width`: whether KURT
-    is really up, and what ALAN's get_status answered (the last answer in each column).
-
-    `answers` are (call time, value); `truth` are (time, up) at each change of the truth.
-    """
-    col = max(1, duration // width)
-    real_row, believed_row = [], []
-    for k in range(width):
-        t_end = (k + 1) * col
-        up = False
-        for t, u in truth:
-            if t < t_end:
-                up = u
-        real_row.append("[green]█[/]" if up else "[red]▁[/]")
-        v = None
-        for t, val in answers:
-            if k * col <= t < t_end:
-                v = val
-        believed_row.append(" " if v is None else ("[green]█[/]" if v == 1 else "[red]▁[/]"))
-    return ["KURT up       " + "".join(real_row), "ALAN believes " + "".join(believed_row)]

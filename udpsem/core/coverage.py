@@ -1,4 +1,4 @@
-"""Rule coverage (DESIGN.md §5): which registered rules a run, a trace or a test suite
+"""Rule coverage (docs/architecture.md): which registered rules a run, a trace or a test suite
 exercised, and how often.
 
 The live counter is opt-in: `start()` turns it on, and until then the only cost on the hot
@@ -60,7 +60,7 @@ def transition(before: Any, t: Any) -> None:
 
 
 def _is_host_rule(name: str) -> bool:
-    from udpsem.semantics.registry import RULES
+    from udpsem.base.registry import RULES
 
     info = RULES.get(name)
     return info is not None and info.trigger in ("call", "thread", "oq", "recv")
@@ -68,8 +68,8 @@ def _is_host_rule(name: str) -> bool:
 
 def registered() -> list[str]:
     """Every registered rule name, in registration order."""
-    import udpsem.semantics.system  # noqa: F401  (registers every rule)
-    from udpsem.semantics.registry import RULES
+    import udpsem.core.system  # noqa: F401  (registers every rule)
+    from udpsem.base.registry import RULES
 
     return list(RULES)
 

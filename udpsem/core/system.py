@@ -585,7 +585,7 @@ def earliest_deadline(w: World, setup: Setup | None = None) -> int:
 
 
 def urgent(w: World, cands: list[Candidate]) -> bool:
-    """§A.5: some timer has reached 0, or some urgent rule is enabled."""
+    """docs/model.md#time-and-urgency: some timer has reached 0, or some urgent rule is enabled."""
     return earliest_deadline(w) <= w.now or any(c.urgent for c in cands)
 
 

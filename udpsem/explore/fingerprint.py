@@ -6,7 +6,7 @@ iteration order of a set, so it is the same in every process whatever PYTHONHASH
 
 What the key leaves out, and why that is sound:
 
-* **Absolute time.** No program can read the clock (DESIGN.md §3.2), so every deadline is
+* **Absolute time.** No program can read the clock (docs/architecture.md), so every deadline is
   keyed relative to `now`. A deadline at or beyond the horizon is keyed as `∞`: it can never
   fire within the bound. Two states with equal keys reached at different times have the same
   futures up to a shift in time; the engine re-explores a state when it reaches it *earlier*

@@ -1,4 +1,4 @@
-"""Auxiliary functions of MODEL.md §A.8.1 (and the address predicates of §A.3).
+"""Auxiliary functions of the host rules (docs/glossary.md) and the address predicates.
 
 All are pure functions of a host (and its constants); rules build on them.
 """

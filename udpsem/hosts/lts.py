@@ -1,6 +1,6 @@
-"""The host LTS `h --l--> h'` (MODEL.md §A.8): which registered rules apply, and urgency.
+"""The host LTS `h --l--> h'` (docs/rules.md): which registered rules apply, and urgency.
 
-This is where the conventions of §A.8 that hold for all rules live: calls need a RUN thread
+This is where the conventions of all host rules (docs/rules.md) live: calls need a RUN thread
 (ZOMBIE threads get only zombie_1), rules limited to some architectures, the Linux order of
 error precedence (or every applicable fail rule, when `linux_error_order` is off), and `gc`
 after every rule.
@@ -165,7 +165,7 @@ def deadlines(h: Host) -> Iterator[int]:
 
 
 def urgent(ctx: RuleCtx, h: Host, enabled: list[Enabled] | None = None) -> bool:
-    """§A.5: some timer is 0, or some urgent rule is enabled."""
+    """docs/model.md#time-and-urgency: some timer is 0, or some urgent rule is enabled."""
     now = ctx.now
     if any(d <= now for d in deadlines(h)):
         return True

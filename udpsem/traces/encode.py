@@ -46,7 +46,7 @@ def jsonable(x: Any) -> Any:
         out: dict[str, Any] = {"_": type(x).__name__}
         name = getattr(type(x), "name", None)
         if isinstance(name, str) and not any(f.name == "name" for f in dataclasses.fields(x)):
-            out["_"] = name  # LIB calls are named as in MODEL.md
+            out["_"] = name  # LIB calls are named as in docs/model.md#the-lib
         for f in dataclasses.fields(x):
             out[f.name] = jsonable(getattr(x, f.name))
         return out

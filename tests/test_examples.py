@@ -106,3 +106,19 @@ def test_lease_split_brain_under_loss(tmp_path: Path) -> None:
     assert res.exit_code == 1, res.output
     out = json.loads(res.output)
     assert out["violations"] and "both hold the lease" in out["violations"][0]
+
+
+def test_examples_pass_mypy_strict_with_the_public_api() -> None:
+    """A user program importing only `udpsem` type-checks under mypy --strict (the package
+    ships py.typed; `invariant` is typed)."""
+    pytest.importorskip("mypy")
+    files = [str(EXAMPLES / f"{n}.py") for n in ("reqresp", "reqresp_buggy", "lease",
+                                                 "select_many")]
+    for f in files:  # these import nothing from udpsem but `udpsem` itself
+        imports = [ln for ln in Path(f).read_text().splitlines()
+                   if ln.startswith(("import udpsem", "from udpsem"))]
+        assert all(ln in ("import udpsem", "from udpsem import HostSpec, ModCall, WorldSpec")
+                   for ln in imports), imports
+    r = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-incremental", *files],
+                       capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from udpsem.base.labels import Transition
 from udpsem.base.time import MS, fmt_ns
@@ -70,8 +70,23 @@ def _where(e: BaseException) -> str:
     return f"at {f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
 
 
+@overload
+def invariant(name: Check, summary: str = "") -> Invariant: ...
+
+
+@overload
+def invariant(name: str | None = None, summary: str = "") -> Callable[[Check], Invariant]: ...
+
+
 def invariant(name: str | Check | None = None, summary: str = "") -> Any:
-    """Decorator making an `Invariant` of `fn(setup, world)`; usable bare or with a name."""
+    """Decorator making an `Invariant` of `fn(setup, world)`; usable bare (`@invariant`) or
+    with a name (`@invariant("one_leader")`).
+
+    `fn` is called on every state (of a run of a program file, or of an exploration) with
+    the run's `Setup` and the `World` (`world.now` in ns, `world.machine(name).store` the
+    `(location, value)` pairs of a host's store, ...). It returns None or True when the
+    property holds, False or a one-line reason (a str) when it does not; raising counts as
+    violated. The result is an `Invariant` for `WorldSpec(invariants=[...])`."""
 
     def deco(fn: Check) -> Invariant:
         return Invariant(nm or fn.__name__, fn, summary or (fn.__doc__ or "").strip())

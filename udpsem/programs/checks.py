@@ -5,7 +5,7 @@ the host's rules. So before the runtime hands a request on, it checks it here: t
 request at all (a LIB call or store operation in a module thread; `ModCall` or `Sleep` in an
 application), that every LIB argument has its type and range (ports `1..65535` or None, IPs
 as IP values from `ip()`, payloads `bytes`, durations ints of µs (a negative one is the
-model's EINVAL, MODEL.md's delay_2 and select_5), fds as fds), and
+model's EINVAL, rules delay_2 and select_5), fds as fds), and
 that every value is data (`udpsem.programs.data`). A failed check is thrown into the thread
 at its `yield` as `ProgramError`, so an uncaught one escapes with a traceback pointing at the
 user's line (and `udpsem run` stops there; exploration reports `no_escape`).

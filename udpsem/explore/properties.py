@@ -216,12 +216,15 @@ class Theorem2(Monitor):
 # Invariants over the model's own predicates ----------------------------------------------------
 
 def _host_ok(setup: Setup, world: World) -> str | None:
-    from udpsem.hosts.invariants import host_violations
+    from udpsem.hosts.invariants import HostOkMemo
 
+    memo = setup.memo.get("host_ok")  # a checker's memo (see HostOkMemo), never a rule's
+    if memo is None:
+        memo = setup.memo["host_ok"] = HostOkMemo()
     for m in world.machines:
         if m.host is None:
             continue
-        bad = host_violations(m.host, setup.consts[m.name], setup.timing, world.now)
+        bad = memo.violations(m.host, setup.consts[m.name], setup.timing, world.now)
         if bad:
             return f"{m.name}: host_ok fails: {bad[0]}"
     return None

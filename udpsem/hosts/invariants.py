@@ -207,6 +207,47 @@ def host_violations(h: Host, consts: HostConsts | None = None, timing: Timing | 
     return out
 
 
+class HostOkMemo:
+    """`host_violations` for a checker that sees many hosts sharing components (exploration):
+    the conjuncts that do not depend on time (I1–I2 over `ifds`; S1–S7 over `s`, `ifds` and,
+    when a socket is closed, `ts`) are memoised by the identity of the components they read
+    (the memo holds those immutable objects, so an `id` is never reused while memoised); the
+    timed ones (threads, out-queue) are checked every time. Same list, same order, as
+    `host_violations`. Bounded: when full, the older half is dropped."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._memo: dict[tuple[int, ...], tuple[tuple[Any, ...], list[Violation]]] = {}
+        self._size = size
+
+    def _static(self, parts: tuple[Any, ...], check: Callable[[Bad], None]) -> list[Violation]:
+        key = tuple([id(p) for p in parts])
+        hit = self._memo.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], parts)):
+            return hit[1]
+        found: list[Violation] = []
+        check(lambda conj, detail: found.append(Violation(conj, detail)))
+        memo = self._memo
+        if len(memo) >= self._size:
+            for k in list(memo)[: self._size // 2]:
+                del memo[k]
+        memo[key] = (parts, found)
+        return found
+
+    def violations(self, h: Host, consts: HostConsts, timing: Timing,
+                   now: int) -> list[Violation]:
+        out = list(self._static((h.ifds,), lambda bad: _interfaces(h, bad)))
+        closed = any(s.cl for s in h.s)
+        out.extend(self._static((h.s, h.ifds, consts, h.ts if closed else None),
+                                lambda bad: _sockets(h, consts, bad)))
+
+        def bad(conj: str, detail: str) -> None:
+            out.append(Violation(conj, detail))
+
+        _threads(h, consts, timing, now, bad)
+        _outqueue(h, consts, timing, now, bad)
+        return out
+
+
 def host_ok(h: Host, consts: HostConsts | None = None, timing: Timing | None = None,
             now: int = 0) -> bool:
     """`host_ok h` (docs/model.md#invariants) at time `now`."""
@@ -399,6 +440,7 @@ def _outqueue(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -
 __all__ = [
     "HOST_CONJUNCTS",
     "RESULT_SHAPES",
+    "HostOkMemo",
     "Violation",
     "call_errors",
     "ctx_violations",

@@ -69,6 +69,16 @@ def _finish(value: Any, label: Any | None) -> Any:
     return HostStep(gc(value), label)
 
 
+def outcome_at(info: RuleInfo, ctx: RuleCtx, args: tuple[Any, ...], label: Any | None) -> Any:
+    """The outcome of the applicable rule `info` on `args` (the host first, then the tid and
+    the call, or the message, as the *_enabled functions pass them) under `ctx`, wrapped as
+    they wrap it. For a driver that re-derives, at a later time, the outcome of a rule it
+    found applicable earlier (rules read the clock only through `ctx.now`)."""
+    out = info.fn(ctx, *args)  # type: ignore[misc]
+    assert out is not None, f"{info.name} no longer applies at {ctx.now}"
+    return _finish(out, label)
+
+
 def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
     """The rules that accept `Lh_call(tid, call)` in `h`."""
     e = h.thread(tid)

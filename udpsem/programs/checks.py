@@ -140,6 +140,9 @@ def _data(what: str, x: Any) -> str | None:
     return f"{what} holds {bad}, which is not data ({ALLOWED})"
 
 
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
 def check_request(req: Any, app: bool | None) -> str | None:
     """None if `req` may be yielded by an application (`app` True) or a module thread
     (False; None: either, for a thread started without a world); else a one-line
@@ -160,10 +163,15 @@ def check_request(req: Any, app: bool | None) -> str | None:
         return f"an application yielded {_show(req)}; it may yield only ModCall(fn, arg) " \
                "and Sleep(ns) (LIB calls belong in module functions)"
     if isinstance(req, Call):
-        for f in dataclasses.fields(req):
-            bad = _field(f.name, str(f.type), getattr(req, f.name))
+        tp = type(req)
+        fields = _FIELDS.get(tp)
+        if fields is None:
+            fields = tuple((f.name, str(f.type)) for f in dataclasses.fields(req))
+            _FIELDS[tp] = fields
+        for name, annotation in fields:
+            bad = _field(name, annotation, getattr(req, name))
             if bad:
-                return f"{req.name}: {f.name} {bad}"
+                return f"{req.name}: {name} {bad}"
         return None
     if isinstance(req, StoreNew):
         return _data("new: the value", req.value)

@@ -315,7 +315,7 @@ def _arrow(out: list[str], m: Msg, lay: _Layout) -> None:
     x1 = lay.x(m.t1)
     if m.fate == "outside" or not dst_shown:
         if m.dst in lay.y and src_shown:
-            yd = _edge_y(lay, m.dst, m.src)  # type: ignore[arg-type]
+            yd = _edge_y(lay, m.dst, m.src)
         else:
             yd = ys + GAP * 0.6
         out.append(f'<g {attrs}><line x1="{x0:.1f}" y1="{ys:.1f}" x2="{x1:.1f}" y2="{yd:.1f}" '

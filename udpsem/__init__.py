@@ -20,6 +20,7 @@ door: its names may change.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -82,11 +83,15 @@ def run(world: WorldSpec, seed: int = 0, *, faults: Faults | None = None,
 
 
 def explore(program: str, *, horizon: int | None = None, max_states: int | None = None,
-            strategy: str = "bfs", faults: Faults | None = None) -> ExploreResult:
+            strategy: str = "bfs", faults: Faults | None = None,
+            max_copies: int | None = None,
+            max_successive_drops: int | None = None) -> ExploreResult:
     """Explore every behaviour of a program file (`"FILE.py[:NAME]"`) within bounds.
 
     `horizon` (ns) and `faults` default to the world's (`WorldSpec.horizon`,
-    `WorldSpec.explore_faults()`: a bound enables its fault); `max_states` caps the search.
+    `WorldSpec.explore_faults()`); `max_copies` (≥ 2) and `max_successive_drops` (≥ 1)
+    override the world's bounds, and a bound enables its fault (duplication, loss) in the
+    search whatever the probabilities say; `max_states` caps the search.
     Checked: host_ok, network_ok, no_escape, no_time_stop and the world's own invariants
     and monitors. The result (`ExploreResult`) has `states`, `transitions`, `complete`,
     `verdicts` (property -> "holds" / "violated" / "unknown") and `violation` (None, or the
@@ -102,6 +107,11 @@ def explore(program: str, *, horizon: int | None = None, max_states: int | None 
         spec = load(program).spec
     except ProgramFileError as e:
         raise UnknownProgram(str(e)) from None
+    if max_copies is not None or max_successive_drops is not None:
+        spec = dataclasses.replace(
+            spec, max_copies=spec.max_copies if max_copies is None else max_copies,
+            max_successive_drops=spec.max_successive_drops if max_successive_drops is None
+            else max_successive_drops)
     cfg = ExploreConfig(program=program, horizon=horizon or spec.horizon,
                         faults=faults if faults is not None else spec.explore_faults(),
                         strategy=strategy, max_states=max_states)

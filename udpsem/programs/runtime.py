@@ -204,8 +204,8 @@ def user_traceback(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if not f.filename.startswith(_PKG_DIR)]
     text = "".join(traceback.format_list(mine or frames))
-    return "Traceback (most recent call last):\n" + text + \
-        "".join(traceback.format_exception_only(type(exc), exc))
+    head = "Traceback (most recent call last):\n" if text else ""
+    return head + text + "".join(traceback.format_exception_only(type(exc), exc))
 
 
 def _where_yielded(gen: Any) -> str:

@@ -146,12 +146,15 @@ class Code:
         return f"Code({self.name}, n={self.n}, {self.digest.hex()[:16]})"
 
     def answers(self) -> list[Any]:
-        """The answers in the order received."""
+        """The answers in the order received (a runtime without history keeps none: then
+        RuntimeError)."""
         out = []
         c: Code | None = self
         while c is not None and c.prev is not None:
             out.append(c.answer)
             c = c.prev
+        if c is not None and c.n != 0:
+            raise RuntimeError(f"thread {self.name}: its runtime kept no history of answers")
         out.reverse()
         return out
 
@@ -232,11 +235,19 @@ class GeneratorRuntime:
     Every request a thread yields is checked (`programs.checks`) before it is handed on; a
     failed check is thrown into the thread as `ProgramError`. An exception that escapes a
     thread becomes `Raised(text)` in the model; with `stop_on_escape` the runtime raises
-    `Escape` instead, with the user's traceback."""
+    `Escape` instead, with the user's traceback.
 
-    def __init__(self, stop_on_escape: bool = False) -> None:
+    With `history` (the default) every Code links to its predecessor, so a generator that has
+    moved on (or was dropped) can be rebuilt by replaying the answers: exploration and any
+    driver that fires the same candidate twice need that. Without it (a single simulation
+    path, which never rebuilds: `traces.record.run`, replay) a Code keeps only its count and
+    running digest, so a long run holds memory in proportion to its world, not its history;
+    a rebuild is then refused with a RuntimeError."""
+
+    def __init__(self, history: bool = True, stop_on_escape: bool = False) -> None:
         self.live: dict[Code, Generator[Any, Any, Any]] = {}
         self.rebuilds = 0
+        self.history = history
         self.stop_on_escape = stop_on_escape
 
     def start(self, program: Program, arg: Any,
@@ -267,6 +278,8 @@ class GeneratorRuntime:
         if gen is None:
             gen = self._rebuild(code)
         new = Code(code.program, code.arg, code, answer)
+        if not self.history:
+            new.prev = None  # count and digest are kept; the chain of predecessors is not
         req = self._deliver(gen, answer, False, new)
         self._keep(new, gen, req)
         return new, req
@@ -340,6 +353,9 @@ class GeneratorRuntime:
             chain.append(c)
             c = c.prev
         chain.reverse()
+        if chain[0].n != 0:
+            raise RuntimeError(f"cannot rebuild thread {code.name} (answer {code.n}): this "
+                               "runtime keeps no history; use GeneratorRuntime(history=True)")
         gen = self._fresh(code.program, code.arg)
         self._deliver(gen, None, True, chain[0], True)
         for c in chain[1:]:

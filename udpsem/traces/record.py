@@ -102,9 +102,10 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     full = {**sc.defaults, **params}
     timing = timing or Timing()
     consts = consts or HostConsts()
+    # One path, never rebuilt: the threads keep no history (flat memory in long runs).
     try:
         setup, world = sc.build(full, timing, consts, faults,
-                                GeneratorRuntime(stop_on_escape=stop_on_escape))
+                                GeneratorRuntime(history=False, stop_on_escape=stop_on_escape))
     except Escape as e:
         raise ProgramFailure(e, 0, 0, program) from None
     obs = observer if observer is not None else sc.observer()
@@ -240,9 +241,11 @@ def program_scenario(header: dict[str, Any], program: str | None = None) -> Scen
     return file_scenario(pf)
 
 
-def rebuild(header: dict[str, Any], program: str | None = None) -> tuple[Setup, World]:
+def rebuild(header: dict[str, Any], program: str | None = None,
+            history: bool = True) -> tuple[Setup, World]:
     """The setup and initial world a trace header describes (`program`: the program file,
-    for a trace of one; see `program_scenario`)."""
+    for a trace of one; see `program_scenario`). `history=False` for a driver that follows
+    one path (replay): threads then keep no history (see GeneratorRuntime)."""
     from udpsem.network.faults import Crash, Window
 
     sc = program_scenario(header, program)
@@ -256,7 +259,7 @@ def rebuild(header: dict[str, Any], program: str | None = None) -> tuple[Setup, 
     timing = Timing(**header["timing"])
     consts = _consts(header["consts"])
     return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
-                    GeneratorRuntime())
+                    GeneratorRuntime(history=history))
 
 
 def _consts(d: dict[str, Any]) -> HostConsts:

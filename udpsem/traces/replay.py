@@ -112,7 +112,7 @@ def replay(path: str | Path,
         if rebuild_with is not None:
             setup, world = rebuild_with(header)
         else:
-            setup, world = rebuild(header, program)
+            setup, world = rebuild(header, program, history=False)
     except (UnknownProgram, SourceMismatch) as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:

@@ -44,6 +44,7 @@ class Flags:
 
     bsdcompat: bool = False
     reuseaddr: bool = False
+    broadcast: bool = False  # SO_BROADCAST [L: Linux 6.18, experiment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,11 @@ class Sock:
     mq: tuple[IPMsg, ...] = ()
     lk: tuple[bool, bool] = (False, False)
     cl: bool = False
+    # Linux state added by experiment (Linux 6.18); the defaults are the paper's socket.
+    shut: tuple[bool, bool] = (False, False)  # shutdown for (reading, writing)
+    rcvtimeo: int | None = None  # SO_RCVTIMEO in ns (whole jiffies); None: wait for ever
+    sndtimeo: int | None = None  # SO_SNDTIMEO in ns; 0 means give up at once
+    rcvbuf: int | None = None  # SO_RCVBUF as set (bytes, doubled); None: the host default
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -93,9 +99,12 @@ class SendTo2:
 
 @dataclass(frozen=True, slots=True)
 class RecvFrom2:
-    """Blocked in recvfrom on `fd`."""
+    """Blocked in recvfrom on `fd` (with the call's `maxlen` and `peek`). The deadline is
+    the socket's SO_RCVTIMEO (sharp) or NEVER."""
 
     fd: FD
+    maxlen: int | None = None
+    peek: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,12 @@ class HostConsts:
     allow_intr: bool = False
     icmp_gen: IcmpGen = IcmpGen.ALWAYS
     linux_error_order: bool = True  # False: every applicable fail rule is a choice
+    # Receive-buffer bound (bytes of skb truesize, as Linux counts; see auxiliary.truesize).
+    # None: unbounded receive queues, the paper's model; Linux's net.core.rmem_default is
+    # 212992 (LINUX_RMEM_DEFAULT).
+    rmem_default: int | None = None
+    rmem_max: int = 4194304  # net.core.rmem_max: SO_RCVBUF is clamped to it, then doubled
+    hz: int = 250  # the kernel's tick rate: socket timeouts are whole jiffies
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).
@@ -186,6 +201,10 @@ class HostConsts:
     @property
     def payload_max(self) -> int:
         return 9216 if self.arch == Arch.FREEBSD else 65507
+
+
+LINUX_RMEM_DEFAULT = 212992  # net.core.rmem_default on Linux 6.18 (experiment)
+SOCK_MIN_RCVBUF = 2304  # the least SO_RCVBUF Linux 6.18 keeps (experiment: setting 0 gives it)
 
 
 @dataclass(frozen=True, slots=True)

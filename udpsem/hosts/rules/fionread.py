@@ -24,6 +24,13 @@ def fionread_1(ctx: RuleCtx, h: Host, tid: TID, call: FionRead) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — only the first datagram counts
     (not the sum of the queue); a queued empty datagram also reads 0; a pending ICMP
     error is neither reported nor cleared.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd)
+        transition: h --Lh_call(tid, fionread(fd))--> h'
+        after: h' = h with {ts(tid) := RET(OK n)_dsch}, n = the payload length of hd s.mq,
+          or 0 if s.mq = []
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None:

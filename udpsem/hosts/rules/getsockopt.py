@@ -1,4 +1,4 @@
-"""getsockopt(fd, opt) — MODEL.md §A.8.7."""
+"""getsockopt(fd, opt) — docs/rules.md#getsockopt_1."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 
     Model details: on linux SO_BSDCOMPAT always reads False: the option is obsolete, so
     setting it is accepted and ignored. Other architectures return the stored flag.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); b = s.f.reuseaddr for SO_REUSEADDR; for
+          SO_BSDCOMPAT b = F on linux, else s.f.bsdcompat
+        transition: h --Lh_call(tid, getsockopt(fd, opt))--> h'
+        after: h' = h with {ts(tid) := RET(OK b)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
@@ -44,6 +51,12 @@ def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 
     Model details: provenance: Linux 6.18, experiment (reads back what setsockopt_2 set;
     off on a new socket).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_BROADCAST
+        transition: h --Lh_call(tid, getsockopt(fd, SO_BROADCAST))--> h'
+        after: h' = h with {ts(tid) := RET(OK s.f.broadcast)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt != SockOpt.SO_BROADCAST:
@@ -64,6 +77,13 @@ def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
     Model details: provenance: Linux 6.18, experiment — the value reads back rounded up to
     whole jiffies (1 µs reads 4000 with HZ = 250), and a zero timeout (from a negative
     setting, which makes calls give up at once) also reads 0.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_RCVTIMEO, SO_SNDTIMEO}; t =
+          s.rcvtimeo or s.sndtimeo
+        transition: h --Lh_call(tid, getsockopt(fd, opt))--> h'
+        after: h' = h with {ts(tid) := RET(OK (0 if t = None else t / 1000))_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
@@ -85,6 +105,13 @@ def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
     Model details: provenance: Linux 6.18, experiment (212992 by default). On a host whose
     RMEM_DEFAULT constant is None (the paper's unbounded queues, the model's default) a
     socket without SO_RCVBUF answers None.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_RCVBUF
+        transition: h --Lh_call(tid, getsockopt(fd, SO_RCVBUF))--> h'
+        after: h' = h with {ts(tid) := RET(OK rcvbuf_of(s))_dsch} (s.rcvbuf, else
+          RMEM_DEFAULT, possibly None)
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt != SockOpt.SO_RCVBUF:

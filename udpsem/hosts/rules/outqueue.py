@@ -1,6 +1,6 @@
-"""Out-queue rules — MODEL.md §A.8.11: the head of `oq` leaves, is dropped or loops back.
+"""Out-queue rules, docs/rules.md#delivery_out_1: the head of `oq` leaves, is dropped or loops back.
 
-Also holds two small helpers shared with the input rules (§A.8.12): the ICMP_GEN choice and
+Also holds two small helpers shared with the input rules (docs/rules.md): the ICMP_GEN choice and
 the choice of receiving socket when a freebsd lookup ties.
 """
 
@@ -113,6 +113,13 @@ def delivery_out_1(ctx: RuleCtx, h: Host) -> HostStep | None:
     Model details: the out-queue timer (upper bound doq) forces one out-queue rule to fire
     within doq of the head reaching the front. Whether the network then carries, loses or
     duplicates the datagram is up to the network rules; a disconnected host loses it.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, body), its timer in [0, doq]; ¬local(h, i2); i2
+          ∉ MARTIAN; i1 ∉ MARTIAN ∪ LOOPBACK
+        transition: h --Lh_sendmsg m--> h'
+        after: h' = dequeue(h): oq := rest; oqf := full(rest); timer := doq if rest ≠ [] else ∞
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -136,6 +143,13 @@ def delivery_out_martian(ctx: RuleCtx, h: Host) -> HostStep | None:
 
     Model details: current Linux would fail such a loopback-sourced send with EINVAL; the
     model drops it here instead (a known deviation).
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, body); ¬local(h, i2); i2 ∈ MARTIAN ∨ i1 ∈
+          MARTIAN ∪ LOOPBACK
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h); m is discarded
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -158,6 +172,14 @@ def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     Model details: the receiver is `lookup`: the best score, ties going to the most
     recently bound socket on linux/windows and a choice of kind `sock` on freebsd. Orphans
     still receive.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, UDP(p1, p2, data)); local(h, i2); lookup(h, (i1,
+          p1, i2, p2)) = s (best score; ties: most recently bound, a choice on freebsd; closed
+          sockets included)
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h) with {s := s with {mq := s.mq @ [m]}}
+        changes: oq, oq's timer, oqf, s.mq
     """
     if not h.oq:
         return None
@@ -184,6 +206,14 @@ def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     Model details: whether ICMP is generated follows ICMP_GEN (always / never / a choice
     of kind `icmp`). The ICMP goes through the out-queue like any other message and is
     dropped if the queue is full.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, UDP(p1, p2, data)); local(h, i2); lookup(h, (i1,
+          p1, i2, p2)) = None; icmp ∈ {T, F} by ICMP_GEN (always, never, or a choice)
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h), then if icmp: enqueue(IP(i2, i1, ICMP_PORT_UNREACH(i1, p1, i2,
+          p2))) (dropped if the out-queue is full)
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -211,6 +241,13 @@ def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSte
     Model details: any older pending error is overwritten, as on Linux. Only connected
     sockets get errors. On freebsd the socket must have exactly the quoted quad, and ties
     are a choice of kind `sock`.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(j1, j2, ICMP_k(q)); local(h, j2); icmp_lookup(h, q) = s;
+          icmp_err(k, s) = Some e (s is connected)
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h) with {s := s with {es := Some e}} (an older error is overwritten)
+        changes: oq, oq's timer, oqf, s.es
     """
     if not h.oq:
         return None
@@ -236,6 +273,13 @@ def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
     Common cases: port-unreachable for an unconnected sender; host-unreachable on linux.
 
     Model details: no ICMP is ever generated in answer to ICMP.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(j1, j2, ICMP_k(q)); local(h, j2); icmp_lookup(h, q) =
+          None, or icmp_err(k, s) = None
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h); m is dropped
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -263,6 +307,14 @@ def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | None:
     `truesize(n)` (832 bytes up to 197, 2304 for 646..1669, n + 832 from 16005 on, ...), and
     it is queued iff the queue is empty or the queued truesizes plus its own fit the
     buffer. Only with a bounded buffer (SO_RCVBUF, or the host's RMEM_DEFAULT).
+
+    Formal:
+        premises: h.oq = m :: _, m = IP(i3, i4, UDP(p3, p4, data)); local(h, i4); not a
+          linux broadcast; lookup(h, (i3, p3, i4, p4)) ≠ ∅ and no candidate s has fits(s,
+          m)
+        transition: h --τ--> h'
+        after: h' = dequeue(h)
+        changes: oq, its timer
     """
     if not h.oq:
         return None
@@ -296,6 +348,13 @@ def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSt
     machine: the wildcard listener got it, the 127.0.0.1 one did not; the source is the
     route's source address). The copy Linux also puts on the wire is not modelled: the
     model's network carries only unicast datagrams (a documented deviation).
+
+    Formal:
+        premises: arch = linux; h.oq = m :: _, m = IP(i3, i4, UDP(p3, p4, data));
+          linux_bcast(h, i4); s ∈ lookup(h, (i3, p3, i4, p4)) with fits(s, m)
+        transition: h --τ--> h'
+        after: h' = dequeue(h) with {s := s with {mq := s.mq @ [m]}}
+        changes: oq, its timer, s.mq
     """
     if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
         return None
@@ -320,6 +379,13 @@ def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | None:
 
     Model details: provenance: Linux 6.18, experiment (no error on the connected sender);
     the wire copy is not modelled (see delivery_loopback_bcast_1).
+
+    Formal:
+        premises: arch = linux; h.oq = m :: _, m a UDP datagram to a linux_bcast address;
+          no candidate of lookup fits m (or there is none)
+        transition: h --τ--> h'
+        after: h' = dequeue(h)
+        changes: oq, its timer
     """
     if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
         return None

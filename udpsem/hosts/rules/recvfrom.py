@@ -1,4 +1,4 @@
-"""recvfrom(fd, nb) — MODEL.md §A.8.6.
+"""recvfrom(fd, nb) — docs/rules.md#recvfrom_1.
 
 The failures (3, 2, 5) exclude one another by their guards; the success recvfrom_1 and the
 blocking recvfrom_4 follow. The slow rules recvfrom_6/7 leave RECVFROM2.
@@ -76,6 +76,12 @@ def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: the error is reported before data, as on Linux; blocking and
     non-blocking calls behave alike. No autobind.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = Some e (reported before queued data)
+        transition: h --Lh_call(tid, recvfrom(fd, nb))--> h'
+        after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
+        changes: s.es, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is None:
@@ -94,6 +100,12 @@ def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     Common cases: polling a socket in a loop.
 
     Model details: the socket is not autobound, as on Linux.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; nb
+        transition: h --Lh_call(tid, recvfrom(fd, T))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch} (no autobind)
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or not call.nonblock:
@@ -116,6 +128,13 @@ def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — a negative `tv_sec` stores a zero
     timeout (getsockopt then reads 0), and a zero timeout makes a blocking receive behave
     like a non-blocking one. No autobind.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.rcvtimeo
+          = Some 0
+        transition: h --Lh_call(tid, recvfrom(fd, F, maxlen, peek))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or s.rcvtimeo != 0:
@@ -135,6 +154,13 @@ def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: a consequence of the model's autobind in recvfrom_4 (a deviation from
     current Linux, which blocks without binding); only reachable with a small EPH.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.ps1 = None;
+          autobind(None, others) = ∅; ¬s.shut.rd; s.rcvtimeo ≠ Some 0
+        transition: h --Lh_call(tid, recvfrom(fd, F))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or s.ps1 is not None:
@@ -158,6 +184,13 @@ def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: LIB has no length argument, so the whole datagram is returned; a None
     source port is port 0 on the wire.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _, data))
+          :: rest
+        transition: h --Lh_call(tid, recvfrom(fd, nb))--> h'
+        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
+        changes: s.mq, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or not _plain(call):
@@ -178,6 +211,14 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch
     Model details: the autobind (choice kind `eph`) follows Linux 2.2–2.4 and the 2005
     specification rather than current Linux; it keeps invariant T3 (a RECVFROM2 socket has
     a port). With SO_RCVTIMEO set the wait has a sharp deadline (recvfrom_13).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; p' ∈ autobind(s.ps1,
+          others) (AB); ¬s.shut.rd; s.rcvtimeo ≠ Some 0
+        transition: h --Lh_call(tid, recvfrom(fd, F))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RECVFROM2 fd, timer ∞ (or
+          the SO_RCVTIMEO, sharp)}
+        changes: s.ps1 (autobind), ts(tid) (blocks)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock:
@@ -225,6 +266,13 @@ def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Model details: urgent. When several threads wait on one socket, each has this rule
     enabled and exactly one takes the datagram; the others stay blocked. Works on an
     orphan (a socket closed meanwhile), which gc then removes if no one else waits.
+
+    Formal:
+        premises: ts(tid) = RECVFROM2 fd; s = the socket of h.s with fd (open or closed); s.es =
+          None; s.mq = IP(i3, _, UDP(p3, _, data)) :: rest. Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
+        changes: s.mq, ts(tid)
     """
     s = _blocked(h, tid)
     st = _state(h, tid)
@@ -247,6 +295,13 @@ def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: urgent; on every architecture, windows included (recvfrom behaves as on
     Linux there).
+
+    Formal:
+        premises: ts(tid) = RECVFROM2 fd; s = the socket with fd (open or closed); s.es = Some e.
+          Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
+        changes: s.es, ts(tid)
     """
     s = _blocked(h, tid)
     if s is None or s.es is None:
@@ -270,6 +325,15 @@ def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: provenance: Linux 6.18, experiment (MSG_PEEK with and without a
     length; the next receive gets the same datagram).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _,
+          data)) :: rest; peek
+        transition: h --Lh_call(tid, recvfrom(fd, nb, maxlen, T))--> h'
+        after: h' = h with {ts(tid) := RET(OK answer)_dsch}, answer = (i3, p3, data)
+          without maxlen, (i3, p3, data[:maxlen], len data > maxlen) with it; s.mq
+          unchanged
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or not call.peek:
@@ -290,6 +354,14 @@ def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — `truncated` is Linux's MSG_TRUNC
     in `msg_flags`; the rest of the datagram is gone (the next receive gets the next
     datagram). A negative `maxlen` counts as 0.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _,
+          data)) :: rest; maxlen = Some n; ¬peek
+        transition: h --Lh_call(tid, recvfrom(fd, nb, Some n, F))--> h'
+        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data[:n],
+          len data > n))_dsch}
+        changes: s.mq, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or call.peek or call.maxlen is None:
@@ -310,6 +382,13 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — Linux returns 0 bytes and no
     address; datagrams queued before or after the shutdown are still delivered first. No
     autobind (Linux does not bind here either). A zero SO_RCVTIMEO (recvfrom_10) wins.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.shut.rd;
+          s.rcvtimeo ≠ Some 0
+        transition: h --Lh_call(tid, recvfrom(fd, F, maxlen, peek))--> h'
+        after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or not s.shut[0]:
@@ -332,6 +411,14 @@ def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Common cases: a server blocked reading into a fixed buffer.
 
     Model details: provenance: Linux 6.18, experiment. Urgent, like recvfrom_6.
+
+    Formal:
+        premises: ts(tid) = RECVFROM2(fd, maxlen, peek) with maxlen ≠ None ∨ peek; s = the
+          socket fd (open or closed); s.es = None; s.mq = m :: rest
+        transition: h --τ--> h'
+        after: h' = h with {s := s with {mq := rest, or s.mq if peek}; ts(tid) := RET(OK
+          a)_dsch}, a the answer recvfrom_9 or recvfrom_8 would give for m
+        changes: s.mq (unless peek), ts(tid)
     """
     s = _blocked(h, tid)
     st = _state(h, tid)
@@ -355,6 +442,13 @@ def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     whole jiffies (HZ = 250 here: 4 ms steps), and the timer is sharp: the rule is enabled
     exactly when the deadline is reached. A datagram or an error arriving at that instant
     wins (recvfrom_6/7, urgent).
+
+    Formal:
+        premises: ts(tid) = RECVFROM2 fd with timer 0 (SO_RCVTIMEO expired); s = the
+          socket fd; s.mq = []; s.es = None; ¬s.shut.rd
+        transition: h --τ--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, RecvFrom2) or e.deadline != ctx.now:
@@ -380,6 +474,13 @@ def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: provenance: Linux 6.18, experiment — it wakes even when the shutdown
     call itself fails with ENOTCONN (an unconnected socket, shutdown_2). Urgent.
+
+    Formal:
+        premises: ts(tid) = RECVFROM2(fd, maxlen, _); s = the socket fd; s.es = None; s.mq
+          = []; s.shut.rd
+        transition: h --τ--> h'
+        after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
+        changes: ts(tid)
     """
     s = _blocked(h, tid)
     st = _state(h, tid)

@@ -1,4 +1,4 @@
-"""setsockopt(fd, opt, b) — MODEL.md §A.8.7."""
+"""setsockopt(fd, opt, b) — docs/rules.md#setsockopt_1."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 
     Model details: SO_REUSEADDR affects only bind conflicts; SO_BSDCOMPAT is stored but
     never changes behaviour (and reads back False on linux).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd)
+        transition: h --Lh_call(tid, setsockopt(fd, opt, b))--> h'
+        after: h' = h with {s := s with {f := s.f with {opt := b}}; ts(tid) := RET(OK ())_dsch}
+        changes: s.f, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
@@ -50,6 +56,12 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     255.255.255.255, a subnet broadcast or 127.255.255.255 fails with EACCES (sendto_12,
     connect_3); with it they succeed, and a socket bound to 127.0.0.1 on a loopback-only
     host has a route to 255.255.255.255 (an unbound one does not: ENETUNREACH).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_BROADCAST
+        transition: h --Lh_call(tid, setsockopt(fd, SO_BROADCAST, b))--> h'
+        after: h' = h with {s := s with {f.broadcast := b}; ts(tid) := RET(OK ())_dsch}
+        changes: s.f.broadcast, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt != SockOpt.SO_BROADCAST:
@@ -73,6 +85,14 @@ def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     jiffies of the host constant HZ (250 here: 1 µs and 1500 µs both become 4 ms); a
     negative one stores zero, which makes blocking calls give up at once (recvfrom_10,
     sendto_16). A thread already blocked keeps its old deadline, as on Linux.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_RCVTIMEO, SO_SNDTIMEO}
+        transition: h --Lh_call(tid, setsockopt(fd, opt, us))--> h'
+        after: h' = h with {s := s with {rcvtimeo or sndtimeo := jiffies us}; ts(tid) :=
+          RET(OK ())_dsch}, jiffies 0 = None, jiffies of a negative us = Some 0, else us rounded
+          up to whole jiffies
+        changes: s.rcvtimeo or s.sndtimeo, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
@@ -98,6 +118,14 @@ def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     20000, 10^9 reads 8388608 (2 × rmem_max), and a negative value is taken as unsigned
     (2 × rmem_max). Datagrams already queued stay, even above the new bound. As root Linux
     applies the same clamp (only SO_RCVBUFFORCE bypasses it, which LIB does not have).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_RCVBUF; v' = RMEM_MAX if v < 0
+          or v > RMEM_MAX, else v
+        transition: h --Lh_call(tid, setsockopt(fd, SO_RCVBUF, v))--> h'
+        after: h' = h with {s := s with {rcvbuf := the larger of 2 v' and 2304}; ts(tid) := RET(OK
+          ())_dsch}
+        changes: s.rcvbuf, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.opt != SockOpt.SO_RCVBUF:

@@ -34,6 +34,13 @@ def shutdown_2(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — `inet_shutdown` answers ENOTCONN
     for an unconnected datagram socket and then falls through to set the shutdown flags
     and wake sleepers ("a hack to wake up other listeners", says its comment). No autobind.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.is2 = None
+        transition: h --Lh_call(tid, shutdown(fd, how))--> h'
+        after: h' = h with {s := s with {shut := s.shut ∪ how}; ts(tid) := RET(FAIL
+          ENOTCONN)_dsch}
+        changes: s.shut, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.is2 is not None:
@@ -55,6 +62,13 @@ def shutdown_1(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — datagrams keep arriving and queued
     ones are still returned after SHUT_RD; select reports the socket readable; the flags
     only accumulate (neither connect nor disconnect clears them).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.is2 ≠ None
+        transition: h --Lh_call(tid, shutdown(fd, how))--> h'
+        after: h' = h with {s := s with {shut := s.shut ∪ how}; ts(tid) := RET(OK
+          ())_dsch}
+        changes: s.shut, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.is2 is None:

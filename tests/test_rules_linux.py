@@ -302,3 +302,16 @@ def test_states_keep_their_defaults() -> None:
     assert thread_state(st.host) == RecvFrom2(3)
     e = st.host.thread(0)
     assert e is not None and e.deadline == NEVER
+
+
+def test_extension_fields_stay_out_of_encodings_at_their_default() -> None:
+    """Traces and digests of the paper's programs stay byte-identical: the new fields are
+    encoded only once they leave their defaults."""
+    from udpsem.traces.encode import JsonText, dumps, jsonable
+
+    plain, shut = Sock(3, None, 5000), Sock(3, None, 5000, shut=(True, False))
+    enc = JsonText()
+    for s in (plain, shut, recvfrom(3, False), recvfrom(3, False, maxlen=4)):
+        assert enc(s) == dumps(jsonable(s))
+    assert "shut" not in dumps(jsonable(plain)) and "shut" in dumps(jsonable(shut))
+    assert "maxlen" not in enc(recvfrom(3, False)) and '"maxlen":4' in enc(recvfrom(3, False, 4))

@@ -6,10 +6,10 @@ Lowercase constructors mirror the paper's names so that programs read like the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from udpsem.hosts.values import FD, IP, Port, Shut, SockOpt
+from udpsem.hosts.values import EXTENSION, FD, IP, Port, Shut, SockOpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +80,9 @@ class SendTo(Call):
 class RecvFrom(Call):
     fd: FD
     nonblock: bool
-    maxlen: int | None = None  # a buffer length: the answer gets a truncation flag
-    peek: bool = False  # MSG_PEEK: the datagram stays queued
+    # a buffer length: the answer gets a truncation flag
+    maxlen: int | None = field(default=None, metadata=EXTENSION)
+    peek: bool = field(default=False, metadata=EXTENSION)  # MSG_PEEK: the datagram stays
     name: ClassVar[str] = "recvfrom"
     takes_fd: ClassVar[bool] = True
     slow: ClassVar[bool] = True

@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from udpsem.base.time import MS, NEVER, US
-from udpsem.hosts.values import FD, IP, LOCALHOST, TID, Arch, Errno, IcmpGen, Port, Result
+from udpsem.hosts.values import (
+    EXTENSION,
+    FD,
+    IP,
+    LOCALHOST,
+    TID,
+    Arch,
+    Errno,
+    IcmpGen,
+    Port,
+    Result,
+)
 from udpsem.network.messages import IPMsg
 
 LO = "lo"
@@ -44,7 +55,7 @@ class Flags:
 
     bsdcompat: bool = False
     reuseaddr: bool = False
-    broadcast: bool = False  # SO_BROADCAST [L: Linux 6.18, experiment]
+    broadcast: bool = field(default=False, metadata=EXTENSION)  # SO_BROADCAST [L: experiment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +73,13 @@ class Sock:
     lk: tuple[bool, bool] = (False, False)
     cl: bool = False
     # Linux state added by experiment (Linux 6.18); the defaults are the paper's socket.
-    shut: tuple[bool, bool] = (False, False)  # shutdown for (reading, writing)
-    rcvtimeo: int | None = None  # SO_RCVTIMEO in ns (whole jiffies); None: wait for ever
-    sndtimeo: int | None = None  # SO_SNDTIMEO in ns; 0 means give up at once
-    rcvbuf: int | None = None  # SO_RCVBUF as set (bytes, doubled); None: the host default
+    # shutdown for (reading, writing)
+    shut: tuple[bool, bool] = field(default=(False, False), metadata=EXTENSION)
+    # SO_RCVTIMEO in ns (whole jiffies); None: wait for ever; 0: give up at once
+    rcvtimeo: int | None = field(default=None, metadata=EXTENSION)
+    sndtimeo: int | None = field(default=None, metadata=EXTENSION)  # SO_SNDTIMEO, likewise
+    # SO_RCVBUF as set (bytes, doubled); None: the host's default
+    rcvbuf: int | None = field(default=None, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -103,8 +117,8 @@ class RecvFrom2:
     the socket's SO_RCVTIMEO (sharp) or NEVER."""
 
     fd: FD
-    maxlen: int | None = None
-    peek: bool = False
+    maxlen: int | None = field(default=None, metadata=EXTENSION)
+    peek: bool = field(default=False, metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +197,10 @@ class HostConsts:
     # Receive-buffer bound (bytes of skb truesize, as Linux counts; see auxiliary.truesize).
     # None: unbounded receive queues, the paper's model; Linux's net.core.rmem_default is
     # 212992 (LINUX_RMEM_DEFAULT).
-    rmem_default: int | None = None
-    rmem_max: int = 4194304  # net.core.rmem_max: SO_RCVBUF is clamped to it, then doubled
-    hz: int = 250  # the kernel's tick rate: socket timeouts are whole jiffies
+    rmem_default: int | None = field(default=None, metadata=EXTENSION)
+    # net.core.rmem_max: SO_RCVBUF is clamped to it, then doubled
+    rmem_max: int = field(default=4194304, metadata=EXTENSION)
+    hz: int = field(default=250, metadata=EXTENSION)  # tick rate: timeouts are whole jiffies
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).

@@ -72,6 +72,22 @@ class IcmpGen(StrEnum):
     NONDET = "nondet"
 
 
+# Field metadata of the state and calls added by experiment (issue 12): such a field is left out
+# of every encoding (traces, state digests, pictures) while it has its default value, so the
+# paper's programs keep their byte-identical traces.
+EXTENSION: Final = {"extension": True}
+
+
+def is_extension(f: Any) -> bool:
+    """Whether a dataclass field is an EXTENSION field."""
+    return bool(f.metadata.get("extension"))
+
+
+def at_default(f: Any, value: Any) -> bool:
+    """Whether an EXTENSION field holds its default (so encodings leave it out)."""
+    return is_extension(f) and value == f.default
+
+
 class UDPError(Exception):
     """Raised inside a program thread when a LIB call returns `FAIL e` (the paper's `UDP e`)."""
 

@@ -250,7 +250,7 @@ def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
 
 @rule("sendto_13", call="sendto", category="fail", trigger="call", errors=("EPIPE",),
-      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding)")
+      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding) [Linux 6.18, experiment]")
 def sendto_13(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: the socket was shut down for writing, so nothing can be sent on it; the
     socket is still autobound.
@@ -308,7 +308,7 @@ def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
 
 @rule("sendto_16", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue")
+      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue [Linux 6.18, experiment]")
 def sendto_16(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: a blocking send finds the out-queue full, and the socket's send
     timeout is zero (SO_SNDTIMEO set to a negative time), so it fails without waiting; the
@@ -543,7 +543,7 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 @rule("sendto_14", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
       errors=("EPIPE",),
-      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing")
+      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing [Linux 6.18, experiment]")
 def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: the socket of a thread blocked in sendto (full out-queue) is shut down
     for writing by another thread; the call fails and nothing is sent.
@@ -573,7 +573,7 @@ def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 @rule("sendto_15", category="slowfail", trigger="thread", states=(SendTo2,),
       errors=("EAGAIN",),
-      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires")
+      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires [Linux 6.18, experiment]")
 def sendto_15(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: a thread blocked in sendto on a socket with a send timeout has waited
     that long and the out-queue is still full; the call fails and nothing is sent.
@@ -651,7 +651,7 @@ def _deliver_now(ctx: RuleCtx, h: Host, msg: IPMsg) -> Host | Branch[Host]:
 
 
 @rule("sendto_17", call="sendto", category="succeed", trigger="call",
-      summary="a loopback send is delivered (and any ICMP it provokes handled) before it returns")
+      summary="a loopback send is delivered (and any ICMP it provokes handled) before it returns [Linux 6.18, experiment]")
 def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: on a host with the LOOPBACK_SYNC setting (the conformance suite's
     Linux), a send to an address of this host does not wait in the out-queue: the datagram

@@ -143,7 +143,7 @@ class JsonText:
         tag = tp.__name__
         name = getattr(tp, "name", None)
         if isinstance(name, str) and "name" not in names:
-            tag = name  # LIB calls are named as in MODEL.md
+            tag = name  # LIB calls are named as in docs/model.md#the-lib
         return ('{"_":' + _ascii(tag),
                 tuple((n, "," + _ascii(n) + ":") for n in names))
 

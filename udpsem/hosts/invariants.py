@@ -218,6 +218,7 @@ class HostOkMemo:
     def __init__(self, size: int = 4096) -> None:
         self._memo: dict[tuple[int, ...], tuple[tuple[Any, ...], list[Violation]]] = {}
         self._size = size
+        self._last: tuple[Host, int, HostConsts, Timing, list[Violation]] | None = None
 
     def _static(self, parts: tuple[Any, ...], check: Callable[[Bad], None]) -> list[Violation]:
         key = tuple([id(p) for p in parts])
@@ -235,6 +236,16 @@ class HostOkMemo:
 
     def violations(self, h: Host, consts: HostConsts, timing: Timing,
                    now: int) -> list[Violation]:
+        last = self._last
+        if last is not None and last[0] is h and last[1] == now and last[2] is consts \
+                and last[3] is timing:
+            return list(last[4])  # the same host at the same time (host_ok, then network_ok)
+        out = self._violations(h, consts, timing, now)
+        self._last = (h, now, consts, timing, out)
+        return list(out)
+
+    def _violations(self, h: Host, consts: HostConsts, timing: Timing,
+                    now: int) -> list[Violation]:
         out = list(self._static((h.ifds,), lambda bad: _interfaces(h, bad)))
         closed = any(s.cl for s in h.s)
         out.extend(self._static((h.s, h.ifds, consts, h.ts if closed else None),

@@ -122,7 +122,7 @@ def canonical_text(x: Any) -> str:
     if tp is list:
         return "[" + ",".join([canonical_text(v) for v in x]) + "]"
     if tp is bytes:
-        return '{"bytes":"' + x.hex() + '"}'
+        return '{"bytes":"' + bytes(x).hex() + '"}'
     if isinstance(x, Enum):
         return '{"enum":' + str(_ascii(tp.__name__)) + ',"name":' + str(_ascii(x.name)) + "}"
     if dataclasses.is_dataclass(x) and not isinstance(x, type):

@@ -337,12 +337,10 @@ class _Entry:
         lo, hi, least = -1, NEVER, NEVER
         for d in _machine_timers(m):
             if d < now:
-                if d > lo:
-                    lo = d
+                lo = max(lo, d)
             elif d < hi:
                 hi = d
-            if d < least:
-                least = d
+            least = min(least, d)
         self.lo, self.hi, self.least = lo, hi, least
 
     def holds_at(self, now: int) -> bool:
@@ -509,8 +507,7 @@ def enabled(setup: Setup, w: World) -> Candidates:
             n += len(e.locals)
             if e.urgent:
                 urgent = True
-        if e.least < least:
-            least = e.least
+        least = min(least, e.least)
     tail: list[Candidate] = []
     for f in w.net:  # sorted by deadline
         if f.deadline > now:

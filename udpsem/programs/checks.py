@@ -113,7 +113,9 @@ def _field(name: str, annotation: str, x: Any) -> str | None:
         return None if bad is None else f"[1] {bad}"
     if name == "data":
         return _typed(x, bytes, "bytes (encode a str first)")
-    if name in ("nonblock", "value") and "bool" in str(annotation):
+    if name in ("nonblock", "value", "peek") and "bool" in str(annotation):
+        if "int" in str(annotation):  # e.g. setsockopt's value: a bool or an int option
+            return _typed(x, int, "a bool or an int") if not isinstance(x, bool) else None
         return _typed(x, bool, "a bool")
     if name == "us" or name == "timeout_us":
         # any int: a negative one is the model's EINVAL (delay_2, select_5), not a misuse

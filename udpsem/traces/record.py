@@ -14,7 +14,7 @@ from udpsem.base.time import fmt_ns
 from udpsem.base.version import __version__
 from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
-from udpsem.hosts.values import ip_str
+from udpsem.hosts.values import at_default, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs import files
 from udpsem.programs.catalog import Scenario, UnknownProgram, file_scenario, scenario
@@ -64,7 +64,9 @@ def header_json(program: str, params: dict[str, int], timing: Timing, consts: Ho
         hosts.append({"name": m.name, "addresses": addrs})
     out = {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
            "program": program, "hosts": hosts, "params": dict(params),
-           "consts": jsonable(dataclasses.asdict(consts)),
+           "consts": jsonable({f.name: getattr(consts, f.name)
+                               for f in dataclasses.fields(consts)
+                               if not at_default(f, getattr(consts, f.name))}),
            "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed}
     if files.is_file_ref(program):
         out["source"] = files.load(program).source_json()

@@ -198,13 +198,14 @@ def rules(args: tuple[str, ...], coverage_mode: bool) -> None:
 
     console = _console()
     if coverage_mode:
-        from udpsem.core.coverage import count_traces, report
+        from udpsem.core.coverage import report
+        from udpsem.traces.replay import TraceError, rule_counts
 
         if not args:
             _fail("--coverage needs at least one trace FILE")
         try:
-            counts = count_traces(args)
-        except ValueError as e:
+            counts = rule_counts(args)
+        except TraceError as e:
             _fail(str(e))
         rows = report(counts)
         unused = [n for n, k in rows if k == 0]

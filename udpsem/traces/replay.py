@@ -8,7 +8,8 @@ difference is reported with its index and what differed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from udpsem.base.choice import ChoiceError, ScriptedChooser
+from udpsem.base.jsonl import JsonlError, read_lines
 from udpsem.core.drivers import step
-from udpsem.programs.catalog import UnknownProgram
+from udpsem.programs.catalog import UnknownProgram, scenario
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, jsonable
-from udpsem.traces.record import label_json, rebuild
+from udpsem.traces.record import claims, hosts_json, label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
 
@@ -39,62 +41,120 @@ class ReplayResult:
 
 
 def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    """The validated header and an iterator of validated records; TraceError on bad input."""
+    """The validated header and an iterator of validated records; TraceError on bad input
+    (naming the file and line). Reads plain or gzip-compressed JSON Lines."""
     p = Path(path)
+    lines = read_lines(p, "trace")
     try:
-        fh = p.open("r", encoding="utf-8")
-    except OSError as e:
-        raise TraceError(f"{p}: cannot open trace: {e.strerror or e}") from None
-    first = fh.readline()
-    if not first:
-        fh.close()
-        raise TraceError(f"{p}: empty trace file (expected a header line)")
-    header = _parse(p, 1, first)
-    if header.get("type") != "header":
-        fh.close()
-        raise TraceError(f"{p}:1: the first line is not a trace header")
-    if header.get("format") != FORMAT_VERSION:
-        fh.close()
-        raise TraceError(f"{p}:1: trace format version {header.get('format')!r} is not "
-                         f"supported (this udpsem reads version {FORMAT_VERSION})")
-    try:
-        Header.model_validate(header)
-    except ValidationError as e:
-        fh.close()
-        raise TraceError(f"{p}:1: invalid header: {_first_error(e)}") from None
+        try:
+            n, header = next(lines)
+        except StopIteration:
+            raise TraceError(f"{p}: empty trace file (expected a header line)") from None
+        if not isinstance(header, dict) or header.get("type") != "header":
+            raise TraceError(f"{p}:{n}: the first line is not a trace header")
+        if type(header.get("format")) is not int or header["format"] != FORMAT_VERSION:
+            raise TraceError(f"{p}:{n}: trace format version {header.get('format')!r} is "
+                             f"not supported (this udpsem reads version {FORMAT_VERSION})")
+        try:
+            Header.model_validate(header)
+        except ValidationError as e:
+            raise TraceError(f"{p}:{n}: invalid header: {_first_error(e)}") from None
+    except JsonlError as e:
+        lines.close()
+        raise TraceError(str(e)) from None
+    except TraceError:
+        lines.close()
+        raise
 
     def records() -> Iterator[dict[str, Any]]:
-        with fh:
-            for n, line in enumerate(fh, start=2):
-                rec = _parse(p, n, line)
+        try:
+            for n, rec in lines:
+                if not isinstance(rec, dict):
+                    raise TraceError(f"{p}:{n}: not a JSON object")
+                if rec.get("type") == "header":
+                    raise TraceError(f"{p}:{n}: a second header")
                 try:
                     Record.model_validate(rec)
                 except ValidationError as e:
-                    raise TraceError(f"{p}:{n}: invalid step record: {_first_error(e)}") from None
+                    raise TraceError(f"{p}:{n}: invalid step record: {_first_error(e)}") \
+                        from None
                 yield rec
+        except JsonlError as e:
+            raise TraceError(str(e)) from None
+        finally:
+            lines.close()
 
     return header, records()
 
 
-def _parse(p: Path, n: int, line: str) -> dict[str, Any]:
-    if not line.endswith("\n"):
-        try:
-            json.loads(line)
-        except json.JSONDecodeError:
-            raise TraceError(f"{p}:{n}: truncated record (the line ends mid-JSON)") from None
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise TraceError(f"{p}:{n}: not JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(obj, dict):
-        raise TraceError(f"{p}:{n}: not a JSON object")
-    return obj
-
-
 def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(x) for x in err["loc"])
-    return f"{where}: {err['msg']}" if where else err["msg"]
+    errs = e.errors()
+    # In a union, the branches whose discriminator does not match say only that; the
+    # branch that does match says what is wrong.
+    err = next((x for x in errs if x["type"] != "literal_error"), errs[0])
+    where = ".".join(str(x) for x in err["loc"] if not (isinstance(x, str) and "[" in x))
+    got = err.get("input")
+    shown = ""
+    if isinstance(got, (int, float, str, bool)) or got is None:
+        text = json.dumps(got)
+        shown = f" (got {text[:40]}{'...' if len(text) > 40 else ''})"
+    msg = err["msg"]
+    return f"{where}: {msg}{shown}" if where else f"{msg}{shown}"
+
+
+def check_header(path: str | Path, header: dict[str, Any], setup: Setup, world: World,
+                 catalogued: bool = True) -> None:
+    """Every world-shaping claim of `header` against the world rebuilt from it: the program's
+    parameter names (catalogued programs), the hosts and their addresses, and the digests of
+    `claims` recomputed from the rebuilt objects. TraceError naming the first field that
+    differs."""
+    if catalogued:
+        sc = scenario(header["program"])
+        given, known = set(header["params"]), set(sc.defaults)
+        for k in sorted(given - known):
+            raise TraceError(f"{path}:1: header field params.{k}: {sc.name} has no parameter "
+                             f"{k!r} (it has {', '.join(sorted(known))})")
+        for k in sorted(known - given):
+            raise TraceError(f"{path}:1: header field params.{k} is missing")
+    rebuilt = hosts_json(world)
+    claimed = header["hosts"]
+    if len(claimed) != len(rebuilt):
+        raise TraceError(f"{path}:1: header field hosts lists {len(claimed)} hosts but the "
+                         f"world rebuilt from the header has {len(rebuilt)}")
+    for i, (c, r) in enumerate(zip(claimed, rebuilt)):
+        for k in ("name", "addresses"):
+            if c[k] != r[k]:
+                raise TraceError(f"{path}:1: header field hosts[{i}].{k} claims {c[k]} but "
+                                 f"the world rebuilt from the header has {r[k]}")
+    again = claims(header["program"], header["params"], dict(setup.consts), setup.timing,
+                   setup.faults, world, setup.horizon)
+    for k, want in header["claims"].items():
+        if again[k] != want:
+            what = ("the initial world (program, params, hosts or horizon)" if k == "world"
+                    else f"its {k}")
+            raise TraceError(f"{path}:1: header field {k!r} does not describe the world this "
+                             f"trace was recorded in: {what} rebuilt from the header differs "
+                             f"from the recorded one (claims.{k} digest)")
+
+
+def rule_counts(paths: Sequence[str | Path]) -> Counter[str]:
+    """How often each rule (and partner rule) fired over trace files, each validated as
+    replay validates it (TraceError naming file and line otherwise)."""
+    c: Counter[str] = Counter()
+    for path in paths:
+        _, records = read_trace(path)
+        for rec in records:
+            c[rec["rule"]] += 1
+            if rec["partner"] is not None:
+                c[rec["partner"]] += 1
+    return c
+
+
+def _params_known(path: str | Path, header: dict[str, Any]) -> None:
+    sc = scenario(header["program"])
+    for k in sorted(set(header["params"]) - set(sc.defaults)):
+        raise TraceError(f"{path}:1: header field params.{k}: {sc.name} has no parameter "
+                         f"{k!r} (it has {', '.join(sorted(sc.defaults))})")
 
 
 def replay(path: str | Path,
@@ -107,11 +167,15 @@ def replay(path: str | Path,
     """
     header, records = read_trace(path)
     try:
+        if rebuild_with is None:
+            scenario(header["program"])
+            _params_known(path, header)
         setup, world = (rebuild_with or rebuild)(header)
     except UnknownProgram as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"{path}:1: header does not describe a runnable setup: {e}") from None
+    check_header(path, header, setup, world, catalogued=rebuild_with is None)
     digester = StateDigest()
     n = 0
     for rec in records:

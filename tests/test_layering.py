@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("udpsem.core",),
     ("udpsem.programs",),
     ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check"),
-    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
+    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
 ]
 
 ROOT = Path(udpsem.__file__).parent

@@ -58,6 +58,9 @@ def cli() -> None:
               help="crash HOST at TIME, e.g. KURT@50s (repeatable)")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the trace (JSON Lines) to this file")
+@click.option("--limit", type=click.IntRange(1, None), default=60, show_default=True,
+              help="most timeline rows printed")
+@click.option("--all", "all_rows", is_flag=True, help="print every timeline row")
 @click.option("--settle", default=None, metavar="DURATION",
               help="heartbeat: Theorem 2's settle time, checked answers come at least this "
                    "long after KURT's last status change [2.6s, the paper's]")
@@ -65,7 +68,8 @@ def cli() -> None:
 def run(program: str, seed: int, duration: str | None, period: str | None,
         clients: int | None, messages: int | None, loss: float, dup: float, max_copies: int,
         preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
-        trace_path: Path | None, settle: str | None, as_json: bool) -> None:
+        trace_path: Path | None, limit: int, all_rows: bool, settle: str | None,
+        as_json: bool) -> None:
     """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
     from udpsem.programs.catalog import ScenarioError
     from udpsem.traces.record import run as run_program
@@ -111,7 +115,7 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         except ValueError as e:
             _fail(str(e))
     console = _console()
-    timeline = Timeline()
+    timeline = Timeline(limit=None if all_rows else limit)
     trace_fh = None
     if trace_path is not None:
         try:
@@ -276,3 +280,8 @@ def main(argv: list[str] | None = None) -> Any:
 from udpsem.explore.cli import explore
 
 cli.add_command(explore)
+
+from udpsem.view.cli import chart, ui
+
+cli.add_command(chart)
+cli.add_command(ui)

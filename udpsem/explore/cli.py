@@ -91,6 +91,9 @@ class _CxTimeline:
 @click.option("--counterexample", "cx_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write a shrunk counterexample trace here (if one is found)")
 @click.option("--no-shrink", is_flag=True, help="write the counterexample as found")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="draw the counterexample's sequence chart (.svg or .html); "
+                                 "needs --counterexample")
 @click.option("--settle", default="2.6s", show_default=True, metavar="DURATION",
               help="heartbeat: Theorem 2's settle time (the paper's 2.6s)")
 @click.option("--find-settle", is_flag=True,
@@ -103,8 +106,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             fault_jitter: str, timing: str, time_grid: int, strategy: str, seeds: int,
             workers: int, max_depth: int | None, max_states: int | None,
             no_model_invariants: bool, all_violations: bool, graph_path: Path | None,
-            cx_path: Path | None, no_shrink: bool, settle: str, find_settle: bool,
-            as_json: bool) -> None:
+            cx_path: Path | None, no_shrink: bool, chart_path: Path | None, settle: str,
+            find_settle: bool, as_json: bool) -> None:
     """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
     network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
     from udpsem.base.time import fmt_ns
@@ -115,6 +118,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     from udpsem.hosts.state import Timing
     from udpsem.network.faults import Faults, apply_preset, parse_window
     from udpsem.programs.catalog import UnknownProgram, scenario
+    if chart_path is not None and cx_path is None:
+        _fail("--chart draws the counterexample: give --counterexample FILE too")
     try:
         scenario(program)
     except UnknownProgram as e:
@@ -196,7 +201,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             res, _ = run_explore(cfg)
     except ValueError as e:
         _fail(str(e))
-    _report(cfg, res, graph_path, cx_path, no_shrink, as_json)
+    _report(cfg, res, graph_path, cx_path, no_shrink, as_json, chart_path)
 
 
 def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
@@ -307,8 +312,9 @@ def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
 
 
 def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
-            no_shrink: bool, as_json: bool) -> None:
-    """The outcome of one exploration: the graph file, the counterexample, the summary."""
+            no_shrink: bool, as_json: bool, chart_path: Path | None = None) -> None:
+    """The outcome of one exploration: the graph file, the counterexample (and its chart),
+    the summary."""
     from udpsem.base.time import fmt_ns
 
     program, strategy, hz = cfg.program, cfg.strategy, cfg.horizon
@@ -322,6 +328,15 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         except OSError as e:
             _fail(f"--graph {graph_path}: cannot write: {e.strerror or e}")
     cx_summary, cx_written, timeline = _counterexample(cfg, res, cx_path, no_shrink)
+    chart_written = None
+    if chart_path is not None and cx_written is not None:
+        from udpsem.view.cli import write_chart
+
+        try:
+            write_chart(cx_written, chart_path)
+        except (OSError, ValueError) as e:
+            _fail(f"--chart {chart_path}: {e}")
+        chart_written = str(chart_path)
     summary: dict[str, Any] = {
         "program": program, "strategy": strategy, "horizon_ns": hz,
         "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,
@@ -329,7 +344,7 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         "bytes_per_state": round(res.bytes_per_state, 1), "roots": res.roots,
         "revisits": res.revisits, "complete": res.complete, "truncated": res.truncated,
         "verdicts": res.verdicts, "counterexample": cx_written,
-        "violation": cx_summary,
+        "violation": cx_summary, "chart": chart_written,
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -348,5 +363,7 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         colour = {"holds": "green", "violated": "red"}.get(v, "yellow")
         out.print(f"  {p}: [bold {colour}]{v}[/]")
     _print_counterexample(out, cx_summary, timeline)
+    if chart_written is not None:
+        out.print(f"chart of the counterexample written to {chart_written}")
     if graph_path is not None:
         out.print(f"state graph written to {graph_path}")

@@ -26,7 +26,7 @@ NOTABLE = {
 class Timeline:
     """Collects notable events during a run (bounded), for printing afterwards."""
 
-    def __init__(self, limit: int = 60) -> None:
+    def __init__(self, limit: int | None = 60) -> None:
         self.rows: list[tuple[int, str, str]] = []
         self.limit = limit
         self.omitted = 0
@@ -34,7 +34,7 @@ class Timeline:
         self.calls: dict[tuple[str, Any], str] = {}  # (host, tid) -> its last module call
 
     def _add(self, t: int, host: str, what: str) -> None:
-        if len(self.rows) < self.limit:
+        if self.limit is None or len(self.rows) < self.limit:
             self.rows.append((t, host, what))
         else:
             self.omitted += 1
@@ -73,7 +73,8 @@ class Timeline:
             table.add_row(fmt_ns(t), host, what)
         console.print(table)
         if self.omitted:
-            console.print(f"[dim]… {self.omitted} more events not shown[/]")
+            console.print(f"[dim]… {self.omitted} more events not shown (--limit N or --all "
+                          f"shows them)[/]")
 
 
 def rules_table(fired: dict[str, int], title: str = "rules fired") -> Table:

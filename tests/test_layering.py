@@ -23,7 +23,8 @@ LAYERS: list[tuple[str, ...]] = [
      "udpsem.programs.runtime", "udpsem.programs.data"),
     ("udpsem.core",),
     ("udpsem.programs",),
-    ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check"),
+    ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check",
+     "udpsem.reference"),
     ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
 ]
 

@@ -1,7 +1,7 @@
-"""`network_ok` (MODEL.md §A.2, §A.9 C1–C3) as an executable predicate over a `World`.
+"""`network_ok` (docs/model.md#invariants) as an executable predicate over a `World`.
 
 `network_violations(setup, world)` returns one `Violation` per broken conjunct (empty iff
-`network_ok`); host conjuncts keep their §A.9 names and carry the machine's name in `where`.
+`network_ok`); host conjuncts keep their names (docs/model.md) and name the machine in `where`.
 The network-level conjuncts are named here:
 
 * **N1** no two machines share a host name.
@@ -73,7 +73,7 @@ def network_violations(setup: Setup, w: World) -> list[Violation]:
 
 
 def network_ok(setup: Setup, w: World) -> bool:
-    """`network_ok` (MODEL.md §A.2)."""
+    """`network_ok` (docs/model.md#invariants)."""
     return not network_violations(setup, w)
 
 

@@ -4,7 +4,7 @@
 (shortest counterexample first), depth-first, or by random walks (a swarm of seeds, spread
 over worker processes). Successors come from `system.enabled` and `drivers.fire` resolved by an
 enumerating chooser (`choosers.TreeChooser`), so exploration, simulation and replay share the
-model interface. States are deduplicated on 12-byte fingerprints of canonical keys
+model interface. States are deduplicated on 64-bit fingerprints of canonical keys
 (`fingerprint.Keyer`); the visited table maps a fingerprint to a state number, and three flat
 arrays hold each state's parent, the index of the edge that reached it and the time at which
 it was first (earliest) reached — enough to rebuild a path by re-expanding along it.

@@ -1,4 +1,4 @@
-"""The generator-thread runtime (DESIGN.md §3.5).
+"""The generator-thread runtime (docs/architecture.md#principles).
 
 A program thread is a Python generator function. It yields requests — LIB calls
 (`fd = yield socket()`), store operations (`r = yield new(0)`) — and receives answers: the
@@ -258,7 +258,7 @@ class GeneratorRuntime:
 # their aliasing structure; any value without a canonical encoding (an open generator in a
 # local, an arbitrary object) makes the key unavailable, and callers fall back to the Code's
 # answer-history digest. Globals are assumed constant (a program that mutates module state is
-# already a bug, DESIGN.md §3.5).
+# already a bug, docs/architecture.md#principles).
 
 import dis as _dis
 import marshal as _marshal

@@ -1,5 +1,5 @@
-"""The trace format (DESIGN.md §4), as strict pydantic models; `udpsem schema` prints its JSON
-Schema (draft 2020-12).
+"""The trace format (docs/architecture.md), as strict pydantic models; `udpsem schema` prints
+its JSON Schema (draft 2020-12).
 
 A trace is JSON Lines: one `Header`, then one `Record` per transition. Records are written as
 the run goes (plain `json` on the hot path) and validated with these models when read back.
@@ -60,7 +60,7 @@ class _Strict(BaseModel):
 # Header --------------------------------------------------------------------------------------
 
 class TimingModel(_Strict):
-    """Timing parameters (MODEL.md §A.5), ns."""
+    """Timing parameters (docs/model.md, time), ns."""
 
     dpropmin: Nat
     dpropmax: Nat
@@ -94,7 +94,7 @@ class FaultsModel(_Strict):
 
 
 class ConstsModel(_Strict):
-    """Host constants (MODEL.md §A.4)."""
+    """Host constants (docs/model.md, host state)."""
 
     arch: Literal["linux", "windows", "freebsd"]
     priv: StrictBool

@@ -21,7 +21,7 @@ import math
 import zlib
 from collections.abc import Generator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 MAX_LINE = 8 << 20
 """Longest line read (bytes): far above a real trace line (a 64 KiB datagram in a label is
@@ -157,7 +157,7 @@ def read_lines(path: str | Path, what: str = "file") -> Generator[tuple[int, Any
         fh.close()
 
 
-def open_text_for_writing(path: str | Path) -> IO[str]:
+def open_text_for_writing(path: str | Path) -> TextIO:
     """A text file for writing JSON Lines: gzip-compressed when the name ends in `.gz`."""
     p = Path(path)
     if p.name.endswith(".gz"):

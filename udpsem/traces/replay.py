@@ -38,6 +38,7 @@ class ReplayResult:
     ok: bool
     divergence: str | None = None
     final_time: int = 0
+    interrupted: bool = False
 
 
 def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
@@ -150,6 +151,52 @@ def rule_counts(paths: Sequence[str | Path]) -> Counter[str]:
     return c
 
 
+def _short(x: Any, width: int = 48) -> str:
+    text = json.dumps(x, ensure_ascii=True, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def label_diff(model: Any, recorded: Any, most: int = 3) -> str:
+    """The paths where two labels (as JSON) differ, with short values: `model` is what the
+    replayed step gives, `recorded` what the trace says."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if len(out) > most or a == b:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if k not in a or k not in b:
+                    out.append(f"{path}.{k}: {'absent' if k not in a else _short(a[k])} "
+                               f"(trace: {'absent' if k not in b else _short(b[k])})")
+                else:
+                    walk(a[k], b[k], f"{path}.{k}")
+            return
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for j, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{path}[{j}]")
+            return
+        out.append(f"{path}: {_short(a)} (trace: {_short(b)})")
+
+    walk(model, recorded, "label")
+    more = f" and {len(out) - most} more" if len(out) > most else ""
+    return "; ".join(out[:most]) + more
+
+
+def changed_parts(before: World, after: World) -> str:
+    """Which parts of the world a step replaced (the only suspects when its digest differs)."""
+    parts = [f"machine {m1.name}" for m0, m1 in zip(before.machines, after.machines)
+             if m0 is not m1]
+    names = {"net": "the messages in flight", "schedule": "the fault schedule",
+             "drops": "the drop counts"}
+    for name, text in names.items():
+        if getattr(before, name, None) is not getattr(after, name, None):
+            parts.append(text)
+    if before.now != after.now:
+        parts.append("the clock")
+    return ", ".join(parts) or "nothing (the recorded digest is wrong)"
+
+
 def _params_known(path: str | Path, header: dict[str, Any]) -> None:
     sc = scenario(header["program"])
     for k in sorted(set(header["params"]) - set(sc.defaults)):
@@ -167,7 +214,7 @@ def replay(path: str | Path,
     """
     header, records = read_trace(path)
     try:
-        if rebuild_with is None:
+        if rebuild_with is None and header.get("source") is None:
             scenario(header["program"])
             _params_known(path, header)
         setup, world = (rebuild_with or rebuild)(header)
@@ -175,38 +222,43 @@ def replay(path: str | Path,
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"{path}:1: header does not describe a runnable setup: {e}") from None
-    check_header(path, header, setup, world, catalogued=rebuild_with is None)
+    check_header(path, header, setup, world,
+                 catalogued=rebuild_with is None and header.get("source") is None)
     digester = StateDigest()
     n = 0
-    for rec in records:
-        i = rec["i"]
-        if i != n:
-            return ReplayResult(n, False, f"step {n}: record has index {i}", world.now)
-        chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])
-        try:
-            st = step(setup, world, chooser)
-        except ChoiceError as e:
-            return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
-        if st is None:
-            return ReplayResult(n, False, f"step {n}: the model has no transition here but the "
-                                f"trace records {rec['rule']}", world.now)
-        t = st.transition
-        problems = []
-        if not chooser.exhausted:
-            problems.append("not all recorded choices were used")
-        if t.rule != rec["rule"] or t.partner != rec["partner"]:
-            problems.append(f"rule {t.rule}/{t.partner} but the trace records "
-                            f"{rec['rule']}/{rec['partner']}")
-        lab = label_json(t.label)
-        if jsonable(lab) != rec["label"]:
-            problems.append(f"label {lab} but the trace records {rec['label']}")
-        if t.world.now != rec["t"]:
-            problems.append(f"time {t.world.now} but the trace records {rec['t']}")
-        if not problems and digester(t.world) != rec["digest"]:
-            problems.append("the successor state differs from the recorded one (digest)")
-        if problems:
-            return ReplayResult(n, False, f"step {n} ({rec['rule']}): " + "; ".join(problems),
-                                world.now)
-        world = t.world
-        n += 1
+    try:
+        for rec in records:
+            i = rec["i"]
+            if i != n:
+                return ReplayResult(n, False, f"step {n}: record has index {i}", world.now)
+            chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])
+            try:
+                st = step(setup, world, chooser)
+            except ChoiceError as e:
+                return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
+            if st is None:
+                return ReplayResult(n, False, f"step {n}: the model has no transition here but "
+                                    f"the trace records {rec['rule']}", world.now)
+            t = st.transition
+            problems = []
+            if not chooser.exhausted:
+                problems.append("not all recorded choices were used")
+            if t.rule != rec["rule"] or t.partner != rec["partner"]:
+                problems.append(f"rule {t.rule}/{t.partner} but the trace records "
+                                f"{rec['rule']}/{rec['partner']}")
+            lab = jsonable(label_json(t.label))
+            if lab != rec["label"]:
+                problems.append("label differs: " + label_diff(lab, rec["label"]))
+            if t.world.now != rec["t"]:
+                problems.append(f"time {t.world.now} but the trace records {rec['t']}")
+            if not problems and digester(t.world) != rec["digest"]:
+                problems.append("the successor state differs from the recorded one (digest); "
+                                "this step changed " + changed_parts(world, t.world))
+            if problems:
+                return ReplayResult(n, False, f"step {n} ({rec['rule']}): "
+                                    + "; ".join(problems), world.now)
+            world = t.world
+            n += 1
+    except KeyboardInterrupt:
+        return ReplayResult(n, False, None, world.now, interrupted=True)
     return ReplayResult(n, True, None, world.now)

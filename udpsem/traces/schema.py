@@ -126,6 +126,15 @@ class ClaimsModel(_Strict):
     world: Hex32
 
 
+class SourceModel(_Strict):
+    """For a trace of a program file: which file and function, and the file's digest."""
+
+    file: StrictStr = Field(description="the program file as named on the command line")
+    function: Name = Field(description="the function in it that built the world")
+    sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 of the file's bytes")
+
+
 class Header(_Strict):
     """The first line of a trace: enough to rebuild the initial world and the setup."""
 
@@ -142,6 +151,9 @@ class Header(_Strict):
     faults: FaultsModel
     seed: Int | None = Field(description="seed of the random chooser; replay does not need it")
     claims: ClaimsModel
+    source: SourceModel | None = Field(
+        default=None, description="for a program file: which file and function, and the "
+        "digest of its source")
 
 
 # Labels ----------------------------------------------------------------------------------------

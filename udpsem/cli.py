@@ -328,7 +328,8 @@ from udpsem.explore.cli import explore
 
 cli.add_command(explore)
 
-from udpsem.view.cli import chart, ui
+from udpsem.view.cli import chart, state, ui
 
 cli.add_command(chart)
 cli.add_command(ui)
+cli.add_command(state)

@@ -215,12 +215,19 @@ class Theorem2(Monitor):
 
 # Invariants over the model's own predicates ----------------------------------------------------
 
-def _host_ok(setup: Setup, world: World) -> str | None:
+def _host_memo(setup: Setup) -> Any:
+    """The checkers' memo of host_ok's time-independent conjuncts (see HostOkMemo); it lives
+    with the setup's other derived data and is never seen by a rule."""
     from udpsem.hosts.invariants import HostOkMemo
 
-    memo = setup.memo.get("host_ok")  # a checker's memo (see HostOkMemo), never a rule's
+    memo = setup.memo.get("host_ok")
     if memo is None:
         memo = setup.memo["host_ok"] = HostOkMemo()
+    return memo
+
+
+def _host_ok(setup: Setup, world: World) -> str | None:
+    memo = _host_memo(setup)
     for m in world.machines:
         if m.host is None:
             continue
@@ -233,7 +240,7 @@ def _host_ok(setup: Setup, world: World) -> str | None:
 def _network_ok(setup: Setup, world: World) -> str | None:
     from udpsem.core.invariants import network_violations
 
-    bad = network_violations(setup, world)
+    bad = network_violations(setup, world, _host_memo(setup))
     return f"network_ok fails: {bad[0]}" if bad else None
 
 

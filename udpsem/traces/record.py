@@ -14,7 +14,7 @@ from udpsem.base.labels import Label
 from udpsem.base.version import __version__
 from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
-from udpsem.hosts.values import ip_str
+from udpsem.hosts.values import at_default, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
@@ -89,7 +89,9 @@ def header_json(program: str, params: dict[str, int], timing: Timing, consts: Ho
     horizon = setup.horizon if setup is not None else params["duration_ns"]
     return {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
             "program": program, "hosts": hosts_json(world), "params": dict(params),
-            "consts": jsonable(dataclasses.asdict(consts)),
+            "consts": jsonable({f.name: getattr(consts, f.name)
+                                for f in dataclasses.fields(consts)
+                                if not at_default(f, getattr(consts, f.name))}),
             "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed,
             "claims": claims(program, dict(params), by_host, timing, faults, world, horizon)}
 
@@ -122,7 +124,8 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     full = {**sc.defaults, **params}
     timing = timing or Timing()
     consts = consts or HostConsts()
-    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime())
+    # One path, never rebuilt: the threads keep no history (flat memory in long runs).
+    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime(history=False))
     obs = observer if observer is not None else sc.observer()
     header = header_json(program, full, timing, consts, faults, seed, world, setup)
     res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
@@ -179,8 +182,9 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     return res
 
 
-def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:
-    """The setup and initial world a trace header describes."""
+def rebuild(header: dict[str, Any], history: bool = True) -> tuple[Setup, World]:
+    """The setup and initial world a trace header describes. `history=False` for a driver
+    that follows one path (replay): threads then keep no history (see GeneratorRuntime)."""
     from udpsem.network.faults import Crash, Window
 
     sc = scenario(header["program"])
@@ -195,7 +199,7 @@ def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:
     timing = Timing(**header["timing"])
     consts = _consts(header["consts"])
     return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
-                    GeneratorRuntime())
+                    GeneratorRuntime(history=history))
 
 
 def _consts(d: dict[str, Any]) -> HostConsts:

@@ -217,7 +217,7 @@ def replay(path: str | Path,
         if rebuild_with is None and header.get("source") is None:
             scenario(header["program"])
             _params_known(path, header)
-        setup, world = (rebuild_with or rebuild)(header)
+        setup, world = rebuild_with(header) if rebuild_with else rebuild(header, history=False)
     except UnknownProgram as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:

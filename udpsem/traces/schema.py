@@ -106,6 +106,10 @@ class ConstsModel(_Strict):
     allow_intr: StrictBool
     icmp_gen: Literal["always", "never", "nondet"]
     linux_error_order: StrictBool
+    # extension fields (Linux state): present only when not at their defaults
+    rmem_default: Nat | None = None
+    rmem_max: Nat = 4194304
+    hz: Pos = 250
 
 
 class HostModel(_Strict):

@@ -30,7 +30,7 @@ from udpsem.hosts.state import (
     ThreadEntry,
     Zombie,
 )
-from udpsem.hosts.values import Fail, Ok, ip_str, port_str
+from udpsem.hosts.values import Fail, Ok, at_default, ip_str, port_str
 from udpsem.network.messages import ICMP, UDP, IPMsg
 from udpsem.state.components import (
     App,
@@ -150,6 +150,8 @@ def call_text(c: Any) -> str:
     parts = []
     for f in dataclasses.fields(c):
         v = getattr(c, f.name)
+        if at_default(f, v):
+            continue  # an extension field (issue 12) at its default: shown as before
         if f.name in _IP_FIELDS and (v is None or isinstance(v, int)):
             parts.append(f"{f.name} {ip_str(v)}")
         elif f.name in _ADDR_FIELDS and isinstance(v, tuple) and len(v) == 2:
@@ -237,8 +239,9 @@ class Section:
     key: str
     title: str
     rows: list[Row] = field(default_factory=list)
-    changed: bool = False
+    changed: bool = False        # the title or any row changed
     status: str = ""  # "connected", "unplugged", "crashed" for machines
+    title_changed: bool = False
 
 
 @dataclass
@@ -252,7 +255,7 @@ class StateView:
     def as_json(self) -> dict[str, Any]:
         return {"now": self.now, "time": fmt_time(self.now), "removed": self.removed,
                 "sections": [{"key": s.key, "title": s.title, "status": s.status,
-                              "changed": s.changed,
+                              "changed": s.changed, "title_changed": s.title_changed,
                               "rows": [{"key": r.key, "text": r.text, "changed": r.changed}
                                        for r in s.rows]} for s in self.sections]}
 
@@ -260,7 +263,7 @@ class StateView:
         """Plain text, one row a line; changed rows start with `*`."""
         out = [f"t = {fmt_time(self.now)}"]
         for s in self.sections:
-            out.append(("* " if show_changes and s.changed and not s.rows else "") + s.title)
+            out.append(("* " if show_changes and s.title_changed else "") + s.title)
             for r in s.rows:
                 mark = "* " if show_changes and r.changed else "  "
                 out.append(f"{mark}  {r.text}")
@@ -361,7 +364,8 @@ def mark_changes(prev: StateView | None, cur: StateView) -> StateView:
     old_titles = {s.key: s.title for s in prev.sections}
     seen = set()
     for s in cur.sections:
-        s.changed = old_titles.get(s.key) != s.title
+        s.title_changed = old_titles.get(s.key) != s.title
+        s.changed = s.title_changed
         for r in s.rows:
             seen.add(r.key)
             r.changed = old.get(r.key) != r.text

@@ -26,6 +26,13 @@ def _run(*args: str, cwd: Path | None = None,
                           text=True, timeout=timeout, cwd=cwd)
 
 
+def _sigint_default() -> None:
+    """A test run in the background inherits an ignored SIGINT, which Python then keeps
+    ignoring; the child gets the default disposition back (Python then raises
+    KeyboardInterrupt on it, as for a user's Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args))
 
@@ -148,8 +155,10 @@ def test_progress_lines_when_not_a_tty() -> None:
 def test_sigint_reports_counts_and_writes_files(tmp_path: Path) -> None:
     g = tmp_path / "g.graphml"
     proc = subprocess.Popen([sys.executable, "-m", "udpsem", "explore", "echo", "--clients",
-                             "2", "--messages", "2", "--json", "--graph", str(g)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "2", "--messages", "2", "--json", "--graph", str(g),
+                             "--max-seconds", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_default)  # noqa: PLW1509  (no threads here)
     time.sleep(10)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=400)
@@ -165,10 +174,11 @@ def test_sigint_reports_counts_and_writes_files(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT semantics")
 def test_sigint_in_replay_reports_steps(tmp_path: Path) -> None:
     t = tmp_path / "long.jsonl"
-    assert _run("run", "heartbeat", "--duration", "600s", "--trace", str(t),
+    assert _run("run", "heartbeat", "--duration", "200s", "--trace", str(t),
                 "--json").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "udpsem", "replay", str(t)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_default)  # noqa: PLW1509  (no threads here)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -20,6 +20,7 @@ from rich.markup import escape
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import size as _size
+from udpsem.explore.fingerprint import DIGEST_SIZE, collision_probability
 
 MAX_WORKERS = 32
 """At most this many worker processes: a swarm of walks gains nothing past the cores, and
@@ -411,6 +412,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         "frontier": res.frontier,
         "verdicts": res.verdicts, "counterexample": cx_written,
         "violation": cx_summary, "chart": chart_written,
+        "fingerprint_bits": 8 * DIGEST_SIZE,
+        "collision_probability": collision_probability(res.states),
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -433,6 +436,9 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         out.print(f"[yellow]search stopped early with {res.frontier} states still in the "
                   f"frontier: the verdicts below are partial ('unknown' means not "
                   f"decided)[/]")
+    out.print(f"{8 * DIGEST_SIZE}-bit fingerprints: the probability that two of these states "
+              f"share one (and one was skipped as visited) is at most "
+              f"{collision_probability(res.states):.1e}")
     for p, v in res.verdicts.items():
         colour = {"holds": "green", "violated": "red"}.get(v, "yellow")
         out.print(f"  {p}: [bold {colour}]{v}[/]")

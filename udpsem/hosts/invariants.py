@@ -37,7 +37,7 @@ from functools import cache
 from typing import Any
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.auxiliary import full, local, refs, used_fds
+from udpsem.hosts.auxiliary import full, linux_bcast, local, refs, used_fds
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
     LO,
@@ -376,8 +376,11 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
                 continue
             if is_martian(m.src):
                 bad("S6", f"{where}: mq[{k}] has a martian source {m.src}")
-            if not local(h, m.dst):
-                bad("S6", f"{where}: mq[{k}] has a non-local destination {m.dst}")
+            # A broadcast delivered on this host keeps its broadcast destination
+            # (delivery_loopback_bcast_1; Linux 6.18, experiment).
+            if not local(h, m.dst) and not linux_bcast(h, m.dst):
+                bad("S6", f"{where}: mq[{k}] has a destination {m.dst} that is neither "
+                          "local nor a broadcast address")
         if s.cl and not refs(h, s.fd):
             bad("S7", f"{where}: closed but no blocked thread refers to it")
         _s8(s, consts, where, bad)
@@ -405,13 +408,14 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
 
 
 def _timed_wait_ok(s: Any, st: Any, dl: int, now: int) -> bool:
-    """T1 for RECVFROM2/SENDTO2: no timer, or one within the socket's positive timeout."""
-    if dl == NEVER:
-        return True
-    if s is None:
-        return False
-    t = s.rcvtimeo if isinstance(st, RecvFrom2) else s.sndtimeo
-    return t is not None and t > 0 and dl <= now + t
+    """T1 for RECVFROM2/SENDTO2: no timer, or a timer on a socket that is still there.
+
+    The timer comes from the socket's SO_RCVTIMEO / SO_SNDTIMEO as it was when the call
+    blocked; Linux reads the timeout once, at the call's entry, so a later setsockopt does not
+    change a call already waiting (and the timer may then exceed, or lack, the socket's current
+    timeout)."""
+    del st, now
+    return dl == NEVER or s is not None
 
 
 def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -> None:

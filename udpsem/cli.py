@@ -265,3 +265,6 @@ def main(argv: list[str] | None = None) -> Any:
 from udpsem.explore.cli import explore
 
 cli.add_command(explore)
+from udpsem.real.cli import real  # noqa: E402
+
+cli.add_command(real)

@@ -1,0 +1,482 @@
+"""The trace checker: does the model admit a trace whose internal choices are unknown?
+
+Like the Netsem checker, it searches the model's executions for one whose observable labels
+match the trace, resolving every internal choice by search:
+
+- **What must match.** The trace is cut into *streams*: one per thread (`host`, `tid`), with
+  its `modcall`, `call`, `return`, `store`, `storeret`, `modret`, `thread_end` labels, and,
+  when the trace observed them, one per host for datagrams sent (`send`) and received
+  (`deliver`). A model transition with an observed kind must produce exactly the next label
+  of its stream (same canonical JSON), at a model time within `tolerance` of the recorded
+  time. Streams are ordered only within themselves: how threads of different hosts
+  interleave is for the search to find. Other labels (τ, time, store-internal, network
+  emission, ...) are internal and always allowed. Time may never pass beyond the latest
+  moment the next label of some stream may still happen.
+- **What is searched.** At each state, every enabled transition (`core.enabled`), and for
+  every choice point a small, ordered set of options drawn from the trace: time steps to the
+  next recorded moment or to the latest allowed one; propagation delays of dpropmin or
+  reaching a recorded moment; ephemeral ports that appear in the trace; fates single, then
+  drop, then copies; every ICMP/errno/socket option. Search is depth first, trying
+  transitions that consume the next label first, with backtracking and memoisation of the
+  (state, stream positions) pairs already explored.
+- **Verdicts.** *accepted*, with the model run found (a list of steps with their choices,
+  which `udpsem replay` re-runs); *rejected*, with the observable step at which the search
+  got furthest and, for every candidate transition there, why it failed; *undecided* when
+  the search budget ran out.
+
+The option sets are a bound of the search (as the explorer's delay grid is): a rejection
+says no model run *with these options* matches; the self-check (tests/test_check.py) shows
+that model runs with their choices stripped are found again.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from udpsem.hosts.values import ip_str
+from udpsem.network.messages import IPMsg
+from udpsem.programs.runtime import Code, GeneratorRuntime, _deliver
+from udpsem.semantics.choice import Branch
+from udpsem.semantics.drivers import Step
+from udpsem.semantics.labels import Label, Transition
+from udpsem.semantics.system import Machine, Setup, World, enabled
+from udpsem.semantics.time import fmt_ns
+from udpsem.traces.encode import jsonable
+
+THREAD_KINDS = ("modcall", "modret", "call", "return", "store", "storeret", "thread_end")
+WIRE_KINDS = ("send", "deliver")
+
+
+def label_json(lab: Label) -> dict[str, Any]:
+    """A label as a trace shows it (the same encoding as `traces.record.label_json`)."""
+    out: dict[str, Any] = {"kind": lab.kind}
+    if lab.host is not None:
+        out["host"] = lab.host
+    if lab.tid is not None:
+        out["tid"] = lab.tid
+    if lab.value is not None:
+        out["value"] = jsonable(lab.value)
+    return out
+
+
+def stream_of(label: dict[str, Any]) -> tuple[str, Any]:
+    """The stream a label belongs to: its thread, or its host's sent/received datagrams."""
+    kind = label["kind"]
+    if kind in WIRE_KINDS:
+        return (label.get("host", "?"), kind)
+    return (label.get("host", "?"), label.get("tid"))
+
+
+@dataclass(frozen=True)
+class Obs:
+    """One observed label: trace record `i`, time `t` (ns)."""
+
+    i: int
+    t: int
+    label: dict[str, Any]
+
+    @property
+    def stream(self) -> tuple[str, Any]:
+        return stream_of(self.label)
+
+    def describe(self) -> str:
+        return f"record {self.i} at {fmt_ns(self.t)}: {describe_label(self.label)}"
+
+
+def describe_label(label: dict[str, Any]) -> str:
+    who = label.get("host", "")
+    if label.get("tid") is not None:
+        who += f"/{label['tid']}"
+    v = label.get("value")
+    text = "" if v is None else " " + _short(v)
+    return f"{label['kind']} {who}{text}"
+
+
+def _short(v: Any, limit: int = 120) -> str:
+    import json
+
+    s = json.dumps(v, separators=(",", ":"))
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+class SearchRuntime(GeneratorRuntime):
+    """The generator runtime for search: `advance` is memoised on (code, answer), so a
+    branch explored twice, or evaluated and then backtracked over, does not replay the
+    thread; a generator is rebuilt only when one code is advanced with two answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reqs: dict[Code, Any] = {}
+
+    def start(self, program: Any, arg: Any) -> tuple[Code, Any]:
+        code = Code(program, arg, None, None)
+        if code in self.reqs:
+            return code, self.reqs[code]
+        gen = self._fresh(program, arg)
+        req = _deliver(gen, None, True)
+        self._keep(code, gen, req)
+        self.reqs[code] = req
+        return code, req
+
+    def advance(self, code: Code, answer: Any) -> tuple[Code, Any]:
+        new = Code(code.program, code.arg, code, answer)
+        if new in self.reqs:
+            return new, self.reqs[new]
+        gen = self.live.pop(code, None)
+        if gen is None:
+            gen = self._rebuild(code)
+        req = _deliver(gen, answer, False)
+        self._keep(new, gen, req)
+        self.reqs[new] = req
+        return new, req
+
+    def discard(self, code: Any) -> None:
+        return None  # another branch of the search may still need it
+
+
+@dataclass
+class Reject:
+    """A candidate transition the search tried at the furthest state, and why it failed."""
+
+    rule: str
+    label: str
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "label": self.label, "reason": self.reason}
+
+
+@dataclass
+class Verdict:
+    """The checker's answer."""
+
+    verdict: str  # accepted | rejected | undecided
+    observations: int
+    matched: int
+    nodes: int
+    seconds: float
+    steps: list[Step] = field(default_factory=list)
+    stuck: Obs | None = None
+    stuck_time: int | None = None
+    pending: list[Obs] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.nodes / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"verdict": self.verdict, "observations": self.observations,
+                               "matched": self.matched, "search_nodes": self.nodes,
+                               "seconds": round(self.seconds, 3),
+                               "nodes_per_second": round(self.steps_per_second)}
+        if self.verdict == "accepted":
+            out["model_steps"] = len(self.steps)
+        if self.stuck is not None:
+            out["stuck_at"] = {"record": self.stuck.i, "t": self.stuck.t,
+                               "label": self.stuck.label, "model_time": self.stuck_time}
+            out["pending"] = [{"record": o.i, "t": o.t, "label": o.label}
+                              for o in self.pending]
+            out["candidates"] = [r.as_json() for r in self.rejects]
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+class Checker:
+    """Searches `setup`/`world` for a run matching `observations` (see the module doc)."""
+
+    def __init__(self, setup: Setup, world: World, observations: Sequence[Obs],
+                 observed: Sequence[str], tolerance: int, end: int,
+                 max_nodes: int = 200_000) -> None:
+        self.setup = setup
+        self.world = world
+        self.obs = list(observations)
+        self.observed = frozenset(observed)
+        self.tol = tolerance
+        self.end = end
+        self.max_nodes = max_nodes
+        keys: list[tuple[str, Any]] = []
+        streams: dict[tuple[str, Any], list[Obs]] = {}
+        for o in self.obs:
+            k = o.stream
+            if k not in streams:
+                streams[k] = []
+                keys.append(k)
+            streams[k].append(o)
+        self.keys = keys
+        self.index = {k: n for n, k in enumerate(keys)}
+        self.streams = [streams[k] for k in keys]
+        self.ports = _trace_ports(self.obs)
+        self.host_ports: dict[str, list[tuple[int, int]]] = {}
+        for o in self.obs:
+            h = o.label.get("host")
+            if h is not None:
+                self.host_ports.setdefault(h, []).extend(_trace_ports([o]))
+        self._host: str | None = None
+        self.deliveries: dict[str, list[int]] = {}
+        for o in self.obs:
+            if o.label["kind"] == "deliver":
+                self.deliveries.setdefault(_key(o.label.get("value")), []).append(o.t)
+        self.nodes = 0
+        self.best: tuple[int, int] = (-1, -1)
+        self.best_info: tuple[tuple[int, ...], int, list[Reject]] | None = None
+
+    # the search ----------------------------------------------------------------------------
+
+    def run(self) -> Verdict:
+        import time as _time
+
+        t0 = _time.perf_counter()
+        start_pos = tuple(0 for _ in self.keys)
+        seen: set[tuple[World, tuple[int, ...]]] = set()
+        # Each frame: (world, pos, iterator of successors, the step that led here).
+        path: list[Step] = []
+        stack: list[tuple[World, tuple[int, ...], Iterator[tuple[Step, tuple[int, ...]]]]] = []
+        verdict = "rejected"
+        reason = ""
+        w, pos = self.world, start_pos
+        seen.add((w, pos))
+        if self._accepting(w, pos):
+            verdict = "accepted"
+        else:
+            stack.append((w, pos, iter(self._expand(w, pos))))
+        while stack and verdict != "accepted":
+            if self.nodes >= self.max_nodes:
+                verdict, reason = "undecided", (f"the search budget of {self.max_nodes} states "
+                                                "ran out")
+                break
+            w, pos, succ = stack[-1]
+            nxt = next(succ, None)
+            if nxt is None:
+                stack.pop()
+                if path:
+                    path.pop()
+                continue
+            st, pos2 = nxt
+            w2 = st.transition.world
+            key = (w2, pos2)
+            if key in seen:
+                continue
+            seen.add(key)
+            path.append(st)
+            if self._accepting(w2, pos2):
+                verdict = "accepted"
+                break
+            stack.append((w2, pos2, iter(self._expand(w2, pos2))))
+        secs = _time.perf_counter() - t0
+        matched = max(self.best[0], 0)
+        v = Verdict(verdict, len(self.obs), len(self.obs) if verdict == "accepted" else matched,
+                    self.nodes, secs, reason=reason)
+        if verdict == "accepted":
+            v.steps = list(path)
+        elif self.best_info is not None:
+            bpos, bnow, rejects = self.best_info
+            pending = [self.streams[n][p] for n, p in enumerate(bpos)
+                       if p < len(self.streams[n])]
+            pending.sort(key=lambda o: (o.t, o.i))
+            v.pending = pending
+            v.stuck = pending[0] if pending else None
+            v.stuck_time = bnow
+            v.rejects = rejects
+        return v
+
+    def _accepting(self, w: World, pos: tuple[int, ...]) -> bool:
+        done = all(p == len(s) for p, s in zip(pos, self.streams, strict=True))
+        return done and w.now + self.tol >= self.end
+
+    def _expand(self, w: World, pos: tuple[int, ...]) -> list[tuple[Step, tuple[int, ...]]]:
+        """The successors of a state that pass the local checks, in the order to try them;
+        records why the others failed when this is the furthest state so far."""
+        self.nodes += 1
+        nxt = [self.streams[n][p] for n, p in enumerate(pos) if p < len(self.streams[n])]
+        limit = min((o.t + self.tol for o in nxt), default=self.end)
+        rejects: list[Reject] = []
+        matches: list[tuple[int, Step, tuple[int, ...]]] = []
+        internal: list[tuple[Step, tuple[int, ...]]] = []
+        times: list[tuple[Step, tuple[int, ...]]] = []
+        if w.now < self.setup.horizon:
+            cands = enabled(self.setup, w)
+        else:
+            cands = []
+        for ci, cand in enumerate(cands):
+            try:
+                for made, tr in self._resolve(cand, ci, w, nxt, limit):
+                    st = Step(tr, tuple(made))
+                    lab = tr.label
+                    if tr.rule == "time_pass":
+                        times.append((st, pos))
+                    elif lab.kind in self.observed:
+                        ok, why, pos2, t_exp = self._match(tr, pos)
+                        if ok:
+                            matches.append((t_exp, st, pos2))
+                        else:
+                            rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why))
+                    else:
+                        internal.append((st, pos))
+            except Exception as e:  # noqa: BLE001 — a program error in one branch
+                rejects.append(Reject(cand.rule, "?", f"{type(e).__name__}: {e}"))
+        if not any(c.rule == "time_pass" for c in cands) and w.now < limit:
+            rejects.append(Reject("time_pass", "time",
+                                  "time may not pass: something is urgent or a timer is due"
+                                  if w.now < self.setup.horizon else
+                                  "the run's horizon is reached"))
+        matched = sum(pos)
+        if (matched, w.now) > self.best:
+            self.best = (matched, w.now)
+            self.best_info = (pos, w.now, rejects)
+        # Labels that are due (recorded at or before now) first, oldest first; then internal
+        # steps; then time passing (to the next recorded moment); labels recorded later than
+        # now (but within the tolerance) last, so that the model keeps the trace's order.
+        matches.sort(key=lambda m: m[0])
+        due = [(st, p) for t, st, p in matches if t <= w.now]
+        early = [(st, p) for t, st, p in matches if t > w.now]
+        return due + internal + times + early
+
+    def _match(self, tr: Transition, pos: tuple[int, ...]) -> tuple[bool, str, tuple[int, ...],
+                                                                    int]:
+        lab = label_json(tr.label)
+        now = tr.world.now
+        k = stream_of(lab)
+        n = self.index.get(k)
+        o = None if n is None or pos[n] >= len(self.streams[n]) else self.streams[n][pos[n]]
+        if o is None:
+            if now + self.tol >= self.end:
+                return True, "", pos, now  # beyond the end of the recording
+            return False, (f"the trace shows nothing more for {k[0]}/{k[1]} before its end at "
+                           f"{fmt_ns(self.end)}"), pos, 0
+        if lab != o.label:
+            return False, f"the trace has {describe_label(o.label)} (record {o.i})", pos, 0
+        if abs(now - o.t) > self.tol:
+            return False, (f"record {o.i} is at {fmt_ns(o.t)}, the model is at {fmt_ns(now)} "
+                           f"(tolerance {fmt_ns(self.tol)})"), pos, 0
+        assert n is not None
+        return True, "", (*pos[:n], pos[n] + 1, *pos[n + 1:]), o.t
+
+    # choices ---------------------------------------------------------------------------------
+
+    def _resolve(self, cand: Any, ci: int, w: World, nxt: list[Obs],
+                 limit: int) -> Iterator[tuple[list[tuple[str, Any]], Transition]]:
+        made0: list[tuple[str, Any]] = [("pick", ci)]
+        self._host = _machine_of(cand)
+        for v, made1 in self._branches(cand.first, made0, w, nxt, limit):
+            for tr, made2 in self._branches(cand.then(v), made1, w, nxt, limit):
+                assert isinstance(tr, Transition)
+                yield made2, tr
+
+    def _branches(self, outcome: Any, made: list[tuple[str, Any]], w: World, nxt: list[Obs],
+                  limit: int) -> Iterator[tuple[Any, list[tuple[str, Any]]]]:
+        if not isinstance(outcome, Branch):
+            yield outcome, made
+            return
+        for opt in self._options(outcome, w, nxt, limit):
+            yield from self._branches(outcome.cont(opt), [*made, (outcome.kind, opt)], w, nxt,
+                                      limit)
+
+    def _options(self, b: Branch[Any], w: World, nxt: list[Obs], limit: int) -> list[Any]:
+        opts = b.options
+        now = w.now
+        if b.kind == "time":
+            # One option: up to the next recorded moment if it is ahead, else (the label is
+            # due but the model cannot produce it yet) as far as the tolerance allows; both
+            # capped by the model's own bound (its next deadline).
+            dmax = min(opts[-1], limit - now)
+            target = min((o.t for o in nxt), default=self.end) - now
+            d = min(target, dmax) if target >= 1 else dmax
+            return [d] if d >= 1 else []
+        if b.kind == "delay":
+            # Arrive when a recorded delivery of this very datagram says so (the first few
+            # not yet used, for copies), else as soon as possible, else as late as possible.
+            lo, hi = opts[0], opts[-1]
+            out: list[Any] = []
+            msg = _closure_value(b.cont, IPMsg)
+            if msg is not None:
+                times = self.deliveries.get(_key(jsonable(msg)), [])
+                k = bisect.bisect_left(times, now + lo)
+                out = [t - now for t in times[k:k + 3] if t - now <= hi]
+            return list(dict.fromkeys([*out, lo, hi]))
+        if b.kind == "eph":
+            # Ports the trace shows from about now on, soonest first: the port a bind picks
+            # shows up in the next getsockname, or as a source port at the peer.
+            lo, hi = opts[0], opts[-1]
+            out: list[Any] = []
+            for ports in (self.host_ports.get(self._host, []), self.ports):
+                k = bisect.bisect_left(ports, (now - self.tol, -1))
+                for _, p in ports[k:k + 200]:
+                    if lo <= p <= hi and p not in out and p in opts:
+                        out.append(p)
+                        if len(out) == 4:
+                            break
+            out.append(lo)
+            return list(dict.fromkeys(out))
+        if b.kind == "fate":
+            order = {"single": 0, "drop": 1}
+            return sorted(opts, key=lambda o: order.get(o, 2))
+        if len(opts) > 16:
+            return list(opts[:16])
+        return list(opts)
+
+
+def _key(v: Any) -> str:
+    import json
+
+    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def _closure_value(fn: Any, cls: type) -> Any:
+    """The first value of type `cls` that function `fn` closes over (None if none)."""
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, cls):
+            return v
+    return None
+
+
+def _machine_of(cand: Any) -> str | None:
+    """The machine a candidate belongs to, read from its continuation (None if unknown):
+    used only to order the ephemeral-port options."""
+    fn = getattr(cand.then, "func", cand.then)
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, Machine):
+            return v.name
+    return None
+
+
+def _trace_ports(obs: Sequence[Obs]) -> list[tuple[int, int]]:
+    """(time, integer) for every integer in the trace that could be a port, in time order."""
+    out: list[tuple[int, int]] = []
+    t = 0
+
+    def walk(v: Any) -> None:
+        if isinstance(v, bool):
+            return
+        if isinstance(v, int):
+            if 1024 <= v <= 65535:
+                out.append((t, v))
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    for o in obs:
+        t = o.t
+        walk(o.label.get("value"))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def fmt_addr(a: int | None) -> str:
+    return ip_str(a)

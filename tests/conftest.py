@@ -29,7 +29,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 import pytest
 
-from udpsem.semantics import coverage
+from udpsem.core import coverage
 
 REPORT = ".coverage-rules.txt"
 _state = {"deselected": 0}

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from udpsem.base.choice import resolve
+from udpsem.core import coverage
 from udpsem.hosts.calls import Call
 from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
 from udpsem.hosts.state import (
@@ -23,8 +25,6 @@ from udpsem.hosts.state import (
 )
 from udpsem.hosts.values import ip
 from udpsem.network.messages import IPMsg
-from udpsem.semantics import coverage
-from udpsem.semantics.choice import resolve
 
 ALAN = ip("192.168.0.14")
 KURT = ip("192.168.0.11")

@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from udpsem.base.time import S
 from udpsem.network.faults import Faults
-from udpsem.semantics.time import S
 from udpsem.traces.record import run
 
 ARGS = ["run", "heartbeat", "--seed", "11", "--duration", "12s", "--loss", "0.2", "--dup",

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from udpsem.base.time import MS, S
 from udpsem.network.faults import Crash, Faults
 from udpsem.programs.echo import EchoObserver, message
-from udpsem.semantics.time import MS, S
 from udpsem.traces.record import run
 from udpsem.traces.replay import replay
 

@@ -16,6 +16,7 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
+from udpsem.base.time import MS, S
 from udpsem.cli import cli
 from udpsem.explore import ExploreConfig, Search, explore, invariant
 from udpsem.explore.choosers import Discretisation
@@ -25,7 +26,6 @@ from udpsem.hosts.values import Errno, Fail, Ok
 from udpsem.network.faults import Faults, apply_preset, parse_window
 from udpsem.programs import heartbeat as hb
 from udpsem.programs.runtime import generator_key
-from udpsem.semantics.time import MS, S
 from udpsem.traces.replay import replay
 
 PAPER = apply_preset(Faults(loss=0.5, dup=0.5), "paper")
@@ -269,8 +269,8 @@ def test_frame_keys_only_merge_states() -> None:
 def test_theorem2_monitor_checks_the_cell_after_settling() -> None:
     from types import SimpleNamespace
 
+    from udpsem.base.labels import Label, Transition
     from udpsem.explore.properties import SETTLE, Theorem2
-    from udpsem.semantics.labels import Label, Transition
 
     mon = Theorem2()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from udpsem.base.time import S
 from udpsem.network.faults import Crash, Faults, Window, apply_preset
-from udpsem.semantics.time import S
 from udpsem.traces.record import run
 
 
@@ -70,11 +70,11 @@ def test_duplication_at_most_max_copies() -> None:
 def test_icmp_path_before_alan_listens() -> None:
     """ALAN starts late: KURT's pings meet no socket, ALAN answers ICMP port unreachable,
     KURT's connected socket gets ECONNREFUSED and the next sendto fails (sendto_5)."""
+    from udpsem.base.choice import RandomChooser
+    from udpsem.core.drivers import simulate
     from udpsem.hosts.state import HostConsts, Timing
     from udpsem.programs import heartbeat
     from udpsem.programs.runtime import GeneratorRuntime
-    from udpsem.semantics.choice import RandomChooser
-    from udpsem.semantics.drivers import simulate
 
     opts = heartbeat.HeartbeatOptions(duration=8 * S, alan_start=5 * S, timing=Timing(),
                                       consts=HostConsts())
@@ -99,10 +99,10 @@ def test_crash_stops_pings_and_status_goes_down() -> None:
 
 def test_simulation_never_rebuilds_a_generator() -> None:
     """A single simulation path feeds each live generator once: no replay of histories."""
+    from udpsem.base.choice import RandomChooser
+    from udpsem.core.drivers import simulate
     from udpsem.programs import heartbeat
     from udpsem.programs.runtime import GeneratorRuntime
-    from udpsem.semantics.choice import RandomChooser
-    from udpsem.semantics.drivers import simulate
 
     rt = GeneratorRuntime()
     setup, world = heartbeat.build(heartbeat.HeartbeatOptions(duration=10 * S),
@@ -113,7 +113,7 @@ def test_simulation_never_rebuilds_a_generator() -> None:
 
 
 def test_status_strips_show_truth_and_belief() -> None:
-    from udpsem.traces.render import status_strips
+    from udpsem.programs.heartbeat import status_strips
 
     real, believed = status_strips([(0, 1), (5 * S, 0)], [(0, True), (4 * S, False)], 10 * S,
                                    width=10)

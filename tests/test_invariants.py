@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given
 
 from tests.hostkit import ALAN, KURT, host
+from udpsem.base.time import MS, NEVER
+from udpsem.core.invariants import network_ok, network_violations
 from udpsem.hosts.invariants import HOST_CONJUNCTS, host_ok, host_violations, result_violation
 from udpsem.hosts.state import (
     DELAY2,
@@ -34,9 +36,7 @@ from udpsem.network.faults import Faults
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 from udpsem.programs.heartbeat import HeartbeatOptions, build
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.invariants import network_ok, network_violations
-from udpsem.semantics.system import InFlight
-from udpsem.semantics.time import MS, NEVER
+from udpsem.state.world import InFlight
 from udpsem.testing import HostCase, host_cases
 
 T = Timing()
@@ -202,7 +202,7 @@ def test_network_conjuncts_are_named() -> None:
     # N4: a snippet whose tid the host does not know.
     setup2, w2 = _heartbeat()
     ts_less = replace(alan, host=replace(alan.host, ts=()))
-    from udpsem.semantics.components import Snippet
+    from udpsem.state.components import Snippet
     snip = Snippet(0, "EXTERN", None, None)
     assert "N4" in _conjuncts(setup2, replace(w2, machines=(replace(ts_less, snippets=(snip,)),
                                                             kurt)))
@@ -210,7 +210,7 @@ def test_network_conjuncts_are_named() -> None:
     assert "C1" in _conjuncts(setup2, replace(w2, machines=(replace(alan, snippets=(snip,)),
                                                             kurt)))
     # C3: a store answer for a thread without a snippet.
-    from udpsem.semantics.components import StoreRet
+    from udpsem.state.components import StoreRet
     sr = StoreRet(0, 1, w.now)
     assert "C3" in _conjuncts(setup2, replace(w2, machines=(replace(alan, storerets=(sr,)),
                                                             kurt)))

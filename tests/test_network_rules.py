@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+from udpsem.base.choice import RandomChooser
+from udpsem.base.time import MS, S
+from udpsem.core import coverage
+from udpsem.core.drivers import Step, inject, simulate
+from udpsem.core.invariants import network_violations
 from udpsem.hosts.calls import bind, create, delay, exit_, port_of_int, sendto, socket
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
 from udpsem.network.messages import UDP, IPMsg
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics import coverage
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.components import App, ModCall, Sleep
-from udpsem.semantics.drivers import Step, inject, simulate
-from udpsem.semantics.invariants import network_violations
-from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import MS, S
+from udpsem.state.components import App, ModCall, Sleep
+from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
 Gen = Generator[Any, Any, Any]
 A_IP, B_IP, OUTSIDE = ip("10.0.0.1"), ip("10.0.0.2"), ip("8.8.8.8")

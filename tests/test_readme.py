@@ -27,10 +27,10 @@ def test_readme_python_examples_run(capsys) -> None:  # type: ignore[no-untyped-
 
 def test_custom_world_trace_replays(tmp_path: Path) -> None:
     """A hand-built world's trace replays through `rebuild_with`."""
+    from udpsem.base.time import S
     from udpsem.network.faults import Faults
     from udpsem.programs.runtime import GeneratorRuntime
     from udpsem.programs.world import build_world
-    from udpsem.semantics.time import S
     from udpsem.traces.replay import replay
 
     ns: dict[str, Any] = {"__name__": "readme"}

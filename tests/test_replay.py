@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from udpsem.base.time import S
 from udpsem.network.faults import Crash, Faults, Window, apply_preset
-from udpsem.semantics.time import S
 from udpsem.traces.record import run
 from udpsem.traces.replay import TraceError, replay
 from udpsem.traces.schema import Header, Record

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from udpsem.cli import main
-from udpsem.semantics import coverage
+from udpsem.core import coverage
 
 
 def _trace(tmp_path: Path) -> Path:

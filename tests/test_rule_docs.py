@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-import udpsem.semantics.system  # noqa: F401  (registers every rule)
-from udpsem.semantics.registry import RULES
+import udpsem.core.system  # noqa: F401  (registers every rule)
+from udpsem.base.registry import RULES
 
 SECTIONS = ("Description", "Errors", "Common cases", "Model details")
 

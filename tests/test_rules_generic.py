@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tests.hostkit import ALAN, call, ctx, fire, host, internal, names_call, names_internal
+from udpsem.base.time import MS, NEVER
 from udpsem.hosts.calls import bind, connect, getsockname, recvfrom, select, socket
 from udpsem.hosts.lts import call_enabled
 from udpsem.hosts.state import DELAY2, ZOMBIE, RecvFrom2, Ret, Select2, SendTo2, Sock, ThreadEntry
 from udpsem.hosts.values import Errno, Fail
-from udpsem.semantics.time import MS, NEVER
 
 
 def _ret(st: object, tid: int = 0) -> Ret:

@@ -4,11 +4,11 @@ the arch differences in matching."""
 from dataclasses import replace
 
 from tests.hostkit import ALAN, KURT, ctx, host, names_recv, recv
+from udpsem.base.time import MS, NEVER
 from udpsem.hosts.lts import recv_enabled
 from udpsem.hosts.state import Flags, LhRecvMsg, Sock
 from udpsem.hosts.values import LOCALHOST, Arch, Errno, IcmpGen, ip
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
-from udpsem.semantics.time import MS, NEVER
 
 DOQ = ctx().timing.doq
 ROUTER = ip("192.168.0.1")

@@ -2,6 +2,7 @@
 (MODEL.md §A.8.4, §A.8.7, §A.8.9)."""
 
 from tests.hostkit import ALAN, KURT, call, ctx, host, names_call, thread_state
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import set_thread
 from udpsem.hosts.calls import (
     close,
@@ -16,7 +17,6 @@ from udpsem.hosts.calls import (
 from udpsem.hosts.state import RUN, Flags, RecvFrom2, Ret, Select2, SendTo2, Sock, ThreadEntry
 from udpsem.hosts.values import LOCALHOST, Arch, Errno, Fail, Ok, SockOpt
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.semantics.time import NEVER
 
 M1 = IPMsg(KURT, ALAN, UDP(7658, 40000, b"one"))
 

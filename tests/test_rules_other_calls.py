@@ -14,6 +14,7 @@ from tests.hostkit import (
     names_internal,
     thread_state,
 )
+from udpsem.base.time import MS, NEVER
 from udpsem.hosts.calls import (
     create,
     delay,
@@ -43,7 +44,6 @@ from udpsem.hosts.state import (
 )
 from udpsem.hosts.values import LOCALHOST, Errno, Fail, Ok, ip
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.semantics.time import MS, NEVER
 
 DSCH = ctx().timing.dsch
 

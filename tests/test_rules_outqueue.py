@@ -4,10 +4,10 @@ delivery_loopback_udp_1/2, delivery_loopback_icmp_1/2."""
 from dataclasses import replace
 
 from tests.hostkit import ALAN, KURT, ctx, host, internal, names_internal
+from udpsem.base.time import MS, NEVER
 from udpsem.hosts.state import Flags, Host, LhSendMsg, LhTau, Sock
 from udpsem.hosts.values import BROADCAST, LOCALHOST, Arch, Errno, IcmpGen, ip
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
-from udpsem.semantics.time import MS, NEVER
 
 DOQ = ctx().timing.doq
 LO2 = ip("127.0.0.2")

@@ -12,13 +12,13 @@ from tests.hostkit import (
     names_internal,
     thread_state,
 )
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import set_thread
 from udpsem.hosts.calls import recvfrom
 from udpsem.hosts.lts import internal_enabled, urgent
 from udpsem.hosts.state import RUN, RecvFrom2, Ret, Sock, ThreadEntry
 from udpsem.hosts.values import Arch, Errno, Fail, Ok
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.semantics.time import NEVER
 
 M1 = IPMsg(KURT, ALAN, UDP(7658, 5000, b"one"))
 M2 = IPMsg(KURT, ALAN, UDP(None, 5000, b"two"))

@@ -13,13 +13,13 @@ from tests.hostkit import (
     names_internal,
     thread_state,
 )
+from udpsem.base.registry import get
+from udpsem.base.time import MS, NEVER
 from udpsem.hosts.calls import select
 from udpsem.hosts.lts import urgent
 from udpsem.hosts.state import Host, Ret, Select2, Sock, ThreadEntry
 from udpsem.hosts.values import Errno, Fail, Ok
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.semantics.registry import get
-from udpsem.semantics.time import MS, NEVER
 
 MSG = IPMsg(KURT, ALAN, UDP(4000, 5000, b"beat"))
 

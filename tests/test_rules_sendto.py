@@ -12,13 +12,13 @@ from tests.hostkit import (
     names_call,
     names_internal,
 )
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import Quad
 from udpsem.hosts.calls import sendto
 from udpsem.hosts.lts import urgent
 from udpsem.hosts.state import Host, Ret, SendTo2, Sock, ThreadEntry
 from udpsem.hosts.values import LOCALHOST, Arch, Errno, Fail, Ok, ip
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.semantics.time import NEVER
 
 BCAST = ip("255.255.255.255")
 OTHER = IPMsg(ALAN, KURT, UDP(1234, 9, b"queued"))
@@ -296,9 +296,9 @@ def test_sendto_10_defers_to_a_pending_error_on_freebsd() -> None:
     """Regression (found by the intended-overlap sanity property): a blocked peer-send on a
     disconnected freebsd socket with a pending error takes sendto_9 only."""
     from tests.hostkit import ctx, host, names_internal
+    from udpsem.base.time import NEVER
     from udpsem.hosts.state import SendTo2, Sock, ThreadEntry
     from udpsem.hosts.values import Arch, Errno
-    from udpsem.semantics.time import NEVER
 
     blocked = ThreadEntry(1, SendTo2(3, None, b"x", (None, 40000, None, None)), NEVER)
     h = host(socks=[Sock(3, None, 40000, es=Errno.ECONNREFUSED)], threads=[blocked])

@@ -18,6 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from udpsem.base.choice import RandomChooser
+from udpsem.base.registry import RuleInfo
+from udpsem.base.time import MS, S
+from udpsem.core.drivers import simulate
+from udpsem.core.invariants import network_violations
 from udpsem.hosts.lts import (
     call_enabled,
     internal_enabled,
@@ -31,11 +36,6 @@ from udpsem.hosts.state import HostConsts, Run, Zombie
 from udpsem.network.faults import Crash, Faults, Window
 from udpsem.programs.heartbeat import HeartbeatOptions, build
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.drivers import simulate
-from udpsem.semantics.invariants import network_violations
-from udpsem.semantics.registry import RuleInfo
-from udpsem.semantics.time import MS, S
 from udpsem.testing import HostCase, calls, host_cases, host_consts, messages
 
 ALL_FAILS = host_consts().map(lambda k: replace(k, linux_error_order=False))

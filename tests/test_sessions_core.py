@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from udpsem.base.time import MS, S
 from udpsem.programs.sessions import (
     COOKIE_BOUND,
     Ack,
@@ -31,7 +32,6 @@ from udpsem.programs.sessions import (
     list_serializer,
     string_serializer,
 )
-from udpsem.semantics.time import MS, S
 
 SRV = (0x0A000001, 7000)
 CLI = (0x0A000002, 5000)

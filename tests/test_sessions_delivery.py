@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.test_sessions_harness import HARSH, SRV, Faults, Net, client_addr
+from udpsem.base.time import MS, S
 from udpsem.programs.sessions import ClientState, CookieAck, HandshakeResend, Some, encode_message
-from udpsem.semantics.time import MS, S
 
 SEEDS = int(os.environ.get("SESSIONS_SEEDS", "200"))
 VALUES = 8

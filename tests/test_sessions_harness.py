@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import MS, S
 from udpsem.programs.sessions import (
     DEFAULT_TIMING,
     ClientCore,
@@ -32,7 +33,6 @@ from udpsem.programs.sessions import (
     int_serializer,
     string_serializer,
 )
-from udpsem.semantics.time import MS, S
 
 SRV: tuple[int, int] = (0x0A000001, 7000)
 

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from udpsem.base.choice import RandomChooser
+from udpsem.base.time import MS, S
+from udpsem.core.drivers import simulate
 from udpsem.hosts.calls import RecvFrom, Select, SendTo, Socket
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import Errno, UDPError, ip
@@ -38,11 +41,8 @@ from udpsem.programs.sessions.driver import (
     try_recv,
 )
 from udpsem.programs.sessions.wire import int_serializer, string_serializer
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.components import App, ModCall, Raised
-from udpsem.semantics.drivers import simulate
-from udpsem.semantics.system import Machine, Setup, initial_world, owners_of
-from udpsem.semantics.time import MS, S
+from udpsem.state.components import App, ModCall, Raised
+from udpsem.state.world import Machine, Setup, initial_world, owners_of
 from udpsem.traces.record import run
 
 Gen = Generator[Any, Any, Any]

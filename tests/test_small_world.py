@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from udpsem.base.time import MS, S
 from udpsem.explore import Discretisation, ExploreConfig, Search
 from udpsem.explore.engine import ExploreRuntime
 from udpsem.explore.properties import NoEscape, model_invariants
@@ -15,9 +16,8 @@ from udpsem.hosts.calls import bind, close, recvfrom, sendto, socket
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import UDPError, ip
 from udpsem.network.faults import Faults
-from udpsem.semantics.components import INTERN, Snippet
-from udpsem.semantics.system import Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import MS, S
+from udpsem.state.components import INTERN, Snippet
+from udpsem.state.world import Machine, Setup, World, initial_world, owners_of
 
 A_IP, B_IP = ip("10.0.0.1"), ip("10.0.0.2")
 

@@ -1,3 +1,5 @@
 """udpsem: an executable, timed operational semantics of UDP/ICMP sockets with threads and failures."""
 
-__version__ = "0.1.0"
+from udpsem.base.version import __version__
+
+__all__ = ["__version__"]

@@ -15,11 +15,11 @@ import click
 from rich.console import Console
 
 from udpsem import __version__
+from udpsem.base.time import fmt_ns
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
-from udpsem.semantics.time import fmt_ns
 
 
 def _console() -> Console:
@@ -58,11 +58,18 @@ def cli() -> None:
               help="crash HOST at TIME, e.g. KURT@50s (repeatable)")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the trace (JSON Lines) to this file")
+@click.option("--limit", type=click.IntRange(1, None), default=60, show_default=True,
+              help="most timeline rows printed")
+@click.option("--all", "all_rows", is_flag=True, help="print every timeline row")
+@click.option("--settle", default=None, metavar="DURATION",
+              help="heartbeat: Theorem 2's settle time, checked answers come at least this "
+                   "long after KURT's last status change [2.6s, the paper's]")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def run(program: str, seed: int, duration: str | None, period: str | None,
         clients: int | None, messages: int | None, loss: float, dup: float, max_copies: int,
         preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
-        trace_path: Path | None, as_json: bool) -> None:
+        trace_path: Path | None, limit: int, all_rows: bool, settle: str | None,
+        as_json: bool) -> None:
     """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
     from udpsem.programs.catalog import ScenarioError
     from udpsem.traces.record import run as run_program
@@ -88,6 +95,13 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         if value <= 0 and key.endswith("_ns"):
             _fail(f"{flag} must be positive")
         params[key] = value
+    observer = None
+    if settle is not None:
+        if sc.name != "heartbeat":
+            _fail(f"--settle does not apply to {sc.name}")
+        from udpsem.programs.heartbeat import Theorem2
+
+        observer = Theorem2(settle=_duration(settle, "--settle"))
     try:
         windows = tuple(parse_window(w) for w in disconnects)
         crash_list = tuple(parse_crash(c) for c in crashes)
@@ -101,7 +115,7 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         except ValueError as e:
             _fail(str(e))
     console = _console()
-    timeline = Timeline()
+    timeline = Timeline(limit=None if all_rows else limit)
     trace_fh = None
     if trace_path is not None:
         try:
@@ -123,10 +137,10 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
                     prog.update(task, completed=now, vt=fmt_ns(now), n=n)
 
                 res = run_program(program, params, faults, seed, trace=trace_fh,
-                                  progress=progress, observers=(timeline,))
+                                  progress=progress, observers=(timeline,), observer=observer)
         else:
             res = run_program(program, params, faults, seed, trace=trace_fh,
-                              observers=() if as_json else (timeline,))
+                              observers=() if as_json else (timeline,), observer=observer)
     except ScenarioError as e:
         _fail(str(e))
     finally:
@@ -183,12 +197,12 @@ def rules(args: tuple[str, ...], coverage_mode: bool) -> None:
     count each rule's uses over trace files."""
     from rich.table import Table
 
-    import udpsem.semantics.system  # noqa: F401  (registers every rule)
-    from udpsem.semantics.registry import RULES
+    import udpsem.core.system  # noqa: F401  (registers every rule)
+    from udpsem.base.registry import RULES
 
     console = _console()
     if coverage_mode:
-        from udpsem.semantics.coverage import count_traces, report
+        from udpsem.core.coverage import count_traces, report
 
         if not args:
             _fail("--coverage needs at least one trace FILE")
@@ -265,6 +279,16 @@ def main(argv: list[str] | None = None) -> Any:
 from udpsem.explore.cli import explore
 
 cli.add_command(explore)
-from udpsem.real.cli import real  # noqa: E402
+
+from udpsem.view.cli import chart, ui
+
+cli.add_command(chart)
+cli.add_command(ui)
+
+from udpsem.real.cli import real
 
 cli.add_command(real)
+
+from udpsem.check.cli import check
+
+cli.add_command(check)

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from udpsem.semantics.time import parse_duration
+from udpsem.base.time import parse_duration
 
 
 class InputError(click.ClickException):

@@ -26,8 +26,13 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as e:  # pragma: no cover - only without the extra
+    raise ImportError("udpsem.testing needs Hypothesis: pip install 'udpsem[testing]'") from e
 
+from udpsem.base.choice import Branch
+from udpsem.base.time import MS, NEVER, S
 from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import full, own, refs
 from udpsem.hosts.invariants import call_errors
@@ -68,8 +73,6 @@ from udpsem.hosts.values import (
     is_martian,
 )
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.time import MS, NEVER, S
 
 T = TypeVar("T")
 

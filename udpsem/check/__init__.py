@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from udpsem.check.search import THREAD_KINDS, WIRE_KINDS, Checker, Obs, SearchRuntime, Verdict
+from udpsem.base.time import MS
 from udpsem.check.environment import with_measured_apps
-from udpsem.semantics.time import MS
+from udpsem.check.search import THREAD_KINDS, WIRE_KINDS, Checker, Obs, SearchRuntime, Verdict
 
 DEFAULT_TOLERANCE = 2 * MS
 
@@ -95,10 +95,10 @@ def load(path: str | Path) -> Observed:
 
 def build(header: dict[str, Any]) -> tuple[Any, Any]:
     """The model setup and initial world of a header, with the search runtime."""
+    from udpsem.hosts.state import Timing
     from udpsem.network.faults import Crash, Faults, Window
     from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
     from udpsem.traces.record import _consts
-    from udpsem.hosts.state import Timing
 
     try:
         sc = scenario(header["program"])
@@ -129,7 +129,7 @@ def check(tr: Observed, tolerance: int = DEFAULT_TOLERANCE,
     """Search the model for a run matching the observations of `tr`."""
     setup, world = build(tr.header)
     return Checker(setup, world, tr.observations, tr.observed, tolerance, tr.end,
-                   max_nodes).run()
+                   max_nodes, anchor_timers=tr.real).run()
 
 
 def witness_lines(tr: Observed, verdict: Verdict) -> list[dict[str, Any]]:
@@ -137,6 +137,6 @@ def witness_lines(tr: Observed, verdict: Verdict) -> list[dict[str, Any]]:
     from udpsem.traces.encode import StateDigest
     from udpsem.traces.record import record_json
 
-    header = {k: v for k, v in tr.header.items() if k != "real"}
+    header = dict(tr.header)  # a real header keeps its measured application waits
     digester = StateDigest()
     return [header, *(record_json(i, st, digester) for i, st in enumerate(verdict.steps))]

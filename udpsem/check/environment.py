@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from udpsem.programs.runtime import AppError, GeneratorRuntime, _deliver, program_name
-from udpsem.semantics.components import ModCall, Raised, Return, Sleep
 from udpsem.hosts.values import Ok
+from udpsem.programs.runtime import AppError, GeneratorRuntime, _deliver, program_name
+from udpsem.state.components import ModCall, Raised, Return, Sleep
 
 FOREVER = 1 << 62  # past any horizon: the real application made no further call
 
@@ -87,8 +87,8 @@ def with_measured_apps(runtime: Any, world: Any, gaps: dict[str, list[int]]) -> 
     (a host with none recorded makes no module call)."""
     from dataclasses import replace
 
-    from udpsem.semantics.components import App
-    from udpsem.semantics.system import World
+    from udpsem.state.components import App
+    from udpsem.state.world import World
 
     machines = []
     for m in world.machines:
@@ -96,7 +96,8 @@ def with_measured_apps(runtime: Any, world: Any, gaps: dict[str, list[int]]) -> 
         for a in m.apps:
             name = program_name(a.code.program)
             code, req = runtime.start(measured_app,
-                                      (name, a.code.arg, tuple(gaps.get(m.name, ()))))
+                                      (name, a.code.arg, tuple(gaps.get(m.name, ()))),
+                                      a.code.who)
             deadline = req.ns if isinstance(req, Sleep) else 0
             apps.append(App(a.tid, code, req, deadline))
         machines.append(replace(m, apps=tuple(apps)))

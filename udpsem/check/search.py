@@ -32,18 +32,20 @@ that model runs with their choices stripped are found again.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.choice import Branch
+from udpsem.base.labels import Label, Transition
+from udpsem.base.time import fmt_ns
+from udpsem.core.drivers import Step
+from udpsem.core.system import enabled
 from udpsem.hosts.values import ip_str
 from udpsem.network.messages import IPMsg
-from udpsem.programs.runtime import Code, GeneratorRuntime, _deliver
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.drivers import Step
-from udpsem.semantics.labels import Label, Transition
-from udpsem.semantics.system import Machine, Setup, World, enabled
-from udpsem.semantics.time import fmt_ns
+from udpsem.programs.runtime import Code, GeneratorRuntime, identity
+from udpsem.state.world import Machine, Setup, World
 from udpsem.traces.encode import jsonable
 
 THREAD_KINDS = ("modcall", "modret", "call", "return", "store", "storeret", "thread_end")
@@ -103,21 +105,22 @@ def _short(v: Any, limit: int = 120) -> str:
 
 
 class SearchRuntime(GeneratorRuntime):
-    """The generator runtime for search: `advance` is memoised on (code, answer), so a
-    branch explored twice, or evaluated and then backtracked over, does not replay the
-    thread; a generator is rebuilt only when one code is advanced with two answers."""
+    """The generator runtime for search: `start` and `advance` are memoised on their
+    resulting Code, so a branch explored twice, or evaluated and then backtracked over, does
+    not replay the thread; a generator is rebuilt only when one code is advanced with two
+    different answers."""
 
     def __init__(self) -> None:
         super().__init__()
         self.reqs: dict[Code, Any] = {}
 
-    def start(self, program: Any, arg: Any) -> tuple[Code, Any]:
-        code = Code(program, arg, None, None)
+    def start(self, program: Any, arg: Any,
+              where: tuple[Any, ...] | None = None) -> tuple[Code, Any]:
+        who, name = identity(program, where)
+        code = Code(program, arg, None, None, who, name)
         if code in self.reqs:
             return code, self.reqs[code]
-        gen = self._fresh(program, arg)
-        req = _deliver(gen, None, True)
-        self._keep(code, gen, req)
+        code, req = super().start(program, arg, where)
         self.reqs[code] = req
         return code, req
 
@@ -125,11 +128,7 @@ class SearchRuntime(GeneratorRuntime):
         new = Code(code.program, code.arg, code, answer)
         if new in self.reqs:
             return new, self.reqs[new]
-        gen = self.live.pop(code, None)
-        if gen is None:
-            gen = self._rebuild(code)
-        req = _deliver(gen, answer, False)
-        self._keep(new, gen, req)
+        new, req = super().advance(code, answer)
         self.reqs[new] = req
         return new, req
 
@@ -144,9 +143,13 @@ class Reject:
     rule: str
     label: str
     reason: str
+    record: int | None = None  # the trace record the reason is about
 
-    def as_json(self) -> dict[str, str]:
-        return {"rule": self.rule, "label": self.label, "reason": self.reason}
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "label": self.label, "reason": self.reason}
+        if self.record is not None:
+            out["record"] = self.record
+        return out
 
 
 @dataclass
@@ -192,7 +195,7 @@ class Checker:
 
     def __init__(self, setup: Setup, world: World, observations: Sequence[Obs],
                  observed: Sequence[str], tolerance: int, end: int,
-                 max_nodes: int = 200_000) -> None:
+                 max_nodes: int = 200_000, anchor_timers: bool = False) -> None:
         self.setup = setup
         self.world = world
         self.obs = list(observations)
@@ -211,6 +214,17 @@ class Checker:
         self.keys = keys
         self.index = {k: n for n, k in enumerate(keys)}
         self.streams = [streams[k] for k in keys]
+        # When each label is aimed at (the moment time passes to): its recorded time, except,
+        # in a real trace, for a call that starts a sharp timer (select with a timeout,
+        # delay). Its recorded time precedes the system call, where the kernel's timer
+        # really starts; the return shows when it ran out. So such a call is aimed at the
+        # return's time minus the timeout (if the timer expired) or as late as the
+        # tolerance allows if something was ready just before the timer ran out.
+        self.aim: dict[int, int] = {}
+        if anchor_timers:
+            for seq in self.streams:
+                for a, b in itertools.pairwise(seq):
+                    self.aim[a.i] = _aim(a, b, tolerance)
         self.ports = _trace_ports(self.obs)
         self.host_ports: dict[str, list[tuple[int, int]]] = {}
         for o in self.obs:
@@ -279,8 +293,16 @@ class Checker:
             pending = [self.streams[n][p] for n, p in enumerate(bpos)
                        if p < len(self.streams[n])]
             pending.sort(key=lambda o: (o.t, o.i))
+            # The step no rule explains, among the labels pending where the search got furthest.
+            # A candidate whose label was right but whose time was not names the culprit
+            # best; else the earliest of the labels due then and those the reasons name.
+            late = {r.record for r in rejects if r.record is not None and "tolerance" in r.reason}
+            named = {r.record for r in rejects if r.record is not None}
+            timed = [o for o in pending if o.i in late]
+            either = [o for o in pending if o.t <= bnow + self.tol or o.i in named]
             v.pending = pending
-            v.stuck = pending[0] if pending else None
+            first = timed or either or pending
+            v.stuck = first[0] if first else None
             v.stuck_time = bnow
             v.rejects = rejects
         return v
@@ -315,27 +337,39 @@ class Checker:
                         if ok:
                             matches.append((t_exp, st, pos2))
                         else:
-                            rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why))
+                            rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why,
+                                                  t_exp if t_exp >= 0 else None))
                     else:
                         internal.append((st, pos))
             except Exception as e:  # noqa: BLE001 — a program error in one branch
                 rejects.append(Reject(cand.rule, "?", f"{type(e).__name__}: {e}"))
+        if nxt and any(c.rule == "time_pass" for c in cands) and not times:
+            first = min(nxt, key=lambda o: o.t)
+            rejects.append(Reject("time_pass", "time",
+                                  f"time may not pass: record {first.i} "
+                                  f"({describe_label(first.label)[:60]}) is due by "
+                                  f"{fmt_ns(first.t + self.tol)}", first.i))
         if not any(c.rule == "time_pass" for c in cands) and w.now < limit:
             rejects.append(Reject("time_pass", "time",
                                   "time may not pass: something is urgent or a timer is due"
                                   if w.now < self.setup.horizon else
                                   "the run's horizon is reached"))
         matched = sum(pos)
-        if (matched, w.now) > self.best:
+        if (matched, w.now) >= self.best:  # the last such state: the deepest
             self.best = (matched, w.now)
             self.best_info = (pos, w.now, rejects)
-        # Labels that are due (recorded at or before now) first, oldest first; then internal
-        # steps; then time passing (to the next recorded moment); labels recorded later than
-        # now (but within the tolerance) last, so that the model keeps the trace's order.
+        # The search discipline (what makes a rejection decisive): labels that are due
+        # (recorded at or before now, oldest first) and internal steps happen now, in any
+        # order; only when there is none does time pass, to the next recorded moment; a
+        # label recorded later than now (within the tolerance) is taken early only when
+        # time cannot pass. Internal steps are thus eager: the model does what nobody
+        # observes as soon as it may, which is what a kernel does.
         matches.sort(key=lambda m: m[0])
         due = [(st, p) for t, st, p in matches if t <= w.now]
         early = [(st, p) for t, st, p in matches if t > w.now]
-        return due + internal + times + early
+        if due or internal:
+            return due + internal
+        return times or early
 
     def _match(self, tr: Transition, pos: tuple[int, ...]) -> tuple[bool, str, tuple[int, ...],
                                                                     int]:
@@ -348,14 +382,14 @@ class Checker:
             if now + self.tol >= self.end:
                 return True, "", pos, now  # beyond the end of the recording
             return False, (f"the trace shows nothing more for {k[0]}/{k[1]} before its end at "
-                           f"{fmt_ns(self.end)}"), pos, 0
+                           f"{fmt_ns(self.end)}"), pos, -1
         if lab != o.label:
-            return False, f"the trace has {describe_label(o.label)} (record {o.i})", pos, 0
+            return False, f"the trace has {describe_label(o.label)} (record {o.i})", pos, o.i
         if abs(now - o.t) > self.tol:
             return False, (f"record {o.i} is at {fmt_ns(o.t)}, the model is at {fmt_ns(now)} "
-                           f"(tolerance {fmt_ns(self.tol)})"), pos, 0
+                           f"(tolerance {fmt_ns(self.tol)})"), pos, o.i
         assert n is not None
-        return True, "", (*pos[:n], pos[n] + 1, *pos[n + 1:]), o.t
+        return True, "", (*pos[:n], pos[n] + 1, *pos[n + 1:]), self.aim.get(o.i, o.t)
 
     # choices ---------------------------------------------------------------------------------
 
@@ -385,46 +419,97 @@ class Checker:
             # due but the model cannot produce it yet) as far as the tolerance allows; both
             # capped by the model's own bound (its next deadline).
             dmax = min(opts[-1], limit - now)
-            target = min((o.t for o in nxt), default=self.end) - now
+            target = min((self.aim.get(o.i, o.t) for o in nxt), default=self.end) - now
             d = min(target, dmax) if target >= 1 else dmax
             return [d] if d >= 1 else []
         if b.kind == "delay":
             # Arrive when a recorded delivery of this very datagram says so (the first few
             # not yet used, for copies), else as soon as possible, else as late as possible.
+            # Copies are interchangeable, so copy j+1 arrives no earlier than copy j and
+            # takes a recorded delivery the earlier copies have not taken.
             lo, hi = opts[0], opts[-1]
             out: list[Any] = []
-            msg = _closure_value(b.cont, IPMsg)
-            if msg is not None:
-                times = self.deliveries.get(_key(jsonable(msg)), [])
-                k = bisect.bisect_left(times, now + lo)
+            free = _closure_vars(b.cont)
+            msg, chosen = free.get("msg"), tuple(free.get("chosen") or ())
+            floor = max(lo, chosen[-1]) if chosen else lo
+            if isinstance(msg, IPMsg):
+                times = list(self.deliveries.get(_key(jsonable(msg)), []))
+                for c in chosen:
+                    if now + c in times:
+                        times.remove(now + c)
+                k = bisect.bisect_left(times, now + floor)
                 out = [t - now for t in times[k:k + 3] if t - now <= hi]
-            return list(dict.fromkeys([*out, lo, hi]))
+            return list(dict.fromkeys([*out, floor, hi]))
         if b.kind == "eph":
             # Ports the trace shows from about now on, soonest first: the port a bind picks
             # shows up in the next getsockname, or as a source port at the peer.
             lo, hi = opts[0], opts[-1]
-            out: list[Any] = []
-            for ports in (self.host_ports.get(self._host, []), self.ports):
+            found: list[Any] = []
+            mine = self.host_ports.get(self._host, []) if self._host is not None else []
+            for ports in (mine, self.ports):
                 k = bisect.bisect_left(ports, (now - self.tol, -1))
                 for _, p in ports[k:k + 200]:
-                    if lo <= p <= hi and p not in out and p in opts:
-                        out.append(p)
-                        if len(out) == 4:
-                            break
-            out.append(lo)
-            return list(dict.fromkeys(out))
+                    if len(found) < 4 and lo <= p <= hi and p not in found and p in opts:
+                        found.append(p)
+            found.append(lo)
+            return list(dict.fromkeys(found))
         if b.kind == "fate":
-            order = {"single": 0, "drop": 1}
-            return sorted(opts, key=lambda o: order.get(o, 2))
+            # If the trace observed deliveries, count those of this datagram still to come
+            # within the propagation bound and not owed to copies already in flight: that
+            # many copies first (0: a drop). Else one copy, then a drop, then more copies.
+            want = 1
+            msg = _closure_vars(b.cont).get("msg")
+            if isinstance(msg, IPMsg) and self.deliveries:
+                key = _key(jsonable(msg))
+                times = self.deliveries.get(key, [])
+                t = self.setup.timing
+                ahead = sum(1 for x in times if now + t.dpropmin <= x <= now + t.dpropmax)
+                flying = sum(1 for f in w.net if f.msg == msg)
+                want = max(0, ahead - flying)
+            def rank(o: Any) -> int:
+                copies = 0 if o == "drop" else 1 if o == "single" else int(str(o)[3:])
+                return abs(copies - want) * 2 + (copies > want)
+            return sorted(opts, key=rank)
         if len(opts) > 16:
             return list(opts[:16])
         return list(opts)
+
+
+def _aim(call: Obs, ret: Obs, tol: int) -> int:
+    """Where to put `call` (see Checker.aim); its recorded time if it starts no timer."""
+    lab, v = call.label, call.label.get("value")
+    if lab["kind"] != "call" or not isinstance(v, dict) or ret.label["kind"] != "return":
+        return call.t
+    if v.get("_") == "select" and v.get("timeout_us") is not None:
+        timeout = int(v["timeout_us"]) * 1000
+        expired = ret.label.get("value") == {"ok": [[], []]}
+    elif v.get("_") == "delay":
+        timeout, expired = int(v.get("us", 0)) * 1000, True
+    else:
+        return call.t
+    if expired:
+        return max(call.t, min(call.t + tol // 2, ret.t - timeout - tol // 4))
+    if ret.t - call.t >= timeout - tol:  # ready just before the timeout: start it late
+        return call.t + tol // 2
+    return call.t
 
 
 def _key(v: Any) -> str:
     import json
 
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def _closure_vars(fn: Any) -> dict[str, Any]:
+    """The free variables of function `fn` by name (empty if it has none)."""
+    names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
+    out: dict[str, Any] = {}
+    for name, cell in zip(names, getattr(fn, "__closure__", None) or (), strict=False):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return out
 
 
 def _closure_value(fn: Any, cls: type) -> Any:

@@ -7,6 +7,7 @@ Registered on the main command group by `udpsem/cli.py`. Bad input is one line a
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -90,6 +91,14 @@ class _CxTimeline:
 @click.option("--counterexample", "cx_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write a shrunk counterexample trace here (if one is found)")
 @click.option("--no-shrink", is_flag=True, help="write the counterexample as found")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="draw the counterexample's sequence chart (.svg or .html); "
+                                 "needs --counterexample")
+@click.option("--settle", default="2.6s", show_default=True, metavar="DURATION",
+              help="heartbeat: Theorem 2's settle time (the paper's 2.6s)")
+@click.option("--find-settle", is_flag=True,
+              help="heartbeat: find the least settle time for which Theorem 2 holds under "
+                   "these parameters (bisection over complete explorations, from --settle)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def explore(program: str, horizon: str, preset: str | None, delays: int,
             max_copies: int | None, max_successive_drops: int | None, dpropmin: str | None,
@@ -97,17 +106,20 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             fault_jitter: str, timing: str, time_grid: int, strategy: str, seeds: int,
             workers: int, max_depth: int | None, max_states: int | None,
             no_model_invariants: bool, all_violations: bool, graph_path: Path | None,
-            cx_path: Path | None, no_shrink: bool, as_json: bool) -> None:
+            cx_path: Path | None, no_shrink: bool, chart_path: Path | None, settle: str,
+            find_settle: bool, as_json: bool) -> None:
     """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
     network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
+    from udpsem.base.time import fmt_ns
     from udpsem.explore.choosers import Discretisation
     from udpsem.explore.engine import ExploreConfig
     from udpsem.explore.engine import explore as run_explore
-    from udpsem.explore.shrink import from_violation, shrink, write_trace
+    from udpsem.explore.properties import SETTLE
     from udpsem.hosts.state import Timing
     from udpsem.network.faults import Faults, apply_preset, parse_window
     from udpsem.programs.catalog import UnknownProgram, scenario
-    from udpsem.semantics.time import fmt_ns
+    if chart_path is not None and cx_path is None:
+        _fail("--chart draws the counterexample: give --counterexample FILE too")
     try:
         scenario(program)
     except UnknownProgram as e:
@@ -128,6 +140,15 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     except ValueError as e:
         _fail(f"--disconnect: {e}")
     jitter = _duration(fault_jitter, "--fault-jitter")
+    settle_ns = _duration(settle, "--settle")
+    if program != "heartbeat" and (find_settle or settle_ns != SETTLE):
+        _fail(f"--settle/--find-settle apply to heartbeat (Theorem 2), not to {program}")
+    if find_settle and strategy != "bfs" and strategy != "dfs":
+        _fail("--find-settle needs complete explorations: --strategy bfs or dfs")
+    if find_settle and all_violations:
+        _fail("--find-settle stops each probe at its first violation: drop --all-violations")
+    if find_settle and graph_path is not None:
+        _fail("--find-settle runs many explorations: --graph is not available with it")
     copies = max_copies if max_copies is not None else (3 if preset else 1)
     drops = max_successive_drops if max_successive_drops is not None else (1 if preset else 0)
     faults = Faults(loss=0.5 if drops > 0 else 0.0, dup=0.5 if copies > 1 else 0.0,
@@ -149,13 +170,17 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
                         strategy=strategy, max_depth=max_depth, max_states=max_states,
                         seeds=seeds, workers=workers, fault_grid=fault_grid,
                         fault_jitter=jitter, check_model=not no_model_invariants,
-                        stop_at_first=not all_violations, graph=graph_path is not None)
+                        stop_at_first=not all_violations, graph=graph_path is not None,
+                        settle=settle_ns)
     try:
         from udpsem.explore.engine import build
 
         build(cfg)  # validates the configuration (hosts named in windows, ...) up front
     except (KeyError, ValueError) as e:
         _fail(str(e.args[0]) if e.args else str(e))
+    if find_settle:
+        _find_settle(cfg, settle_ns, cx_path, no_shrink, as_json)
+        return
     console = Console(stderr=True)
     show = not as_json and console.is_terminal
     try:
@@ -176,19 +201,20 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             res, _ = run_explore(cfg)
     except ValueError as e:
         _fail(str(e))
-    if graph_path is not None and res.graph is not None:
-        import networkx as nx  # type: ignore[import-untyped]
+    _report(cfg, res, graph_path, cx_path, no_shrink, as_json, chart_path)
 
-        try:
-            nx.write_graphml(res.graph, str(graph_path))
-        except OSError as e:
-            _fail(f"--graph {graph_path}: cannot write: {e.strerror or e}")
+
+def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
+                    ) -> tuple[dict[str, Any] | None, str | None, _CxTimeline]:
+    """Shrink and write the counterexample of `res` (if any): its summary, where it was
+    written, and its timeline."""
+    from udpsem.explore.engine import fault_variants
+    from udpsem.explore.shrink import from_violation, shrink, write_trace
+
     cx_written = None
     cx_summary: dict[str, Any] | None = None
     timeline = _CxTimeline()
     if res.violation is not None:
-        from udpsem.explore.engine import fault_variants
-
         faults_v = fault_variants(cfg)[res.violation.root]
         cx = from_violation(cfg, faults_v, res.violation)
         found_steps = len(cx.tape)
@@ -206,6 +232,111 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
                 _fail(f"--counterexample {cx_path}: cannot write: {e.strerror or e}")
             cx_written = str(cx_path)
             timeline.violated(cx.time, cx.prop, cx.message)
+        cx_summary["file"] = cx_written
+    return cx_summary, cx_written, timeline
+
+
+def _print_counterexample(out: Console, cx_summary: dict[str, Any] | None,
+                          timeline: _CxTimeline) -> None:
+    from udpsem.base.time import fmt_ns
+
+    if cx_summary is None:
+        return
+    cx_written = cx_summary["file"]
+    out.print(f"[red]{cx_summary['property']}: {cx_summary['message']}[/]")
+    out.print(f"counterexample: {cx_summary['steps']} steps (found with "
+              f"{cx_summary['steps_found']}), violation at {fmt_ns(cx_summary['time_ns'])}")
+    if cx_written is not None:
+        timeline.render(out, f"counterexample {cx_written}")
+        out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`")
+
+
+def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
+                 as_json: bool) -> None:
+    """`explore heartbeat --find-settle`: the search of `udpsem.explore.settle`, one line per
+    probe, then the bound with the counterexample of the greatest violated settle time."""
+    from udpsem.base.time import fmt_ns
+    from udpsem.explore.settle import find_settle
+
+    out = Console()
+    t = cfg.timing
+    if not as_json:
+        out.print(f"[bold]heartbeat[/]: least settle time for Theorem 2, horizon "
+                  f"{fmt_ns(cfg.horizon)}, dpropmin {fmt_ns(t.dpropmin)}, dpropmax "
+                  f"{fmt_ns(t.dpropmax)}, timing {cfg.discretisation.timing}, delays "
+                  f"{cfg.discretisation.delays}"
+                  + "".join(f", disconnect {w}" for w in cfg.faults.disconnects))
+
+    def on_probe(p: Any) -> None:
+        if as_json:
+            return
+        colour = {"holds": "green", "violated": "red"}.get(p.verdict, "yellow")
+        extra = "" if p.gap is None else (f" (answer wrong {fmt_ns(p.gap)} after the change, "
+                                          f"at {fmt_ns(p.violation_time)})")
+        out.print(f"  probe settle {fmt_ns(p.settle)}: [{colour}]{p.verdict}[/]{extra}, "
+                  f"{p.states} states, {p.elapsed:.1f} s")
+
+    try:
+        found = find_settle(cfg, upper, on_probe=on_probe)
+    except ValueError as e:
+        _fail(str(e))
+    cx_summary, _, timeline = (None, None, _CxTimeline()) if found.witness is None else \
+        _counterexample(found.witness[0], found.witness[1], cx_path, no_shrink)
+    probes = [{"settle_ns": p.settle, "verdict": p.verdict, "states": p.states,
+               "elapsed_s": round(p.elapsed, 3), "gap_ns": p.gap,
+               "violation_time_ns": p.violation_time} for p in found.probes]
+    if as_json:
+        click.echo(json.dumps({"program": "heartbeat", "dpropmin_ns": t.dpropmin,
+                               "dpropmax_ns": t.dpropmax, "horizon_ns": cfg.horizon,
+                               "least_settle_ns": found.bound,
+                               "violated_settle_ns": found.violated_at,
+                               "holds_settle_ns": found.holds_at, "paper_settle_ns": upper,
+                               "paper_holds": found.holds_at is not None
+                               and found.holds_at <= upper and found.bound is not None
+                               and found.bound <= upper,
+                               "stopped": found.stopped, "probes": probes,
+                               "violation": cx_summary}))
+    else:
+        if found.bound is not None:
+            below = ("" if found.violated_at is None else
+                     f"; violated at {fmt_ns(found.violated_at)}")
+            verdict = "holds" if found.bound <= upper else "is violated"
+            out.print(f"[bold]least settle time: {fmt_ns(found.bound)}[/] (Theorem 2 holds "
+                      f"for every settle time from {fmt_ns(found.bound)}{below}); the "
+                      f"settle time {fmt_ns(upper)} [bold]{verdict}[/]")
+        else:
+            out.print(f"[yellow]no exact bound: {found.stopped}[/]")
+        _print_counterexample(out, cx_summary, timeline)
+    if found.bound is None:
+        sys.exit(1 if found.violated_at is not None else 0)
+
+
+def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
+            no_shrink: bool, as_json: bool, chart_path: Path | None = None) -> None:
+    """The outcome of one exploration: the graph file, the counterexample (and its chart),
+    the summary."""
+    from udpsem.base.time import fmt_ns
+
+    program, strategy, hz = cfg.program, cfg.strategy, cfg.horizon
+    faults, windows = cfg.faults, cfg.faults.disconnects
+    delays, timing = cfg.discretisation.delays, cfg.discretisation.timing
+    if graph_path is not None and res.graph is not None:
+        import networkx as nx  # type: ignore[import-untyped]
+
+        try:
+            nx.write_graphml(res.graph, str(graph_path))
+        except OSError as e:
+            _fail(f"--graph {graph_path}: cannot write: {e.strerror or e}")
+    cx_summary, cx_written, timeline = _counterexample(cfg, res, cx_path, no_shrink)
+    chart_written = None
+    if chart_path is not None and cx_written is not None:
+        from udpsem.view.cli import write_chart
+
+        try:
+            write_chart(cx_written, chart_path)
+        except (OSError, ValueError) as e:
+            _fail(f"--chart {chart_path}: {e}")
+        chart_written = str(chart_path)
     summary: dict[str, Any] = {
         "program": program, "strategy": strategy, "horizon_ns": hz,
         "states": res.states, "transitions": res.transitions, "max_depth": res.max_depth,
@@ -213,7 +344,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
         "bytes_per_state": round(res.bytes_per_state, 1), "roots": res.roots,
         "revisits": res.revisits, "complete": res.complete, "truncated": res.truncated,
         "verdicts": res.verdicts, "counterexample": cx_written,
-        "violation": cx_summary,
+        "violation": cx_summary, "chart": chart_written,
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -231,12 +362,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     for p, v in res.verdicts.items():
         colour = {"holds": "green", "violated": "red"}.get(v, "yellow")
         out.print(f"  {p}: [bold {colour}]{v}[/]")
-    if cx_summary is not None:
-        out.print(f"[red]{cx_summary['property']}: {cx_summary['message']}[/]")
-        out.print(f"counterexample: {cx_summary['steps']} steps (found with "
-                  f"{cx_summary['steps_found']}), violation at {fmt_ns(cx_summary['time_ns'])}")
-        if cx_written is not None:
-            timeline.render(out, f"counterexample {cx_written}")
-            out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`")
+    _print_counterexample(out, cx_summary, timeline)
+    if chart_written is not None:
+        out.print(f"chart of the counterexample written to {chart_written}")
     if graph_path is not None:
         out.print(f"state graph written to {graph_path}")

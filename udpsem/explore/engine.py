@@ -32,10 +32,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udpsem.base.labels import Transition
+from udpsem.base.time import NEVER, fmt_ns
+from udpsem.core.drivers import fire, step
+from udpsem.core.system import enabled
 from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
 from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
 from udpsem.explore.properties import (
     NO_TIME_STOP,
+    SETTLE,
     Invariant,
     Monitor,
     NoEscape,
@@ -46,10 +51,7 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults, Window
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.drivers import fire, step
-from udpsem.semantics.labels import Transition
-from udpsem.semantics.system import Setup, World, enabled
-from udpsem.semantics.time import NEVER, fmt_ns
+from udpsem.state.world import Setup, World
 
 
 class ExploreRuntime(GeneratorRuntime):
@@ -100,6 +102,7 @@ class ExploreConfig:
     stop_at_first: bool = True
     frames: bool = True
     graph: bool = False
+    settle: int = SETTLE
 
     def scenario_params(self) -> dict[str, int]:
         sc = scenario(self.program)
@@ -197,10 +200,10 @@ def build(cfg: ExploreConfig, runtime: Any | None = None) -> tuple[Setup, list[R
     return setup, roots
 
 
-def monitors_for(program: str) -> list[Monitor]:
-    """The trace properties checked for a program."""
+def monitors_for(program: str, settle: int = SETTLE) -> list[Monitor]:
+    """The trace properties checked for a program (`settle`: Theorem 2's settle time)."""
     if program == "heartbeat":
-        return [Theorem2(), NoEscape()]
+        return [Theorem2(settle=settle), NoEscape()]
     return [NoEscape()]
 
 
@@ -225,17 +228,10 @@ def expand(setup: Setup, world: World, policy: Discretisation) -> list[tuple[lis
 
 
 def summary(world: World) -> str:
-    """A one-line description of a state (for graph nodes)."""
-    parts = [f"t={fmt_ns(world.now)}"]
-    for m in world.machines:
-        if m.host is None:
-            parts.append(f"{m.name}:crashed")
-            continue
-        ts = ",".join(type(e.state).__name__ for e in m.host.ts)
-        mq = sum(len(s.mq) for s in m.host.s)
-        parts.append(f"{m.name}{'' if m.conn else '(off)'}:[{ts}] mq={mq} oq={len(m.host.oq)}")
-    parts.append(f"net={len(world.net)}")
-    return " ".join(parts)
+    """A one-line description of a state (for graph nodes): `udpsem.view.state.summary`."""
+    from udpsem.view.state import summary as rendered
+
+    return rendered(world)
 
 
 # The search ----------------------------------------------------------------------------------
@@ -265,7 +261,8 @@ class Search:
         if invariants is None:
             invariants = model_invariants() if cfg.check_model else []
         self.invariants = list(invariants)
-        self.monitors = list(monitors) if monitors is not None else monitors_for(cfg.program)
+        self.monitors = list(monitors) if monitors is not None else \
+            monitors_for(cfg.program, cfg.settle)
         self.keyer = Keyer(self.runtime, cfg.horizon, cfg.frames)
         self.visited: dict[bytes, int] = {}
         self.parent = array("q")
@@ -275,7 +272,7 @@ class Search:
         self.props = [i.name for i in self.invariants] + [m.name for m in self.monitors] + \
             [NO_TIME_STOP]
         self.nodes: list[tuple[str, str]] = []
-        self.edges: list[tuple[int, int, str]] = []
+        self.edges: list[tuple[int, int, Transition, Any]] = []  # (from, to, step, choices)
 
     # bookkeeping ------------------------------------------------------------------------------
 
@@ -384,7 +381,7 @@ class Search:
                 j = self.visited.get(fp)
                 if j is not None:
                     if cfg.graph:
-                        self.edges.append((sid, j, t.rule))
+                        self.edges.append((sid, j, t, _made))
                     if w2.now >= self.at[j] and not (depth_bounded
                                                      and depth + 1 < self.depth[j]):
                         continue
@@ -395,7 +392,7 @@ class Search:
                 else:
                     j = self._new(fp, sid, k, w2.now, depth + 1, w2)
                     if cfg.graph:
-                        self.edges.append((sid, j, t.rule))
+                        self.edges.append((sid, j, t, _made))
                     bad = self._check(w2, ms2)
                     if bad is not None:
                         found.setdefault(bad[0], (bad[1], j))
@@ -435,19 +432,33 @@ class Search:
             steps = self.choices(root_no, edges)
             res.violation = Violation(prop, msg, root_no, steps, self.at[sid])
         if cfg.graph:
-            res.graph = self.graph()
+            res.graph = self.graph({sid: prop for prop, (_, sid) in found.items()})
         return res
 
-    def graph(self) -> Any:
-        """The explored state graph (networkx DiGraph): nodes are state numbers with the
-        fingerprint and a summary, edges carry the rule name."""
+    def graph(self, violating: dict[int, str] | None = None) -> Any:
+        """The explored state graph (networkx MultiDiGraph). Nodes are state numbers with
+        the fingerprint, the rendered state summary, the time, `initial` and `violated` (the
+        property a state violates, or ""); edges carry the rule, its partner, the label
+        (readable and as JSON) and the step's choices (JSON), so parallel edges differ."""
+        import json
+
         import networkx as nx  # type: ignore[import-untyped]
 
+        from udpsem.traces.encode import jsonable
+        from udpsem.traces.record import label_json
+        from udpsem.view.events import label_text
+
+        violating = violating or {}
         g = nx.MultiDiGraph()
         for sid, (fp, text) in enumerate(self.nodes):
-            g.add_node(sid, fingerprint=fp, summary=text, time=int(self.at[sid]))
-        for a, b, rule_name in self.edges:
-            g.add_edge(a, b, rule=rule_name)
+            g.add_node(sid, fingerprint=fp, summary=text, time=int(self.at[sid]),
+                       initial=self.parent[sid] < 0, violated=violating.get(sid, ""))
+        for a, b, t, made in self.edges:
+            lab = label_json(t.label)
+            g.add_edge(a, b, rule=t.rule, partner=t.partner or "", label=label_text(lab),
+                       label_json=json.dumps(lab, separators=(",", ":")),
+                       choices=json.dumps([[k, jsonable(v)] for k, v in made],
+                                          separators=(",", ":")))
         return g
 
 
@@ -511,7 +522,7 @@ def run_walks(cfg: ExploreConfig, seeds: Sequence[int]) -> list[WalkOutcome]:
     setup, roots = build(cfg, runtime)
     keyer = Keyer(runtime, cfg.horizon, cfg.frames)
     invs = model_invariants() if cfg.check_model else []
-    mons = monitors_for(cfg.program)
+    mons = monitors_for(cfg.program, cfg.settle)
     return [walk(cfg, s, setup, roots, keyer, invs, mons) for s in seeds]
 
 
@@ -558,7 +569,7 @@ def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> Explo
     res.truncated = ["random"]
     viols = [o.violation for o in outcomes if o.violation is not None]
     props = [i.name for i in (model_invariants() if cfg.check_model else [])] + \
-        [m.name for m in monitors_for(cfg.program)] + [NO_TIME_STOP]
+        [m.name for m in monitors_for(cfg.program, cfg.settle)] + [NO_TIME_STOP]
     for p in props:
         res.verdicts[p] = "violated" if any(v.prop == p for v in viols) else "unknown"
     if viols:

@@ -30,10 +30,10 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from udpsem.programs.runtime import Code, program_name
-from udpsem.semantics.components import Raised, Return, Snippet
-from udpsem.semantics.system import InFlight, Machine, World
-from udpsem.semantics.time import NEVER
+from udpsem.base.time import NEVER
+from udpsem.programs.runtime import Code, Registered, Spawn, program_key
+from udpsem.state.components import Raised, Return, Snippet
+from udpsem.state.world import InFlight, Machine, World
 
 DIGEST_SIZE = 12
 _DEADLINE_FIELDS = frozenset({"deadline", "oq_deadline", "at"})
@@ -151,8 +151,9 @@ class Keyer:
             return lambda x, d: int(x)
         if issubclass(tp, str):
             return lambda x, d: str(x)
-        if issubclass(tp, (types.FunctionType, types.BuiltinFunctionType, type)):
-            return lambda x, d: ("p", program_name(x))
+        if issubclass(tp, (types.FunctionType, types.BuiltinFunctionType, type, Registered,
+                           Spawn)):
+            return lambda x, d: ("p", program_key(x))  # by structure, never by name
         if issubclass(tp, frozenset):
             return lambda x, d: ("fs", *sorted(marshal.dumps(enc(v, d), 2) for v in x))
         if tp is float:
@@ -195,7 +196,7 @@ class Keyer:
             code: Any = ("done",)  # a finished thread's future is its result
         else:
             code = self.code(s.code)
-        creating = None if s.creating is None else (program_name(s.creating[0]),
+        creating = None if s.creating is None else (program_key(s.creating[0]),
                                                     self.enc(s.creating[1], d))
         d.append(s.deadline)
         return (s.tid, s.org, code, self.enc(req, d), creating)

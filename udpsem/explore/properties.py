@@ -19,7 +19,7 @@ Two kinds, one small API:
   relative time stays sound).
 
 Built in: `host_ok` and `network_ok` (adapters over `udpsem.hosts.invariants` and
-`udpsem.semantics.invariants`), `no_time_stop`, `NoEscape` ("no exception escapes a thread")
+`udpsem.core.invariants`), `no_time_stop`, `NoEscape` ("no exception escapes a thread")
 and `Theorem2` (MODEL.md §A.10).
 """
 
@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from udpsem.semantics.components import Raised
-from udpsem.semantics.labels import Transition
-from udpsem.semantics.system import Setup, World
-from udpsem.semantics.time import MS, fmt_ns
+from udpsem.base.labels import Transition
+from udpsem.base.time import MS, fmt_ns
+from udpsem.state.components import Raised
+from udpsem.state.world import Setup, World
 
 Check = Callable[[Setup, World], Any]
 
@@ -138,9 +138,11 @@ class Theorem2(Monitor):
 
     name = "theorem2"
 
-    def __init__(self, watched: str = "KURT", detector: str = "ALAN") -> None:
+    def __init__(self, watched: str = "KURT", detector: str = "ALAN",
+                 settle: int = SETTLE) -> None:
         self.watched = watched
         self.detector = detector
+        self.settle = settle
 
     def initial(self, setup: Setup, world: World) -> Any:
         return (False, True, True, None, 0, None, None)
@@ -162,7 +164,7 @@ class Theorem2(Monitor):
             if lab.host == self.watched and fn == "start_heartbeat_k":
                 started = True
             elif lab.host == self.detector and fn == "start_heartbeat_a":
-                alan_settle = now + SETTLE
+                alan_settle = now + self.settle
                 pending = lab.tid
         elif kind == "modret":
             if lab.host == self.detector and lab.tid == pending and cell is None:
@@ -176,7 +178,7 @@ class Theorem2(Monitor):
                 alive = False
         new = (started, conn, alive, alan_settle, change_settle, cell, pending)
         if self._up(new) != before:
-            new = (started, conn, alive, alan_settle, now + SETTLE, cell, pending)
+            new = (started, conn, alive, alan_settle, now + self.settle, cell, pending)
         return new
 
     def violation(self, state: Any, world: World) -> str | None:
@@ -190,10 +192,20 @@ class Theorem2(Monitor):
         value = dict(m.store).get(cell)
         want = 1 if self._up(state) else 0
         if value != want:
+            since = int(max(alan_settle, change_settle)) - self.settle
             return (f"at {fmt_ns(now)} get_status would return {value} but {self.watched} is "
-                    f"{'up' if want else 'down'} (settled since "
-                    f"{fmt_ns(max(alan_settle, change_settle))})")
+                    f"{'up' if want else 'down'}, {fmt_ns(now - since)} after {fmt_ns(since)} "
+                    f"(the later of its last status change and {self.detector}'s start; "
+                    f"settle time {fmt_ns(self.settle)})")
         return None
+
+    def since(self, state: Any) -> int | None:
+        """The moment the settle time counts from: the later of KURT's last status change
+        and ALAN's call of start_heartbeat_a (None before that call)."""
+        _, _, _, alan_settle, change_settle, _, _ = state
+        if alan_settle is None:
+            return None
+        return int(max(alan_settle, change_settle)) - self.settle
 
     def key(self, state: Any, now: int) -> Any:
         started, conn, alive, alan_settle, change_settle, cell, pending = state
@@ -216,7 +228,7 @@ def _host_ok(setup: Setup, world: World) -> str | None:
 
 
 def _network_ok(setup: Setup, world: World) -> str | None:
-    from udpsem.semantics.invariants import network_violations
+    from udpsem.core.invariants import network_violations
 
     bad = network_violations(setup, world)
     return f"network_ok fails: {bad[0]}" if bad else None
@@ -241,7 +253,7 @@ def model_invariants() -> list[Invariant]:
     out = []
     if _available("udpsem.hosts.invariants"):
         out.append(Invariant("host_ok", _host_ok, "MODEL.md §A.9 host_ok in every host"))
-    if _available("udpsem.semantics.invariants"):
+    if _available("udpsem.core.invariants"):
         out.append(Invariant("network_ok", _network_ok, "MODEL.md §A.2 network_ok"))
     return out
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from udpsem.base.choice import ScriptedChooser
+from udpsem.core.drivers import Step, step
 from udpsem.explore.choosers import LenientChooser
 from udpsem.explore.engine import ExploreConfig, ExploreRuntime, Violation, monitors_for
 from udpsem.explore.properties import Invariant, Monitor, model_invariants
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
-from udpsem.semantics.choice import ScriptedChooser
-from udpsem.semantics.drivers import Step, step
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 from udpsem.traces.encode import dumps
 from udpsem.traces.record import header_json, rebuild, record_json
 
@@ -149,7 +149,7 @@ def shrink(cfg: ExploreConfig, cx: Counterexample, budget: int = 300,
     """A smaller counterexample for the same property (deterministic; at most `budget` runs)."""
     invs = list(invariants) if invariants is not None else (
         model_invariants() if cfg.check_model else [])
-    mons = list(monitors) if monitors is not None else monitors_for(cfg.program)
+    mons = list(monitors) if monitors is not None else monitors_for(cfg.program, cfg.settle)
     runs = 0
     best = cx
     improved = True

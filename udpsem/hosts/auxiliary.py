@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from udpsem.base.choice import Branch
+from udpsem.base.time import NEVER
 from udpsem.hosts.state import (
     Host,
     HostConsts,
@@ -36,8 +38,6 @@ from udpsem.hosts.values import (
     is_loopback,
 )
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.time import NEVER
 
 T = TypeVar("T")
 Quad = tuple[IP | None, Port | None, IP | None, Port | None]

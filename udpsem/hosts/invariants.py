@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import full, local, refs, used_fds
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
@@ -46,7 +47,6 @@ from udpsem.hosts.state import (
 )
 from udpsem.hosts.values import UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian
 from udpsem.network.messages import UDP, msg_ok
-from udpsem.semantics.time import NEVER
 
 HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "T1", "T2",
                   "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
@@ -150,7 +150,7 @@ _STAR_CALLS = {
 def call_errors() -> dict[str, frozenset[Errno]]:
     """For each call, the errors some rule can answer it with (read from the registry)."""
     import udpsem.hosts.rules  # noqa: F401  (registers the rules)
-    from udpsem.semantics.registry import RULES
+    from udpsem.base.registry import RULES
 
     out: dict[str, set[Errno]] = {name: set() for name in CALL_NAMES}
     for info in RULES.values():

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import udpsem.hosts.rules  # noqa: F401  (registers the rules)
+from udpsem.base.choice import Branch
+from udpsem.base.registry import RULES, RuleInfo, call_rules, rules_by_trigger, thread_rules
 from udpsem.hosts.auxiliary import gc
 from udpsem.hosts.calls import Call
 from udpsem.hosts.state import Host, HostStep, LhCall, LhRecvMsg, RuleCtx, Run, ThreadEntry, Zombie
 from udpsem.hosts.values import TID
 from udpsem.network.messages import IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import RULES, RuleInfo, call_rules, rules_by_trigger, thread_rules
 
 Outcome = Any  # HostStep | Branch[...] resolving to a HostStep
 

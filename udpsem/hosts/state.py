@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import MS, NEVER, US
 from udpsem.hosts.values import FD, IP, LOCALHOST, TID, Arch, Errno, IcmpGen, Port, Result
 from udpsem.network.messages import IPMsg
-from udpsem.semantics.time import MS, NEVER, US
 
 LO = "lo"
 IfId = str | tuple[str, int]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from udpsem.semantics.time import S, fmt_ns, parse_duration
+from udpsem.base.time import S, fmt_ns, parse_duration
 
 
 @dataclass(frozen=True, slots=True)

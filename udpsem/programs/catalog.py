@@ -10,7 +10,7 @@ from typing import Any
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults
 from udpsem.programs import echo, heartbeat
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 
 
 @dataclass(frozen=True)

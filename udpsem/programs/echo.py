@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import S
 from udpsem.hosts.calls import create
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip, ip_str
@@ -41,9 +42,8 @@ from udpsem.programs.sessions.driver import (
 )
 from udpsem.programs.sessions.wire import int_serializer, string_serializer
 from udpsem.programs.world import HostSpec, build_world
-from udpsem.semantics.components import ModCall, Raised
-from udpsem.semantics.system import Setup, World
-from udpsem.semantics.time import S
+from udpsem.state.components import ModCall, Raised
+from udpsem.state.world import Setup, World
 
 Gen = Generator[Any, Any, Any]
 
@@ -301,7 +301,7 @@ class EchoObserver:
         """The echo's part of the readable `udpsem run` output: a table of the clients."""
         from rich.table import Table
 
-        from udpsem.semantics.time import fmt_ns
+        from udpsem.base.time import fmt_ns
 
         messages = res.params.get("messages")
         table = Table(title=f"echo: {len(self.clients)} clients, {messages} strings each")

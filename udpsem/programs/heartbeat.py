@@ -11,6 +11,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import MS, S
+from udpsem.core.drivers import Step
 from udpsem.hosts.calls import (
     bind,
     connect,
@@ -27,10 +29,8 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import Errno, UDPError
 from udpsem.network.faults import Faults
 from udpsem.programs.world import HostSpec, build_world
-from udpsem.semantics.components import ModCall, Sleep, get, new, set_
-from udpsem.semantics.drivers import Step
-from udpsem.semantics.system import Setup, World
-from udpsem.semantics.time import MS, S
+from udpsem.state.components import ModCall, Sleep, get, new, set_
+from udpsem.state.world import Setup, World
 
 Gen = Generator[Any, Any, Any]
 
@@ -141,11 +141,13 @@ class Theorem2:
     """Observes a run and checks every get_status answer against Theorem 2's conclusion.
 
     KURT is *up* when start_heartbeat_k has been called and KURT is connected (and alive). An
-    answer to a call made at t is checked when t ≥ 2.6 s after the later of KURT's last
-    status change and ALAN's call of start_heartbeat_a; it must be 1 iff KURT is up at t.
+    answer to a call made at t is checked when t ≥ `settle` (the paper's 2.6 s by default)
+    after the later of KURT's last status change and ALAN's call of start_heartbeat_a; it
+    must be 1 iff KURT is up at t.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settle: int = SETTLE) -> None:
+        self.settle = settle
         self.kurt_started = False
         self.kurt_conn = True
         self.kurt_alive = True
@@ -188,7 +190,7 @@ class Theorem2:
             self.calls += 1
             self.answers.append((called, v))
             if self.alan_start is not None and called >= max(self.last_change,
-                                                             self.alan_start) + SETTLE:
+                                                             self.alan_start) + self.settle:
                 self.checked += 1
                 if v != (1 if up else 0):
                     self.violations += 1
@@ -212,21 +214,21 @@ class Theorem2:
         out: dict[str, Any] = {
             "status_changes": self.status_changes(),
             "get_status": {"calls": self.calls, "checked": self.checked,
-                           "violations": self.violations}}
+                           "violations": self.violations, "settle_ns": self.settle}}
         if self.escaped:
             out["escaped_exceptions"] = [[t, h, e] for t, h, e in self.escaped]
         return out
 
     def render(self, console: Any, res: Any) -> None:
         """The heartbeat's part of the readable `udpsem run` output."""
-        from udpsem.semantics.time import fmt_ns
-        from udpsem.traces.render import status_strips
+        from udpsem.base.time import fmt_ns
 
         for line in status_strips(self.answers, self.truth, res.params["duration_ns"]):
             console.print(line)
         colour = "green" if self.violations == 0 else "red"
         console.print(f"{res.transitions} transitions; get_status: {self.calls} calls, "
-                      f"{self.checked} checked against Theorem 2, "
+                      f"{self.checked} checked against Theorem 2 "
+                      f"(settle {fmt_ns(self.settle)}), "
                       f"[bold {colour}]{self.violations} violations[/]")
         if self.first_violation is not None:
             t, v, up = self.first_violation
@@ -242,3 +244,27 @@ class Theorem2:
             if not out or out[-1][1] != v:
                 out.append([t, v])
         return out
+
+
+def status_strips(answers: list[tuple[int, int]], truth: list[tuple[int, bool]], duration: int,
+                  width: int = 60) -> list[str]:
+    """Two rich-markup strips over the run, one column per `duration / width`: whether KURT
+    is really up, and what ALAN's get_status answered (the last answer in each column).
+
+    `answers` are (call time, value); `truth` are (time, up) at each change of the truth.
+    """
+    col = max(1, duration // width)
+    real_row, believed_row = [], []
+    for k in range(width):
+        t_end = (k + 1) * col
+        up = False
+        for t, u in truth:
+            if t < t_end:
+                up = u
+        real_row.append("[green]█[/]" if up else "[red]▁[/]")
+        v = None
+        for t, val in answers:
+            if k * col <= t < t_end:
+                v = val
+        believed_row.append(" " if v is None else ("[green]█[/]" if v == 1 else "[red]▁[/]"))
+    return ["KURT up       " + "".join(real_row), "ALAN believes " + "".join(believed_row)]

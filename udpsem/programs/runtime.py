@@ -6,9 +6,19 @@ value of `OK v` is sent in, `FAIL e` is thrown in as `UDPError(e)`. Its return v
 thread's result (`modret` for a module function).
 
 A live generator cannot be copied or hashed, yet states must be. So a thread's model state is
-a `Code`: (program, argument, the answers received so far), immutable and hashable. Equality
-and hashing use a running BLAKE2 digest of the answers, so they cost O(1) however long the
-thread has run. The runtime keeps the live generator as a cache keyed by Code; a single
+a `Code`: (who, program, argument, the answers received so far), immutable and hashable.
+
+*Who* a thread is comes from the world, never from Python: where it lives and what the world
+registered it as — `(host, tid, name)` for an application (`name` "app") or a module function
+(`name` its key in the host's module), and for a thread started by `create` the identity of
+its creator at the moment it created it (the creator's Code digest, which fixes the program
+and argument it passed). A Python qualified name or a `repr` never stands for an identity:
+two lambdas of one module, two closures of one factory on two hosts, or one function
+registered under two names are different threads.
+
+Equality and hashing use a running BLAKE2 digest over who, the argument's structural
+encoding (`udpsem.programs.data.canonical`) and the answers, so they cost O(1) however long
+the thread has run. The runtime keeps the live generator as a cache keyed by Code; a single
 simulation path pops the old entry and stores the new one, never rebuilding. When a second
 branch needs a Code whose generator has moved on (exploration), the runtime rebuilds it by
 replaying the answers.
@@ -22,7 +32,8 @@ from typing import Any
 
 from udpsem.hosts.calls import Create
 from udpsem.hosts.values import Fail, Ok, UDPError
-from udpsem.semantics.components import Raised, Return
+from udpsem.programs.data import canonical_bytes
+from udpsem.state.components import Raised, Return
 
 Program = Callable[..., Generator[Any, Any, Any]]
 
@@ -32,40 +43,87 @@ class AppError(Exception):
 
 
 def program_name(program: Any) -> str:
-    """A stable name for a program (used in traces and digests)."""
+    """A readable name of a Python function, for display only (never an identity)."""
+    if isinstance(program, (Registered, Spawn)):
+        program = program.fn
     mod = getattr(program, "__module__", "?")
-    return f"{mod}.{getattr(program, '__qualname__', repr(program))}"
+    return f"{mod}.{getattr(program, '__qualname__', type(program).__name__)}"
 
 
-def _answer_repr(answer: Any) -> str:
-    if isinstance(answer, Raised):
-        return f"Raised({answer.error!r})"
-    return repr(answer)
+class Registered:
+    """A module function as a world registered it: `fn` under `name` in host `host`'s
+    module, run as thread `tid` (the calling application's). Calling it calls `fn`."""
+
+    __slots__ = ("fn", "host", "name", "tid")
+
+    def __init__(self, host: str, tid: int, name: str, fn: Program) -> None:
+        self.host, self.tid, self.name, self.fn = host, tid, name, fn
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def who(self) -> tuple[Any, ...]:
+        return (self.host, self.tid, self.name)
+
+
+class Spawn:
+    """The program of a `create(f, x)` as the runtime rewrote it: `fn` is f, `parent` the
+    digest of the creating thread's Code when it yielded the call (its identity), `label`
+    the creator's readable name. Calling it calls `fn`."""
+
+    __slots__ = ("fn", "label", "parent")
+
+    def __init__(self, fn: Program, parent: bytes, label: str) -> None:
+        self.fn, self.parent, self.label = fn, parent, label
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+def _answer_bytes(answer: Any) -> bytes:
+    try:
+        return canonical_bytes(answer)
+    except TypeError:
+        return ("repr:" + type(answer).__name__).encode()  # never reached for model answers
+
+
+def _seed(who: tuple[Any, ...], arg: Any) -> bytes:
+    try:
+        a = canonical_bytes(arg)
+    except TypeError:
+        a = b"?"  # not data: rejected where it enters (see `start`); kept distinct by `who`
+    return hashlib.blake2b(canonical_bytes(("thread", who)) + b"|" + a,
+                           digest_size=16).digest()
 
 
 class Code:
-    """(program, argument, answers so far) — a thread's state, hashed by digest."""
+    """(who, program, argument, answers so far) — a thread's state, hashed by digest."""
 
-    __slots__ = ("_hash", "answer", "arg", "digest", "n", "prev", "program")
+    __slots__ = ("_hash", "answer", "arg", "digest", "n", "name", "prev", "program", "who")
     program: Program
     arg: Any
     prev: Code | None
     answer: Any
     n: int
     digest: bytes
+    who: tuple[Any, ...]
+    name: str
     _hash: int
 
-    def __init__(self, program: Program, arg: Any, prev: Code | None, answer: Any) -> None:
+    def __init__(self, program: Program, arg: Any, prev: Code | None, answer: Any,
+                 who: tuple[Any, ...] = (), name: str = "") -> None:
         self.program = program
         self.arg = arg
         self.prev = prev
         self.answer = answer
-        self.n = 0 if prev is None else prev.n + 1
         if prev is None:
-            seed = f"{program_name(program)}|{arg!r}".encode()
-            self.digest = hashlib.blake2b(seed, digest_size=16).digest()
+            self.n = 0
+            self.who, self.name = who, name
+            self.digest = _seed(who, arg)
         else:
-            self.digest = hashlib.blake2b(prev.digest + _answer_repr(answer).encode(),
+            self.n = prev.n + 1
+            self.who, self.name = prev.who, prev.name
+            self.digest = hashlib.blake2b(prev.digest + _answer_bytes(answer),
                                           digest_size=16).digest()
         self._hash = hash(self.digest)
 
@@ -76,7 +134,7 @@ class Code:
         return self._hash
 
     def __repr__(self) -> str:
-        return f"Code({program_name(self.program)}, n={self.n}, {self.digest.hex()[:16]})"
+        return f"Code({self.name}, n={self.n}, {self.digest.hex()[:16]})"
 
     def answers(self) -> list[Any]:
         """The answers in the order received."""
@@ -89,7 +147,21 @@ class Code:
         return out
 
 
-def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool) -> Any:
+def identity(program: Any, where: tuple[Any, ...] | None) -> tuple[tuple[Any, ...], str]:
+    """(who, readable name) of a thread about to run `program` (see the module notes)."""
+    if isinstance(program, Spawn):
+        return ("create", program.parent.hex()), f"{program.label}/create"
+    if isinstance(program, Registered):
+        return program.who(), f"{program.host}/{program.name}"
+    if where is not None:
+        return tuple(where), "/".join(str(x) for x in where)
+    # Started directly (tests, the real backend): no world registered it. Its structure
+    # (code, closure and defaults by value) identifies it, never its name.
+    return ("program", program_key(program).hex()), program_name(program)
+
+
+def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool,
+             code: Code | None = None) -> Any:
     """Feed one answer (or start the generator) and return its next request."""
     try:
         if first:
@@ -108,8 +180,11 @@ def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool) -> Any:
         return Raised(f"UDP {e.errno.value}")
     except Exception as e:  # noqa: BLE001 — an escaping exception is data in the model
         return Raised(f"{type(e).__name__}: {e}")
-    if isinstance(req, Create) and not callable(req.program):
-        return Raised(f"TypeError: create needs a program, got {req.program!r}")
+    if isinstance(req, Create):
+        if not callable(req.program):
+            return Raised(f"TypeError: create needs a program, got {req.program!r}")
+        if code is not None and not isinstance(req.program, Spawn):
+            req = Create(Spawn(req.program, code.digest, code.name), req.arg)
     return req
 
 
@@ -120,10 +195,14 @@ class GeneratorRuntime:
         self.live: dict[Code, Generator[Any, Any, Any]] = {}
         self.rebuilds = 0
 
-    def start(self, program: Program, arg: Any) -> tuple[Code, Any]:
-        code = Code(program, arg, None, None)
+    def start(self, program: Program, arg: Any,
+              where: tuple[Any, ...] | None = None) -> tuple[Code, Any]:
+        """Code and first request of `program(arg)`; `where` is who the world registered it
+        as, `(host, tid, name)` (a `Registered` or `Spawn` program carries its own)."""
+        who, name = identity(program, where)
+        code = Code(program, arg, None, None, who, name)
         gen = self._fresh(program, arg)
-        req = _deliver(gen, None, True)
+        req = _deliver(gen, None, True, code)
         self._keep(code, gen, req)
         return code, req
 
@@ -131,8 +210,8 @@ class GeneratorRuntime:
         gen = self.live.pop(code, None)
         if gen is None:
             gen = self._rebuild(code)
-        req = _deliver(gen, answer, False)
         new = Code(code.program, code.arg, code, answer)
+        req = _deliver(gen, answer, False, new)
         self._keep(new, gen, req)
         return new, req
 
@@ -154,10 +233,16 @@ class GeneratorRuntime:
 
     def _rebuild(self, code: Code) -> Generator[Any, Any, Any]:
         self.rebuilds += 1
+        chain: list[Code] = []
+        c: Code | None = code
+        while c is not None:
+            chain.append(c)
+            c = c.prev
+        chain.reverse()
         gen = self._fresh(code.program, code.arg)
-        _deliver(gen, None, True)
-        for a in code.answers():
-            _deliver(gen, a, False)
+        _deliver(gen, None, True, chain[0])
+        for c in chain[1:]:
+            _deliver(gen, c.answer, False, c)
         return gen
 
 
@@ -279,8 +364,9 @@ def _encode_value(x: Any, seen: dict[int, int], keep: list[Any]) -> Any:
                 _encode_value(getattr(x, "errno", None), seen, keep))
     if isinstance(x, Code):
         return ("c", x.digest)
-    if isinstance(x, (_types.FunctionType, _types.BuiltinFunctionType, type)):
-        return ("p", program_name(x))
+    if isinstance(x, (Registered, Spawn, _types.FunctionType, _types.BuiltinFunctionType,
+                      type)):
+        return ("p", program_key(x))
     if _is_dataclass(x) and not isinstance(x, type):
         params = getattr(type(x), "__dataclass_params__", None)
         if params is None or not params.frozen:
@@ -304,12 +390,53 @@ def _frame_struct(gen: Any, seen: dict[int, int], keep: list[Any]) -> Any:
         raise _Unkeyable("value stack")
     sub = gen.gi_yieldfrom
     locs = frame.f_locals
-    return (frame.f_globals.get("__name__", "?"), co.co_qualname, co.co_firstlineno,
+    return (frame.f_globals.get("__name__", "?"), code_key(co),
             frame.f_lasti,
             tuple((name, _encode_value(locs[name], seen, keep))
                   for name in (*co.co_varnames, *co.co_cellvars, *co.co_freevars)
                   if name in locs),
             None if sub is None else _frame_struct(sub, seen, keep))
+
+
+_CODE_KEYS: dict[_types.CodeType, bytes] = {}
+
+
+def code_key(co: _types.CodeType) -> bytes:
+    """A digest of a code object's full content (bytecode, constants, names, nested code):
+    two functions share it only if they would run the same instructions."""
+    k = _CODE_KEYS.get(co)
+    if k is None:
+        k = hashlib.blake2b(_marshal.dumps(co), digest_size=16).digest()
+        _CODE_KEYS[co] = k
+    return k
+
+
+def program_key(fn: Any) -> bytes:
+    """A structural key of a program: its module, its code's content, and its closure cells
+    and defaults by value. Equal keys mean the same behaviour on the same argument (globals
+    are assumed constant); a closure over something without a canonical encoding gets
+    `?` for that cell, which is sound wherever the creating thread's own key is also part
+    of the state (its state determined the closure). Never a qualified name."""
+    if isinstance(fn, (Registered, Spawn)):
+        fn = fn.fn
+    co = getattr(fn, "__code__", None)
+    if not isinstance(co, _types.CodeType):
+        return ("builtin:" + program_name(fn)).encode()  # not user code: its name is its kind
+    parts: list[Any] = [getattr(fn, "__module__", None) or "?", code_key(co)]
+    extra: list[Any] = []
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            extra.append(cell.cell_contents)
+        except ValueError:
+            extra.append(None)  # an empty cell
+    extra.append(getattr(fn, "__defaults__", None))
+    extra.append(tuple(sorted((getattr(fn, "__kwdefaults__", None) or {}).items())))
+    for v in extra:
+        try:
+            parts.append(_marshal.dumps(_encode_value(v, {}, []), 2))
+        except (_Unkeyable, ValueError, RecursionError):
+            parts.append("?")
+    return hashlib.blake2b(_marshal.dumps(tuple(parts), 2), digest_size=16).digest()
 
 
 def generator_key(gen: Any) -> bytes | None:

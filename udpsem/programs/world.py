@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.time import NEVER
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
-from udpsem.semantics.components import App, ModCall, Sleep
-from udpsem.semantics.system import Event, Machine, Setup, World, initial_world, owners_of
-from udpsem.semantics.time import NEVER
+from udpsem.programs.runtime import Registered
+from udpsem.state.components import App, ModCall, Sleep
+from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
 Program = Callable[..., Any]
 
@@ -36,6 +37,14 @@ class HostSpec:
     module: Mapping[str, Program] = field(default_factory=dict)
     netmask: int = 24
     consts: HostConsts | None = None
+
+
+def registered_module(spec: HostSpec) -> dict[str, Registered]:
+    """The module of `spec` as the world registers it: each function under its name, run by
+    the application's thread (tid 0). Thread identity comes from here (see
+    `programs.runtime`), so one function registered under two names, or the same closure on
+    two hosts, are different threads."""
+    return {name: Registered(spec.name, 0, name, fn) for name, fn in spec.module.items()}
 
 
 def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
@@ -64,7 +73,7 @@ def build_world(hosts: Sequence[HostSpec], faults: Faults, runtime: Any, *,
         ifds = tuple(eth(k, ip(a), spec.netmask) for k, a in enumerate(spec.addresses))
         apps: tuple[App, ...] = ()
         if spec.app is not None:
-            code, req = runtime.start(spec.app, spec.arg)
+            code, req = runtime.start(spec.app, spec.arg, (spec.name, 0, "app"))
             deadline = spec.start if isinstance(req, ModCall) else NEVER
             if isinstance(req, Sleep):
                 deadline = spec.start + req.ns
@@ -74,6 +83,7 @@ def build_world(hosts: Sequence[HostSpec], faults: Faults, runtime: Any, *,
     events = fault_events(faults, [m.name for m in ms])
     setup = Setup(timing=timing,
                   consts={s.name: s.consts or consts for s in hosts},
-                  modules={s.name: s.module for s in hosts}, faults=faults, runtime=runtime,
+                  modules={s.name: registered_module(s) for s in hosts}, faults=faults,
+                  runtime=runtime,
                   horizon=horizon, owners=owners_of(ms))
     return setup, initial_world(ms, events)

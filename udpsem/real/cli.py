@@ -35,11 +35,11 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
     """Run PROGRAM (heartbeat, echo) on real sockets and OS threads, in real time."""
     from rich.console import Console
 
+    from udpsem.base.time import S, fmt_ns
     from udpsem.network.faults import Faults, parse_crash, parse_window
     from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
     from udpsem.real.net import RealNetError
     from udpsem.real.run import run_program
-    from udpsem.semantics.time import S, fmt_ns
     from udpsem.traces.encode import dumps
 
     if program.endswith(".py"):
@@ -98,12 +98,13 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
         click.echo(json.dumps(summary))
     else:
         out = Console() if Console().is_terminal else Console(width=220)
-        where = ", ".join(f"{h} {a}" for h, a in res.plan["addresses"].items())  # type: ignore[union-attr]
+        addrs: Any = res.plan["addresses"]
+        where = ", ".join(f"{h} {a}" for h, a in addrs.items())
         out.print(f"{sc.name} on real sockets ({res.plan['kind']}: {where}), "
                   f"{fmt_ns(res.duration)}, {len(res.events)} observed labels")
         obs.render(out, run)
-        for e in res.errors:
-            out.print(f"[red]backend error: {e}[/]")
+        for err in res.errors:
+            out.print(f"[red]backend error: {err}[/]")
         if trace_path is not None:
             out.print(f"trace written to {trace_path}")
     if res.interrupted:

@@ -12,16 +12,16 @@ import subprocess
 from collections.abc import Callable, Generator
 from typing import Any
 
+from udpsem.base.choice import RandomChooser
+from udpsem.base.time import S
+from udpsem.core.drivers import simulate
 from udpsem.hosts.state import HostConsts, Interface, Timing, eth, initial_host
 from udpsem.hosts.values import Errno, UDPError, ip_str, parse_ip
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.lib import run_real
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.components import App, ModCall
-from udpsem.semantics.drivers import simulate
-from udpsem.semantics.system import Machine, Setup, initial_world
-from udpsem.semantics.time import S
+from udpsem.state.components import App, ModCall
+from udpsem.state.world import Machine, Setup, initial_world
 
 Program = Callable[..., Generator[Any, Any, Any]]
 EPH = (32768, 60999)

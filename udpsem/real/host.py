@@ -26,7 +26,7 @@ from typing import Any
 from udpsem.hosts import calls as C
 from udpsem.hosts.values import Errno, SockOpt, UDPError, parse_ip
 from udpsem.real.net import Plan
-from udpsem.semantics.components import StoreGet, StoreNew, StoreSet
+from udpsem.state.components import StoreGet, StoreNew, StoreSet
 
 _ERRNO = {getattr(errno_mod, e.value): e for e in Errno if hasattr(errno_mod, e.value)}
 
@@ -211,7 +211,8 @@ class RealHost:
         if isinstance(call, C.RecvFrom):
             if not call.nonblock:
                 while True:
-                    r, _, _ = select_mod.select([sock, self._kill_r], [], [])
+                    waits: list[Any] = [sock, self._kill_r]
+                    r, _, _ = select_mod.select(waits, [], [])
                     self.check_alive()
                     if sock in r:
                         try:
@@ -248,7 +249,8 @@ class RealHost:
         rs = [self._sock(fd).sock for fd in call.reads]
         ws = [self._sock(fd).sock for fd in call.writes]
         timeout = None if call.timeout_us is None else call.timeout_us / 1e6
-        r, w, _ = select_mod.select([*rs, self._kill_r], ws, [], timeout)
+        waits: list[Any] = [*rs, self._kill_r]
+        r, w, _ = select_mod.select(waits, ws, [], timeout)
         self.check_alive()
         return (tuple(fd for fd, s in zip(call.reads, rs, strict=True) if s in r),
                 tuple(fd for fd, s in zip(call.writes, ws, strict=True) if s in w))

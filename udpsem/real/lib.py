@@ -29,7 +29,9 @@ def _errno_of(e: OSError) -> Errno:
     raise e
 
 
-def _addr(pair: tuple[str, int]) -> tuple[int | None, int | None]:
+def _addr(pair: tuple[str, int] | None) -> tuple[int | None, int | None]:
+    if pair is None:  # no source: a receive ended by shutdown returns no address
+        return (None, None)
     host, port = pair
     a = parse_ip(host)
     return (None if a in (None, 0) else a, None if port == 0 else port)
@@ -38,10 +40,24 @@ def _addr(pair: tuple[str, int]) -> tuple[int | None, int | None]:
 class RealLib:
     """Performs LIB calls on real sockets; raises UDPError like the model."""
 
-    def __init__(self, recv_wait: float = 1.0) -> None:
+    def __init__(self, recv_wait: float | None = 1.0, reuse_fds: bool = False) -> None:
+        """`recv_wait`: how long a blocking recvfrom waits before RuntimeError (None: a
+        true blocking call). `reuse_fds`: number sockets as the model does (the least fd
+        not held by an open socket) instead of never reusing a number."""
         self.socks: dict[int, socket_mod.socket] = {}
         self.next_fd = 3
         self.recv_wait = recv_wait
+        self.reuse_fds = reuse_fds
+
+    def release(self) -> None:
+        """Shut down and close every socket (waking threads blocked on them)."""
+        for s in list(self.socks.values()):
+            if s.fileno() >= 0:
+                try:
+                    s.shutdown(socket_mod.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.close_all()
 
     def close_all(self) -> None:
         for s in self.socks.values():
@@ -64,7 +80,12 @@ class RealLib:
         if isinstance(call, C.Socket):
             s = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_DGRAM)
             fd = self.next_fd
-            self.next_fd += 1
+            if self.reuse_fds:
+                fd = 3
+                while fd in self.socks and self.socks[fd].fileno() >= 0:
+                    fd += 1
+            else:
+                self.next_fd += 1
             self.socks[fd] = s
             return fd
         if isinstance(call, C.PortOfInt):
@@ -105,7 +126,9 @@ class RealLib:
                 s.sendto(call.data, flags, (ip_str(call.dest[0]), call.dest[1]))
             return None
         if isinstance(call, C.RecvFrom):
-            if not call.nonblock:
+            if not call.nonblock and self.recv_wait is None:
+                data, src = s.recvfrom(65536)
+            elif not call.nonblock:
                 s.settimeout(self.recv_wait)
                 try:
                     data, src = s.recvfrom(65536)

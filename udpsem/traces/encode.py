@@ -15,7 +15,7 @@ from typing import Any
 
 from udpsem.hosts.values import Fail, Ok, ip_str
 from udpsem.network.messages import ICMP, UDP, IPMsg
-from udpsem.programs.runtime import Code, program_name
+from udpsem.programs.runtime import Code, Registered, Spawn, program_name
 
 
 def jsonable(x: Any) -> Any:
@@ -39,7 +39,9 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, ICMP):
         return {"icmp": x.kind.value, "quote": [ip_str(x.is3), x.ps3, ip_str(x.is4), x.ps4]}
     if isinstance(x, Code):
-        return {"code": program_name(x.program), "n": x.n, "digest": x.digest.hex()}
+        return {"code": x.name, "n": x.n, "digest": x.digest.hex()}
+    if isinstance(x, (Registered, Spawn)):
+        return {"program": program_name(x.fn)}
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         out: dict[str, Any] = {"_": type(x).__name__}
         name = getattr(type(x), "name", None)

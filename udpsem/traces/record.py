@@ -8,16 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from udpsem import __version__
+from udpsem.base.choice import RandomChooser
+from udpsem.base.labels import Label
+from udpsem.base.version import __version__
+from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.semantics.choice import RandomChooser
-from udpsem.semantics.drivers import Step, step
-from udpsem.semantics.labels import Label
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
 
@@ -81,10 +81,12 @@ class RunResult:
 def run(program: str, params: dict[str, int], faults: Faults, seed: int,
         timing: Timing | None = None, consts: HostConsts | None = None,
         trace: TextIO | None = None, progress: Callable[[int, int], None] | None = None,
-        observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
+        observers: tuple[Callable[[Step], None], ...] = (),
+        observer: Any = None) -> RunResult:
     """Run the catalogued `program` under `faults` with a chooser seeded by `seed`.
 
-    With `trace`, writes the header and one record per transition as the run goes.
+    `observer`: the program's property observer, instead of the scenario's default one
+    (e.g. `heartbeat.Theorem2(settle=...)`). With `trace`, writes the header and one record per transition as the run goes.
     `progress(now_ns, transitions)` is called every few thousand steps.
     """
     sc = scenario(program)
@@ -92,7 +94,7 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     timing = timing or Timing()
     consts = consts or HostConsts()
     setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime())
-    obs = sc.observer()
+    obs = observer if observer is not None else sc.observer()
     header = header_json(program, full, timing, consts, faults, seed, world)
     res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
                     observers=(obs.on_step, *observers))

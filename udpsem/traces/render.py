@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from udpsem.semantics.drivers import Step
-from udpsem.semantics.time import fmt_ns
+from udpsem.base.time import fmt_ns
+from udpsem.core.drivers import Step
 
 # Rules worth a line in a heartbeat timeline (the rest are counted in the summary).
 NOTABLE = {
@@ -26,7 +26,7 @@ NOTABLE = {
 class Timeline:
     """Collects notable events during a run (bounded), for printing afterwards."""
 
-    def __init__(self, limit: int = 60) -> None:
+    def __init__(self, limit: int | None = 60) -> None:
         self.rows: list[tuple[int, str, str]] = []
         self.limit = limit
         self.omitted = 0
@@ -34,7 +34,7 @@ class Timeline:
         self.calls: dict[tuple[str, Any], str] = {}  # (host, tid) -> its last module call
 
     def _add(self, t: int, host: str, what: str) -> None:
-        if len(self.rows) < self.limit:
+        if self.limit is None or len(self.rows) < self.limit:
             self.rows.append((t, host, what))
         else:
             self.omitted += 1
@@ -73,7 +73,8 @@ class Timeline:
             table.add_row(fmt_ns(t), host, what)
         console.print(table)
         if self.omitted:
-            console.print(f"[dim]… {self.omitted} more events not shown[/]")
+            console.print(f"[dim]… {self.omitted} more events not shown (--limit N or --all "
+                          f"shows them)[/]")
 
 
 def rules_table(fired: dict[str, int], title: str = "rules fired") -> Table:
@@ -83,27 +84,3 @@ def rules_table(fired: dict[str, int], title: str = "rules fired") -> Table:
     for name, count in sorted(fired.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(name, str(count))
     return table
-
-
-def status_strips(answers: list[tuple[int, int]], truth: list[tuple[int, bool]], duration: int,
-                  width: int = 60) -> list[str]:
-    """Two rich-markup strips over the run, one column per `duration / width`: whether KURT
-    is really up, and what ALAN's get_status answered (the last answer in each column).
-
-    `answers` are (call time, value); `truth` are (time, up) at each change of the truth.
-    """
-    col = max(1, duration // width)
-    real_row, believed_row = [], []
-    for k in range(width):
-        t_end = (k + 1) * col
-        up = False
-        for t, u in truth:
-            if t < t_end:
-                up = u
-        real_row.append("[green]█[/]" if up else "[red]▁[/]")
-        v = None
-        for t, val in answers:
-            if k * col <= t < t_end:
-                v = val
-        believed_row.append(" " if v is None else ("[green]█[/]" if v == 1 else "[red]▁[/]"))
-    return ["KURT up       " + "".join(real_row), "ALAN believes " + "".join(believed_row)]

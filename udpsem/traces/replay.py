@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from udpsem.base.choice import ChoiceError, ScriptedChooser
+from udpsem.core.drivers import step
 from udpsem.programs.catalog import UnknownProgram
-from udpsem.semantics.choice import ChoiceError, ScriptedChooser
-from udpsem.semantics.drivers import step
-from udpsem.semantics.system import Setup, World
+from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, jsonable
 from udpsem.traces.record import label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record

@@ -68,6 +68,10 @@ class Header(BaseModel):
     timing: TimingModel
     faults: FaultsModel
     seed: int | None = Field(description="seed of the random chooser; replay does not need it")
+    real: dict[str, Any] | None = Field(
+        default=None, description="set in a trace recorded on the real kernel (`udpsem real`): "
+        "the address plan, the label kinds observed, the end of the recording (end_ns) and "
+        "the application's measured waits (app_gaps); its lines are then `obs` records")
 
 
 class Record(BaseModel):
@@ -85,10 +89,21 @@ class Record(BaseModel):
     digest: str = Field(description="digest of the successor state")
 
 
+class Observation(BaseModel):
+    """One label observed in a real run (no rule, choices or state: those are unknown;
+    `udpsem check` searches for them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["obs"] = "obs"
+    i: int = Field(ge=0, description="index of the observation")
+    t: int = Field(ge=0, description="monotonic time since the start of the run, ns")
+    label: dict[str, Any]
+
+
 class TraceLine(BaseModel):
     """Any line of a trace file."""
 
-    line: Header | Record = Field(discriminator="type")
+    line: Header | Record | Observation = Field(discriminator="type")
 
 
 def json_schema() -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,
     conflict,
@@ -15,8 +17,6 @@ from udpsem.hosts.auxiliary import (
 from udpsem.hosts.calls import Bind
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import ANY_ADDR, IP, TID, Errno, Fail, Ok, Port
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
 
 
 def _addr(call: Bind) -> IP | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import refs, replace_sock, ret, sock
 from udpsem.hosts.calls import Close
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
-from udpsem.semantics.registry import rule
 
 
 @rule("close_1", call="close", category="succeed", trigger="call",

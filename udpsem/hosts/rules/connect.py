@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,
     bcast,
@@ -23,8 +25,6 @@ from udpsem.hosts.auxiliary import (
 from udpsem.hosts.calls import Connect
 from udpsem.hosts.state import Host, RuleCtx, Sock
 from udpsem.hosts.values import TID, Arch, Errno, Fail, Ok, Port
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
 
 
 def _autobound_fail(ctx: RuleCtx, h: Host, tid: TID, s: Sock,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import ret, set_thread
 from udpsem.hosts.calls import Create
 from udpsem.hosts.state import RUN, Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import NEVER
 
 
 @rule("create_1", call="create", category="succeed", trigger="call",

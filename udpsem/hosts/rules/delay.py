@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
+from udpsem.base.time import us_to_ns
 from udpsem.hosts.auxiliary import ret, set_thread
 from udpsem.hosts.calls import Delay
 from udpsem.hosts.state import DELAY2, Delay2, Host, HostStep, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import us_to_ns
 
 
 @rule("delay_2", call="delay", category="fail", trigger="call", errors=("EINVAL",),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import set_thread
 from udpsem.hosts.calls import Exit
 from udpsem.hosts.state import EXIT, ZOMBIE, ExitState, Host, HostStep, LhExit, RuleCtx, ThreadEntry
 from udpsem.hosts.values import TID
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import NEVER
 
 
 @rule("exit_1", call="exit", category="misc", trigger="call",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import any_sock, ret, set_thread, sock
 from udpsem.hosts.calls import Bind, Call, Connect, RecvFrom, Select, SendTo, Socket
 from udpsem.hosts.state import (
@@ -19,9 +22,6 @@ from udpsem.hosts.state import (
     SendTo2,
 )
 from udpsem.hosts.values import TID, Errno, Fail
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import NEVER
 
 
 @rule("ret_1", category="misc", trigger="thread", states=(Ret,),

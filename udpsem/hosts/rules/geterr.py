@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import replace_sock, ret, sock
 from udpsem.hosts.calls import GetErr
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
-from udpsem.semantics.registry import rule
 
 
 @rule("geterr_1", call="geterr", category="succeed", trigger="call",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret
 from udpsem.hosts.calls import GetIfAddrs
 from udpsem.hosts.state import Host, Interface, RuleCtx
 from udpsem.hosts.values import TID, Ok
-from udpsem.semantics.registry import rule
 
 
 def _ifid_order(i: Interface) -> tuple[int, int]:

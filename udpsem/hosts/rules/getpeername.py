@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import GetPeerName
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
-from udpsem.semantics.registry import rule
 
 
 @rule("getpeername_1", call="getpeername", category="succeed", trigger="call",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import GetSockName
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
-from udpsem.semantics.registry import rule
 
 
 @rule("getsockname_1", call="getsockname", category="succeed", trigger="call",

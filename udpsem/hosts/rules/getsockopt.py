@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import GetSockOpt
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Arch, Ok, SockOpt
-from udpsem.semantics.registry import rule
 
 
 @rule("getsockopt_1", call="getsockopt", category="succeed", trigger="call",

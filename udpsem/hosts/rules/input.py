@@ -6,6 +6,8 @@ only ones the network delivers); the dispatcher labels them `Lh_recvmsg m`.
 
 from __future__ import annotations
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import own
 from udpsem.hosts.rules.outqueue import (
     append_mq,
@@ -19,8 +21,6 @@ from udpsem.hosts.rules.outqueue import (
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import IP, is_loopback, is_martian
 from udpsem.network.messages import ICMP, UDP, IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
 
 
 def _deliverable(h: Host, m: IPMsg) -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret
 from udpsem.hosts.calls import IpOfString
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok, parse_ip
-from udpsem.semantics.registry import rule
 
 
 @rule("ip_of_string_1", call="ip_of_string", category="succeed", trigger="call",

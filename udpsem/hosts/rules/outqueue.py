@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     dequeue,
     enqueue,
@@ -22,8 +24,6 @@ from udpsem.hosts.auxiliary import (
 from udpsem.hosts.state import Host, HostStep, LhSendMsg, RuleCtx, Sock
 from udpsem.hosts.values import FD, IP, Errno, IcmpGen, Port, is_loopback, is_martian
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
 
 T = TypeVar("T")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret
 from udpsem.hosts.calls import PortOfInt
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
-from udpsem.semantics.registry import rule
 
 
 def _is_port(n: int) -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, set_thread
 from udpsem.hosts.calls import PrintEndlineFlush
 from udpsem.hosts.state import Host, HostStep, LhConsole, Print2, RuleCtx
 from udpsem.hosts.values import TID, Ok
-from udpsem.semantics.registry import rule
 
 
 @rule("print_1", call="print_endline_flush", category="enter2", trigger="call",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import (
     any_sock,
     autobind_possible,
@@ -22,9 +25,6 @@ from udpsem.hosts.calls import RecvFrom
 from udpsem.hosts.state import Host, HostStep, RecvFrom2, RuleCtx, Sock
 from udpsem.hosts.values import IP, TID, Errno, Fail, Ok, Port
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import NEVER
 
 
 def _answer(m: IPMsg) -> tuple[IP, Port | None, bytes]:

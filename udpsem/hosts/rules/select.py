@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
+from udpsem.base.time import NEVER, us_to_ns
 from udpsem.hosts.auxiliary import readable, ret, set_thread, sock, writable
 from udpsem.hosts.calls import Select
 from udpsem.hosts.state import Host, HostStep, RuleCtx, Select2
 from udpsem.hosts.values import FD, TID, Errno, Fail, Ok
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import NEVER, us_to_ns
 
 
 def _fds_ok(ctx: RuleCtx, h: Host, fds: tuple[FD, ...]) -> bool:

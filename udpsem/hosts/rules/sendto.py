@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from udpsem.base.choice import Branch
+from udpsem.base.registry import rule
+from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import (
     any_sock,
     autobind_possible,
@@ -27,9 +30,6 @@ from udpsem.hosts.auxiliary import (
 from udpsem.hosts.calls import SendTo
 from udpsem.hosts.state import Host, HostStep, RuleCtx, SendTo2, Sock
 from udpsem.hosts.values import IP, TID, Arch, Errno, Fail, Ok, Port
-from udpsem.semantics.choice import Branch
-from udpsem.semantics.registry import rule
-from udpsem.semantics.time import NEVER
 
 
 def _dest_ip(ctx: RuleCtx, s: Sock, call: SendTo) -> IP | None:

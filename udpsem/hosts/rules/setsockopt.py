@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import replace_sock, ret, sock
 from udpsem.hosts.calls import SetSockOpt
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok, SockOpt
-from udpsem.semantics.registry import rule
 
 
 @rule("setsockopt_1", call="setsockopt", category="succeed", trigger="call",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, used_fds
 from udpsem.hosts.calls import Socket
 from udpsem.hosts.state import Host, RuleCtx, Sock
 from udpsem.hosts.values import TID, Errno, Fail, Ok
-from udpsem.semantics.registry import rule
 
 
 @rule("socket_1", call="socket", category="succeed", trigger="call",

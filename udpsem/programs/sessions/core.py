@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Generic, Protocol, TypeVar
 
-from udpsem.semantics.time import MS, S
+from udpsem.base.time import MS, S
 
 from .handshake import (
     CLIENT_INDEX,

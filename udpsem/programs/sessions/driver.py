@@ -69,6 +69,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from udpsem.base.time import US
 from udpsem.hosts.calls import (
     bind,
     create,
@@ -80,8 +81,7 @@ from udpsem.hosts.calls import (
     socket,
 )
 from udpsem.hosts.values import Errno, SockOpt, UDPError, ip
-from udpsem.semantics.components import StoreSet, get, new, set_
-from udpsem.semantics.time import US
+from udpsem.state.components import StoreSet, get, new, set_
 
 from .core import DEFAULT_TIMING, ClientCore, Send, ServerCore, SessionReady, SetTimer, Timing
 from .wire import (
@@ -522,7 +522,7 @@ class SessionMonitor:
         """Feed one step (`drivers.Step`)."""
         lab = st.transition.label
         if lab.kind == "call" and getattr(lab.value, "name", None) == "create":
-            prog = lab.value.program
+            prog = getattr(lab.value.program, "fn", lab.value.program)  # runtime.Spawn
             if prog is client_io:
                 _, ch, ready = lab.value.arg
                 self._add(lab.host, ch, self.clients)

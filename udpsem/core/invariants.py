@@ -24,11 +24,11 @@ The network-level conjuncts are named here:
 
 from __future__ import annotations
 
+from udpsem.base.time import NEVER
 from udpsem.hosts.invariants import Violation, host_violations
 from udpsem.hosts.state import Run, Zombie
 from udpsem.network.messages import msg_ok
-from udpsem.semantics.system import Machine, Setup, World
-from udpsem.semantics.time import NEVER
+from udpsem.state.world import Machine, Setup, World
 
 NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2")
 

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from udpsem.base.choice import Chooser, resolve
+from udpsem.base.labels import Label, Transition
+from udpsem.core import coverage
+from udpsem.core.system import Candidate, enabled
 from udpsem.network.messages import IPMsg
-from udpsem.semantics import coverage
-from udpsem.semantics.choice import Chooser, resolve
-from udpsem.semantics.labels import Label, Transition
-from udpsem.semantics.system import Candidate, Setup, World, enabled, net_inject
+from udpsem.network.rules import net_inject
+from udpsem.state.world import Setup, World
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from udpsem.semantics.time import NEVER
+from udpsem.base.time import NEVER
 
 # What a thread can output ---------------------------------------------------------------------
 

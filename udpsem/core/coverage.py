@@ -60,7 +60,7 @@ def transition(before: Any, t: Any) -> None:
 
 
 def _is_host_rule(name: str) -> bool:
-    from udpsem.semantics.registry import RULES
+    from udpsem.base.registry import RULES
 
     info = RULES.get(name)
     return info is not None and info.trigger in ("call", "thread", "oq", "recv")
@@ -68,8 +68,8 @@ def _is_host_rule(name: str) -> bool:
 
 def registered() -> list[str]:
     """Every registered rule name, in registration order."""
-    import udpsem.semantics.system  # noqa: F401  (registers every rule)
-    from udpsem.semantics.registry import RULES
+    import udpsem.core.system  # noqa: F401  (registers every rule)
+    from udpsem.base.registry import RULES
 
     return list(RULES)
 

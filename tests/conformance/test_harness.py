@@ -1,0 +1,76 @@
+"""The conformance harness itself: it rejects what the model does not admit, and the older
+one-shot comparison (`udpsem.real.compare`) still works."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.conformance.scenarios_paper import (
+    SCENARIOS,
+    broadcast_and_size,
+    icmp_refused_on_connected_socket,
+    pending_error_before_data,
+)
+from udpsem.real.compare import compare, local_interfaces, observed, run_model
+from udpsem.real.conformance import BLOCKED, Scenario, model_admits, run_real
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="runs the real Linux kernel")
+
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+def _mutate(real: dict, tid: int, k: int, value: object) -> dict:
+    log = list(real[tid])
+    log[k] = (log[k][0], value)
+    return {**real, tid: tuple(log)}
+
+
+def test_a_changed_result_is_rejected_with_the_step() -> None:
+    s = BY_NAME["icmp_refused_on_connected_socket"]
+    real = run_real(s)
+    ifds = local_interfaces()
+    assert model_admits(s, real, ifds)[0]
+    k = [name for name, _ in real[0]].index("geterr")
+    ok, _, why = model_admits(s, _mutate(real, 0, k, None), ifds)
+    assert not ok
+    assert f"call #{k + 1}" in why and "'ECONNREFUSED'" in why
+
+
+def test_blocked_and_answered_are_told_apart() -> None:
+    s = BY_NAME["one_datagram_two_blocked_receivers"]
+    real = run_real(s)
+    assert real[2] == (("recvfrom", BLOCKED),)
+    ifds = local_interfaces()
+    assert model_admits(s, real, ifds)[0]
+    # Both receivers answered: the model has only one datagram to give.
+    assert not model_admits(s, {**real, 2: real[1]}, ifds)[0]
+    # The answered one blocked too: then nobody took the datagram, which the model forbids.
+    assert not model_admits(s, {**real, 1: ((("recvfrom", BLOCKED)),)}, ifds)[0]
+
+
+def test_a_thread_the_kernel_never_had_is_rejected() -> None:
+    s = Scenario("plain", BY_NAME["bind_ephemeral"].program)
+    real = run_real(s)
+    assert not model_admits(s, {**real, 5: (("socket", 3),)}, local_interfaces())[0]
+
+
+def test_compare_still_reports_both_sides() -> None:
+    model, real = compare(icmp_refused_on_connected_socket)
+    assert model == real
+    assert ("sendto", "ECONNREFUSED") in model and ("geterr", "ECONNREFUSED") in model
+    model, _ = compare(pending_error_before_data)
+    assert model[-2:] == [("recvfrom", "ECONNREFUSED"),
+                          ("recvfrom", ("127.0.0.1", "EPH", b"data"))]  # 40062 is in EPH
+
+
+def test_a_loopback_only_model_host_differs_from_this_machine() -> None:
+    """Without a route, broadcast gives ENETUNREACH in the model (this machine has one)."""
+    from udpsem.real.lib import run_real as run_lib
+
+    prog = observed(broadcast_and_size)
+    assert run_model(prog, ifds=()) != run_lib(prog)
+    s = Scenario("bcast", broadcast_and_size, ifds=())
+    ok, _, why = model_admits(s, run_real(s), ())
+    assert not ok and "ENETUNREACH" in why

@@ -1,0 +1,341 @@
+"""The view package: the state renderer, sequence charts (from trace labels alone), the
+session over a replayed trace, the explorer's JSON API, and the `chart`/`ui` commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from udpsem.base.time import NEVER, S
+from udpsem.hosts.state import Timing
+from udpsem.view.chart import load, svg
+from udpsem.view.events import events
+from udpsem.view.session import PathError, Session, StatePath, format_path, parse_path
+from udpsem.view.state import fmt_dur, fmt_time, mark_changes, render
+
+SVG = "{http://www.w3.org/2000/svg}"
+# The issue's "done when" run: KURT unplugged 20 s - 40 s, 10 % loss, Theorem 2's assumptions.
+DONE_WHEN = ["run", "heartbeat", "--seed", "7", "--duration", "60s", "--loss", "0.1",
+             "--preset", "paper", "--disconnect", "KURT@20s-40s"]
+
+
+def udpsem(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run([sys.executable, "-m", "udpsem", *args], capture_output=True,
+                       text=True, timeout=300, check=False)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="module")
+def hb_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("view") / "t.jsonl"
+    udpsem(*DONE_WHEN, "--trace", str(path))
+    return path
+
+
+def _records(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    return lines[0], lines[1:]
+
+
+# The state renderer ---------------------------------------------------------------------------
+
+def test_time_formats() -> None:
+    assert fmt_time(20 * S) == "20.000s"
+    assert fmt_time(1_094_703) == "0.001094703s"
+    assert fmt_time(1_500_000) == "0.001500s"
+    assert fmt_time(NEVER) == "∞"
+    assert fmt_dur(NEVER) == "∞"
+    assert fmt_dur(100_000) == "100µs"
+    assert fmt_dur(5_300_000) == "5.3ms"
+
+
+def test_state_is_readable_and_marks_changes(hb_trace: Path) -> None:
+    sess = Session.load(hb_trace)
+    _, recs = _records(hb_trace)
+    i = next(r["i"] for r in recs if r["rule"] == "host_disconnect")
+    before, after = render(sess.worlds[i]), mark_changes(render(sess.worlds[i]),
+                                                         render(sess.worlds[i + 1]))
+    text = after.text()
+    assert "4611686018427387904" not in text and "timer ∞" in text
+    assert "192.168.0.11:46586 ↔ 192.168.0.14:7658" in text  # the socket quad, dotted
+    kurt = next(s for s in after.sections if s.key == "KURT")
+    assert kurt.status == "unplugged" and kurt.changed
+    assert next(s for s in before.sections if s.key == "KURT").status == "connected"
+    alan = next(s for s in after.sections if s.key == "ALAN")
+    assert not alan.changed and not any(r.changed for r in alan.rows)
+    assert "sched/disconnect/KURT/20000000000" in after.removed
+    # a send shows the datagram in flight with its arrival time and remaining delay
+    k = next(r["i"] for r in recs if r["partner"] == "net_accept_single")
+    net = next(s for s in mark_changes(render(sess.worlds[k]),
+                                       render(sess.worlds[k + 1])).sections if s.key == "net")
+    (row,) = net.rows
+    d = next(v for kk, v in recs[k]["choices"] if kk == "delay")
+    assert row.changed and f"(in {fmt_dur(d)})" in row.text and '"ping"' in row.text
+
+
+# Charts ----------------------------------------------------------------------------------------
+
+def test_chart_pairs_sends_with_deliveries(hb_trace: Path) -> None:
+    header, recs = _records(hb_trace)
+    data = events(header, recs)
+    fates = Counter(m.fate for m in data.msgs)
+    partners = Counter(r["partner"] for r in recs if r["label"]["kind"] == "send")
+    assert fates["dropped"] == partners["net_accept_drop"] == 2
+    assert fates["send_unplugged"] == partners["host_send_disc"] == 20
+    assert fates["delivered"] == partners["net_accept_single"] \
+        == sum(r["rule"] == "delivery_in_udp_1" for r in recs)
+    t = Timing()
+    for m in data.msgs:
+        if m.fate == "delivered":
+            assert m.src == "KURT" and m.dst == "ALAN"
+            assert m.t1 is not None and t.dpropmin <= m.t1 - m.t0 <= t.dpropmax
+            assert recs[m.i1]["rule"] == "delivery_in_udp_1"  # type: ignore[index]
+        if m.fate == "send_unplugged":
+            assert 20 * S <= m.t0 < 40 * S
+    assert [(b.host, b.kind, b.t0, b.t1) for b in data.bands] == [
+        ("KURT", "unplugged", 20 * S, 40 * S)]
+    assert [v for _, _, v in data.status["ALAN"]] == [1, 0, 1]
+
+
+def test_chart_duplicates_and_unplugged_receiver(tmp_path: Path) -> None:
+    # ALAN is unplugged (not allowed under --preset paper) and datagrams get duplicated.
+    path = tmp_path / "d.jsonl"
+    udpsem("run", "heartbeat", "--seed", "3", "--duration", "12s", "--dup", "0.5",
+           "--disconnect", "ALAN@4s-8s", "--trace", str(path))
+    header, recs = _records(path)
+    data = events(header, recs)
+    copies = sum(len([1 for k, _ in r["choices"] if k == "delay"]) for r in recs
+                 if r["partner"] in ("net_accept_single", "net_accept_dup"))
+    arrived = sum(r["label"]["kind"] == "deliver" for r in recs)
+    fates = Counter(m.fate for m in data.msgs)
+    assert fates["delivered"] + fates["recv_unplugged"] + fates["in_flight"] == copies
+    assert fates["delivered"] + fates["recv_unplugged"] == arrived
+    assert fates["recv_unplugged"] == sum(r["rule"] == "host_recv_disc" for r in recs) > 0
+    dups = [m for m in data.msgs if m.copies > 1]
+    assert dups and all(m.rule == "net_accept_dup" or m.fate != "delivered" or m.copies > 1
+                        for m in dups)
+    doc = ET.fromstring(svg(data))
+    classes = Counter(g.get("class") for g in doc.iter(f"{SVG}g"))
+    assert classes["msg recv_unplugged"] == fates["recv_unplugged"]
+
+
+def test_chart_svg_shows_the_run(hb_trace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t.svg"
+    p = udpsem("chart", str(hb_trace), "-o", str(out))
+    assert "38 delivered, 2 dropped, 20 send unplugged" in p.stdout
+    doc = ET.parse(out).getroot()  # valid XML
+    assert doc.tag == f"{SVG}svg"
+    groups = list(doc.iter(f"{SVG}g"))
+    classes = Counter(g.get("class") for g in groups)
+    assert classes["msg delivered"] == 38
+    assert classes["msg dropped"] == 2
+    assert classes["msg send_unplugged"] == 20
+    assert classes["band unplugged"] == 1
+    assert classes["status"] == 3
+    assert classes["violation"] == 0
+    texts = " ".join(t.text or "" for t in doc.iter(f"{SVG}text"))
+    assert "KURT unplugged" in texts and "status 0 from 21.608382783s" in texts
+    # every element says what it is on hover, and which step drew it
+    for g in groups:
+        if g.get("data-i") is not None:
+            assert g.find(f"{SVG}title") is not None
+    # the band spans 20 s to 40 s on the time axis
+    t0, t1 = int(doc.get("data-t0")), int(doc.get("data-t1"))  # type: ignore[arg-type]
+    x0, x1 = float(doc.get("data-x0")), float(doc.get("data-x1"))  # type: ignore[arg-type]
+    band = next(g for g in groups if g.get("class") == "band unplugged").find(f"{SVG}rect")
+    assert band is not None
+    scale = (x1 - x0) / (t1 - t0)
+    assert float(band.get("x")) == pytest.approx(x0 + 20 * S * scale, abs=0.1)  # type: ignore
+    assert float(band.get("width")) == pytest.approx(20 * S * scale, abs=0.2)  # type: ignore
+
+
+def test_chart_window_hosts_and_html(hb_trace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "w.html"
+    udpsem("chart", str(hb_trace), "-o", str(out), "--from", "15s", "--to", "25s",
+           "--hosts", "KURT")
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and "<svg" in page and "mouseenter" in page
+    doc = ET.fromstring(page[page.index("<svg"):page.index("</svg>") + 6])
+    groups = [g for g in doc.iter(f"{SVG}g") if (g.get("class") or "").startswith("msg")]
+    _, recs = _records(hb_trace)
+    sent = [r for r in recs if r["label"]["kind"] == "send" and 15 * S <= r["t"] <= 25 * S]
+    assert len(groups) == len(sent)  # only the window's datagrams
+    names = {t.text for t in doc.iter(f"{SVG}text")}
+    assert "KURT" in names and "ALAN" not in names
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["-o", "x.png"], ".svg or .html"),
+    (["-o", "x.svg", "--hosts", "BOB"], "BOB"),
+    (["-o", "x.svg", "--from", "5s", "--to", "2s"], "--to"),
+    (["-o", "x.svg", "--from", "5q"], "--from"),
+])
+def test_chart_bad_input(hb_trace: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    args = [a if not a.startswith("x.") else str(tmp_path / a) for a in args]
+    p = udpsem("chart", str(hb_trace), *args, check=False)
+    assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def cx_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cx")
+    out = {"cx": d / "cx.jsonl", "chart": d / "cx.svg", "graph": d / "g.graphml"}
+    p = udpsem("explore", "heartbeat", "--horizon", "4s", "--preset", "paper",
+               "--max-successive-drops", "2", "--counterexample", str(out["cx"]), "--chart",
+               str(out["chart"]), "--graph", str(out["graph"]), check=False)
+    # Theorem 2 is violated (two pings lost in a row); explore's exit status for a violation
+    # is not this file's concern (issue 10 settles it), so both 0 and 1 are accepted here
+    assert p.returncode in (0, 1), p.stderr
+    return out
+
+
+def test_counterexample_chart(cx_run: dict[str, Path]) -> None:
+    doc = ET.parse(cx_run["chart"]).getroot()
+    groups = Counter(g.get("class") for g in doc.iter(f"{SVG}g"))
+    assert groups["violation"] == 1 and groups["msg dropped"] == 2
+    texts = " ".join(t.text or "" for t in doc.iter(f"{SVG}text"))
+    assert "theorem2 violated" in texts
+    p = udpsem("explore", "heartbeat", "--horizon", "1s", "--chart",
+               str(cx_run["chart"].with_name("x.svg")), check=False)
+    assert p.returncode == 2 and "--counterexample" in p.stderr
+
+
+def test_chart_without_check_draws_no_violation(cx_run: dict[str, Path]) -> None:
+    assert load(str(cx_run["cx"]), check=False).violations == []
+    (v,) = load(str(cx_run["cx"])).violations
+    assert v.t == 3 * S and "theorem2" in v.text
+
+
+def test_graphml_edges_and_nodes(cx_run: dict[str, Path]) -> None:
+    import networkx as nx  # type: ignore[import-untyped]
+
+    g = nx.read_graphml(cx_run["graph"])
+    nodes = dict(g.nodes(data=True))
+    assert sum(1 for d in nodes.values() if d["initial"]) >= 1
+    bad = [d for d in nodes.values() if d["violated"]]
+    assert [d["violated"] for d in bad] == ["theorem2"]
+    assert all("t=" in d["summary"] and "ALAN" in d["summary"] for d in nodes.values())
+    edges = list(g.edges(data=True, keys=True))
+    for _, _, _, d in edges:
+        assert json.loads(d["choices"])[0][0] == "pick" and d["label"] and d["rule"]
+    # a send has several outcomes (drop or one of the delays): they are told apart
+    sends = [d for _, _, _, d in edges if d["rule"] == "delivery_out_1"]
+    assert {d["partner"] for d in sends} >= {"net_accept_drop", "net_accept_single"}
+    assert len({d["choices"] for d in sends}) > 2
+
+
+# Sessions and paths ----------------------------------------------------------------------------
+
+def test_paths_roundtrip_and_branching(hb_trace: Path) -> None:
+    sess = Session.load(hb_trace)
+    assert len(sess.steps) == len(_records(hb_trace)[1])
+    # a step whose only choice is which candidate fires: the trace's step is a successor
+    k = next(r["i"] for r in sess.records if len(r["choices"]) == 1 and r["i"] > 40)
+    succ = sess.successors(StatePath(k))
+    on_trace = [s for s in succ if s["choices"] == sess.records[k]["choices"]]
+    assert len(on_trace) == 1 and on_trace[0]["rule"] == sess.records[k]["rule"]
+    other = next(s for s in succ if s["choices"] != sess.records[k]["choices"])
+    q = StatePath(k, (tuple(tuple(c) for c in other["choices"]),))
+    assert parse_path(format_path(q)) == q
+    worlds, steps = sess.resolve(q)
+    assert steps[-1].transition.rule == other["rule"] and worlds[-1].now == other["t"]
+    with pytest.raises(PathError):
+        sess.resolve(StatePath(len(sess.steps) + 1))
+    with pytest.raises(PathError):
+        sess.resolve(StatePath(k, ((("pick", 999),),)))
+    with pytest.raises(PathError):
+        parse_path("x")
+
+
+# The JSON API ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def api(hb_trace: Path) -> Iterator[str]:
+    from udpsem.view.server import make_server
+
+    srv = make_server(Session.load(hb_trace))
+    assert srv.server_address[0] == "127.0.0.1"
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        body = r.read()
+        return json.loads(body) if r.headers["Content-Type"] == "application/json" else body
+
+
+def test_api_info_and_state(api: str, hb_trace: Path) -> None:
+    info = _get(api + "/api/info")
+    assert info["program"] == "heartbeat" and info["hosts"] == ["ALAN", "KURT"]
+    _, recs = _records(hb_trace)
+    assert info["trace_steps"] == len(recs)
+    i = next(r["i"] for r in recs if r["rule"] == "host_disconnect")
+    st = _get(f"{api}/api/state?path={i + 1}")
+    assert st["step"]["rule"] == "host_disconnect" and "KURT is unplugged" in st["step"]["label"]
+    assert "HOST(T, h) --n·disconnect--> HOST(F, h)" in st["step"]["rule_doc"]["doc"]
+    kurt = next(s for s in st["state"]["sections"] if s["key"] == "KURT")
+    assert kurt["status"] == "unplugged" and kurt["changed"]
+    assert st["back"] == str(i) and st["forward"] == str(i + 2)
+    assert st["verdicts"]["theorem2"]["holds"] and st["verdicts"]["host_ok"]["holds"]
+    first = _get(api + "/api/state?path=0")
+    assert first["step"] is None and first["back"] is None and first["index"] == 0
+
+
+def test_api_branch_and_back(api: str) -> None:
+    st = _get(api + "/api/state?path=42")
+    follows = [s for s in st["successors"] if s["follows_trace"]]
+    assert [s["path"] for s in follows] == ["43"]
+    off = next(s for s in st["successors"] if not s["follows_trace"])
+    br = _get(f"{api}/api/state?path={urllib.request.quote(off['path'])}")
+    assert br["branched"] == 1 and br["index"] == 43 and br["step"]["rule"] == off["rule"]
+    assert br["back"] == "42" and br["forward"] is None
+    chart = _get(f"{api}/api/chart?path={urllib.request.quote(off['path'])}")
+    assert ET.fromstring(chart).tag == f"{SVG}svg"
+
+
+@pytest.mark.parametrize("url, status", [("/api/state?path=999999", 400),
+                                         ("/api/state?path=abc", 400),
+                                         ("/api/nothing", 404)])
+def test_api_errors(api: str, url: str, status: int) -> None:
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(api + url, timeout=30)
+    assert e.value.code == status and "error" in json.loads(e.value.read())
+
+
+def test_ui_command_serves_on_loopback(hb_trace: Path) -> None:
+    p = subprocess.Popen([sys.executable, "-m", "udpsem", "ui", str(hb_trace)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        assert line.startswith("udpsem explorer: http://127.0.0.1:"), line
+        url = line.split()[2]
+        assert _get(url + "api/info")["program"] == "heartbeat"
+        page = _get(url)
+        assert b"udpsem explorer" in page
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def test_ui_bad_input() -> None:
+    p = udpsem("ui", "no-such-thing", check=False)
+    assert p.returncode == 2 and "no-such-thing" in p.stderr and "Traceback" not in p.stderr

@@ -1,0 +1,450 @@
+"""The small core: every transition the network term can take now, urgency, and time.
+
+`enabled(setup, world)` lists every transition the world can take, in a canonical order, each
+as a `Candidate` whose outcome may still contain choice points (`Branch`). A driver picks a
+candidate and resolves its branches through a chooser (`drivers.py`). Binary synchronisation
+(thread ↔ host, thread ↔ store, application ↔ module, host ↔ network) is made here: a candidate
+exists only when both endpoints can take part. Time is multiway: it passes only when nothing
+is urgent, by at most the least remaining timer of any component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from udpsem.base.choice import Branch
+from udpsem.base.labels import Label, Transition
+from udpsem.base.time import NEVER
+from udpsem.core.passage import time_pass
+from udpsem.hosts.calls import Call, Create
+from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
+from udpsem.hosts.state import (
+    HostStep,
+    LhConsole,
+    LhExit,
+    LhReturn,
+    LhSendMsg,
+    RuleCtx,
+)
+from udpsem.network.lifecycle import host_crash, host_disconnect, host_exit, host_reconnect
+from udpsem.network.messages import IPMsg
+from udpsem.network.rules import host_lift, net_accept, net_accept_drop
+from udpsem.programs.threads import (
+    advance,
+    app_wake,
+    create_call_1,
+    create_ret_1,
+    module_call_1,
+    put_snippet,
+    store_get_1,
+    store_new_1,
+    store_set_1,
+    storeret_1,
+    thread_end_1,
+    thread_return_1,
+    waiting,
+)
+from udpsem.state.components import (
+    EXTERN,
+    ModCall,
+    Raised,
+    Return,
+    Sleep,
+    Snippet,
+    StoreGet,
+    StoreNew,
+    StoreSet,
+)
+from udpsem.state.world import Event, InFlight, Machine, Setup, World, put_machine, with_machine
+
+
+@dataclass(slots=True)
+class Candidate:
+    """An enabled transition: `rule` names it; `first` (a value or a Branch) resolves to a
+    value `v`, and `then(v)` (a Transition or a Branch resolving to one) finishes it."""
+
+    rule: str
+    first: Any
+    then: Callable[[Any], Any]
+    urgent: bool = False
+
+
+# Enumerating transitions ---------------------------------------------------------------------
+#
+# A machine's candidates depend only on the machine, the clock and the setup; only their
+# continuations need the rest of the world (to put the successor machine back into it). So
+# they are built world-free, as `(rule, first, fn, urgent)` with `fn(w, v)`, and bound to the
+# world by `enabled`. That lets `enabled` reuse a machine's list while the machine and the
+# clock stay the same (`_machine_local`), which is most steps: a step usually changes one
+# machine and leaves the clock alone.
+
+Local = tuple[str, Any, Callable[[World, Any], Any], bool]
+
+
+def _then_host(setup: Setup, m: Machine, rule_name: str,
+               label_of: Callable[[HostStep], Label],
+               machine_of: Callable[[HostStep], Machine] | None = None,
+               partner: str | None = None,
+               drop_msg: InFlight | None = None) -> Callable[[World, HostStep], Any]:
+    """The continuation shared by host rules: put the successor host back into the world."""
+
+    def then(w: World, st: HostStep) -> Any:
+        m2 = machine_of(st) if machine_of is not None else host_lift(m, st.host)
+        net = w.net if drop_msg is None else tuple(x for x in w.net if x is not drop_msg)
+        w2 = World(w.now, put_machine(w, m2), net, w.schedule, w.drops, w.seq)
+        return Transition(rule_name, partner, label_of(st), w2)
+
+    return then
+
+
+def _host_internal(setup: Setup, now: int, m: Machine, en: Enabled) -> Local | None:
+    """Candidates for a host's own rules, synchronised with their partner if they output."""
+    host = m.host
+    assert host is not None
+    name = m.name
+    rname = en.rule.name
+
+    if rname == "ret_1":
+        s = m.snippet(en.tid) if en.tid is not None else None
+        if s is None or s.request is not None:
+            return None  # restriction: nobody to take the answer
+
+        def then_ret(w: World, st: HostStep) -> Any:
+            assert isinstance(st.label, LhReturn)
+            value = st.label.value
+            if s.creating is not None:
+                m2 = create_ret_1(setup, now, m.with_host(st.host), s, value)
+                partner = "create_ret_1"
+            else:
+                snippets = put_snippet(m, advance(setup, now, s, value))
+                m2 = Machine(m.name, m.conn, st.host, m.store, snippets, m.storerets, m.apps)
+                partner = None
+            assert m2 is not None
+            return Transition(rname, partner, Label("return", name, st.label.tid, value),
+                              with_machine(w, m2))
+
+        return (rname, en.outcome, then_ret, en.rule.urgent)
+
+    def then_other(w: World, st: HostStep) -> Any:
+        lab = st.label
+        if isinstance(lab, LhSendMsg):
+            return _send(setup, w, m.with_host(st.host), rname, lab.msg)
+        if isinstance(lab, LhExit):
+            return Transition(rname, "host_exit", Label("exit", name),
+                              with_machine(w, host_exit(m, st.host)))
+        if isinstance(lab, LhConsole):
+            label = Label("console", name, en.tid, lab.text)
+        else:
+            label = Label("tau", name, en.tid)
+        return Transition(rname, None, label, with_machine(w, m.with_host(st.host)))
+
+    return (rname, en.outcome, then_other, en.rule.urgent)
+
+
+def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
+    """The host outputs `msg`: lost if unplugged (host_send_disc), else the network takes it
+    (net_accept_drop / single / dup, with a propagation delay per copy)."""
+    label = Label("send", m.name, None, msg)
+    if not m.conn:
+        w2 = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+        return Transition(rname, "host_send_disc", label, w2)
+    drops = dict(w.drops)
+    options = setup.faults.fate_options(drops.get(m.name, 0))
+    base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+
+    def fate(choice: str) -> Any:
+        if choice == "drop":
+            return Transition(rname, "net_accept_drop", label,
+                              net_accept_drop(base, m.name))
+        copies = 1 if choice == "single" else int(choice[3:])
+        partner = "net_accept_single" if copies == 1 else "net_accept_dup"
+        return _delays(setup, base, m.name, msg, copies, (), rname, partner, label)
+
+    return Branch("fate", options, fate)
+
+
+def _delays(setup: Setup, w: World, src: str, msg: IPMsg, copies: int, chosen: tuple[int, ...],
+            rname: str, partner: str, label: Label) -> Any:
+    if len(chosen) == copies:
+        return Transition(rname, partner, label, net_accept(w, src, msg, chosen))
+    t = setup.timing
+    return Branch("delay", range(t.dpropmin, t.dpropmax + 1),
+                  lambda d: _delays(setup, w, src, msg, copies, (*chosen, d), rname, partner,
+                                    label))
+
+
+def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> list[Local]:
+    host = m.host
+    assert host is not None
+    req, now, name = s.request, ctx.now, m.name
+    if req is None:
+        return []
+    if isinstance(req, Call):
+        out: list[Local] = []
+        create = isinstance(req, Create)
+
+        def machine_after(st: HostStep) -> Machine:
+            parked = create_call_1(s) if create else waiting(s)
+            assert parked is not None
+            return Machine(m.name, m.conn, st.host, m.store, put_snippet(m, parked),
+                           m.storerets, m.apps)
+
+        def label_of(st: HostStep) -> Label:
+            return Label("call", name, s.tid, req)
+
+        partner = "create_call_1" if create else None
+        for en in call_enabled(ctx, host, s.tid, req):
+            then = _then_host(setup, m, en.rule.name, label_of, machine_after, partner)
+            out.append((en.rule.name, en.outcome, then, en.rule.urgent))
+        return out
+    if isinstance(req, (StoreNew, StoreSet, StoreGet)):
+        fn = {StoreNew: store_new_1, StoreSet: store_set_1, StoreGet: store_get_1}[type(req)]
+        m2 = fn(setup, now, m, s.tid, req)  # type: ignore[operator]
+        if m2 is None:
+            return []
+        label = Label("store", name, s.tid, req)
+        sname = fn.rule_info.name  # type: ignore[attr-defined]
+        return [(sname, None,
+                 lambda w, _: Transition(sname, None, label, with_machine(w, m2)), False)]
+    if isinstance(req, (Return, Raised)):
+        if s.org == EXTERN:
+            rname = "thread_return_1"
+
+            def then_ret(w: World, _: Any) -> Any:
+                m2 = thread_return_1(setup, now, m, s)
+                assert m2 is not None
+                val = req.value if isinstance(req, Return) else req
+                return Transition(rname, None, Label("modret", name, s.tid, val),
+                                  with_machine(w, m2))
+
+            if not any(a.tid == s.tid and a.request is None for a in m.apps):
+                return []
+            return [(rname, None, then_ret, False)]
+
+        def then_end(w: World, _: Any) -> Any:
+            m2 = thread_end_1(setup, now, m, s)
+            assert m2 is not None
+            err = req.error if isinstance(req, Raised) else None
+            return Transition("thread_end_1", None, Label("thread_end", name, s.tid, err),
+                              with_machine(w, m2))
+
+        return [("thread_end_1", None, then_end, False)]
+    raise TypeError(f"{name}: thread {s.tid} yielded {req!r}, which is not a LIB call, a store "
+                    "operation or a return")
+
+
+def _machine_local(setup: Setup, now: int, m: Machine) -> list[Local]:
+    """The candidates of machine `m` at time `now`, world-free, memoised.
+
+    Why the memo is sound: the list is a function of (setup, m, now) alone: `m` and every
+    component in it are immutable, the rules are pure, and nothing here touches the thread
+    runtime (component rules that advance a generator run only when fired, see `_lazy`). The
+    entry holds `m` and the `RuleCtx` (which carries `now`, the host constants and the
+    timing) and is used only when both are the very same objects, so an `id` is never
+    reused. One entry per machine name keeps it bounded."""
+    ctx = setup.ctx(m.name, now)
+    memo = setup.memo
+    key = ("cands", m.name)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is m and hit[1] is ctx:
+        return hit[2]  # type: ignore[no-any-return]
+    out = _machine_candidates(setup, ctx, m)
+    memo[key] = (m, ctx, out)
+    return out
+
+
+def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
+    host = m.host
+    if host is None:
+        return []
+    now = ctx.now
+    out: list[Local] = []
+    for en in internal_enabled(ctx, host):
+        c = _host_internal(setup, now, m, en)
+        if c is not None:
+            out.append(c)
+    for s in m.snippets:
+        out.extend(_snippet_candidates(setup, ctx, m, s))
+    for r in m.storerets:
+        waiter = m.snippet(r.tid)
+        if waiter is None or waiter.request is not None or waiter.creating is not None:
+            continue  # restriction: nobody waits for this answer
+        out.append(("storeret_1", None,
+                    _lazy(setup, now, m, storeret_1, r, "storeret_1",
+                          Label("storeret", m.name, r.tid, r.value)), False))
+    for a in m.apps:
+        if isinstance(a.request, ModCall) and a.deadline <= now and m.snippet(a.tid) is None:
+            label = Label("modcall", m.name, a.tid, (a.request.fn, a.request.arg))
+            out.append(("module_call_1", None,
+                        _lazy(setup, now, m, module_call_1, a, "module_call_1", label), False))
+        elif isinstance(a.request, Sleep) and a.deadline == now:
+            out.append(("app_wake", None, _lazy(setup, now, m, app_wake, a, "app_wake",
+                                                Label("wake", m.name, a.tid)), False))
+    return out
+
+
+def _lazy(setup: Setup, now: int, m: Machine, fn: Callable[..., Machine | None], arg: Any,
+          rname: str, label: Label) -> Callable[[World, Any], Transition]:
+    """A continuation that applies a component rule only when its candidate is fired: the rule
+    may advance a generator, which must not happen for candidates that are not taken."""
+
+    def then(w: World, _: Any) -> Transition:
+        m2 = fn(setup, now, m, arg)
+        assert m2 is not None, f"{rname} was enabled but did not apply"
+        return Transition(rname, None, label, with_machine(w, m2))
+
+    return then
+
+
+def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
+    """A message whose timer is 0 leaves the network (net_emit / net_emit_outside)."""
+    msg, now = f.msg, w.now
+    owner = setup.owners.get(msg.dst)
+    m = None
+    if owner is not None:
+        m = w.machine(owner)
+        if m.host is None:
+            m = None
+    if m is None:
+        net = tuple(x for x in w.net if x is not f)
+        w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
+        return [Candidate("net_emit_outside", None,
+                          lambda _: Transition("net_emit_outside", None, Label("out", None,
+                                                                               None, msg), w2))]
+    label = Label("deliver", m.name, None, msg)
+    if not m.conn:
+        net = tuple(x for x in w.net if x is not f)
+        w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
+        return [Candidate("host_recv_disc", None,
+                          lambda _: Transition("host_recv_disc", "net_emit", label, w2))]
+    assert m.host is not None
+    out = []
+    for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
+        then = _then_host(setup, m, en.rule.name, lambda st: label, None, "net_emit", f)
+        out.append(Candidate(en.rule.name, en.outcome, partial(then, w)))
+    return out
+
+
+def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate:
+    sched = tuple(e for e in w.schedule if e is not ev)
+    m = w.machine(ev.host)
+    now = w.now
+    if m.host is None:
+        m2 = m
+    elif ev.kind == "disconnect":
+        m2 = host_disconnect(m) or m
+    elif ev.kind == "reconnect":
+        m2 = host_reconnect(m) or m
+    else:
+        m2 = host_crash(m)
+    rname = f"host_{ev.kind}"
+    w2 = World(now, put_machine(w, m2), w.net, sched, w.drops, w.seq)
+    if ev.kind == "crash":
+        for s in m.snippets:
+            setup.runtime.discard(s.code)
+    return Candidate(rname, None, lambda _: Transition(rname, None, Label(ev.kind, ev.host), w2),
+                     True)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def enabled(setup: Setup, w: World) -> list[Candidate]:
+    """Every transition of `w`, in canonical order; time passage (if allowed) comes last."""
+    now = w.now
+    out: list[Candidate] = []
+    for m in w.machines:
+        for rname, first, fn, urg in _machine_local(setup, now, m):
+            out.append(Candidate(rname, first, partial(fn, w), urg))
+    for f in w.net:
+        if f.deadline <= now:
+            out.extend(_emit_candidates(setup, w, f))
+    for ev in w.schedule:
+        if ev.at <= now:
+            out.append(_event_candidate(setup, w, ev))
+    d = time_bound(setup, w, out)
+    if d > 0:
+        hint = "" if out else "idle"
+        out.append(Candidate("time_pass", Branch("time", range(1, d + 1), _identity, hint),
+                             partial(time_pass, w)))
+    return out
+
+
+def deadlines(w: World) -> list[int]:
+    """Every finite timer of every component, as absolute deadlines."""
+    out: list[int] = []
+    for m in w.machines:
+        h = m.host
+        if h is None:
+            continue
+        out.extend(e.deadline for e in h.ts if e.deadline < NEVER)
+        if h.oq_deadline < NEVER:
+            out.append(h.oq_deadline)
+        out.extend(s.deadline for s in m.snippets if s.deadline < NEVER)
+        out.extend(r.deadline for r in m.storerets)
+        out.extend(a.deadline for a in m.apps if a.deadline < NEVER)
+    out.extend(f.deadline for f in w.net)
+    out.extend(e.at for e in w.schedule)
+    return out
+
+
+def _machine_least(m: Machine) -> int:
+    """The least timer of any component of machine `m` (NEVER if none; a crashed machine has
+    none)."""
+    h = m.host
+    if h is None:
+        return NEVER
+    least = h.oq_deadline
+    for e in h.ts:
+        least = min(least, e.deadline)
+    for s in m.snippets:
+        least = min(least, s.deadline)
+    for r in m.storerets:
+        least = min(least, r.deadline)
+    for a in m.apps:
+        least = min(least, a.deadline)
+    return least
+
+
+def earliest_deadline(w: World, setup: Setup | None = None) -> int:
+    """The least timer of any component (NEVER if none), in one pass.
+
+    With `setup`, each machine's least timer is memoised: it is a function of the immutable
+    machine alone, so the entry (holding the machine, compared by identity) stays valid for
+    as long as the machine is unchanged, across time steps too."""
+    least = NEVER
+    for m in w.machines:
+        if setup is None:
+            ml = _machine_least(m)
+        else:
+            key = ("least", m.name)
+            hit = setup.memo.get(key)
+            if hit is None or hit[0] is not m:
+                hit = (m, _machine_least(m))
+                setup.memo[key] = hit
+            ml = hit[1]
+        least = min(least, ml)
+    if w.net and w.net[0].deadline < least:
+        least = w.net[0].deadline  # the network is kept sorted by deadline
+    if w.schedule and w.schedule[0].at < least:
+        least = w.schedule[0].at
+    return least
+
+
+def urgent(w: World, cands: list[Candidate]) -> bool:
+    """§A.5: some timer has reached 0, or some urgent rule is enabled."""
+    return earliest_deadline(w) <= w.now or any(c.urgent for c in cands)
+
+
+def time_bound(setup: Setup, w: World, cands: list[Candidate]) -> int:
+    """The largest d by which time may pass (0 if it may not): multiway `Time_Pass`, bounded
+    by every component's timer (net_msg_time for messages) and by the horizon."""
+    for c in cands:
+        if c.urgent:
+            return 0
+    limit = min(earliest_deadline(w, setup), setup.horizon)
+    return max(0, limit - w.now)

@@ -1,0 +1,149 @@
+"""The network rules (docs: the network term): the network accepts a datagram (single, dup,
+drop), lets time pass for messages in flight, emits them to their owner or outside, and
+takes datagrams injected from outside; `host_lift` lifts host transitions to the network.
+"""
+
+from __future__ import annotations
+
+from udpsem.base.registry import rule
+from udpsem.hosts.state import (
+    Host,
+)
+from udpsem.network.messages import IPMsg
+from udpsem.state.world import InFlight, Machine, Setup, World
+
+
+def net_accept(w: World, src: str | None, msg: IPMsg, delays: tuple[int, ...]) -> World:
+    """Put one copy of `msg` in flight per delay; reset the sender's run of drops."""
+    fresh = [InFlight(msg, w.now + d, src, w.seq + k) for k, d in enumerate(delays)]
+    net = tuple(sorted((*w.net, *fresh), key=lambda f: (f.deadline, f.seq)))
+    drops = tuple((h, n) for h, n in w.drops if h != src)
+    return World(w.now, w.machines, net, w.schedule, drops, w.seq + len(delays))
+
+
+@rule("net_accept_single", category="misc", trigger="net",
+      summary="the network takes a sent datagram and delivers one copy after a delay")
+def net_accept_single(w: World, src: str | None, msg: IPMsg, d: int) -> World:
+    """Description: `0 --n·msg?--> msg_d` with d in [dpropmin, dpropmax] (choice `delay`).
+
+    Errors: none.
+
+    Common cases: most datagrams.
+
+    Model details: reordering comes from independent delays.
+    """
+    return net_accept(w, src, msg, (d,))
+
+
+@rule("net_accept_dup", category="misc", trigger="net",
+      summary="the network takes a sent datagram and delivers k ≥ 2 copies, each delayed")
+def net_accept_dup(w: World, src: str | None, msg: IPMsg, ds: tuple[int, ...]) -> World:
+    """Description: `0 --n·msg?--> msg_d1 | ... | msg_dk`, k ≥ 2, delays chosen independently.
+
+    Errors: none.
+
+    Common cases: duplication by a faulty link or a retransmitting bridge.
+
+    Model details: k is bounded by the fault setting's max_copies (choice `fate`).
+    """
+    assert len(ds) >= 2
+    return net_accept(w, src, msg, ds)
+
+
+@rule("net_accept_drop", category="misc", trigger="net",
+      summary="the network takes a sent datagram and loses it")
+def net_accept_drop(w: World, src: str | None) -> World:
+    """Description: `0 --n·msg?--> 0`.
+
+    Errors: none.
+
+    Common cases: loss; bounded by max_successive_drops under the paper preset.
+
+    Model details: the run of drops per sending host is counted in the world.
+    """
+    drops = dict(w.drops)
+    if src is not None:
+        drops[src] = drops.get(src, 0) + 1
+    return World(w.now, w.machines, w.net, w.schedule, tuple(sorted(drops.items())), w.seq)
+
+
+@rule("net_msg_time", category="misc", trigger="net",
+      summary="a datagram in flight lets time pass, never beyond its arrival")
+def net_msg_time(f: InFlight, now: int, d: int) -> bool:
+    """Description: `msg_(d+d') --d'--> msg_d`: time passes for a message in transit.
+
+    Errors: none.
+
+    Common cases: every time step while datagrams are in flight.
+
+    Model details: with absolute deadlines this is the check that d' does not pass the
+    arrival; it is part of every `time_pass` (via `time_bound`).
+    """
+    return d > 0 and f.deadline - now >= d
+
+
+@rule("net_emit", category="emit", trigger="net",
+      summary="a datagram whose delay has run out is delivered to the machine owning its address")
+def net_emit(setup: Setup, w: World, f: InFlight) -> str | None:
+    """Description: `msg_0 --n·msg!--> 0` to the unique machine whose non-loopback addresses
+    contain the destination; it synchronises with a delivery_in_* rule (or host_recv_disc).
+
+    Errors: none.
+
+    Common cases: every datagram that is not lost.
+
+    Model details: sharp: only when the timer is exactly 0. Returns the owner's name.
+    """
+    if f.deadline != w.now:
+        return None
+    return setup.owners.get(f.msg.dst)
+
+
+@rule("net_emit_outside", category="emit", trigger="net",
+      summary="a datagram for an address no live machine owns leaves the modelled network")
+def net_emit_outside(w: World, f: InFlight) -> World:
+    """Description: `msg_0 --out(msg)--> 0` when no machine in N owns the destination (for
+    example it crashed).
+
+    Errors: none.
+
+    Common cases: a ping to a crashed host.
+
+    Model details: visible label `out(msg)`.
+    """
+    return World(w.now, w.machines, tuple(x for x in w.net if x is not f), w.schedule, w.drops,
+                 w.seq)
+
+
+@rule("net_inject", category="misc", trigger="net",
+      summary="a datagram from outside the modelled network enters it")
+def net_inject(w: World, msg: IPMsg, d: int) -> World:
+    """Description: `0 --in(msg)--> msg_d`, d in [dpropmin, dpropmax].
+
+    Errors: none.
+
+    Common cases: an ICMP host-unreachable from a router; foreign traffic.
+
+    Model details: off unless the fault setting allows it (Theorem 2 assumes none); drivers
+    offer it through `inject`.
+    """
+    return net_accept(w, None, msg, (d,))
+
+
+
+@rule("host_lift", category="misc", trigger="net",
+      summary="a host transition h --l--> h' is a transition of HOST(c, h), its label tagged")
+def host_lift(m: Machine, host: Host) -> Machine:
+    """Description: every host rule lifts to the network: `HOST(c, h) --n·l--> HOST(c, h')`,
+    the label tagged with the machine's name, except for the two rows host_send_disc and
+    host_recv_disc, which handle a machine that is unplugged.
+
+    Errors: none.
+
+    Common cases: every call, return, out-queue and delivery step of every machine.
+
+    Model details: implicit in every host transition of a run (the trace names the host rule
+    itself); coverage counts it once per lifted host transition.
+    """
+    return m.with_host(host)
+

@@ -1,0 +1,159 @@
+"""`udpsem chart` and `udpsem ui`: registered on the main command group by `udpsem/cli.py`.
+
+Bad input is one line and exit 2 (`udpsem.cli_input.fail`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from udpsem.cli_input import duration as _duration
+from udpsem.cli_input import fail as _fail
+
+
+def _window(t_from: str | None, t_to: str | None) -> tuple[int | None, int | None]:
+    a = None if t_from is None else _duration(t_from, "--from")
+    b = None if t_to is None else _duration(t_to, "--to")
+    if a is not None and b is not None and b <= a:
+        _fail("--to must be later than --from")
+    return a, b
+
+
+def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | None = None,
+                hosts: list[str] | None = None, width: int = 1600, check: bool = True) -> str:
+    """Draw `trace` into `out` (.svg or .html); returns a one-line description. Raises
+    TraceError for an unreadable trace, ValueError for bad options."""
+    from udpsem.view.chart import html, load, svg
+
+    data = load(trace, check=check)
+    if hosts:
+        unknown = [h for h in hosts if h not in data.hosts]
+        if unknown:
+            raise ValueError(f"--hosts: no host {', '.join(unknown)} in the trace "
+                             f"(it has {', '.join(data.hosts)})")
+    suffix = out.suffix.lower()
+    kw = {"t_from": t_from, "t_to": t_to, "hosts": hosts or None, "width": width}
+    if suffix == ".svg":
+        text = svg(data, **kw)  # type: ignore[arg-type]
+    elif suffix in (".html", ".htm"):
+        text = html(data, **kw)
+    else:
+        raise ValueError(f"-o {out}: give a file ending in .svg or .html")
+    out.write_text(text, encoding="utf-8")
+    c = data.counts()
+    return (f"chart of {data.steps} steps written to {out}: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(c.items()))
+            + (f"; {len(data.violations)} violation(s)" if data.violations else ""))
+
+
+@click.command("chart")
+@click.argument("trace_file", metavar="TRACE")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="the chart file: .svg, or .html (self-contained, hover details)")
+@click.option("--from", "t_from", default=None, metavar="TIME", help="start of the time window")
+@click.option("--to", "t_to", default=None, metavar="TIME", help="end of the time window")
+@click.option("--hosts", default=None, metavar="A,B", help="the lifelines to draw, in order")
+@click.option("--width", type=click.IntRange(400, 20000), default=1600, show_default=True,
+              help="width in pixels")
+@click.option("--no-check", is_flag=True,
+              help="do not replay the trace to find property violations")
+def chart(trace_file: str, out: Path, t_from: str | None, t_to: str | None,
+          hosts: str | None, width: int, no_check: bool) -> None:
+    """Draw a sequence chart of a trace: hosts as lifelines, datagrams as arrows with their
+    fate, unplugged and crash windows, timeouts, status changes and violations."""
+    from udpsem.traces.replay import TraceError
+
+    a, b = _window(t_from, t_to)
+    host_list = [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None
+    try:
+        msg = write_chart(trace_file, out, a, b, host_list, width, not no_check)
+    except TraceError as e:
+        _fail(str(e))
+    except ValueError as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"-o {out}: cannot write: {e.strerror or e}")
+    click.echo(msg)
+
+
+@click.command("ui")
+@click.argument("target", metavar="TRACE | PROGRAM")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="port on 127.0.0.1 (0: a free one)")
+@click.option("--seed", type=int, default=0, show_default=True, help="PROGRAM: seed of the run")
+@click.option("--duration", default=None, help="PROGRAM: virtual time to run")
+@click.option("--loss", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="PROGRAM: probability of loss")
+@click.option("--dup", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="PROGRAM: probability of duplication")
+@click.option("--preset", type=click.Choice(["paper"]), default=None,
+              help="PROGRAM: Theorem 2's assumptions")
+@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
+              help="PROGRAM: unplug HOST during a window (repeatable)")
+@click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
+              help="PROGRAM: crash HOST at TIME (repeatable)")
+def ui(target: str, port: int, seed: int, duration: str | None, loss: float, dup: float,
+       preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...]) -> None:
+    """Serve the explorer for a TRACE file (or a fresh run of PROGRAM) on 127.0.0.1: step
+    through it, see each state and rule, branch off by picking an enabled transition. It
+    prints the address and opens nothing by itself; stop it with Ctrl-C."""
+    from udpsem.traces.replay import TraceError
+    from udpsem.view.server import make_server
+    from udpsem.view.session import Session
+
+    trace = target
+    if not Path(target).exists():
+        trace = _record_run(target, seed, duration, loss, dup, preset, disconnects, crashes)
+    click.echo(f"loading {trace} …", err=True)
+    try:
+        sess = Session.load(trace)
+    except TraceError as e:
+        _fail(str(e))
+    try:
+        srv = make_server(sess, port)
+    except OSError as e:
+        _fail(f"--port {port}: cannot listen on 127.0.0.1: {e.strerror or e}")
+    host, real_port = str(srv.server_address[0]), int(srv.server_address[1])
+    click.echo(f"udpsem explorer: http://{host}:{real_port}/  ({len(sess.steps)} steps; "
+               f"Ctrl-C stops it)")
+    sys.stdout.flush()
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+
+
+def _record_run(program: str, seed: int, duration: str | None, loss: float, dup: float,
+                preset: str | None, disconnects: tuple[str, ...],
+                crashes: tuple[str, ...]) -> str:
+    """Run a catalogued program into a temporary trace file (for `udpsem ui PROGRAM`)."""
+    from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
+    from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
+    from udpsem.traces.record import run
+
+    try:
+        scenario(program)
+    except UnknownProgram as e:
+        _fail(f"{program}: no such trace file, and {e}")
+    try:
+        faults = Faults(loss=loss, dup=dup,
+                        disconnects=tuple(parse_window(w) for w in disconnects),
+                        crashes=tuple(parse_crash(c) for c in crashes))
+        if preset is not None:
+            faults = apply_preset(faults, preset)
+    except ValueError as e:
+        _fail(f"--disconnect/--crash/--preset: {e}")
+    params = {} if duration is None else {"duration_ns": _duration(duration, "--duration")}
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix=f"udpsem-{program}-",
+                                         delete=False, encoding="utf-8") as fh:
+            run(program, params, faults, seed, trace=fh)  # type: ignore[arg-type]
+    except ScenarioError as e:
+        _fail(str(e))
+    return fh.name

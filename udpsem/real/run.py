@@ -30,9 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from udpsem import __version__
 from udpsem.base.labels import Label
 from udpsem.base.time import MS, US
+from udpsem.base.version import __version__
 from udpsem.check.environment import app_gaps
 from udpsem.hosts.calls import Call, Create
 from udpsem.hosts.state import HostConsts, Timing

@@ -86,7 +86,8 @@ def world(n: int, seconds: float) -> tuple[Any, Any]:
                       netmask=16)
              for i in range(n)]
     timing = Timing(dpropmin=10 * MS, dpropmax=200 * MS)
-    return build_world(hosts, Faults(loss=0.1, dup=0.05, max_copies=2), GeneratorRuntime(),
+    return build_world(hosts, Faults(loss=0.1, dup=0.05, max_copies=2),
+                       GeneratorRuntime(history=False),
                        timing=timing, horizon=int(seconds * S))
 
 

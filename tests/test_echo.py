@@ -1,4 +1,4 @@
-"""The echo example (MODEL.md §B.7) in the model: the scenario, its CLI, replay, and the
+"""The echo example (docs/sessions.md#echo) in the model: the scenario, its CLI, replay, and the
 known limitations of B.9 shown on recorded traces."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""host_ok and network_ok (MODEL.md §A.9, §A.2): each conjunct is detected and named, and
+"""host_ok and network_ok (docs/model.md#invariants): each conjunct is detected and named, and
 every host the strategies generate satisfies host_ok."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Network, module and thread rules (MODEL.md §A.7) driven through small worlds built with
+"""Network, module and thread rules (docs/rules.md) driven through small worlds built with
 `semantics.system`: thread_end_1, exit_2 with host_exit, net_inject and net_emit_outside,
 disconnection and crash. network_ok is checked after every step."""
 

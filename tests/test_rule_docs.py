@@ -1,5 +1,6 @@
-"""Every registered rule's docstring follows MODEL.md's four sections (DESIGN.md §3.1), so
-that `udpsem rules NAME` always has them to show."""
+"""Every registered rule's docstring has the sections of docs/architecture.md#principles
+(Description, Errors, Common cases, Model details, Formal), so that `udpsem rules NAME` and
+docs/rules.md always have them to show."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import pytest
 import udpsem.core.system  # noqa: F401  (registers every rule)
 from udpsem.base.registry import RULES
 
-SECTIONS = ("Description", "Errors", "Common cases", "Model details")
+SECTIONS = ("Description", "Errors", "Common cases", "Model details", "Formal")
 
 
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_rule_docstring_has_the_four_sections_in_order(name: str) -> None:
+def test_rule_docstring_has_the_five_sections_in_order(name: str) -> None:
     doc = RULES[name].doc
     starts = []
     for section in SECTIONS:

@@ -1,4 +1,4 @@
-"""connect_* (MODEL.md §A.8.4)."""
+"""connect_* (docs/rules.md#connect_1)."""
 
 from tests.hostkit import ALAN, KURT, call, ctx, host, names_call, thread_state
 from udpsem.hosts.calls import connect

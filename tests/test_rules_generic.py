@@ -1,4 +1,4 @@
-"""Generic rules (MODEL.md §A.8.2) fired through hostkit, and the rarer bind failures."""
+"""Generic rules (docs/rules.md#ret_1) fired through hostkit, and the rarer bind failures."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Input rules (MODEL.md §A.8.12): delivery_in_udp_1/2/3, delivery_in_icmp_1/2, ICMP_GEN and
+"""Input rules (docs/rules.md): delivery_in_udp_1/2/3, delivery_in_icmp_1/2, ICMP_GEN and
 the arch differences in matching."""
 
 from dataclasses import replace

@@ -1,5 +1,5 @@
 """disconnect, getsockname, getpeername, geterr, getsockopt, setsockopt and close
-(MODEL.md §A.8.4, §A.8.7, §A.8.9)."""
+(docs/rules.md#connect_1, docs/rules.md#geterr_1, docs/rules.md#close_1)."""
 
 from tests.hostkit import ALAN, KURT, call, ctx, host, names_call, thread_state
 from udpsem.base.time import NEVER

@@ -1,5 +1,5 @@
 """port_of_int, ip_of_string, getifaddrs, create, delay, print_endline_flush, exit
-(MODEL.md §A.8.10)."""
+(docs/rules.md#port_of_int_1)."""
 
 from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""Out-queue rules (MODEL.md §A.8.11): delivery_out_1, delivery_out_martian,
+"""Out-queue rules (docs/rules.md#delivery_out_1): delivery_out_1, delivery_out_martian,
 delivery_loopback_udp_1/2, delivery_loopback_icmp_1/2."""
 
 from dataclasses import replace

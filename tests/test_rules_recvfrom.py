@@ -1,4 +1,4 @@
-"""recvfrom_* (MODEL.md §A.8.6)."""
+"""recvfrom_* (docs/rules.md#recvfrom_1)."""
 
 from tests.hostkit import (
     ALAN,

@@ -1,4 +1,4 @@
-"""select_1..select_5 (MODEL.md §A.8.8)."""
+"""select_1..select_5 (docs/rules.md#select_1)."""
 
 from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""sendto_* (MODEL.md §A.8.5)."""
+"""sendto_* (docs/rules.md#sendto_1)."""
 
 from collections.abc import Sequence
 

@@ -1,4 +1,4 @@
-"""socket_* and bind_* (MODEL.md §A.8.3)."""
+"""socket_* and bind_* (docs/rules.md#socket_1)."""
 
 from dataclasses import replace
 

@@ -1,4 +1,4 @@
-"""The sanity properties of MODEL.md §A.9 over generated well-formed hosts, and local
+"""The sanity properties of docs/model.md#invariants over generated well-formed hosts, and local
 receptiveness (network_ok, no deadlock) along seeded heartbeat simulations.
 
 1. Totality / receptiveness: every well-typed call from a RUN thread is accepted by some

@@ -1,4 +1,4 @@
-"""The sans-I/O cores step by step (MODEL.md §B.4–B.6), with hand-fed datagrams and times."""
+"""The sans-I/O cores step by step (docs/sessions.md), with hand-fed datagrams and times."""
 
 from __future__ import annotations
 

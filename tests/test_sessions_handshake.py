@@ -124,7 +124,7 @@ def test_tables_are_total_and_unambiguous() -> None:
 
 
 def test_spec_rows_are_the_b4_table() -> None:
-    """The six spec rows plus the 'anything else' rows, as MODEL.md §B.4 lists them."""
+    """The six spec rows plus the 'anything else' rows, as docs/sessions.md#handshake lists them."""
     spec = [(r.state, r.events, r.action) for r in SERVER_TABLE if r.action != Action.VIOLATION]
     assert spec == [
         (Entry.ABSENT, (Event.INIT,), Action.NEW_COOKIE),

@@ -1,4 +1,4 @@
-"""The sessions library run in the model (MODEL.md §B.6, §B.8): the driver's API and error
+"""The sessions library run in the model (docs/sessions.md): the driver's API and error
 handling, its logical clock, and the guarantees as properties over seeded simulations with
 loss, duplication and reordering.
 

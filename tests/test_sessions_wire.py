@@ -1,4 +1,4 @@
-"""The wire format of MODEL.md §B.3: byte-exact examples, errors with offsets, properties."""
+"""The wire format (docs/sessions.md): byte-exact examples, errors with offsets, properties."""
 
 from __future__ import annotations
 

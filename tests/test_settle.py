@@ -1,4 +1,4 @@
-"""Theorem 2's settle time, exactly (MODEL.md §A.10, Finding).
+"""Theorem 2's settle time, exactly (docs/model.md#theorem-2).
 
 The paper's conclusion: `get_status` is correct from 2.6 s after the later of KURT's last status
 change and ALAN's start. Assumption 9 allows `dpropmax` up to 200 ms, but a ping sent just

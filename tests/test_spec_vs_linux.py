@@ -1,4 +1,4 @@
-"""Where this machine's Linux kernel and MODEL.md disagree, the model follows Linux.
+"""Where this machine's kernel and the written specification disagree, the model follows Linux.
 
 Each test states the model's answer and, on Linux, checks it against real loopback UDP
 sockets.
@@ -20,7 +20,7 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 
 
 def test_bind_to_inaddr_any_is_the_wildcard_in_the_model() -> None:
-    """MODEL.md's bind_2 would fail `bind(fd, Some 0.0.0.0, p)` with EADDRNOTAVAIL (0.0.0.0
+    """The spec's bind_2 would fail `bind(fd, Some 0.0.0.0, p)` with EADDRNOTAVAIL (0.0.0.0
     is not local); Linux binds the wildcard. Regression test for the fix in bind.py."""
     c = ctx()
     h = host(socks=[Sock(3)])

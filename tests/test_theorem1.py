@@ -1,4 +1,4 @@
-"""Theorem 1 (host_ok preservation, MODEL.md §A.9) as properties over generated hosts.
+"""Theorem 1 (host_ok preservation, docs/model.md#invariants) as properties over generated hosts.
 
 For a generated host h with host_ok, every successor under every applicable rule satisfies
 host_ok: call rules (a generated call from a RUN or ZOMBIE thread), internal rules (thread

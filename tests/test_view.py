@@ -339,3 +339,31 @@ def test_ui_command_serves_on_loopback(hb_trace: Path) -> None:
 def test_ui_bad_input() -> None:
     p = udpsem("ui", "no-such-thing", check=False)
     assert p.returncode == 2 and "no-such-thing" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_state_command(hb_trace: Path) -> None:
+    p = udpsem("state", str(hb_trace), "--at", "20s")
+    lines = p.stdout.splitlines()
+    assert lines[0].endswith("host_disconnect: KURT is unplugged")
+    assert "* KURT: unplugged" in lines and "ALAN: connected" in lines
+    assert "reconnect KURT at 40.000s" in p.stdout
+    js = json.loads(udpsem("state", str(hb_trace), "--step", "0", "--json").stdout)
+    assert js["step"] == 0 and js["time"] == "0.000s"
+    bad = udpsem("state", str(hb_trace), "--step", "999999", check=False)
+    assert bad.returncode == 2 and "steps" in bad.stderr
+
+
+def test_chart_of_a_crash(tmp_path: Path) -> None:
+    # ALAN crashes at 8 s: its calls and status end there, KURT's pings leave the network
+    path = tmp_path / "c.jsonl"
+    udpsem("run", "heartbeat", "--seed", "2", "--duration", "12s", "--loss", "0.2",
+           "--crash", "ALAN@8s", "--trace", str(path))
+    header, recs = _records(path)
+    data = events(header, recs)
+    assert [(b.host, b.kind, b.t0, b.t1) for b in data.bands] == [("ALAN", "crashed", 8 * S,
+                                                                   None)]
+    assert data.ends == {"ALAN": 8 * S}
+    assert all(c.t1 is not None and c.t1 <= 8 * S for c in data.calls if c.host == "ALAN")
+    outside = [m for m in data.msgs if m.fate == "outside"]
+    assert outside and all(m.t0 >= 8 * S and m.dst == "ALAN" for m in outside)
+    assert len(outside) == sum(r["rule"] == "net_emit_outside" for r in recs)

@@ -192,14 +192,18 @@ def replay(trace_file: str, as_json: bool) -> None:
 @click.argument("args", nargs=-1, metavar="[NAME | FILE...]")
 @click.option("--coverage", "coverage_mode", is_flag=True,
               help="count how often each rule fired in the trace FILEs (0 highlighted)")
-def rules(args: tuple[str, ...], coverage_mode: bool) -> None:
-    """List the registered rules, show one rule's documentation, or (with --coverage FILE...)
-    count each rule's uses over trace files."""
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="print the whole reference as Markdown (this is docs/rules.md)")
+def rules(args: tuple[str, ...], coverage_mode: bool, as_json: bool, as_markdown: bool) -> None:
+    """List the registered rules, show one rule's reference (formal statement, category,
+    timing, errors, code), or (with --coverage FILE...) count each rule's uses over trace
+    files."""
     from rich.table import Table
 
-    import udpsem.core.system  # noqa: F401  (registers every rule)
-    from udpsem.base.registry import RULES
+    from udpsem import reference
 
+    registry = reference.registry()
     console = _console()
     if coverage_mode:
         from udpsem.core.coverage import count_traces, report
@@ -212,38 +216,55 @@ def rules(args: tuple[str, ...], coverage_mode: bool) -> None:
             _fail(str(e))
         rows = report(counts)
         unused = [n for n, k in rows if k == 0]
+        if as_json:
+            click.echo(json.dumps({
+                "files": list(args), "rules": len(rows), "exercised": len(rows) - len(unused),
+                "never": unused,
+                "counts": [{"rule": n, "category": registry[n].category, "count": k}
+                           for n, k in rows]}))
+            return
         table = Table(title=f"rule coverage over {len(args)} trace file(s)")
-        for col in ("rule", "category", "count"):
-            table.add_column(col)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("category", no_wrap=True)
+        table.add_column("count", justify="right", no_wrap=True)
         for n, k in rows:
             style = "bold red" if k == 0 else ""
-            table.add_row(n, RULES[n].category, str(k), style=style)
+            table.add_row(n, registry[n].category, str(k), style=style)
         console.print(table)
         console.print(f"{len(rows) - len(unused)} of {len(rows)} rules exercised; "
                       f"[{'red' if unused else 'green'}]{len(unused)} never[/]")
+        return
+    if as_markdown:
+        if args:
+            _fail("--markdown prints the whole reference; give no NAME")
+        click.echo(reference.markdown(), nl=False)
         return
     if len(args) > 1:
         _fail("give one rule NAME (or --coverage FILE...)")
     name = args[0] if args else None
     if name is not None:
-        info = RULES.get(name)
+        info = registry.get(name)
         if info is None:
             _fail(f"unknown rule {name!r} (see `udpsem rules` for the list)")
-        console.print(f"[bold]{info.name}[/]  ({info.category}"
-                      f"{', urgent' if info.urgent else ''}; "
-                      f"{'call ' + info.call if info.call else info.trigger})")
-        console.print(info.summary)
-        if info.errors:
-            console.print("errors: " + ", ".join(info.errors))
-        console.print()
-        console.print(info.doc)
+        if as_json:
+            click.echo(json.dumps(reference.record(info)))
+        else:
+            width = console.width if console.is_terminal else 100
+            click.echo(reference.text(info, width=max(40, min(width, 100))))
         return
-    table = Table(title=f"{len(RULES)} rules")
-    for col in ("rule", "call", "category", "urgent", "summary", "errors"):
-        table.add_column(col)
-    for info in RULES.values():
-        table.add_row(info.name, info.call or f"({info.trigger})", info.category,
-                      "yes" if info.urgent else "", info.summary, ", ".join(info.errors))
+    if as_json:
+        click.echo(json.dumps([reference.record(i) for i in registry.values()]))
+        return
+    # Rule names and categories never wrap, so they stay whole in an 80-column terminal;
+    # the summary takes the rest of the width. Call, errors and the rest: `rules NAME`.
+    table = Table(title=f"{len(registry)} rules (udpsem rules NAME for one rule's reference)",
+                  box=None, padding=(0, 1), show_edge=False)
+    table.add_column("rule", no_wrap=True, style="bold")
+    table.add_column("category", no_wrap=True)
+    table.add_column("summary", ratio=1, overflow="fold")
+    for info in registry.values():
+        summary = f"[urgent] {info.summary}" if info.urgent else info.summary
+        table.add_row(info.name, info.category, summary)
     console.print(table)
 
 
@@ -256,8 +277,14 @@ def schema() -> None:
 
 
 @cli.command("programs")
-def programs() -> None:
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead")
+def programs(as_json: bool) -> None:
     """List the programs `udpsem run` knows."""
+    if as_json:
+        click.echo(json.dumps([{"name": sc.name, "summary": sc.summary,
+                                "defaults": dict(sorted(sc.defaults.items()))}
+                               for sc in SCENARIOS.values()]))
+        return
     for sc in SCENARIOS.values():
         click.echo(f"{sc.name}: {sc.summary}")
 
@@ -280,10 +307,11 @@ from udpsem.explore.cli import explore
 
 cli.add_command(explore)
 
-from udpsem.view.cli import chart, ui
+from udpsem.view.cli import chart, state, ui
 
 cli.add_command(chart)
 cli.add_command(ui)
+cli.add_command(state)
 
 from udpsem.real.cli import real
 

@@ -1,4 +1,4 @@
-"""Explicit nondeterminism (DESIGN.md §3.4): branches, choosers and their resolution.
+"""Explicit nondeterminism (docs/model.md#executable-model): branches, choosers, resolution.
 
 A rule that has a choice to make (an ephemeral port, a propagation delay, how many copies,
 whether to send ICMP) does not make it: it returns a `Branch` naming the *kind* of choice, the

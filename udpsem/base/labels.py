@@ -1,8 +1,8 @@
-"""System labels (MODEL.md §A.6) and resolved transitions.
+"""System labels (docs/model.md#labels) and resolved transitions.
 
 A binary synchronisation is recorded by its *output* label (e.g. the call a thread makes, the
 datagram a host sends), not as a bare τ, so that traces say what happened. `visible` says
-whether the label survives restriction (§A.6): module calls and returns, console output,
+whether the label survives restriction (docs/model.md): module calls and returns, console output,
 `in`/`out`, disconnect, reconnect, crash, exit, time.
 """
 

@@ -1,9 +1,9 @@
-"""The rule registry (DESIGN.md §3.1): every rule with its fixed metadata.
+"""The rule registry (docs/architecture.md#principles): every rule with its fixed metadata.
 
 A rule is a pure function decorated with `@rule(name, category=..., trigger=..., ...)`. The
 decorator records the metadata; `validate()` (run when `udpsem.rules` is imported) fails loudly
 on duplicates, missing summaries, unknown categories or a category that contradicts a rule's
-flags. Names follow MODEL.md and are never renumbered.
+flags. Names follow the paper where it has one and are never renumbered.
 
 Triggers say what makes the system try a rule:
   call    a thread's LIB call `Lh_call(tid, c)`   fn(ctx, h, tid, call) -> Host | Branch | None
@@ -11,7 +11,7 @@ Triggers say what makes the system try a rule:
   oq      the head of the out-queue               fn(ctx, h) -> HostStep | Branch | None
   recv    a datagram arriving from the network    fn(ctx, h, msg) -> Host | Branch | None
   net     network-level (messages, connection, crash, time)
-  snippet thread, module and store rules (§A.7)
+  snippet thread, module and store rules
 `None` means "does not apply"; a rule checks its whole guard before it returns a Branch, so
 applicability never depends on a choice. Call and recv rules return the successor host (their
 label is the input label); thread and oq rules return a HostStep carrying their output label.
@@ -116,7 +116,7 @@ def _check(info: RuleInfo) -> None:
     if info.category == "accept" and info.trigger != "recv":
         raise RegistryError(f"{where}: accept rules take a datagram from the network")
     if info.urgent and info.category not in ("slowsucceed", "slowfail"):
-        raise RegistryError(f"{where}: only slow rules are urgent in MODEL.md §A.5")
+        raise RegistryError(f"{where}: only slow rules are urgent (docs/model.md#time-and-urgency)")
 
 
 def call_rules(call: str) -> list[RuleInfo]:

@@ -1,4 +1,4 @@
-"""Exact time (MODEL.md §A.5): integer nanoseconds, absolute deadlines, duration parsing.
+"""Exact time (docs/model.md#time-and-urgency): integer ns, absolute deadlines, duration parsing.
 
 A timer is stored as an absolute *deadline* in nanoseconds; its value in the paper's sense is
 `deadline - now`. Time passage is then just `now += d`, defined iff `d ≤ deadline - now` for

@@ -1,4 +1,4 @@
-"""Rule coverage (DESIGN.md §5): which registered rules a run, a trace or a test suite
+"""Rule coverage (docs/architecture.md): which registered rules a run, a trace or a test suite
 exercised, and how often.
 
 The live counter is opt-in: `start()` turns it on, and until then the only cost on the hot

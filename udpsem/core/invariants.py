@@ -1,7 +1,7 @@
-"""`network_ok` (MODEL.md §A.2, §A.9 C1–C3) as an executable predicate over a `World`.
+"""`network_ok` (docs/model.md#invariants) as an executable predicate over a `World`.
 
 `network_violations(setup, world)` returns one `Violation` per broken conjunct (empty iff
-`network_ok`); host conjuncts keep their §A.9 names and carry the machine's name in `where`.
+`network_ok`); host conjuncts keep their names (docs/model.md) and name the machine in `where`.
 The network-level conjuncts are named here:
 
 * **N1** no two machines share a host name.
@@ -25,7 +25,7 @@ The network-level conjuncts are named here:
 from __future__ import annotations
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.invariants import Violation, host_violations
+from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations
 from udpsem.hosts.state import Run, Zombie
 from udpsem.network.messages import msg_ok
 from udpsem.state.world import Machine, Setup, World
@@ -33,8 +33,10 @@ from udpsem.state.world import Machine, Setup, World
 NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2")
 
 
-def network_violations(setup: Setup, w: World) -> list[Violation]:
-    """Every broken conjunct of `network_ok` for world `w` (empty iff it holds)."""
+def network_violations(setup: Setup, w: World,
+                       host_memo: HostOkMemo | None = None) -> list[Violation]:
+    """Every broken conjunct of `network_ok` for world `w` (empty iff it holds). A checker
+    that sees many worlds sharing hosts may pass a `HostOkMemo` (same result, less work)."""
     out: list[Violation] = []
     names = [m.name for m in w.machines]
     if len(set(names)) != len(names):
@@ -59,7 +61,8 @@ def network_violations(setup: Setup, w: World) -> list[Violation]:
                 if setup.owners.get(a) != m.name:
                     out.append(Violation("N2", f"the network routes {a} to "
                                                f"{setup.owners.get(a)}", m.name))
-        for v in host_violations(m.host, setup.consts[m.name], setup.timing, w.now):
+        hv = host_violations if host_memo is None else host_memo.violations
+        for v in hv(m.host, setup.consts[m.name], setup.timing, w.now):
             out.append(Violation(v.conjunct, v.detail, m.name))
         out.extend(_agreement(setup, w, m))
     for k, f in enumerate(w.net):
@@ -73,7 +76,7 @@ def network_violations(setup: Setup, w: World) -> list[Violation]:
 
 
 def network_ok(setup: Setup, w: World) -> bool:
-    """`network_ok` (MODEL.md §A.2)."""
+    """`network_ok` (docs/model.md#invariants)."""
     return not network_violations(setup, w)
 
 

@@ -19,6 +19,15 @@ def time_pass(w: World, d: int) -> Transition:
 
     Model details: timers are absolute deadlines, so passing time only moves the clock; the
     bound (no timer below 0, nothing urgent) is enforced by `time_bound`.
+
+    Formal:
+        premises: d > 0; the world is not urgent (no timer is 0 and no urgent rule is enabled);
+          every timer in every component is ≥ d (Time_Pass_h for each host, net_msg_time for each
+          message, the scheduled environment events); now + d ≤ the horizon
+        transition: N --d--> N'
+        after: N' = N with every timer decreased by d (∞ − d = ∞); with absolute deadlines only the
+          clock moves: now := now + d
+        changes: now (the global clock)
     """
     return Transition("time_pass", None, Label("time", None, None, d),
                       World(w.now + d, w.machines, w.net, w.schedule, w.drops, w.seq))

@@ -10,7 +10,7 @@ is urgent, by at most the least remaining timer of any component.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -20,9 +20,10 @@ from udpsem.base.labels import Label, Transition
 from udpsem.base.time import NEVER
 from udpsem.core.passage import time_pass
 from udpsem.hosts.calls import Call, Create
-from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
+from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, outcome_at, recv_enabled
 from udpsem.hosts.state import (
     HostStep,
+    LhCall,
     LhConsole,
     LhExit,
     LhReturn,
@@ -57,6 +58,7 @@ from udpsem.state.components import (
     StoreGet,
     StoreNew,
     StoreSet,
+    store_read,
 )
 from udpsem.state.world import Event, InFlight, Machine, Setup, World, put_machine, with_machine
 
@@ -76,12 +78,16 @@ class Candidate:
 #
 # A machine's candidates depend only on the machine, the clock and the setup; only their
 # continuations need the rest of the world (to put the successor machine back into it). So
-# they are built world-free, as `(rule, first, fn, urgent)` with `fn(w, v)`, and bound to the
-# world by `enabled`. That lets `enabled` reuse a machine's list while the machine and the
-# clock stay the same (`_machine_local`), which is most steps: a step usually changes one
-# machine and leaves the clock alone.
+# they are built world-free, as `Local`s, and bound to the world only when a driver looks at
+# one (`Candidates`). The continuations read the clock from the world they are bound to, so
+# a machine's list is reused for as long as the machine is unchanged and the clock has not
+# crossed one of its timers (see `_Entry`): most steps change one machine, and a time step
+# changes none but the ones whose timer it reaches.
 
-Local = tuple[str, Any, Callable[[World, Any], Any], bool]
+Local = tuple[str, Any, Callable[[World, Any], Any], bool, Any]
+"""`(rule, first, fn, urgent, redo)`: `fn(w, v)` finishes the transition in world `w`;
+`redo` is None when `first` does not depend on the clock, else `(info, args, label)` from
+which `hosts.lts.outcome_at` re-derives the host rule's outcome at another time."""
 
 
 def _then_host(setup: Setup, m: Machine, rule_name: str,
@@ -100,7 +106,7 @@ def _then_host(setup: Setup, m: Machine, rule_name: str,
     return then
 
 
-def _host_internal(setup: Setup, now: int, m: Machine, en: Enabled) -> Local | None:
+def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | None:
     """Candidates for a host's own rules, synchronised with their partner if they output."""
     host = m.host
     assert host is not None
@@ -116,17 +122,17 @@ def _host_internal(setup: Setup, now: int, m: Machine, en: Enabled) -> Local | N
             assert isinstance(st.label, LhReturn)
             value = st.label.value
             if s.creating is not None:
-                m2 = create_ret_1(setup, now, m.with_host(st.host), s, value)
+                m2 = create_ret_1(setup, w.now, m.with_host(st.host), s, value)
                 partner = "create_ret_1"
             else:
-                snippets = put_snippet(m, advance(setup, now, s, value))
+                snippets = put_snippet(m, advance(setup, w.now, s, value))
                 m2 = Machine(m.name, m.conn, st.host, m.store, snippets, m.storerets, m.apps)
                 partner = None
             assert m2 is not None
             return Transition(rname, partner, Label("return", name, st.label.tid, value),
                               with_machine(w, m2))
 
-        return (rname, en.outcome, then_ret, en.rule.urgent)
+        return (rname, en.outcome, then_ret, en.rule.urgent, redo)
 
     def then_other(w: World, st: HostStep) -> Any:
         lab = st.label
@@ -141,7 +147,7 @@ def _host_internal(setup: Setup, now: int, m: Machine, en: Enabled) -> Local | N
             label = Label("tau", name, en.tid)
         return Transition(rname, None, label, with_machine(w, m.with_host(st.host)))
 
-    return (rname, en.outcome, then_other, en.rule.urgent)
+    return (rname, en.outcome, then_other, en.rule.urgent, redo)
 
 
 def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
@@ -176,10 +182,14 @@ def _delays(setup: Setup, w: World, src: str, msg: IPMsg, copies: int, chosen: t
                                     label))
 
 
+_STORE_RULES: dict[type, Callable[..., Machine | None]] = {
+    StoreNew: store_new_1, StoreSet: store_set_1, StoreGet: store_get_1}
+
+
 def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> list[Local]:
     host = m.host
     assert host is not None
-    req, now, name = s.request, ctx.now, m.name
+    req, name = s.request, m.name
     if req is None:
         return []
     if isinstance(req, Call):
@@ -196,25 +206,34 @@ def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> l
             return Label("call", name, s.tid, req)
 
         partner = "create_call_1" if create else None
+        args = (host, s.tid, req)
+        lh = LhCall(s.tid, req)
         for en in call_enabled(ctx, host, s.tid, req):
             then = _then_host(setup, m, en.rule.name, label_of, machine_after, partner)
-            out.append((en.rule.name, en.outcome, then, en.rule.urgent))
+            out.append((en.rule.name, en.outcome, then, en.rule.urgent, (en.rule, args, lh)))
         return out
     if isinstance(req, (StoreNew, StoreSet, StoreGet)):
-        fn = {StoreNew: store_new_1, StoreSet: store_set_1, StoreGet: store_get_1}[type(req)]
-        m2 = fn(setup, now, m, s.tid, req)  # type: ignore[operator]
-        if m2 is None:
-            return []
+        fn = _STORE_RULES[type(req)]
+        if isinstance(req, StoreGet):
+            try:
+                store_read(m.store, req.loc)
+            except KeyError:
+                return []  # store_get_1 does not apply: reading an unallocated location
         label = Label("store", name, s.tid, req)
         sname = fn.rule_info.name  # type: ignore[attr-defined]
-        return [(sname, None,
-                 lambda w, _: Transition(sname, None, label, with_machine(w, m2)), False)]
+
+        def then_store(w: World, _: Any) -> Transition:
+            m2 = fn(setup, w.now, m, s.tid, req)
+            assert m2 is not None, f"{sname} was enabled but did not apply"
+            return Transition(sname, None, label, with_machine(w, m2))
+
+        return [(sname, None, then_store, False, None)]
     if isinstance(req, (Return, Raised)):
         if s.org == EXTERN:
             rname = "thread_return_1"
 
             def then_ret(w: World, _: Any) -> Any:
-                m2 = thread_return_1(setup, now, m, s)
+                m2 = thread_return_1(setup, w.now, m, s)
                 assert m2 is not None
                 val = req.value if isinstance(req, Return) else req
                 return Transition(rname, None, Label("modret", name, s.tid, val),
@@ -222,38 +241,18 @@ def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> l
 
             if not any(a.tid == s.tid and a.request is None for a in m.apps):
                 return []
-            return [(rname, None, then_ret, False)]
+            return [(rname, None, then_ret, False, None)]
 
         def then_end(w: World, _: Any) -> Any:
-            m2 = thread_end_1(setup, now, m, s)
+            m2 = thread_end_1(setup, w.now, m, s)
             assert m2 is not None
             err = req.error if isinstance(req, Raised) else None
             return Transition("thread_end_1", None, Label("thread_end", name, s.tid, err),
                               with_machine(w, m2))
 
-        return [("thread_end_1", None, then_end, False)]
+        return [("thread_end_1", None, then_end, False, None)]
     raise TypeError(f"{name}: thread {s.tid} yielded {req!r}, which is not a LIB call, a store "
                     "operation or a return")
-
-
-def _machine_local(setup: Setup, now: int, m: Machine) -> list[Local]:
-    """The candidates of machine `m` at time `now`, world-free, memoised.
-
-    Why the memo is sound: the list is a function of (setup, m, now) alone: `m` and every
-    component in it are immutable, the rules are pure, and nothing here touches the thread
-    runtime (component rules that advance a generator run only when fired, see `_lazy`). The
-    entry holds `m` and the `RuleCtx` (which carries `now`, the host constants and the
-    timing) and is used only when both are the very same objects, so an `id` is never
-    reused. One entry per machine name keeps it bounded."""
-    ctx = setup.ctx(m.name, now)
-    memo = setup.memo
-    key = ("cands", m.name)
-    hit = memo.get(key)
-    if hit is not None and hit[0] is m and hit[1] is ctx:
-        return hit[2]  # type: ignore[no-any-return]
-    out = _machine_candidates(setup, ctx, m)
-    memo[key] = (m, ctx, out)
-    return out
 
 
 def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
@@ -263,7 +262,8 @@ def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
     now = ctx.now
     out: list[Local] = []
     for en in internal_enabled(ctx, host):
-        c = _host_internal(setup, now, m, en)
+        args = (host,) if en.tid is None else (host, en.tid)
+        c = _host_internal(setup, m, en, (en.rule, args, None))
         if c is not None:
             out.append(c)
     for s in m.snippets:
@@ -273,30 +273,116 @@ def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
         if waiter is None or waiter.request is not None or waiter.creating is not None:
             continue  # restriction: nobody waits for this answer
         out.append(("storeret_1", None,
-                    _lazy(setup, now, m, storeret_1, r, "storeret_1",
-                          Label("storeret", m.name, r.tid, r.value)), False))
+                    _lazy(setup, m, storeret_1, r, "storeret_1",
+                          Label("storeret", m.name, r.tid, r.value)), False, None))
     for a in m.apps:
         if isinstance(a.request, ModCall) and a.deadline <= now and m.snippet(a.tid) is None:
             label = Label("modcall", m.name, a.tid, (a.request.fn, a.request.arg))
             out.append(("module_call_1", None,
-                        _lazy(setup, now, m, module_call_1, a, "module_call_1", label), False))
+                        _lazy(setup, m, module_call_1, a, "module_call_1", label), False, None))
         elif isinstance(a.request, Sleep) and a.deadline == now:
-            out.append(("app_wake", None, _lazy(setup, now, m, app_wake, a, "app_wake",
-                                                Label("wake", m.name, a.tid)), False))
+            out.append(("app_wake", None, _lazy(setup, m, app_wake, a, "app_wake",
+                                                Label("wake", m.name, a.tid)), False, None))
     return out
 
 
-def _lazy(setup: Setup, now: int, m: Machine, fn: Callable[..., Machine | None], arg: Any,
+def _lazy(setup: Setup, m: Machine, fn: Callable[..., Machine | None], arg: Any,
           rname: str, label: Label) -> Callable[[World, Any], Transition]:
     """A continuation that applies a component rule only when its candidate is fired: the rule
     may advance a generator, which must not happen for candidates that are not taken."""
 
     def then(w: World, _: Any) -> Transition:
-        m2 = fn(setup, now, m, arg)
+        m2 = fn(setup, w.now, m, arg)
         assert m2 is not None, f"{rname} was enabled but did not apply"
         return Transition(rname, None, label, with_machine(w, m2))
 
     return then
+
+
+def _machine_timers(m: Machine) -> list[int]:
+    """Every finite timer of machine `m` (none for a crashed machine)."""
+    h = m.host
+    if h is None:
+        return []
+    out = [e.deadline for e in h.ts if e.deadline < NEVER]
+    if h.oq_deadline < NEVER:
+        out.append(h.oq_deadline)
+    out.extend(s.deadline for s in m.snippets if s.deadline < NEVER)
+    out.extend(r.deadline for r in m.storerets if r.deadline < NEVER)
+    out.extend(a.deadline for a in m.apps if a.deadline < NEVER)
+    return out
+
+
+class _Entry:
+    """A machine's candidates, computed at time `t0`, and the times at which they still hold.
+
+    Which rules apply to a machine depends on the clock only through comparisons of `now`
+    with the machine's own timers (`deadline <= now` for upper-bound timers, `deadline ==
+    now` for sharp ones): every rule reads the clock through `RuleCtx.now`, and the guards
+    compare it with deadlines only. So the same candidates apply at every `now` that no timer
+    separates from `t0`: `lo < now < hi`, with `lo` the latest timer before `t0` and `hi` the
+    earliest one at or after it (and only at `t0` itself when a timer is exactly `t0`). At
+    such a `now` ≠ `t0` the continuations read the clock from their world, and the outcomes
+    of host rules (which may set timers from `now`) are re-derived (`redo`). `least` is the
+    machine's least timer; `urgent` whether any candidate is urgent. The entry holds the
+    machine it was computed for, so an identity is never reused while it is kept."""
+
+    __slots__ = ("hi", "least", "lo", "locals", "m", "t0", "urgent")
+
+    def __init__(self, setup: Setup, m: Machine, now: int) -> None:
+        self.m = m
+        self.t0 = now
+        self.locals = _machine_candidates(setup, setup.ctx(m.name, now), m)
+        self.urgent = any(c[3] for c in self.locals)
+        lo, hi, least = -1, NEVER, NEVER
+        for d in _machine_timers(m):
+            if d < now:
+                lo = max(lo, d)
+            elif d < hi:
+                hi = d
+            least = min(least, d)
+        self.lo, self.hi, self.least = lo, hi, least
+
+    def holds_at(self, now: int) -> bool:
+        return now == self.t0 or (self.hi != self.t0 and self.lo < now < self.hi)
+
+
+SHARED_CANDIDATES = "shared_candidates"
+"""Key of `Setup.memo` under which a driver that visits many worlds sharing machines (the
+explorer) puts a dict to memoise machines' candidates by identity (see `_entry`)."""
+_SHARED_SIZE = 4096
+
+
+def _entry(setup: Setup, m: Machine, now: int) -> _Entry:
+    """The candidates of machine `m` at `now`, from the setup's memo when still valid.
+
+    Why the memo is sound: a machine's list is a function of (setup, m, now) alone: `m` and
+    every component in it are immutable, the rules are pure, and nothing here touches the
+    thread runtime (component rules that advance a generator run only when fired, see
+    `_lazy`); `_Entry` says for which `now` a list computed at another time still holds, and
+    holds the machine, compared by identity. A run keeps one entry per machine name (the
+    machine's latest version). An explorer may also ask for a bounded memo by identity
+    (`SHARED_CANDIDATES`; the older half is dropped when full): its states share most
+    machines with their neighbours."""
+    memo = setup.memo
+    key = ("cands", m.name)
+    e = memo.get(key)
+    if e is not None and e.m is m and e.holds_at(now):
+        return e  # type: ignore[no-any-return]
+    shared = memo.get(SHARED_CANDIDATES)
+    if shared is not None:
+        e = shared.get(id(m))
+        if e is not None and e.m is m and e.holds_at(now):
+            memo[key] = e
+            return e  # type: ignore[no-any-return]
+    e = _Entry(setup, m, now)
+    memo[key] = e
+    if shared is not None:
+        if len(shared) >= _SHARED_SIZE:
+            for k in list(shared)[: _SHARED_SIZE // 2]:
+                del shared[k]  # insertion order: the older half
+        shared[id(m)] = e
+    return e
 
 
 def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
@@ -353,25 +439,88 @@ def _identity(x: Any) -> Any:
     return x
 
 
-def enabled(setup: Setup, w: World) -> list[Candidate]:
+class Candidates(Sequence[Candidate]):
+    """The candidates of a world in canonical order (every machine's, then the network's,
+    the schedule's, and time passage last), each built only when a driver looks at it: a
+    simulation step looks at one of them (and the last), exploration at all."""
+
+    __slots__ = ("_built", "_entries", "_n", "_setup", "_tail", "_w")
+
+    def __init__(self, setup: Setup, w: World, entries: list[_Entry],
+                 tail: list[Candidate]) -> None:
+        self._setup, self._w, self._entries, self._tail = setup, w, entries, tail
+        self._n = sum(len(e.locals) for e in entries)
+        self._built: dict[int, Candidate] = {}
+
+    def __len__(self) -> int:
+        return self._n + len(self._tail)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        if i >= self._n:
+            return self._tail[i - self._n]
+        c = self._built.get(i)
+        if c is None:
+            c = self._build(i)
+            self._built[i] = c
+        return c
+
+    def _build(self, i: int) -> Candidate:
+        for e in self._entries:
+            k = len(e.locals)
+            if i < k:
+                break
+            i -= k
+        rname, first, fn, urg, redo = e.locals[i]
+        w = self._w
+        if redo is not None and w.now != e.t0:
+            info, args, label = redo
+            first = outcome_at(info, self._setup.ctx(e.m.name, w.now), args, label)
+        return Candidate(rname, first, partial(fn, w), urg)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        for k in range(len(self)):
+            yield self[k]
+
+
+def enabled(setup: Setup, w: World) -> Candidates:
     """Every transition of `w`, in canonical order; time passage (if allowed) comes last."""
     now = w.now
-    out: list[Candidate] = []
+    entries: list[_Entry] = []
+    urgent = False
+    least = NEVER
     for m in w.machines:
-        for rname, first, fn, urg in _machine_local(setup, now, m):
-            out.append(Candidate(rname, first, partial(fn, w), urg))
-    for f in w.net:
-        if f.deadline <= now:
-            out.extend(_emit_candidates(setup, w, f))
-    for ev in w.schedule:
-        if ev.at <= now:
-            out.append(_event_candidate(setup, w, ev))
-    d = time_bound(setup, w, out)
-    if d > 0:
-        hint = "" if out else "idle"
-        out.append(Candidate("time_pass", Branch("time", range(1, d + 1), _identity, hint),
-                             partial(time_pass, w)))
-    return out
+        e = _entry(setup, m, now)
+        if e.locals:
+            entries.append(e)
+            urgent = urgent or e.urgent
+        least = min(least, e.least)
+    tail: list[Candidate] = []
+    for f in w.net:  # sorted by deadline
+        if f.deadline > now:
+            break
+        tail.extend(_emit_candidates(setup, w, f))
+    for ev in w.schedule:  # sorted by time
+        if ev.at > now:
+            break
+        tail.append(_event_candidate(setup, w, ev))
+    if not urgent and not any(c.urgent for c in tail):
+        if w.net and w.net[0].deadline < least:
+            least = w.net[0].deadline
+        if w.schedule and w.schedule[0].at < least:
+            least = w.schedule[0].at
+        d = max(0, min(least, setup.horizon) - now)
+        if d > 0:
+            hint = "" if entries or tail else "idle"
+            tail.append(Candidate("time_pass", Branch("time", range(1, d + 1), _identity, hint),
+                                  partial(time_pass, w)))
+    return Candidates(setup, w, entries, tail)
 
 
 def deadlines(w: World) -> list[int]:
@@ -436,7 +585,7 @@ def earliest_deadline(w: World, setup: Setup | None = None) -> int:
 
 
 def urgent(w: World, cands: list[Candidate]) -> bool:
-    """§A.5: some timer has reached 0, or some urgent rule is enabled."""
+    """docs/model.md#time-and-urgency: some timer has reached 0, or some urgent rule is enabled."""
     return earliest_deadline(w) <= w.now or any(c.urgent for c in cands)
 
 

@@ -248,6 +248,10 @@ def _print_counterexample(out: Console, cx_summary: dict[str, Any] | None,
               f"{cx_summary['steps_found']}), violation at {fmt_ns(cx_summary['time_ns'])}")
     if cx_written is not None:
         timeline.render(out, f"counterexample {cx_written}")
+        from udpsem.view.cli import last_state_text
+
+        out.print("the violating state (* what its last step changed):", markup=False)
+        out.print(last_state_text(cx_written), markup=False, highlight=False, soft_wrap=True)
         out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`")
 
 

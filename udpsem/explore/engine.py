@@ -4,7 +4,7 @@
 (shortest counterexample first), depth-first, or by random walks (a swarm of seeds, spread
 over worker processes). Successors come from `system.enabled` and `drivers.fire` resolved by an
 enumerating chooser (`choosers.TreeChooser`), so exploration, simulation and replay share the
-model interface. States are deduplicated on 12-byte fingerprints of canonical keys
+model interface. States are deduplicated on 64-bit fingerprints of canonical keys
 (`fingerprint.Keyer`); the visited table maps a fingerprint to a state number, and three flat
 arrays hold each state's parent, the index of the edge that reached it and the time at which
 it was first (earliest) reached — enough to rebuild a path by re-expanding along it.
@@ -22,6 +22,7 @@ in every process, whatever PYTHONHASHSEED, and whatever the number of workers.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
 import sys
@@ -35,7 +36,7 @@ from typing import Any
 from udpsem.base.labels import Transition
 from udpsem.base.time import NEVER, fmt_ns
 from udpsem.core.drivers import fire, step
-from udpsem.core.system import enabled
+from udpsem.core.system import SHARED_CANDIDATES, enabled
 from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
 from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
 from udpsem.explore.properties import (
@@ -257,6 +258,8 @@ class Search:
             self.setup.horizon = cfg.horizon
             self.runtime = self.setup.runtime
             self.roots = [Root(self.setup.faults, w) for w in world[1]]
+        # States share most machines with their neighbours: memoise candidates by identity.
+        self.setup.memo.setdefault(SHARED_CANDIDATES, {})
         self.policy = cfg.discretisation
         if invariants is None:
             invariants = model_invariants() if cfg.check_model else []
@@ -335,6 +338,20 @@ class Search:
     # the loop ---------------------------------------------------------------------------------
 
     def run(self, progress: Progress | None = None) -> ExploreResult:
+        """Search (see the class notes). Python's cyclic garbage collector is paused while it
+        runs: the search holds a large frontier of acyclic immutable worlds, which the
+        collector would traverse again and again (about a fifth of the time), and finds no
+        cycles to free; a thread program that makes reference cycles keeps them until the
+        search ends."""
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(progress)
+        finally:
+            if was:
+                gc.enable()
+
+    def _run(self, progress: Progress | None) -> ExploreResult:
         cfg, setup, policy, keyer = self.cfg, self.setup, self.policy, self.keyer
         res = ExploreResult(roots=len(self.roots))
         found: dict[str, tuple[str, int]] = {}

@@ -1,12 +1,12 @@
 """Canonical state keys and compact fingerprints for exploration.
 
-A fingerprint is a 12-byte BLAKE2b digest of a canonical, marshal-encoded key of the world
+A fingerprint is a 64-bit (8-byte) BLAKE2b digest of a canonical, marshal-encoded key of the world
 (plus the monitors' states). The key is built by structure, never from `hash()` or from the
 iteration order of a set, so it is the same in every process whatever PYTHONHASHSEED is.
 
 What the key leaves out, and why that is sound:
 
-* **Absolute time.** No program can read the clock (DESIGN.md §3.2), so every deadline is
+* **Absolute time.** No program can read the clock (docs/architecture.md), so every deadline is
   keyed relative to `now`. A deadline at or beyond the horizon is keyed as `∞`: it can never
   fire within the bound. Two states with equal keys reached at different times have the same
   futures up to a shift in time; the engine re-explores a state when it reaches it *earlier*
@@ -35,7 +35,8 @@ from udpsem.programs.runtime import Code, Registered, Spawn, program_key
 from udpsem.state.components import Raised, Return, Snippet
 from udpsem.state.world import InFlight, Machine, World
 
-DIGEST_SIZE = 12
+DIGEST_SIZE = 8
+"""64-bit fingerprints, as TLC uses: see `collision_probability`."""
 _DEADLINE_FIELDS = frozenset({"deadline", "oq_deadline", "at"})
 _FIELDS: dict[type, tuple[str, ...]] = {}
 _CACHED_TYPES = frozenset({"Sock", "ThreadEntry", "Interface", "IPMsg", "Host"})
@@ -201,19 +202,27 @@ class Keyer:
         d.append(s.deadline)
         return (s.tid, s.org, code, self.enc(req, d), creating)
 
+    def _app(self, a: Any, d: list[int]) -> Any:
+        d.append(a.deadline)
+        return (a.tid, self.code(a.code), self.enc(a.request, d))
+
+    def _part(self, x: Any, inner: Callable[[Any, list[int]], Any], d: list[int]) -> Any:
+        """An immutable part of a machine by its cached structure (deadlines to `d`)."""
+        b, t = self.cached(x, inner)
+        d.extend(t)
+        return b
+
     def _machine(self, m: Machine, d: list[int]) -> Any:
-        enc = self.enc
-        snippets = tuple([self._snippet(s, d) for s in m.snippets])
+        enc, part = self.enc, self._part
+        # Snippets and applications are cached by identity like hosts: a step changes one
+        # of them, and the others' structure is reused.
+        snippets = tuple([part(s, self._snippet, d) for s in m.snippets])
         rets = []
         for r in m.storerets:
             d.append(r.deadline)
             rets.append((r.tid, enc(r.value, d)))
-        apps = []
-        for a in m.apps:
-            d.append(a.deadline)
-            apps.append((a.tid, self.code(a.code), enc(a.request, d)))
-        return (m.name, m.conn, enc(m.host, d), enc(m.store, d), snippets, tuple(rets),
-                tuple(apps))
+        apps = tuple([part(a, self._app, d) for a in m.apps])
+        return (m.name, m.conn, enc(m.host, d), enc(m.store, d), snippets, tuple(rets), apps)
 
     def machine(self, m: Machine, now: int) -> Any:
         """A machine's key: its cached structure and its deadlines relative to now."""
@@ -234,6 +243,13 @@ class Keyer:
                 w.drops, monitors)
 
     def fingerprint(self, w: World, monitors: Any = ()) -> bytes:
-        """The 12-byte digest of `world(w, monitors)`."""
+        """The 8-byte (64-bit) digest of `world(w, monitors)`."""
         return hashlib.blake2b(marshal.dumps(self.world(w, monitors), 2),
                                digest_size=DIGEST_SIZE).digest()
+
+
+def collision_probability(states: int) -> float:
+    """An upper bound on the probability that two of `states` distinct states share a
+    fingerprint (the birthday bound n(n-1)/2 / 2^64 for uniformly distributed 64-bit
+    digests), so that one of them would be wrongly taken as visited."""
+    return min(1.0, states * (states - 1) / 2 / 2.0 ** (8 * DIGEST_SIZE))

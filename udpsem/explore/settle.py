@@ -1,4 +1,4 @@
-"""The least settle time for which Theorem 2's conclusion holds (MODEL.md §A.10, Finding).
+"""The least settle time for which Theorem 2's conclusion holds (docs/model.md#theorem-2).
 
 Theorem 2 says `get_status` answers correctly from 2.6 s (the *settle time*) after the later of
 KURT's last status change and ALAN's start. Whether it holds for a settle time `s` under given

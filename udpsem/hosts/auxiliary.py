@@ -1,11 +1,11 @@
-"""Auxiliary functions of MODEL.md §A.8.1 (and the address predicates of §A.3).
+"""Auxiliary functions of the host rules (docs/glossary.md) and the address predicates.
 
 All are pure functions of a host (and its constants); rules build on them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from udpsem.base.choice import Branch
@@ -143,11 +143,59 @@ def front(h: Host, s: Sock) -> Host:
     return Host(h.ifds, h.ts, (s, *rest), h.oq, h.oq_deadline, h.oqf)
 
 
-def free_ephemeral(consts: HostConsts, socks: Sequence[Sock]) -> list[Port]:
-    """The ephemeral ports no socket in `socks` has as `ps1`, ascending."""
+class FreePorts(Sequence[Port]):
+    """The ports of `[lo, hi]` not in `taken`, ascending: a read-only sequence that is never
+    materialised (an autobind offers ~28,000 of them, and a chooser picks one)."""
+
+    __slots__ = ("_hi", "_lo", "_taken")
+
+    def __init__(self, lo: int, hi: int, taken: Sequence[int]) -> None:
+        self._lo, self._hi = lo, hi
+        self._taken = tuple(sorted({p for p in taken if lo <= p <= hi}))
+
+    def __len__(self) -> int:
+        return max(0, self._hi - self._lo + 1 - len(self._taken))
+
+    def __getitem__(self, k: int) -> Port:  # type: ignore[override]
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(k)
+        p = self._lo + k
+        for t in self._taken:  # ascending: each taken port at or below p shifts it up
+            if t <= p:
+                p += 1
+            else:
+                break
+        return p
+
+    def __contains__(self, p: object) -> bool:
+        return (isinstance(p, int) and not isinstance(p, bool) and self._lo <= p <= self._hi
+                and p not in self._taken)
+
+    def __iter__(self) -> Iterator[Port]:
+        taken = set(self._taken)
+        return (p for p in range(self._lo, self._hi + 1) if p not in taken)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FreePorts):
+            return (self._lo, self._hi, self._taken) == (other._lo, other._hi, other._taken)
+        if isinstance(other, (list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._lo, self._hi, self._taken))
+
+    def __repr__(self) -> str:
+        return f"FreePorts({self._lo}, {self._hi}, taken={list(self._taken)})"
+
+
+def free_ephemeral(consts: HostConsts, socks: Sequence[Sock]) -> FreePorts:
+    """The ephemeral ports no socket in `socks` has as `ps1`, ascending (a lazy sequence)."""
     lo, hi = consts.eph_range
-    taken = {s.ps1 for s in socks}
-    return [p for p in range(lo, hi + 1) if p not in taken]
+    return FreePorts(lo, hi, [s.ps1 for s in socks if s.ps1 is not None])
 
 
 def autobind_possible(consts: HostConsts, ps: Port | None, socks: Sequence[Sock]) -> bool:

@@ -1,4 +1,4 @@
-"""The LIB interface of MODEL.md §A.1: one frozen dataclass per call.
+"""The LIB interface (docs/model.md#the-lib): one frozen dataclass per call.
 
 A program thread yields these (`fd = yield socket()`); the host answers `Ok v` or `Fail e`.
 Lowercase constructors mirror the paper's names so that programs read like the paper.
@@ -14,7 +14,7 @@ from udpsem.hosts.values import FD, IP, Port, SockOpt
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """Base class of LIB calls; `name` is the call's name in MODEL.md."""
+    """Base class of LIB calls; `name` is the call's name in docs/model.md#the-lib."""
 
     name: ClassVar[str] = "?"
     takes_fd: ClassVar[bool] = False

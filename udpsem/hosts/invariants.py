@@ -1,10 +1,10 @@
-"""`host_ok` (MODEL.md §A.9) as an executable predicate that says which conjunct fails and why.
+"""`host_ok` (docs/model.md#invariants) as a predicate that says which conjunct fails and why.
 
 `host_violations(h, consts, timing, now)` returns one `Violation(conjunct, detail)` per broken
 conjunct instance (empty: the host is well formed); `host_ok` is its emptiness. Timers are
 absolute deadlines, so a timer's value is `deadline - now` and the check needs `now`.
 
-The conjuncts are those of §A.9 (I1, I2, S1–S7, T1–T6, Q1–Q3, G1), plus two that make the
+The conjuncts are those of docs/model.md (I1, I2, S1–S7, T1–T6, Q1–Q3, G1), plus two that make the
 Python encoding explicit:
 
 * **R1** [R] representation: `ts` is sorted by tid without duplicates (it is a finite map),
@@ -13,9 +13,9 @@ Python encoding explicit:
   and the destination `ips` of a `SENDTO2` have 32-bit addresses and ports in 1..65535, and
   `q.is1` is `None` or local (it was the socket's `is1` when the thread blocked, and S2 held
   then). Without this, `sendto_8` could queue a datagram that breaks Q1 from a state that
-  satisfies the letter of §A.9.
+  satisfies the letter of docs/model.md#invariants.
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
-  (MODEL.md §A.1's "Produced by" column, read from the rule registry).
+  (the errors each rule declares, read from the rule registry).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "T
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """A broken conjunct: its name (as in MODEL.md §A.9), what is wrong, and where (the
+    """A broken conjunct: its name (as in docs/model.md#invariants), what is wrong, and where (the
     machine's name, for network-level checks)."""
 
     conjunct: str
@@ -107,7 +107,7 @@ def _ifaddr_row(x: Any) -> bool:
             and _is_int(x[3]) and 0 <= x[3] <= 32)
 
 
-# The result type of each call (§A.1, LIB table), as a predicate on the Ok value.
+# The result type of each call (docs/model.md#the-lib), as a predicate on the Ok value.
 RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "socket": _is_fd,
     "bind": lambda v: v is None,
@@ -207,9 +207,61 @@ def host_violations(h: Host, consts: HostConsts | None = None, timing: Timing | 
     return out
 
 
+class HostOkMemo:
+    """`host_violations` for a checker that sees many hosts sharing components (exploration):
+    the conjuncts that do not depend on time (I1–I2 over `ifds`; S1–S7 over `s`, `ifds` and,
+    when a socket is closed, `ts`) are memoised by the identity of the components they read
+    (the memo holds those immutable objects, so an `id` is never reused while memoised); the
+    timed ones (threads, out-queue) are checked every time. Same list, same order, as
+    `host_violations`. Bounded: when full, the older half is dropped."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._memo: dict[tuple[int, ...], tuple[tuple[Any, ...], list[Violation]]] = {}
+        self._size = size
+        self._last: tuple[Host, int, HostConsts, Timing, list[Violation]] | None = None
+
+    def _static(self, parts: tuple[Any, ...], check: Callable[[Bad], None]) -> list[Violation]:
+        key = tuple([id(p) for p in parts])
+        hit = self._memo.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], parts)):
+            return hit[1]
+        found: list[Violation] = []
+        check(lambda conj, detail: found.append(Violation(conj, detail)))
+        memo = self._memo
+        if len(memo) >= self._size:
+            for k in list(memo)[: self._size // 2]:
+                del memo[k]
+        memo[key] = (parts, found)
+        return found
+
+    def violations(self, h: Host, consts: HostConsts, timing: Timing,
+                   now: int) -> list[Violation]:
+        last = self._last
+        if last is not None and last[0] is h and last[1] == now and last[2] is consts \
+                and last[3] is timing:
+            return list(last[4])  # the same host at the same time (host_ok, then network_ok)
+        out = self._violations(h, consts, timing, now)
+        self._last = (h, now, consts, timing, out)
+        return list(out)
+
+    def _violations(self, h: Host, consts: HostConsts, timing: Timing,
+                    now: int) -> list[Violation]:
+        out = list(self._static((h.ifds,), lambda bad: _interfaces(h, bad)))
+        closed = any(s.cl for s in h.s)
+        out.extend(self._static((h.s, h.ifds, consts, h.ts if closed else None),
+                                lambda bad: _sockets(h, consts, bad)))
+
+        def bad(conj: str, detail: str) -> None:
+            out.append(Violation(conj, detail))
+
+        _threads(h, consts, timing, now, bad)
+        _outqueue(h, consts, timing, now, bad)
+        return out
+
+
 def host_ok(h: Host, consts: HostConsts | None = None, timing: Timing | None = None,
             now: int = 0) -> bool:
-    """`host_ok h` (MODEL.md §A.9) at time `now`."""
+    """`host_ok h` (docs/model.md#invariants) at time `now`."""
     return not host_violations(h, consts, timing, now)
 
 
@@ -399,6 +451,7 @@ def _outqueue(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -
 __all__ = [
     "HOST_CONJUNCTS",
     "RESULT_SHAPES",
+    "HostOkMemo",
     "Violation",
     "call_errors",
     "ctx_violations",

@@ -1,6 +1,6 @@
-"""The host LTS `h --l--> h'` (MODEL.md §A.8): which registered rules apply, and urgency.
+"""The host LTS `h --l--> h'` (docs/rules.md): which registered rules apply, and urgency.
 
-This is where the conventions of §A.8 that hold for all rules live: calls need a RUN thread
+This is where the conventions of all host rules (docs/rules.md) live: calls need a RUN thread
 (ZOMBIE threads get only zombie_1), rules limited to some architectures, the Linux order of
 error precedence (or every applicable fail rule, when `linux_error_order` is off), and `gc`
 after every rule.
@@ -67,6 +67,16 @@ def _finish(value: Any, label: Any | None) -> Any:
     assert isinstance(value, Host), f"rule returned {type(value).__name__}, not a Host"
     assert label is not None, "call and recv rules return a Host; the others a HostStep"
     return HostStep(gc(value), label)
+
+
+def outcome_at(info: RuleInfo, ctx: RuleCtx, args: tuple[Any, ...], label: Any | None) -> Any:
+    """The outcome of the applicable rule `info` on `args` (the host first, then the tid and
+    the call, or the message, as the *_enabled functions pass them) under `ctx`, wrapped as
+    they wrap it. For a driver that re-derives, at a later time, the outcome of a rule it
+    found applicable earlier (rules read the clock only through `ctx.now`)."""
+    out = info.fn(ctx, *args)  # type: ignore[misc]
+    assert out is not None, f"{info.name} no longer applies at {ctx.now}"
+    return _finish(out, label)
 
 
 def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
@@ -155,7 +165,7 @@ def deadlines(h: Host) -> Iterator[int]:
 
 
 def urgent(ctx: RuleCtx, h: Host, enabled: list[Enabled] | None = None) -> bool:
-    """§A.5: some timer is 0, or some urgent rule is enabled."""
+    """docs/model.md#time-and-urgency: some timer is 0, or some urgent rule is enabled."""
     now = ctx.now
     if any(d <= now for d in deadlines(h)):
         return True

@@ -1,4 +1,4 @@
-"""Host state of MODEL.md §A.4: interfaces, sockets, thread states, the host record, constants.
+"""Host state (docs/model.md): interfaces, sockets, thread states, the host record, constants.
 
 All state is frozen and hashable. Timers are absolute deadlines in ns (`semantics.time`).
 """
@@ -48,7 +48,7 @@ class Flags:
 
 @dataclass(frozen=True, slots=True)
 class Sock:
-    """`SOCK(fd, is1, ps1, is2, ps2, es, f, mq)` plus `lk` and `cl` (MODEL.md §A.4)."""
+    """`SOCK(fd, is1, ps1, is2, ps2, es, f, mq)` plus `lk` and `cl` (docs/model.md#sockets)."""
 
     fd: FD
     is1: IP | None = None
@@ -66,7 +66,7 @@ class Sock:
         return (self.is1, self.ps1, self.is2, self.ps2)
 
 
-# Thread states (§A.4). Each is paired with a deadline in ThreadEntry.
+# Thread states (docs/model.md#thread-states). Each is paired with a deadline in ThreadEntry.
 
 @dataclass(frozen=True, slots=True)
 class Run:
@@ -147,7 +147,7 @@ class ThreadEntry:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Timing parameters of §A.5, in ns. Defaults are this project's [R]."""
+    """Timing parameters, in ns (docs/model.md). Defaults are this project's [R]."""
 
     dpropmin: int = 100 * US
     dpropmax: int = 10 * MS
@@ -159,7 +159,7 @@ class Timing:
 
 @dataclass(frozen=True, slots=True)
 class HostConsts:
-    """Host constants that never change (§A.4, §A.8.2, §A.8.12)."""
+    """Host constants that never change (docs/model.md#host-state)."""
 
     arch: Arch = Arch.LINUX
     priv: bool = False
@@ -190,7 +190,7 @@ class HostConsts:
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """The host record `h` (§A.4). `s` is front-first; `ts` is sorted by tid."""
+    """The host record `h` (docs/model.md#host-state). `s` is front-first; `ts` is sorted by tid."""
 
     ifds: tuple[Interface, ...]
     ts: tuple[ThreadEntry, ...] = ()
@@ -225,7 +225,7 @@ def _ifid_key(i: Interface) -> tuple[int, int]:
     return (-1, 0) if isinstance(i.ifid, str) else (0, i.ifid[1])
 
 
-# Host labels (§A.6) -------------------------------------------------------------------------
+# Host labels (docs/model.md#labels) ---------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class LhCall:

@@ -1,4 +1,4 @@
-"""Base values of MODEL.md §A.1: errors, addresses, ports, results, options, architectures."""
+"""Base values (docs/model.md): errors, addresses, ports, results, options, architectures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Final
 
 
 class Errno(StrEnum):
-    """The error names of the 2002 model (MODEL.md §A.1)."""
+    """The error names of the 2002 model (docs/glossary.md)."""
 
     EACCES = "EACCES"
     EADDRINUSE = "EADDRINUSE"
@@ -31,7 +31,7 @@ class Errno(StrEnum):
 
 
 class Arch(StrEnum):
-    """The architecture a host behaves like (MODEL.md §A.4, §A.8.12)."""
+    """The architecture a host behaves like (docs/model.md#architectures)."""
 
     LINUX = "linux"
     WINDOWS = "windows"
@@ -46,7 +46,7 @@ class SockOpt(StrEnum):
 
 
 class IcmpGen(StrEnum):
-    """How a host decides whether to answer an unmatched datagram with ICMP (§A.8.12)."""
+    """How a host decides whether to answer an unmatched datagram with ICMP (docs/glossary.md)."""
 
     ALWAYS = "always"
     NEVER = "never"
@@ -152,6 +152,6 @@ def is_loopback(addr: IP) -> bool:
 
 
 def is_martian(addr: IP) -> bool:
-    """`addr ∈ 0.0.0.0/8 ∪ 224.0.0.0/4 ∪ 240.0.0.0/4` (MODEL.md §A.3)."""
+    """`addr ∈ 0.0.0.0/8 ∪ 224.0.0.0/4 ∪ 240.0.0.0/4` (docs/model.md#messages)."""
     top = addr >> 24
     return top == 0 or top >= 224

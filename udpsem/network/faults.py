@@ -68,7 +68,7 @@ PRESETS = ("paper",)
 
 
 def apply_preset(f: Faults, name: str, watched: str = "KURT", detector: str = "ALAN") -> Faults:
-    """Theorem 2's assumptions 2, 3, 6, 7, 8 (MODEL.md §A.10) on top of `f`.
+    """Theorem 2's assumptions 2, 3, 6, 7, 8 (docs/model.md#theorem-2) on top of `f`.
 
     At most 3 copies, never two successive drops from one host, no crash, the detector never
     disconnected (badmem/intr are host switches, off by default).

@@ -1,4 +1,4 @@
-"""Messages of MODEL.md §A.3: IP datagrams carrying UDP or ICMP bodies."""
+"""Messages (docs/model.md#messages): IP datagrams carrying UDP or ICMP bodies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The network rules (docs: the network term): the network accepts a datagram (single, dup,
+"""The network rules (docs/model.md): the network accepts a datagram (single, dup,
 drop), lets time pass for messages in flight, emits them to their owner or outside, and
 takes datagrams injected from outside; `host_lift` lifts host transitions to the network.
 """
@@ -31,6 +31,14 @@ def net_accept_single(w: World, src: str | None, msg: IPMsg, d: int) -> World:
     Common cases: most datagrams.
 
     Model details: reordering comes from independent delays.
+
+    Formal:
+        premises: a host rule of machine n outputs Lh_sendmsg msg (delivery_out_1) while n is
+          connected; the network's fate choice is single; d ∈ [dpropmin, dpropmax] (a choice)
+        transition: 0 --n·msg?--> msg_d
+        after: one copy of msg is in flight, arriving at now + d; n's run of successive drops is
+          reset
+        changes: the messages in flight (one added), the drop count of n
     """
     return net_accept(w, src, msg, (d,))
 
@@ -45,6 +53,16 @@ def net_accept_dup(w: World, src: str | None, msg: IPMsg, ds: tuple[int, ...]) -
     Common cases: duplication by a faulty link or a retransmitting bridge.
 
     Model details: k is bounded by the fault setting's max_copies (choice `fate`).
+
+    Formal:
+        premises: a host rule of machine n outputs Lh_sendmsg msg while n is connected; the fate
+          choice is dup with k copies, 2 ≤ k ≤ max_copies; d1, ..., dk ∈ [dpropmin, dpropmax], each
+          chosen independently
+        transition: 0 --n·msg?--> msg_d1 | msg_d2 | ... | msg_dk
+        after: k independent copies of msg are in flight, copy j arriving at now + dj, so the
+          copies may arrive in any order, and interleaved with other messages; n's run of drops is
+          reset
+        changes: the messages in flight (k added), the drop count of n
     """
     assert len(ds) >= 2
     return net_accept(w, src, msg, ds)
@@ -60,6 +78,13 @@ def net_accept_drop(w: World, src: str | None) -> World:
     Common cases: loss; bounded by max_successive_drops under the paper preset.
 
     Model details: the run of drops per sending host is counted in the world.
+
+    Formal:
+        premises: a host rule of machine n outputs Lh_sendmsg msg while n is connected; the fate
+          choice is drop (allowed when the loss setting and max_successive_drops permit it)
+        transition: 0 --n·msg?--> 0
+        after: nothing is in flight; n's run of successive drops grows by one
+        changes: the drop count of n
     """
     drops = dict(w.drops)
     if src is not None:
@@ -78,6 +103,13 @@ def net_msg_time(f: InFlight, now: int, d: int) -> bool:
 
     Model details: with absolute deadlines this is the check that d' does not pass the
     arrival; it is part of every `time_pass` (via `time_bound`).
+
+    Formal:
+        premises: msg_(d + d') in flight; d' > 0; d ≥ 0 (the arrival is not passed)
+        transition: msg_(d+d') --d'--> msg_d
+        after: the message's remaining delay is d (with absolute deadlines: unchanged, the clock
+          moved)
+        changes: nothing but the clock (part of time_pass)
     """
     return d > 0 and f.deadline - now >= d
 
@@ -93,6 +125,14 @@ def net_emit(setup: Setup, w: World, f: InFlight) -> str | None:
     Common cases: every datagram that is not lost.
 
     Model details: sharp: only when the timer is exactly 0. Returns the owner's name.
+
+    Formal:
+        premises: msg_0 in flight (sharp: its arrival is now); n = the unique live machine whose
+          non-loopback ipsets contain msg's destination; the HOST of n takes it (a delivery_in_*
+          rule, or host_recv_disc while unplugged)
+        transition: msg_0 --n·msg!--> 0
+        after: the message has left the network and is in n's host state (per the host rule)
+        changes: the messages in flight (one removed), machine n (per the partner rule)
     """
     if f.deadline != w.now:
         return None
@@ -110,6 +150,13 @@ def net_emit_outside(w: World, f: InFlight) -> World:
     Common cases: a ping to a crashed host.
 
     Model details: visible label `out(msg)`.
+
+    Formal:
+        premises: msg_0 in flight (its arrival is now); no live machine owns msg's destination
+          (unknown address, or its owner crashed)
+        transition: msg_0 --out(msg)--> 0
+        after: the message has left the modelled network (a visible label)
+        changes: the messages in flight (one removed)
     """
     return World(w.now, w.machines, tuple(x for x in w.net if x is not f), w.schedule, w.drops,
                  w.seq)
@@ -126,6 +173,12 @@ def net_inject(w: World, msg: IPMsg, d: int) -> World:
 
     Model details: off unless the fault setting allows it (Theorem 2 assumes none); drivers
     offer it through `inject`.
+
+    Formal:
+        premises: the fault setting allows injection; msg is msg_ok; d ∈ [dpropmin, dpropmax]
+        transition: 0 --in(msg)--> msg_d
+        after: msg is in flight from outside, arriving at now + d
+        changes: the messages in flight (one added)
     """
     return net_accept(w, None, msg, (d,))
 
@@ -144,6 +197,17 @@ def host_lift(m: Machine, host: Host) -> Machine:
 
     Model details: implicit in every host transition of a run (the trace names the host rule
     itself); coverage counts it once per lifted host transition.
+
+    Formal:
+        premises: a host rule gives h --l--> h' for the HOST of machine n (conn = c); l is not
+          Lh_sendmsg while c = F (that is host_send_disc), and arrivals while c = F are
+          host_recv_disc; gc is applied to h'
+        transition: n·HOST(c, h) --n·l--> n·HOST(c, h')
+        after: the machine's host state is h'; the label is the host label tagged with n: Lh_call
+          and Lh_return meet a snippet (n·tid·call / n·tid·ret), Lh_sendmsg meets net_accept_*,
+          Lh_recvmsg meets net_emit, Lh_exit is the multiway n·exit, Lh_console and Lh_tau stand
+          alone
+        changes: machine n's HOST (per the host rule)
     """
     return m.with_host(host)
 

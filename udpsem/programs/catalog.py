@@ -56,7 +56,7 @@ SCENARIOS: dict[str, Scenario] = {
          "period_ns": heartbeat.HeartbeatOptions().period},
         _build_heartbeat, heartbeat.Theorem2),
     "echo": Scenario(
-        "echo", "reliable sessions (MODEL.md B.7): clients send strings, the server echoes "
+        "echo", "reliable sessions (docs/sessions.md): clients send strings, the server echoes "
                 "their lengths",
         {"duration_ns": echo.EchoOptions().duration, "clients": echo.EchoOptions().clients,
          "messages": echo.EchoOptions().messages, "strict": 0, "restart": 0, "window": 1},

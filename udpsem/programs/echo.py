@@ -1,4 +1,4 @@
-"""The echo example of MODEL.md §B.7 over the sessions driver, and its scenario.
+"""The echo example (docs/sessions.md#echo) over the sessions driver, and its scenario.
 
 SERVER (10.0.0.1:7000) calls `server_listen`, then loops on `accept` and starts a thread per
 session that loops `s = recv(ch); send(ch, len(s))`. Each client Ci (10.0.0.(10+i):5000, one

@@ -1,4 +1,4 @@
-"""The paper's heartbeat failure detector `rhbeat2` (MODEL.md §A.10) and its scenario.
+"""The paper's heartbeat failure detector `rhbeat2` (docs/model.md#theorem-2) and its scenario.
 
 ALAN (192.168.0.14) watches KURT (192.168.0.11). Both carry the same module. An application
 thread on each machine calls the start function once; on ALAN it then polls `get_status`
@@ -39,7 +39,7 @@ KURT_IP = "192.168.0.11"
 HB_PORT = 7658
 
 
-# The module (§A.10) --------------------------------------------------------------------------
+# The module (docs/model.md#theorem-2) -------------------------------------------------------------
 
 def start_heartbeat_k() -> Gen:
     """Called once on KURT: start the sender thread."""
@@ -132,7 +132,7 @@ def build(opts: HeartbeatOptions, faults: Faults, runtime: Any) -> tuple[Setup, 
                        horizon=opts.duration)
 
 
-# Theorem 2 (§A.10) ---------------------------------------------------------------------------
+# Theorem 2 (docs/model.md#theorem-2) --------------------------------------------------------------
 
 SETTLE = 2_600 * MS
 

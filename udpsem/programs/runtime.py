@@ -1,4 +1,4 @@
-"""The generator-thread runtime (DESIGN.md §3.5).
+"""The generator-thread runtime (docs/architecture.md#principles).
 
 A program thread is a Python generator function. It yields requests — LIB calls
 (`fd = yield socket()`), store operations (`r = yield new(0)`) — and receives answers: the
@@ -137,12 +137,15 @@ class Code:
         return f"Code({self.name}, n={self.n}, {self.digest.hex()[:16]})"
 
     def answers(self) -> list[Any]:
-        """The answers in the order received."""
+        """The answers in the order received (a runtime without history keeps none: then
+        RuntimeError)."""
         out = []
         c: Code | None = self
         while c is not None and c.prev is not None:
             out.append(c.answer)
             c = c.prev
+        if c is not None and c.n != 0:
+            raise RuntimeError(f"thread {self.name}: its runtime kept no history of answers")
         out.reverse()
         return out
 
@@ -189,11 +192,19 @@ def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool,
 
 
 class GeneratorRuntime:
-    """Runs generator threads, caching one live generator per current Code."""
+    """Runs generator threads, caching one live generator per current Code.
 
-    def __init__(self) -> None:
+    With `history` (the default) every Code links to its predecessor, so a generator that has
+    moved on (or was dropped) can be rebuilt by replaying the answers: exploration and any
+    driver that fires the same candidate twice need that. Without it (a single simulation
+    path, which never rebuilds: `traces.record.run`, replay) a Code keeps only its count and
+    running digest, so a long run holds memory in proportion to its world, not its history;
+    a rebuild is then refused with a RuntimeError."""
+
+    def __init__(self, history: bool = True) -> None:
         self.live: dict[Code, Generator[Any, Any, Any]] = {}
         self.rebuilds = 0
+        self.history = history
 
     def start(self, program: Program, arg: Any,
               where: tuple[Any, ...] | None = None) -> tuple[Code, Any]:
@@ -211,6 +222,8 @@ class GeneratorRuntime:
         if gen is None:
             gen = self._rebuild(code)
         new = Code(code.program, code.arg, code, answer)
+        if not self.history:
+            new.prev = None  # count and digest are kept; the chain of predecessors is not
         req = _deliver(gen, answer, False, new)
         self._keep(new, gen, req)
         return new, req
@@ -239,6 +252,9 @@ class GeneratorRuntime:
             chain.append(c)
             c = c.prev
         chain.reverse()
+        if chain[0].n != 0:
+            raise RuntimeError(f"cannot rebuild thread {code.name} (answer {code.n}): this "
+                               "runtime keeps no history; use GeneratorRuntime(history=True)")
         gen = self._fresh(code.program, code.arg)
         _deliver(gen, None, True, chain[0])
         for c in chain[1:]:
@@ -258,7 +274,7 @@ class GeneratorRuntime:
 # their aliasing structure; any value without a canonical encoding (an open generator in a
 # local, an arbitrary object) makes the key unavailable, and callers fall back to the Code's
 # answer-history digest. Globals are assumed constant (a program that mutates module state is
-# already a bug, DESIGN.md §3.5).
+# already a bug, docs/architecture.md#principles).
 
 import dis as _dis
 import marshal as _marshal

@@ -1,4 +1,4 @@
-"""The snippet, module and store rules (docs: threads): a thread's code, the application
+"""The snippet, module and store rules (docs/model.md#machines): a thread's code, the application
 calling module functions, and the store, each a pure function on machine components; the
 core wires them to the other endpoint of their synchronisation.
 """
@@ -53,7 +53,7 @@ def waiting(s: Snippet) -> Snippet:
 
 
 
-# Snippet, module and store rules (§A.7) ------------------------------------------------------
+# Snippet, module and store rules (docs/rules.md#module_call_1) ------------------------------
 # Each is a pure function on machine components; the system wires them to the other endpoint.
 
 @rule("module_call_1", category="misc", trigger="snippet",
@@ -68,6 +68,15 @@ def module_call_1(setup: Setup, now: int, m: Machine, app: App) -> Machine | Non
 
     Model details: the application is the environment: a scripted program whose calls are
     visible labels. A module function the module lacks is a bug in the program, reported.
+
+    Formal:
+        premises: an application thread tid of machine n requests modcall(f, v) and its deadline
+          has come; MODULE(t) has a function f; no snippet with tid exists
+        transition: n·MODULE(t) --n·tid·modcall(f, v)?--> n·MODULE(t) | n·THREAD(tid, EXTERN,
+          t_f(v))_dthread
+        after: the application waits for modret; the new EXTERN snippet computes its first request,
+          due within dthread
+        changes: the machine's snippets (one added), the application's request
     """
     if not isinstance(app.request, ModCall) or app.deadline > now or m.snippet(app.tid):
         return None
@@ -91,6 +100,14 @@ def thread_return_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine |
     Common cases: `start_heartbeat_a()` returning the store location.
 
     Model details: the application's thread entry in `ts` stays RUN.
+
+    Formal:
+        premises: THREAD(tid, EXTERN, t) whose code has finished with value v (or raised an
+          exception); the application thread tid waits for modret
+        transition: n·THREAD(tid, EXTERN, "return v")_d --n·tid·modret(v)!--> 0
+        after: the snippet is gone; the application resumes with OK v (or the exception) and
+          computes its next request
+        changes: the machine's snippets (one removed), the application's state
     """
     if s.org != EXTERN or not isinstance(s.request, (Return, Raised)):
         return None
@@ -117,6 +134,13 @@ def thread_end_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine | No
 
     Model details: the host entry stays RUN and is never used again. An escaping exception is
     recorded in the label so that "no exception escapes a thread" can be checked.
+
+    Formal:
+        premises: THREAD(tid, INTERN, t) whose code has finished (or raised an exception)
+        transition: n·THREAD(tid, INTERN, "finished")_d --τ--> 0
+        after: the snippet is gone; ts(tid) stays RUN and is never used again; an escaping
+          exception is recorded in the label
+        changes: the machine's snippets (one removed)
     """
     if s.org != INTERN or not isinstance(s.request, (Return, Raised)):
         return None
@@ -134,6 +158,13 @@ def create_call_1(s: Snippet) -> Snippet | None:
     Common cases: the heartbeat's start functions.
 
     Model details: the host only allocates the tid; the thread starts at create_ret_1.
+
+    Formal:
+        premises: THREAD(tid, org, t) requests create(f, x)
+        transition: n·THREAD(tid, org, t) --n·tid·call(create(f, x))!--> n·THREADCREATE(tid, org,
+          t, t_f(x))_∞
+        after: the snippet waits for the host's answer (create_1 or create_2) with timer ∞
+        changes: the snippet (now THREADCREATE)
     """
     if not isinstance(s.request, Create):
         return None
@@ -151,6 +182,14 @@ def create_ret_1(setup: Setup, now: int, m: Machine, s: Snippet, value: Any) -> 
     Common cases: every `create`.
 
     Model details: the new snippet's first request is computed at once (it is deterministic).
+
+    Formal:
+        premises: THREADCREATE(tid, org, t, t'); the host answers ret_1 with OK tid' (or FAIL e)
+        transition: n·THREADCREATE(tid, org, t, t')_∞ --n·tid·ret(OK tid')?--> n·THREAD(tid, org,
+          t⟨tid'⟩)_dthread | n·THREAD(tid', INTERN, t')_dthread
+        after: the caller resumes with tid'; the new INTERN snippet starts; on FAIL e only the
+          caller resumes, seeing the exception
+        changes: the machine's snippets (caller updated, one added)
     """
     if s.creating is None:
         return None
@@ -175,6 +214,13 @@ def store_new_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreNew) -> M
     Common cases: `start_heartbeat_a` allocating the status cell.
 
     Model details: l is the least free location, so allocation is deterministic.
+
+    Formal:
+        premises: a snippet tid requests new v; l = the least location ∉ dom(st)
+        transition: n·STORE(st) --n·tid·store(new v)?--> n·STORE(st ⊕ {l ↦ v}) | n·STORERET(tid,
+          loc, l)_dstore
+        after: the snippet waits (timer ∞) for the store's answer
+        changes: the store, the machine's pending store answers, the snippet (waiting)
     """
     loc = store_alloc(m.store)
     return _store_answer(setup, now, m.with_parts(store=store_put(m.store, loc, op.value)), tid,
@@ -191,6 +237,13 @@ def store_set_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreSet) -> M
     Common cases: the heartbeat receiver recording 0 or 1.
 
     Model details: setting a location not yet allocated creates it.
+
+    Formal:
+        premises: a snippet tid requests set(l, v)
+        transition: n·STORE(st) --n·tid·store(set(l, v))?--> n·STORE(st ⊕ {l ↦ v}) |
+          n·STORERET(tid, unit, ())_dstore
+        after: the snippet waits (timer ∞) for the store's answer
+        changes: the store, the machine's pending store answers, the snippet (waiting)
     """
     return _store_answer(setup, now, m.with_parts(store=store_put(m.store, op.loc, op.value)),
                          tid, None)
@@ -206,6 +259,13 @@ def store_get_1(setup: Setup, now: int, m: Machine, tid: int, op: StoreGet) -> M
     Common cases: `get_status`.
 
     Model details: the store is untyped here; the value is whatever was stored.
+
+    Formal:
+        premises: a snippet tid requests get l; l ∈ dom(st)
+        transition: n·STORE(st) --n·tid·store(get l)?--> n·STORE(st) | n·STORERET(tid, tlty,
+          st(l))_dstore
+        after: the snippet waits (timer ∞) for the store's answer
+        changes: the machine's pending store answers, the snippet (waiting)
     """
     try:
         value = store_read(m.store, op.loc)
@@ -233,6 +293,13 @@ def storeret_1(setup: Setup, now: int, m: Machine, r: StoreRet) -> Machine | Non
     Common cases: after every store operation.
 
     Model details: an upper-bound timer dstore: any time until it expires.
+
+    Formal:
+        premises: STORERET(tid, tlty, v) with timer d ≥ 0 (any moment before it expires); snippet
+          tid waits for the store
+        transition: n·STORERET(tid, tlty, v)_d --n·tid·storeret(v)!--> 0
+        after: snippet tid resumes with v and computes its next request (timer dthread)
+        changes: the machine's pending store answers (one removed), the snippet
     """
     s = m.snippet(r.tid)
     if s is None or s.request is not None or s.creating is not None:
@@ -252,6 +319,13 @@ def app_wake(setup: Setup, now: int, m: Machine, app: App) -> Machine | None:
     Common cases: the heartbeat's status poller calling `get_status` every period.
 
     Model details: added by this project [R] to drive applications in time; a sharp timer.
+
+    Formal:
+        premises: an application thread sleeps (Sleep) and its sharp deadline is now
+        transition: n·APP(tid, sleeping)_0 --τ--> n·APP(tid, t')
+        after: the application computes its next request (a module call, due at once, or another
+          sleep)
+        changes: the application's state
     """
     if not isinstance(app.request, Sleep) or app.deadline != now:
         return None

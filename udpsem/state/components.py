@@ -1,4 +1,4 @@
-"""Components of a machine other than its HOST (MODEL.md §A.2, §A.7): threads (snippets),
+"""Components of a machine other than its HOST (docs/model.md#machines): threads (snippets),
 the store and its pending answers, the module, and the application that calls it.
 
 A snippet's code is an opaque, hashable `Code` value owned by a `ThreadRuntime` (the generator

@@ -1,4 +1,4 @@
-"""The state of the whole network term (docs: the network term): machines, messages in flight,
+"""The state of the whole network term (docs/model.md): machines, messages in flight,
 the environment's schedule, and what a run holds fixed (`Setup`). Plain immutable values; the
 rules over them live in `programs.threads`, `network.rules`, `network.lifecycle` and the
 hosts' rule modules, and `core.system` enumerates and fires them.

@@ -46,7 +46,7 @@ def jsonable(x: Any) -> Any:
         out: dict[str, Any] = {"_": type(x).__name__}
         name = getattr(type(x), "name", None)
         if isinstance(name, str) and not any(f.name == "name" for f in dataclasses.fields(x)):
-            out["_"] = name  # LIB calls are named as in MODEL.md
+            out["_"] = name  # LIB calls are named as in docs/model.md#the-lib
         for f in dataclasses.fields(x):
             out[f.name] = jsonable(getattr(x, f.name))
         return out
@@ -64,18 +64,105 @@ def dumps(x: Any) -> str:
     return json.dumps(x, separators=(",", ":"), ensure_ascii=True)
 
 
+# Types `jsonable` encodes by a case of its own (not by the generic dataclass case); keep this
+# in step with `jsonable`. A test checks `JsonText` against `dumps(jsonable(x))` along runs.
+_OWN_CASE: tuple[type, ...] = (Ok, Fail, IPMsg, UDP, ICMP, Code, Registered, Spawn)
+_ascii = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
+
+
+class JsonText:
+    """`dumps(jsonable(x))`, composed from the cached texts of its immutable parts.
+
+    The text of an immutable value (a frozen dataclass instance, or a tuple, made of
+    immutable parts all the way down) is cached by identity (the cache holds the object, so
+    an `id` is never reused while cached); a container's text is the join of its members'
+    texts, as `json.dumps` would write it. So a world that differs from the last
+    one in one socket re-encodes that socket and the few records above it, not the whole
+    machine. The cache is bounded: when full, its older half is dropped (recomputed if
+    needed again)."""
+
+    def __init__(self, size: int = 8192) -> None:
+        self._cache: dict[int, tuple[Any, str]] = {}
+        self._size = size
+        self._heads: dict[type, tuple[str, tuple[tuple[str, str], ...]] | None] = {}
+        self._mutable = False  # set while encoding anything that is not immutable
+
+    def __call__(self, x: Any) -> str:
+        tp = type(x)
+        if tp is int:
+            return str(x)
+        if tp is str:
+            return str(_ascii(x))
+        if x is None:
+            return "null"
+        if tp is bool:
+            return "true" if x else "false"
+        if tp is list:
+            self._mutable = True
+            return "[" + ",".join([self(v) for v in x]) + "]"
+        hit = self._cache.get(id(x))
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        outer = self._mutable
+        self._mutable = False
+        if tp is tuple:
+            text = "[" + ",".join([self(v) for v in x]) + "]"
+        else:
+            if tp in self._heads:
+                head = self._heads[tp]
+            else:
+                head = self._heads[tp] = self._head(tp)
+            if head is not None:
+                first, fields = head
+                text = first + "".join([k + self(getattr(x, n)) for n, k in fields]) + "}"
+            else:
+                text = dumps(jsonable(x))
+                if not isinstance(x, _OWN_CASE):
+                    self._mutable = True  # an unknown type: never cached
+        if self._mutable:
+            self._mutable = True
+            return text
+        self._mutable = outer
+        cache = self._cache
+        if len(cache) >= self._size:
+            for k in list(cache)[: self._size // 2]:
+                del cache[k]  # insertion order: the older half
+        cache[id(x)] = (x, text)
+        return text
+
+    @staticmethod
+    def _head(tp: type) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+        """For a frozen dataclass that `jsonable` encodes generically: the text up to the
+        first field and each field's `,"name":` prefix; None for every other type."""
+        if not dataclasses.is_dataclass(tp) or issubclass(tp, _OWN_CASE):
+            return None
+        params = getattr(tp, "__dataclass_params__", None)
+        if params is None or not params.frozen:
+            return None
+        names = [f.name for f in dataclasses.fields(tp)]
+        tag = tp.__name__
+        name = getattr(tp, "name", None)
+        if isinstance(name, str) and "name" not in names:
+            tag = name  # LIB calls are named as in docs/model.md#the-lib
+        return ('{"_":' + _ascii(tag),
+                tuple((n, "," + _ascii(n) + ":") for n in names))
+
+
 class StateDigest:
     """Digests of successive worlds that re-encode only the components that changed.
 
     The digest is a pure function of the world: BLAKE2 over the clock, the serial counter and
     the digests of each machine, the messages in flight, the schedule and the drop counts,
     each from its canonical JSON. Components a step did not touch are the very same objects
-    as before, so their part is taken from the previous call; the cache holds only the parts
-    of the last world (and the objects themselves, so an `id` is never reused meanwhile).
+    as before, so their part is taken from the previous call (the cache holds only the parts
+    of the last world, and the objects themselves, so an `id` is never reused meanwhile);
+    a changed component's JSON is composed from the cached texts of its unchanged parts
+    (`JsonText`).
     """
 
     def __init__(self) -> None:
         self._last: dict[int, tuple[Any, bytes]] = {}
+        self._text = JsonText()
 
     def __call__(self, world: Any) -> str:
         fresh: dict[int, tuple[Any, bytes]] = {}
@@ -88,7 +175,7 @@ class StateDigest:
     def _part(self, obj: Any, fresh: dict[int, tuple[Any, bytes]]) -> bytes:
         hit = self._last.get(id(obj))
         if hit is None or hit[0] is not obj:
-            hit = (obj, hashlib.blake2b(dumps(jsonable(obj)).encode(), digest_size=16).digest())
+            hit = (obj, hashlib.blake2b(self._text(obj).encode(), digest_size=16).digest())
         fresh[id(obj)] = hit
         return hit[1]
 

@@ -93,7 +93,8 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     full = {**sc.defaults, **params}
     timing = timing or Timing()
     consts = consts or HostConsts()
-    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime())
+    # One path, never rebuilt: the threads keep no history (flat memory in long runs).
+    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime(history=False))
     obs = observer if observer is not None else sc.observer()
     header = header_json(program, full, timing, consts, faults, seed, world)
     res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
@@ -150,8 +151,9 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     return res
 
 
-def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:
-    """The setup and initial world a trace header describes."""
+def rebuild(header: dict[str, Any], history: bool = True) -> tuple[Setup, World]:
+    """The setup and initial world a trace header describes. `history=False` for a driver
+    that follows one path (replay): threads then keep no history (see GeneratorRuntime)."""
     from udpsem.network.faults import Crash, Window
 
     sc = scenario(header["program"])
@@ -165,7 +167,7 @@ def rebuild(header: dict[str, Any]) -> tuple[Setup, World]:
     timing = Timing(**header["timing"])
     consts = _consts(header["consts"])
     return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
-                    GeneratorRuntime())
+                    GeneratorRuntime(history=history))
 
 
 def _consts(d: dict[str, Any]) -> HostConsts:

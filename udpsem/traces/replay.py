@@ -107,7 +107,7 @@ def replay(path: str | Path,
     """
     header, records = read_trace(path)
     try:
-        setup, world = (rebuild_with or rebuild)(header)
+        setup, world = rebuild_with(header) if rebuild_with else rebuild(header, history=False)
     except UnknownProgram as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:

@@ -1,4 +1,4 @@
-"""The trace format (DESIGN.md §4), as pydantic models; `udpsem schema` prints its JSON Schema.
+"""The trace format (docs/architecture.md), as pydantic models; `udpsem schema` prints its schema.
 
 A trace is JSON Lines: one `Header`, then one `Record` per transition. Records are written as
 the run goes (plain `json` on the hot path, validated with these models when read back).

@@ -314,9 +314,9 @@ def _arrow(out: list[str], m: Msg, lay: _Layout) -> None:
         return
     x1 = lay.x(m.t1)
     if m.fate == "outside" or not dst_shown:
-        yd = ys + (GAP * 0.6 if not src_shown or m.src is None
-                   or m.dst is None or m.dst not in lay.y else 0)
-        if m.dst not in lay.y:
+        if m.dst in lay.y and src_shown:
+            yd = _edge_y(lay, m.dst, m.src)
+        else:
             yd = ys + GAP * 0.6
         out.append(f'<g {attrs}><line x1="{x0:.1f}" y1="{ys:.1f}" x2="{x1:.1f}" y2="{yd:.1f}" '
                    f'stroke="{colour}" stroke-width="1.2" stroke-dasharray="2 2" '
@@ -330,8 +330,13 @@ def _arrow(out: list[str], m: Msg, lay: _Layout) -> None:
                    f'<circle cx="{x1:.1f}" cy="{yd:.1f}" r="3.5" fill="white" '
                    f'stroke="{colour}" stroke-width="1.5"/>{tip}</g>')
         return
+    mult = ""
+    if m.copies > 1:
+        ty = ys + (yd - ys) * 0.5
+        mult = (f'<text x="{x0 + 3:.1f}" y="{ty:.1f}" font-size="9" fill="{colour}" '
+                f'font-weight="bold">×{m.copies}</text>')
     out.append(f'<g {attrs}><line x1="{x0:.1f}" y1="{ys:.1f}" x2="{x1:.1f}" y2="{yd:.1f}" '
-               f'stroke="{colour}" stroke-width="1.3" marker-end="url(#ah)"/>{tip}</g>')
+               f'stroke="{colour}" stroke-width="1.3" marker-end="url(#ah)"/>{mult}{tip}</g>')
 
 
 def _calls(out: list[str], data: ChartData, lay: _Layout) -> None:
@@ -367,7 +372,7 @@ def _status(out: list[str], data: ChartData, lay: _Layout) -> None:
         out.append(f'<text x="{LEFT - 10}" y="{y + 3:.1f}" text-anchor="end" fill="#777" '
                    f'font-size="9">get_status</text>')
         for k, (i, t, v) in enumerate(changes):
-            end = changes[k + 1][1] if k + 1 < len(changes) else lay.t1
+            end = changes[k + 1][1] if k + 1 < len(changes) else data.ends.get(host, lay.t1)
             if end < lay.t0 or t > lay.t1:
                 continue
             x0, x1 = lay.x(t), lay.x(end)
@@ -375,10 +380,13 @@ def _status(out: list[str], data: ChartData, lay: _Layout) -> None:
             out.append(f'<g class="status" data-i="{i}"><rect x="{x0:.1f}" y="{y - 6:.1f}" '
                        f'width="{max(x1 - x0, 1):.1f}" height="12" fill="{colour}"/>'
                        f"{_title(f'{host} get_status answers {v} from {fmt_time(t)}')}</g>")
-            if lay.inside(t):
+            label = f"status {v} from {fmt_time(t)}"
+            if lay.inside(t) and x1 - x0 < 6.2 * len(label) + 6:
+                label = f"{v}" if x1 - x0 >= 12 else ""
+            if lay.inside(t) and label:
                 out.append(f'<text x="{x0 + 3:.1f}" y="{y + 4:.1f}" font-size="10" '
                            f'fill="white" font-weight="bold" pointer-events="none">'
-                           f"status {v} from {fmt_time(t)}</text>")
+                           f"{escape(label)}</text>")
 
 
 def _mark(out: list[str], mk: Mark, lay: _Layout) -> None:

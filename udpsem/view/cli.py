@@ -157,3 +157,57 @@ def _record_run(program: str, seed: int, duration: str | None, loss: float, dup:
     except ScenarioError as e:
         _fail(str(e))
     return fh.name
+
+
+def last_state_text(trace: str) -> str:
+    """The rendered last state of a trace (for counterexample reports)."""
+    from udpsem.view.session import Session
+    from udpsem.view.state import mark_changes, render
+
+    sess = Session.load(trace)
+    prev = render(sess.worlds[-2]) if len(sess.worlds) > 1 else None
+    return mark_changes(prev, render(sess.worlds[-1])).text()
+
+
+@click.command("state")
+@click.argument("trace_file", metavar="TRACE")
+@click.option("--step", "at_step", type=click.IntRange(0, None), default=None,
+              help="the state after this many steps [default: the last state]")
+@click.option("--at", "at_time", default=None, metavar="TIME",
+              help="the last state at or before this virtual time")
+@click.option("--json", "as_json", is_flag=True, help="print the rendered state as JSON")
+def state(trace_file: str, at_step: int | None, at_time: str | None, as_json: bool) -> None:
+    """Print one state of a trace readably (replaying it): hosts, sockets as quads, threads
+    and timers, queues, datagrams in flight, the store; `*` marks what the step changed."""
+    import json
+
+    from udpsem.traces.replay import TraceError
+    from udpsem.view.events import label_text
+    from udpsem.view.session import Session
+    from udpsem.view.state import mark_changes, render
+
+    if at_step is not None and at_time is not None:
+        _fail("give --step or --at, not both")
+    try:
+        sess = Session.load(trace_file)
+    except TraceError as e:
+        _fail(str(e))
+    n = len(sess.steps) if at_step is None else at_step
+    if at_time is not None:
+        t = _duration(at_time, "--at")
+        n = max((k for k, w in enumerate(sess.worlds) if w.now <= t), default=0)
+    if n > len(sess.steps):
+        _fail(f"--step {n}: the trace has {len(sess.steps)} steps")
+    prev = render(sess.worlds[n - 1]) if n else None
+    view = mark_changes(prev, render(sess.worlds[n]))
+    if as_json:
+        click.echo(json.dumps({"step": n, **view.as_json()}))
+        return
+    if n:
+        rec = sess.records[n - 1]
+        partner = f" with {rec['partner']}" if rec["partner"] else ""
+        click.echo(f"after step {n - 1} of {len(sess.steps)}: {rec['rule']}{partner}: "
+                   f"{label_text(rec['label'])}")
+    else:
+        click.echo(f"the initial state (the trace has {len(sess.steps)} steps)")
+    click.echo(view.text())

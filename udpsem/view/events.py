@@ -103,6 +103,7 @@ class ChartData:
     bands: list[Band] = field(default_factory=list)
     status: dict[str, list[tuple[int, int, Any]]] = field(default_factory=dict)
     violations: list[Mark] = field(default_factory=list)
+    ends: dict[str, int] = field(default_factory=dict)  # host -> when it crashed
     title: str = ""
 
     def counts(self) -> dict[str, int]:
@@ -275,8 +276,8 @@ def events(header: dict[str, Any], records: Iterable[dict[str, Any]],
                         "icmp" in value.get("body", {}))
                 data.msgs.append(m)
             m.i1, m.t1 = i, t
-            if kind == "out":
-                m.fate, m.dst = "outside", None
+            if kind == "out":  # dst stays the host that owned the address (if any)
+                m.fate = "outside"
             elif rule == "host_recv_disc":
                 m.fate, m.dst = "recv_unplugged", host
             elif rule == "delivery_in_udp_2":
@@ -323,6 +324,12 @@ def events(header: dict[str, Any], records: Iterable[dict[str, Any]],
             b = open_bands.pop(host, None)
             if b is not None:  # crashed while unplugged: the unplugged band ends here
                 b.t1, b.i1 = t, i
+            if kind == "crash":  # the host's calls never return; its status stops here
+                for (h, _), bar in list(open_calls.items()):
+                    if h == host:
+                        bar.i1, bar.t1, bar.result = i, t, "(crashed)"
+                        del open_calls[(h, _)]
+                data.ends[host] = t
             band = Band(host, "unplugged" if kind == "disconnect" else "crashed", i, t)
             open_bands[host] = band
             data.bands.append(band)

@@ -237,8 +237,9 @@ class Section:
     key: str
     title: str
     rows: list[Row] = field(default_factory=list)
-    changed: bool = False
+    changed: bool = False        # the title or any row changed
     status: str = ""  # "connected", "unplugged", "crashed" for machines
+    title_changed: bool = False
 
 
 @dataclass
@@ -252,7 +253,7 @@ class StateView:
     def as_json(self) -> dict[str, Any]:
         return {"now": self.now, "time": fmt_time(self.now), "removed": self.removed,
                 "sections": [{"key": s.key, "title": s.title, "status": s.status,
-                              "changed": s.changed,
+                              "changed": s.changed, "title_changed": s.title_changed,
                               "rows": [{"key": r.key, "text": r.text, "changed": r.changed}
                                        for r in s.rows]} for s in self.sections]}
 
@@ -260,7 +261,7 @@ class StateView:
         """Plain text, one row a line; changed rows start with `*`."""
         out = [f"t = {fmt_time(self.now)}"]
         for s in self.sections:
-            out.append(("* " if show_changes and s.changed and not s.rows else "") + s.title)
+            out.append(("* " if show_changes and s.title_changed else "") + s.title)
             for r in s.rows:
                 mark = "* " if show_changes and r.changed else "  "
                 out.append(f"{mark}  {r.text}")
@@ -361,7 +362,8 @@ def mark_changes(prev: StateView | None, cur: StateView) -> StateView:
     old_titles = {s.key: s.title for s in prev.sections}
     seen = set()
     for s in cur.sections:
-        s.changed = old_titles.get(s.key) != s.title
+        s.title_changed = old_titles.get(s.key) != s.title
+        s.changed = s.title_changed
         for r in s.rows:
             seen.add(r.key)
             r.changed = old.get(r.key) != r.text

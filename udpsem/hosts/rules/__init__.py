@@ -1,10 +1,10 @@
-"""The host rules of MODEL.md §A.8, one module per call, in MODEL.md's order.
+"""The host rules (docs/rules.md), one module per call, in the order of the LIB calls.
 
 Importing this package registers every rule, in this order (which `udpsem rules` shows).
 Within a module, call rules are registered in Linux's order of error precedence (the
 dispatcher in `hosts.lts` relies on it).
 """
-# ruff: noqa: I001  (the import order is the registration order: MODEL.md's order)
+# ruff: noqa: I001  (the import order is the registration order: the order of docs/rules.md)
 
 from udpsem.hosts.rules import (  # noqa: F401  (registration)
     generic,

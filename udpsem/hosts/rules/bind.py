@@ -1,4 +1,4 @@
-"""bind(fd, is, ps) — MODEL.md §A.8.3. Registered in Linux's order: 2, 3, 4, 5/6, then 1."""
+"""bind(fd, is, ps) — docs/rules.md#bind_1. Registered in Linux's order: 2, 3, 4, 5/6, then 1."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from udpsem.hosts.values import ANY_ADDR, IP, TID, Errno, Fail, Ok, Port
 def _addr(call: Bind) -> IP | None:
     """The requested local address: `Some 0.0.0.0` (INADDR_ANY) is the wildcard, as on Linux
     (and every BSD-sockets system), where binding to it succeeds and getsockname shows
-    0.0.0.0; MODEL.md §A.8.3 would fail it with EADDRNOTAVAIL [L: deviation from MODEL.md]."""
+    0.0.0.0; the written specification would fail it with EADDRNOTAVAIL (a deviation,
+    docs/model.md#deviations)."""
     return None if call.ip == ANY_ADDR else call.ip
 
 
@@ -40,6 +41,12 @@ def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     Common cases: binding to another machine's address by mistake.
 
     Model details: all of 127/8 counts as local, as on Linux.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); is = Some i; i ≠ 0.0.0.0; ¬local(h, i)
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EADDRNOTAVAIL)_dsch}
+        changes: ts(tid)
     """
     i = _addr(call)
     if sock(h, call.fd) is None or i is None or local(h, i):
@@ -57,6 +64,12 @@ def bind_3(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     Common cases: an unprivileged program asking for port 53.
 
     Model details: privilege is a per-host constant, not per process.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); ps = Some p; p < 1024; ¬priv
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EACCES)_dsch}
+        changes: ts(tid)
     """
     if sock(h, call.fd) is None or call.port is None or call.port >= 1024 or ctx.consts.priv:
         return None
@@ -73,6 +86,13 @@ def bind_4(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     Common cases: bind after sendto (which autobinds) or after connect.
 
     Model details: checked after the address and privilege checks, as Linux does.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 ≠ None ∨ s.is2 ≠ None (already bound, or
+          connected)
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or (s.ps1 is None and s.is2 is None):
@@ -91,6 +111,14 @@ def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     Common cases: two servers on one port.
 
     Model details: Linux's conflict rule, used on every architecture. Orphans still conflict.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); ps = Some p; conflict(h, s, is, p): some s' ∈
+          others holds s'.ps1 = Some p, not both have SO_REUSEADDR, and is = None ∨ s'.is1 = None ∨
+          s'.is1 = is
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EADDRINUSE)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.port is None or not conflict(h, s, _addr(call), call.port):
@@ -109,6 +137,13 @@ def bind_6(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     Common cases: port exhaustion on a busy host.
 
     Model details: only reachable with many sockets or a small EPH constant.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); ps = None; autobind(None, others) = ∅ (no free
+          ephemeral port)
+        transition: h --Lh_call(tid, bind(fd, is, None))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EADDRINUSE)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or call.port is not None or autobind_possible(ctx.consts, None,
@@ -130,7 +165,16 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
 
     Model details: with no port the port is a nondeterministic choice from the free
     ephemeral ports (choice kind `eph`). An address of 0.0.0.0 (INADDR_ANY) means the
-    wildcard, as on Linux, rather than a non-local address (MODEL.md's bind_2).
+    wildcard, as on Linux, rather than a non-local address (the written specification's bind_2).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None ∧ s.is2 = None; is = None ∨ is =
+          0.0.0.0 ∨ local(h, is); p ∈ autobind(ps, others) (a choice when ps = None); if ps = Some
+          p: (p ≥ 1024 ∨ priv) ∧ ¬conflict(h, s, is, p)
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {s := front(s with {is1 := is (None for 0.0.0.0), ps1 := Some p, lk :=
+          (is1 ≠ None, ps ≠ None)}); ts(tid) := RET(OK ())_dsch}
+        changes: s.is1, s.ps1, s.lk, the socket's place (front of h.s), ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.ps1 is not None or s.is2 is not None:

@@ -1,4 +1,4 @@
-"""close(fd) — MODEL.md §A.8.9."""
+"""close(fd) — docs/rules.md#close_1."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def close_1(ctx: RuleCtx, h: Host, tid: TID, call: Close) -> Host | None:
 
     Model details: applies only when no thread is blocked in recvfrom, sendto or select on
     the fd (else close_2).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); ¬refs(h, fd) (no thread blocked on fd)
+        transition: h --Lh_call(tid, close(fd))--> h'
+        after: h' = h with {s := h.s without s; ts(tid) := RET(OK ())_dsch}
+        changes: s (removed), ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or refs(h, call.fd):
@@ -46,6 +52,13 @@ def close_2(ctx: RuleCtx, h: Host, tid: TID, call: Close) -> Host | None:
     Model details: follows current Linux, where a blocked call holds a reference to the
     socket. gc removes the orphan when the last blocked thread leaves; until then its fd
     number stays taken (Linux frees it at once; invisible up to renaming).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); refs(h, fd) (another thread is blocked on fd)
+        transition: h --Lh_call(tid, close(fd))--> h'
+        after: h' = h with {s := s with {cl := T} (an orphan, removed by gc when the last blocked
+          thread leaves); ts(tid) := RET(OK ())_dsch}
+        changes: s.cl, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or not refs(h, call.fd):

@@ -1,4 +1,4 @@
-"""connect(fd, i, ps) — MODEL.md §A.8.4. Registered in Linux's order: 4, 2, 3, then 1.
+"""connect(fd, i, ps) — docs/rules.md#connect_1. Registered in Linux's order: 4, 2, 3, then 1.
 
 Throughout, `i' = dst_norm(s.is1, i)`: on linux 0.0.0.0 means this host.
 """
@@ -49,6 +49,12 @@ def connect_4(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | None:
 
     Model details: checked before anything else, as Linux autobinds first; only reachable
     with many sockets or a small EPH constant.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None; autobind(None, others) = ∅
+        transition: h --Lh_call(tid, connect(fd, i, ps))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
@@ -70,6 +76,14 @@ def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
 
     Model details: the autobind side effect happens even though the call fails, as on
     Linux; the port is a choice of kind `eph` when the socket had none.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); i' =
+          dst_norm(s.is1, i); ¬has_route(h, i')
+        transition: h --Lh_call(tid, connect(fd, i, ps))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL ENETUNREACH)_dsch};
+          the old peer is kept
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
@@ -92,6 +106,13 @@ def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
 
     Model details: linux only; windows and freebsd accept such a peer (connect_1). The
     autobind side effect happens even though the call fails.
+
+    Formal:
+        premises: arch = linux; ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB);
+          i' = dst_norm(s.is1, i); has_route(h, i'); bcast(h, i')
+        transition: h --Lh_call(tid, connect(fd, i, ps))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EACCES)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
@@ -117,6 +138,15 @@ def connect_1(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
     sends go to port 0). A pending error and queued datagrams are kept, as on Linux. The
     socket moves to the front of the list when its local address changes; a fresh autobound
     port alone keeps its position.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); i' =
+          dst_norm(s.is1, i); has_route(h, i'); ¬(arch = linux ∧ bcast(h, i'))
+        transition: h --Lh_call(tid, connect(fd, i, ps))--> h'
+        after: h' = h with {s := s with {is1 := s.is1 if set, else route_src(h, i'); ps1 := Some
+          p'; is2 := Some i'; ps2 := ps} (moved to the front of h.s if is1 changed); ts(tid) :=
+          RET(OK ())_dsch}; es and mq are kept
+        changes: s.is1, s.ps1, s.is2, s.ps2, possibly the socket's place, ts(tid)
     """
     s = sock(h, call.fd)
     rest = others(h, call.fd)

@@ -1,4 +1,4 @@
-"""create(f, x) — MODEL.md §A.8.10. The host only allocates the tid (create_ret_1 starts it)."""
+"""create(f, x) — docs/rules.md#create_1. The host only allocates the tid (create_ret_1 runs it)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def create_1(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host:
     Model details: the paper allows any unused tid; like fds we take the least integer
     (from 0) not in dom(ts), so the rule is deterministic. The new thread's snippet is
     started by the network rule create_ret_1 when the answer reaches the caller.
+
+    Formal:
+        premises: ts(tid) = RUN; tid' = the least n ≥ 0 with n ∉ dom(ts)
+        transition: h --Lh_call(tid, create(f, x))--> h'
+        after: h' = h with {ts := ts ⊕ (tid' ↦ RUN_∞); ts(tid) := RET(OK tid')_dsch}
+        changes: ts(tid'), ts(tid)
     """
     used = {e.tid for e in h.ts}
     new = 0
@@ -42,6 +48,12 @@ def create_2(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host | None:
 
     Model details: enabled only with the host switch ALLOW_BADMEM; then it may happen at
     any time, alongside create_1.
+
+    Formal:
+        premises: ALLOW_BADMEM; ts(tid) = RUN
+        transition: h --Lh_call(tid, create(f, x))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     if not ctx.consts.allow_badmem:
         return None

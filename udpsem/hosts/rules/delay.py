@@ -1,4 +1,4 @@
-"""delay(n) — MODEL.md §A.8.10. Registered in Linux's order: 2, then 1; delay_3 wakes."""
+"""delay(n) — docs/rules.md#delay_1. Registered in Linux's order: 2, then 1; delay_3 wakes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def delay_2(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
     difference.
 
     Model details: like nanosleep's EINVAL for a negative time.
+
+    Formal:
+        premises: ts(tid) = RUN; n < 0
+        transition: h --Lh_call(tid, delay(n))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
     """
     if call.us >= 0:
         return None
@@ -38,6 +44,12 @@ def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
 
     Model details: the deadline is now + n µs; `delay(0)` wakes at once (delay_3 is enabled
     immediately, without time passing).
+
+    Formal:
+        premises: ts(tid) = RUN; n ≥ 0
+        transition: h --Lh_call(tid, delay(n))--> h'
+        after: h' = h with {ts(tid) := DELAY2 with sharp timer n µs}
+        changes: ts(tid) (blocks)
     """
     if call.us < 0:
         return None
@@ -55,6 +67,12 @@ def delay_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: the timer is sharp: the rule is enabled only at the exact deadline, and
     time cannot pass beyond it.
+
+    Formal:
+        premises: ts(tid) = DELAY2 with timer = 0 (sharp: exactly at the deadline)
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(OK ())_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Delay2) or e.deadline != ctx.now:

@@ -1,4 +1,4 @@
-"""disconnect(fd) — MODEL.md §A.8.4."""
+"""disconnect(fd) — docs/rules.md#disconnect_1."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def disconnect_1(ctx: RuleCtx, h: Host, tid: TID, call: Disconnect) -> Host | No
     socket; the model keeps it then, so that blocked sendto/recvfrom sockets always have a
     port (invariants T3, T4). The socket moves to the front of the list when its local
     address changes. Queued datagrams and a pending error stay.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd)
+        transition: h --Lh_call(tid, disconnect(fd))--> h'
+        after: h' = h with {s := s with {is2 := None; ps2 := None; is1 := None unless lk.la; ps1 :=
+          None unless lk.lp ∨ refs(h, fd)} (front of h.s if is1 changed); ts(tid) := RET(OK
+          ())_dsch}
+        changes: s.is2, s.ps2, possibly s.is1, s.ps1 and the socket's place, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None:

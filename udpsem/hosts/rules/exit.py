@@ -1,4 +1,4 @@
-"""exit() — MODEL.md §A.8.10: exit_1 starts the exit, exit_2 performs it (label Lh_exit)."""
+"""exit() — docs/rules.md#exit_1: exit_1 starts the exit, exit_2 performs it (label Lh_exit)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ def exit_1(ctx: RuleCtx, h: Host, tid: TID, call: Exit) -> Host:
 
     Model details: zombies stay receptive (zombie_1 absorbs their calls) until exit_2 ends
     the program. Any pending answer or blocked call of another thread is abandoned.
+
+    Formal:
+        premises: ts(tid) = RUN
+        transition: h --Lh_call(tid, exit())--> h'
+        after: h' = h with {ts(tid) := EXIT, upper-bound timer dsch; ts(t) := ZOMBIE_∞ for every
+          other t ∈ dom(ts)} (never answered)
+        changes: ts (every entry)
     """
     ts = tuple(ThreadEntry(e.tid, ZOMBIE, NEVER) for e in h.ts if e.tid != tid)
     h2 = Host(h.ifds, ts, h.s, h.oq, h.oq_deadline, h.oqf)
@@ -41,6 +48,12 @@ def exit_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Model details: the out-queue, its timer and oqf are kept, so datagrams already sent
     still leave the host; the interfaces are unchanged. At network level every snippet of
     the machine disappears with the same label.
+
+    Formal:
+        premises: ts(tid) = EXIT, timer in [0, dsch]
+        transition: h --Lh_exit--> h' (at network level the multiway n·exit, host_exit)
+        after: h' = h with {ts := ∅; s := []}; oq, its timer and oqf are kept
+        changes: ts, s
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, ExitState):

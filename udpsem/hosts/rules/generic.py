@@ -1,4 +1,4 @@
-"""Generic rules — MODEL.md §A.8.2: ret_1, notsockfd_*, intr_1, badmem_*, zombie_1."""
+"""Generic rules — docs/rules.md#ret_1: ret_1, notsockfd_*, intr_1, badmem_*, zombie_1."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def ret_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: may fire at any time while the `dsch` timer has not expired, and must
     fire before it does.
+
+    Formal:
+        premises: ts(tid) = RET v, with its timer in [0, dsch] (any moment before it expires)
+        transition: h --Lh_return(tid, v)--> h'
+        after: h' = h with {ts(tid) := RUN_∞}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Ret):
@@ -53,6 +59,12 @@ def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
 
     Model details: applies to every call with an fd argument except select, which accepts
     console fds.
+
+    Formal:
+        premises: ts(tid) = RUN; c takes an fd argument (every call but select); c.fd ∈ CONSOLE
+        transition: h --Lh_call(tid, c)--> h'
+        after: h' = h with {ts(tid) := RET(FAIL ENOTSOCK)_dsch}
+        changes: ts(tid)
     """
     if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:  # noqa: B009
         return None
@@ -69,6 +81,13 @@ def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
     Common cases: using an fd after close.
 
     Model details: select reports bad fds with its own rule, select_2.
+
+    Formal:
+        premises: ts(tid) = RUN; c takes an fd argument (every call but select); c.fd ∉ CONSOLE;
+          sock(h, c.fd) = None (the fd is unused, or names a closed socket with cl = T)
+        transition: h --Lh_call(tid, c)--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EBADF)_dsch}
+        changes: ts(tid)
     """
     if not call.takes_fd:
         return None
@@ -96,6 +115,13 @@ def intr_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Common cases: none in the heartbeat (Theorem 2 assumes no interrupts).
 
     Model details: enabled only with the host switch ALLOW_INTR; never urgent.
+
+    Formal:
+        premises: ALLOW_INTR; ts(tid) ∈ {SENDTO2 _, RECVFROM2 _, SELECT2 _, DELAY2} (a blocked slow
+          call), at any moment (a signal); not urgent
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINTR)_dsch}
+        changes: ts(tid)
     """
     if not ctx.consts.allow_intr:
         return None
@@ -119,6 +145,12 @@ def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Branch[Host] | No
     Common cases: never under Theorem 2's assumptions.
 
     Model details: enabled only with ALLOW_BADMEM.
+
+    Formal:
+        premises: ALLOW_BADMEM; ts(tid) = RUN; e ∈ {ENFILE, ENOBUFS, ENOMEM} (a choice)
+        transition: h --Lh_call(tid, socket())--> h'
+        after: h' = h with {ts(tid) := RET(FAIL e)_dsch}
+        changes: ts(tid)
     """
     if not ctx.consts.allow_badmem:
         return None
@@ -143,6 +175,14 @@ def badmem_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Branch[Host] | None
     Common cases: never under Theorem 2's assumptions.
 
     Model details: enabled only with ALLOW_BADMEM, and only when every fd argument is valid.
+
+    Formal:
+        premises: ALLOW_BADMEM; ts(tid) = RUN; c is bind, connect, sendto, recvfrom or select;
+          every fd argument of c is an open socket (select: or in CONSOLE); e ∈ {ENOBUFS, ENOMEM}
+          (a choice)
+        transition: h --Lh_call(tid, c)--> h'
+        after: h' = h with {ts(tid) := RET(FAIL e)_dsch}
+        changes: ts(tid)
     """
     if not ctx.consts.allow_badmem or not isinstance(call, _BADMEM_CALLS):
         return None
@@ -162,6 +202,13 @@ def badmem_3(ctx: RuleCtx, h: Host, tid: TID) -> Branch[HostStep] | None:
     Common cases: never under Theorem 2's assumptions.
 
     Model details: enabled only with ALLOW_BADMEM.
+
+    Formal:
+        premises: ALLOW_BADMEM; ts(tid) ∈ {SENDTO2 _, RECVFROM2 _}; e ∈ {ENOBUFS, ENOMEM} (a
+          choice)
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(FAIL e)_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, (SendTo2,
@@ -182,6 +229,12 @@ def badmem_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Common cases: never under Theorem 2's assumptions.
 
     Model details: enabled only with ALLOW_BADMEM.
+
+    Formal:
+        premises: ALLOW_BADMEM; ts(tid) = SELECT2(rs, ws)
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(FAIL ENOMEM)_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, Select2):
@@ -201,5 +254,11 @@ def zombie_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
 
     Model details: the only call rule that applies to a ZOMBIE thread rather than a RUN one;
     the dispatcher enforces both sides of that.
+
+    Formal:
+        premises: ts(tid) = ZOMBIE (another thread called exit); c is any call
+        transition: h --Lh_call(tid, c)--> h
+        after: h' = h: the call is absorbed and never answered
+        changes: nothing
     """
     return h

@@ -1,4 +1,4 @@
-"""geterr(fd) — MODEL.md §A.8.7."""
+"""geterr(fd) — docs/rules.md#geterr_1."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def geterr_1(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
     Common cases: checking a socket after select reported it readable or writable.
 
     Model details: C's `getsockopt(SO_ERROR)` returning 0.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None
+        transition: h --Lh_call(tid, geterr(fd))--> h'
+        after: h' = h with {ts(tid) := RET(OK None)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None:
@@ -39,6 +45,12 @@ def geterr_2(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
     Common cases: a connected client reading why its server stopped answering.
 
     Model details: C's `getsockopt(SO_ERROR)`, which also clears the error.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = Some e
+        transition: h --Lh_call(tid, geterr(fd))--> h'
+        after: h' = h with {s := s with {es := None}; ts(tid) := RET(OK (Some e))_dsch}
+        changes: s.es, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is None:

@@ -1,4 +1,4 @@
-"""getifaddrs() — MODEL.md §A.8.10."""
+"""getifaddrs() — docs/rules.md#getifaddrs_1."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def getifaddrs_1(ctx: RuleCtx, h: Host, tid: TID, call: GetIfAddrs) -> Host:
 
     Model details: the list is ordered LO first, then ETH by number, and each ipset is a
     sorted tuple, so the answer is deterministic. Interfaces never change in this model.
+
+    Formal:
+        premises: ts(tid) = RUN
+        transition: h --Lh_call(tid, getifaddrs())--> h'
+        after: h' = h with {ts(tid) := RET(OK [(ifid, primary, sorted ipset, netmask) for each
+          interface of h.ifds, LO first, then ETH by number])_dsch}
+        changes: ts(tid)
     """
     rows = tuple((i.ifid, i.primary, tuple(sorted(i.ipset)), i.netmask)
                  for i in sorted(h.ifds, key=_ifid_order))

@@ -1,4 +1,4 @@
-"""getpeername(fd) — MODEL.md §A.8.4. Registered as 1, then the failure 2."""
+"""getpeername(fd) — docs/rules.md#getpeername_1. Registered as 1, then the failure 2."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def getpeername_1(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | 
     Common cases: checking which server a connected client talks to.
 
     Model details: both components are returned as `Some` values (bare ints here).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.is2 = Some i ∧ s.ps2 = Some p
+        transition: h --Lh_call(tid, getpeername(fd))--> h'
+        after: h' = h with {ts(tid) := RET(OK (Some i, Some p))_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.is2 is None or s.ps2 is None:
@@ -38,6 +44,12 @@ def getpeername_2(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | 
 
     Model details: a peer without a port (connect with `ps = None`) also counts as not
     connected, as Linux reports for a peer port of 0.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.is2 = None ∨ s.ps2 = None
+        transition: h --Lh_call(tid, getpeername(fd))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL ENOTCONN)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or (s.is2 is not None and s.ps2 is not None):

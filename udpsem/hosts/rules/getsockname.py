@@ -1,4 +1,4 @@
-"""getsockname(fd) — MODEL.md §A.8.4."""
+"""getsockname(fd) — docs/rules.md#getsockname_1."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def getsockname_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockName) -> Host | 
 
     Model details: a wildcard address and a missing port are returned as None (the C call
     reports 0.0.0.0 and port 0).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd)
+        transition: h --Lh_call(tid, getsockname(fd))--> h'
+        after: h' = h with {ts(tid) := RET(OK (s.is1, s.ps1))_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None:

@@ -1,4 +1,4 @@
-"""getsockopt(fd, opt) — MODEL.md §A.8.7."""
+"""getsockopt(fd, opt) — docs/rules.md#getsockopt_1."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 
     Model details: on linux SO_BSDCOMPAT always reads False: the option is obsolete, so
     setting it is accepted and ignored. Other architectures return the stored flag.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); b = s.f.reuseaddr for SO_REUSEADDR; for
+          SO_BSDCOMPAT b = F on linux, else s.f.bsdcompat
+        transition: h --Lh_call(tid, getsockopt(fd, opt))--> h'
+        after: h' = h with {ts(tid) := RET(OK b)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None:

@@ -1,4 +1,4 @@
-"""Input rules — MODEL.md §A.8.12: datagrams arriving from the network.
+"""Input rules — docs/rules.md#delivery_in_udp_1: datagrams arriving from the network.
 
 Together they accept every message whose destination is in own(h) and not in 127/8 (the
 only ones the network delivers); the dispatcher labels them `Lh_recvmsg m`.
@@ -46,6 +46,14 @@ def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
     Model details: the best score wins; on linux and windows a tie goes to the most
     recently bound socket, on freebsd it is a choice of kind `sock`. Receive queues are
     unbounded. Orphans still receive.
+
+    Formal:
+        premises: m = IP(i3, i4, UDP(p3, p4, data)); i4 ∈ own(h), i4 ∉ LOOPBACK (the network's
+          delivery condition); i3 ∉ MARTIAN ∪ LOOPBACK; lookup(h, (i3, p3, i4, p4)) = s (best
+          score; ties: most recently bound, a choice on freebsd; closed sockets included)
+        transition: h --Lh_recvmsg m--> h'
+        after: h' = h with {s := s with {mq := s.mq @ [m]}}
+        changes: s.mq
     """
     b = m.body
     if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
@@ -69,6 +77,13 @@ def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
     Model details: the option models ICMP rate limiting; the executable parameter ICMP_GEN
     resolves it (always, never, or a choice of kind `icmp`). The ICMP leaves through the
     out-queue, from the datagram's destination address.
+
+    Formal:
+        premises: m = IP(i3, i4, UDP(p3, p4, data)); i3 ∉ MARTIAN ∪ LOOPBACK; lookup(h, (i3, p3,
+          i4, p4)) = None; icmp ∈ {T, F} by ICMP_GEN (always, never, or a choice)
+        transition: h --Lh_recvmsg m--> h'
+        after: h' = h, or if icmp: enqueue(h, IP(i4, i3, ICMP_PORT_UNREACH(i3, p3, i4, p4)))
+        changes: oq, oq's timer, oqf (when an ICMP is queued)
     """
     b = m.body
     if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
@@ -89,6 +104,12 @@ def delivery_in_udp_3(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
 
     Model details: no ICMP is generated, so such datagrams cannot provoke replies to
     impossible addresses.
+
+    Formal:
+        premises: m = IP(i3, i4, UDP(...)); i3 ∈ MARTIAN ∪ LOOPBACK
+        transition: h --Lh_recvmsg m--> h
+        after: h' = h (the datagram is dropped, no ICMP)
+        changes: nothing
     """
     if not isinstance(m.body, UDP) or not _deliverable(h, m) or not _bad_source(m.src):
         return None
@@ -109,6 +130,13 @@ def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] |
     Model details: the older pending error is overwritten, as on Linux. Linux and windows
     match the socket a reply from the quoted destination would reach; freebsd needs the
     exact quoted quad (ties are a choice of kind `sock`). Only connected sockets get errors.
+
+    Formal:
+        premises: m = IP(j1, j2, ICMP_k(q)); j1 ∉ MARTIAN ∪ LOOPBACK; icmp_lookup(h, q) = s;
+          icmp_err(k, s) = Some e (s is connected)
+        transition: h --Lh_recvmsg m--> h'
+        after: h' = h with {s := s with {es := Some e}} (an older error is overwritten)
+        changes: s.es
     """
     b = m.body
     if not isinstance(b, ICMP) or not _deliverable(h, m) or _bad_source(m.src):
@@ -131,6 +159,13 @@ def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
     and windows, which only IP_RECVERR would report.
 
     Model details: no host ever answers ICMP with ICMP.
+
+    Formal:
+        premises: m = IP(j1, j2, ICMP_k(q)), and delivery_in_icmp_1 does not apply (martian or
+          loopback source, no socket for q, or icmp_err(k, s) = None)
+        transition: h --Lh_recvmsg m--> h
+        after: h' = h (dropped; no ICMP is ever sent in answer to ICMP)
+        changes: nothing
     """
     b = m.body
     if not isinstance(b, ICMP) or not _deliverable(h, m):

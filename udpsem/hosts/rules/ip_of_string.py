@@ -1,4 +1,4 @@
-"""ip_of_string(str) — MODEL.md §A.8.10."""
+"""ip_of_string(str) — docs/rules.md#ip_of_string_1."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def ip_of_string_1(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | 
 
     Model details: only the strict dotted-quad form is accepted (no names, no shorthand
     such as "10.1", no hex), using the shared parser `parse_ip`.
+
+    Formal:
+        premises: ts(tid) = RUN; str is four decimal fields in 0..255 joined by dots, denoting ip
+        transition: h --Lh_call(tid, ip_of_string(str))--> h'
+        after: h' = h with {ts(tid) := RET(OK ip)_dsch}
+        changes: ts(tid)
     """
     addr = parse_ip(call.text)
     if addr is None:
@@ -38,6 +44,12 @@ def ip_of_string_2(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | 
     Common cases: a host name or a field above 255 ("192.168.0.256").
 
     Model details: the model has no name resolution, so every name fails here.
+
+    Formal:
+        premises: ts(tid) = RUN; str is not a dotted quad
+        transition: h --Lh_call(tid, ip_of_string(str))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
     """
     if parse_ip(call.text) is not None:
         return None

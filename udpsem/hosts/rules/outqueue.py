@@ -1,6 +1,6 @@
-"""Out-queue rules — MODEL.md §A.8.11: the head of `oq` leaves, is dropped or loops back.
+"""Out-queue rules, docs/rules.md#delivery_out_1: the head of `oq` leaves, is dropped or loops back.
 
-Also holds two small helpers shared with the input rules (§A.8.12): the ICMP_GEN choice and
+Also holds two small helpers shared with the input rules (docs/rules.md): the ICMP_GEN choice and
 the choice of receiving socket when a freebsd lookup ties.
 """
 
@@ -98,6 +98,13 @@ def delivery_out_1(ctx: RuleCtx, h: Host) -> HostStep | None:
     Model details: the out-queue timer (upper bound doq) forces one out-queue rule to fire
     within doq of the head reaching the front. Whether the network then carries, loses or
     duplicates the datagram is up to the network rules; a disconnected host loses it.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, body), its timer in [0, doq]; ¬local(h, i2); i2
+          ∉ MARTIAN; i1 ∉ MARTIAN ∪ LOOPBACK
+        transition: h --Lh_sendmsg m--> h'
+        after: h' = dequeue(h): oq := rest; oqf := full(rest); timer := doq if rest ≠ [] else ∞
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -121,6 +128,13 @@ def delivery_out_martian(ctx: RuleCtx, h: Host) -> HostStep | None:
 
     Model details: current Linux would fail such a loopback-sourced send with EINVAL; the
     model drops it here instead (a known deviation).
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, body); ¬local(h, i2); i2 ∈ MARTIAN ∨ i1 ∈
+          MARTIAN ∪ LOOPBACK
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h); m is discarded
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -143,6 +157,14 @@ def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     Model details: the receiver is `lookup`: the best score, ties going to the most
     recently bound socket on linux/windows and a choice of kind `sock` on freebsd. Orphans
     still receive.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, UDP(p1, p2, data)); local(h, i2); lookup(h, (i1,
+          p1, i2, p2)) = s (best score; ties: most recently bound, a choice on freebsd; closed
+          sockets included)
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h) with {s := s with {mq := s.mq @ [m]}}
+        changes: oq, oq's timer, oqf, s.mq
     """
     if not h.oq:
         return None
@@ -169,6 +191,14 @@ def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     Model details: whether ICMP is generated follows ICMP_GEN (always / never / a choice
     of kind `icmp`). The ICMP goes through the out-queue like any other message and is
     dropped if the queue is full.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(i1, i2, UDP(p1, p2, data)); local(h, i2); lookup(h, (i1,
+          p1, i2, p2)) = None; icmp ∈ {T, F} by ICMP_GEN (always, never, or a choice)
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h), then if icmp: enqueue(IP(i2, i1, ICMP_PORT_UNREACH(i1, p1, i2,
+          p2))) (dropped if the out-queue is full)
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None
@@ -194,6 +224,13 @@ def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSte
     Model details: any older pending error is overwritten, as on Linux. Only connected
     sockets get errors. On freebsd the socket must have exactly the quoted quad, and ties
     are a choice of kind `sock`.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(j1, j2, ICMP_k(q)); local(h, j2); icmp_lookup(h, q) = s;
+          icmp_err(k, s) = Some e (s is connected)
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h) with {s := s with {es := Some e}} (an older error is overwritten)
+        changes: oq, oq's timer, oqf, s.es
     """
     if not h.oq:
         return None
@@ -219,6 +256,13 @@ def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
     Common cases: port-unreachable for an unconnected sender; host-unreachable on linux.
 
     Model details: no ICMP is ever generated in answer to ICMP.
+
+    Formal:
+        premises: h.oq = m :: rest, m = IP(j1, j2, ICMP_k(q)); local(h, j2); icmp_lookup(h, q) =
+          None, or icmp_err(k, s) = None
+        transition: h --Lh_tau--> h'
+        after: h' = dequeue(h); m is dropped
+        changes: oq, oq's timer, oqf
     """
     if not h.oq:
         return None

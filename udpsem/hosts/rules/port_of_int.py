@@ -1,4 +1,4 @@
-"""port_of_int(n) — MODEL.md §A.8.10."""
+"""port_of_int(n) — docs/rules.md#port_of_int_1."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def port_of_int_1(ctx: RuleCtx, h: Host, tid: TID, call: PortOfInt) -> Host | No
 
     Model details: port 0 does not exist in the model ("no port" is None), so the range
     starts at 1.
+
+    Formal:
+        premises: ts(tid) = RUN; 1 ≤ n ≤ 65535
+        transition: h --Lh_call(tid, port_of_int(n))--> h'
+        after: h' = h with {ts(tid) := RET(OK n)_dsch}
+        changes: ts(tid)
     """
     if not _is_port(call.n):
         return None
@@ -41,6 +47,12 @@ def port_of_int_2(ctx: RuleCtx, h: Host, tid: TID, call: PortOfInt) -> Host | No
     Common cases: a typo in a configured port number.
 
     Model details: pure conversion; the host state is unchanged apart from the answer.
+
+    Formal:
+        premises: ts(tid) = RUN; n < 1 ∨ n > 65535
+        transition: h --Lh_call(tid, port_of_int(n))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
     """
     if _is_port(call.n):
         return None

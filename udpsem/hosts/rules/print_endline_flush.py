@@ -1,4 +1,4 @@
-"""print_endline_flush(str) — MODEL.md §A.8.10."""
+"""print_endline_flush(str) — docs/rules.md#print_1."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def print_1(ctx: RuleCtx, h: Host, tid: TID, call: PrintEndlineFlush) -> Host:
 
     Model details: output is a separate step (print_2) so that it appears on the console
     at some moment within dsch of the call, interleaved with other events.
+
+    Formal:
+        premises: ts(tid) = RUN
+        transition: h --Lh_call(tid, print_endline_flush(str))--> h'
+        after: h' = h with {ts(tid) := PRINT2 str, upper-bound timer dsch}
+        changes: ts(tid)
     """
     return set_thread(h, tid, Print2(call.text), ctx.now + ctx.timing.dsch)
 
@@ -36,6 +42,12 @@ def print_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: may fire at any time while the dsch timer has not expired and must fire
     before it does. The newline is part of the console label.
+
+    Formal:
+        premises: ts(tid) = PRINT2 str, timer in [0, dsch] (any moment before it expires)
+        transition: h --Lh_console(str ^ newline)--> h'
+        after: h' = h with {ts(tid) := RET(OK ())_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Print2):

@@ -1,4 +1,4 @@
-"""recvfrom(fd, nb) — MODEL.md §A.8.6.
+"""recvfrom(fd, nb) — docs/rules.md#recvfrom_1.
 
 The failures (3, 2, 5) exclude one another by their guards; the success recvfrom_1 and the
 blocking recvfrom_4 follow. The slow rules recvfrom_6/7 leave RECVFROM2.
@@ -59,6 +59,12 @@ def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: the error is reported before data, as on Linux; blocking and
     non-blocking calls behave alike. No autobind.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = Some e (reported before queued data)
+        transition: h --Lh_call(tid, recvfrom(fd, nb))--> h'
+        after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
+        changes: s.es, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is None:
@@ -77,6 +83,12 @@ def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     Common cases: polling a socket in a loop.
 
     Model details: the socket is not autobound, as on Linux.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; nb
+        transition: h --Lh_call(tid, recvfrom(fd, T))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch} (no autobind)
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or not call.nonblock:
@@ -96,6 +108,13 @@ def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: a consequence of the model's autobind in recvfrom_4 (a deviation from
     current Linux, which blocks without binding); only reachable with a small EPH.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.ps1 = None;
+          autobind(None, others) = ∅
+        transition: h --Lh_call(tid, recvfrom(fd, F))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or s.ps1 is not None:
@@ -117,6 +136,13 @@ def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: LIB has no length argument, so the whole datagram is returned; a None
     source port is port 0 on the wire.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _, data))
+          :: rest
+        transition: h --Lh_call(tid, recvfrom(fd, nb))--> h'
+        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
+        changes: s.mq, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq:
@@ -137,6 +163,13 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch
     Model details: the autobind (choice kind `eph`) follows Linux 2.2–2.4 and the 2005
     specification rather than current Linux; it keeps invariant T3 (a RECVFROM2 socket has
     a port).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; p' ∈ autobind(s.ps1,
+          others) (AB)
+        transition: h --Lh_call(tid, recvfrom(fd, F))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RECVFROM2 fd, timer ∞}
+        changes: s.ps1 (autobind), ts(tid) (blocks)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock:
@@ -176,6 +209,13 @@ def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Model details: urgent. When several threads wait on one socket, each has this rule
     enabled and exactly one takes the datagram; the others stay blocked. Works on an
     orphan (a socket closed meanwhile), which gc then removes if no one else waits.
+
+    Formal:
+        premises: ts(tid) = RECVFROM2 fd; s = the socket of h.s with fd (open or closed); s.es =
+          None; s.mq = IP(i3, _, UDP(p3, _, data)) :: rest. Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
+        changes: s.mq, ts(tid)
     """
     s = _blocked(h, tid)
     if s is None or s.es is not None or not s.mq:
@@ -197,6 +237,13 @@ def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
     Model details: urgent; on every architecture, windows included (recvfrom behaves as on
     Linux there).
+
+    Formal:
+        premises: ts(tid) = RECVFROM2 fd; s = the socket with fd (open or closed); s.es = Some e.
+          Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
+        changes: s.es, ts(tid)
     """
     s = _blocked(h, tid)
     if s is None or s.es is None:

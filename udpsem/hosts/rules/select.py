@@ -1,4 +1,4 @@
-"""select(rs, ws, tms) — MODEL.md §A.8.8. Registered in Linux's order: 5, 2, then 1."""
+"""select(rs, ws, tms) — docs/rules.md#select_1. Registered in Linux's order: 5, 2, then 1."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def select_5(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
 
     Model details: Linux checks the timeout before the fd sets, so in the deterministic
     error order this rule wins over select_2.
+
+    Formal:
+        premises: ts(tid) = RUN; tms = Some i; i < 0
+        transition: h --Lh_call(tid, select(rs, ws, tms))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
     """
     if call.timeout_us is None or call.timeout_us >= 0:
         return None
@@ -52,6 +58,13 @@ def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
     Model details: select has its own bad-fd rule because it takes lists of fds; console
     fds are accepted (they are never readable and always writable). An orphan (a closed
     socket another thread still waits on) counts as bad.
+
+    Formal:
+        premises: ts(tid) = RUN; some fd ∈ rs @ ws has fd ∉ CONSOLE ∧ sock(h, fd) = None (unused,
+          or a closed orphan)
+        transition: h --Lh_call(tid, select(rs, ws, tms))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EBADF)_dsch}
+        changes: ts(tid)
     """
     if _fds_ok(ctx, h, (*call.reads, *call.writes)):
         return None
@@ -71,6 +84,14 @@ def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
     Model details: exactly as the paper, even when an fd is already ready or the timeout is
     0 (select_3 is urgent, so the thread is answered without time passing). The timer is
     sharp: the deadline is now plus the timeout in µs, or NEVER when there is no timeout.
+
+    Formal:
+        premises: ts(tid) = RUN; every fd ∈ rs @ ws is in CONSOLE or sock(h, fd) ≠ None; tms = None
+          ∨ tms = Some i with i ≥ 0; d' = ∞ if tms = None, else i µs
+        transition: h --Lh_call(tid, select(rs, ws, tms))--> h'
+        after: h' = h with {ts(tid) := SELECT2(rs, ws) with sharp timer d'} (also when something is
+          already ready: select_3 then answers at once)
+        changes: ts(tid) (blocks)
     """
     tms = call.timeout_us
     if tms is not None and tms < 0:
@@ -96,6 +117,13 @@ def select_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     argument order and its duplicates (tuples). A socket closed by another thread while
     the select waits is never ready, because readable/writable look at open sockets only;
     console fds are always writable and never readable.
+
+    Formal:
+        premises: ts(tid) = SELECT2(rs, ws); R = [fd ∈ rs | readable(h, fd)], W = [fd ∈ ws |
+          writable(h, fd)] (argument order, duplicates kept); R @ W ≠ []. Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(OK (R, W))_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Select2):
@@ -119,6 +147,13 @@ def select_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Model details: the timer is sharp: the rule is enabled only when the deadline equals
     the current time (never for a select without timeout). If something is ready at that
     instant select_3 applies instead.
+
+    Formal:
+        premises: ts(tid) = SELECT2(rs, ws) with timer = 0 (sharp: exactly at the deadline); R @ W
+          = []
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(OK ([], []))_dsch}
+        changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Select2) or e.deadline != ctx.now:

@@ -1,4 +1,4 @@
-"""sendto(fd, ips, data, nb) — MODEL.md §A.8.5.
+"""sendto(fd, ips, data, nb) — docs/rules.md#sendto_1.
 
 Call rules are registered in Linux's order of error precedence: 7, 4, 11, 12, 6, 5, 3, then
 the blocking sendto_2 and the success sendto_1. The slow rules sendto_8/9/10 leave SENDTO2.
@@ -89,6 +89,12 @@ def sendto_7(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | None:
 
     Model details: Linux autobinds before any other check, so this failure comes first; it
     is the only sendto failure without the autobind side effect.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None; autobind(None, others) = ∅
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
     """
     s = sock(h, call.fd)
     if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
@@ -110,6 +116,14 @@ def sendto_4(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
     Model details: the autobind side effect is Linux's behaviour; the port is a choice of
     kind `eph` when the socket had none.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); ips = None;
+          s.is2 = None
+        transition: h --Lh_call(tid, sendto(fd, None, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL nodest(arch))_dsch}
+          (nodest: ENOTCONN on windows, EDESTADDRREQ otherwise)
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None or call.dest is not None or s.is2 is not None:
@@ -129,6 +143,13 @@ def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
 
     Model details: the destination is normalised by `dst_norm` first, so on linux 0.0.0.0
     (meaning this host) always has a route.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); i = the given
+          destination's address, else s.is2; ¬has_route(h, dst_norm(s.is1, i))
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL ENETUNREACH)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None:
@@ -152,6 +173,13 @@ def sendto_12(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
 
     Model details: linux only; windows and freebsd send the datagram, which is then dropped
     or leaves the network.
+
+    Formal:
+        premises: arch = linux; ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB);
+          i = the given destination's address, else s.is2; bcast(h, dst_norm(s.is1, i))
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EACCES)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None or ctx.consts.arch != Arch.LINUX:
@@ -174,6 +202,13 @@ def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
     Model details: the limit is 65507 bytes, and 9216 on freebsd (its default
     net.inet.udp.maxdgram).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); string_size
+          data > UDPPayloadMax (65507; 9216 on freebsd)
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EMSGSIZE)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None or len(call.data) <= ctx.consts.payload_max:
@@ -195,6 +230,13 @@ def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
     Model details: not on windows, where sendto ignores the pending error and leaves it for
     recvfrom, select or geterr.
+
+    Formal:
+        premises: arch ≠ windows; ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others)
+          (AB); s.es = Some e
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'; es := None}; ts(tid) := RET(FAIL e)_dsch}
+        changes: s.ps1 (autobind), s.es, ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None or s.es is None or ctx.consts.arch == Arch.WINDOWS:
@@ -214,6 +256,14 @@ def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
     Model details: only with a finite OQ_CAP. A pending error (not on windows) takes
     precedence (sendto_5).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); D (a destination exists, has a route, is not a
+          linux broadcast, the payload fits); p' ∈ autobind(s.ps1, others) (AB); h.oqf; nb; s.es =
+          None (not required on windows)
+        transition: h --Lh_call(tid, sendto(fd, ips, data, T))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None or not h.oqf or not call.nonblock:
@@ -236,6 +286,14 @@ def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     Model details: only with a finite OQ_CAP. The recorded quad fixes source and
     destination, as current Linux does before it waits. Windows blocks even with a pending
     error.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); D; p' ∈ autobind(s.ps1, others) (AB); h.oqf; ¬nb;
+          s.es = None (not required on windows)
+        transition: h --Lh_call(tid, sendto(fd, ips, data, F))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := SENDTO2(fd, ips, data, (s.is1,
+          Some p', s.is2, s.ps2))_∞}
+        changes: s.ps1 (autobind), ts(tid) (blocks)
     """
     s = _open_ab(ctx, h, call)
     if s is None or not h.oqf or call.nonblock:
@@ -266,6 +324,16 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     error is ignored and kept). The source address is the bound one or the routing choice;
     on linux a 0.0.0.0 destination means this host. The out-queue timer starts (`doq`) when
     the queue was empty; `oqf` is recomputed.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None (windows: es is ignored and kept); p'
+          ∈ autobind(s.ps1, others); ips ≠ None ∨ s.is2 ≠ None; string_size data ≤ UDPPayloadMax;
+          (oq', oqf', T) ∈ dosend(h.ifds, (ips, data), (s.is1, Some p', s.is2, s.ps2), h.oq,
+          h.oqf), which needs a route, no linux broadcast and ¬h.oqf
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := SC(s with {ps1 := Some p'}); oq := oq' (the datagram appended; its
+          timer set to doq if oq was empty); oqf := oqf'; ts(tid) := RET(OK ())_dsch}
+        changes: s.ps1 (autobind), oq, oq's timer, oqf, ts(tid)
     """
     s = _open_ab(ctx, h, call)
     if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
@@ -308,6 +376,14 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     blocked, so a concurrent disconnect or connect does not change it (current Linux fixes
     the destination before waiting). Off linux a send to the peer needs the socket still to
     be connected (else sendto_10). Works on an orphan (a socket closed meanwhile).
+
+    Formal:
+        premises: ts(tid) = SENDTO2(fd, ips, data, q); s = the socket of h.s with fd (open or
+          closed); s.es = None (not required on windows); (oq', oqf', T) ∈ dosend(h.ifds, (ips,
+          data), q, h.oq, h.oqf) (so ¬h.oqf); off linux also ips ≠ None ∨ s.is2 ≠ None. Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {oq := oq'; oqf := oqf'; ts(tid) := RET(OK ())_dsch}
+        changes: oq, oq's timer, oqf, ts(tid)
     """
     found = _blocked(h, tid)
     if found is None:
@@ -338,6 +414,13 @@ def sendto_9(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     gone.
 
     Model details: urgent; not on windows, where sendto ignores pending errors.
+
+    Formal:
+        premises: arch ≠ windows; ts(tid) = SENDTO2(fd, ...); s = the socket with fd (open or
+          closed); s.es = Some e. Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
+        changes: s.es, ts(tid)
     """
     found = _blocked(h, tid)
     if found is None or ctx.consts.arch == Arch.WINDOWS:
@@ -364,7 +447,15 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     and sendto_8 still sends. The paper's "too big" case cannot arise, as the size is
     checked before blocking. A pending error is reported first (sendto_9 on freebsd): we
     require `es = None` (or windows, which ignores `es`), so the two slow failures do not
-    overlap, which MODEL.md §A.9's list of intended overlaps does not allow.
+    overlap, which the sanity property's list of intended overlaps does not allow.
+
+    Formal:
+        premises: arch ≠ linux; ts(tid) = SENDTO2(fd, None, data, q); s = the socket with fd (open
+          or closed); s.is2 = None (disconnected while blocked); s.es = None on freebsd (a pending
+          error is sendto_9's). Urgent.
+        transition: h --Lh_tau--> h'
+        after: h' = h with {ts(tid) := RET(FAIL nodest(arch))_dsch}
+        changes: ts(tid)
     """
     found = _blocked(h, tid)
     if found is None or ctx.consts.arch == Arch.LINUX:

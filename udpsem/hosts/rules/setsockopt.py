@@ -1,4 +1,4 @@
-"""setsockopt(fd, opt, b) — MODEL.md §A.8.7."""
+"""setsockopt(fd, opt, b) — docs/rules.md#setsockopt_1."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 
     Model details: SO_REUSEADDR affects only bind conflicts; SO_BSDCOMPAT is stored but
     never changes behaviour (and reads back False on linux).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd)
+        transition: h --Lh_call(tid, setsockopt(fd, opt, b))--> h'
+        after: h' = h with {s := s with {f := s.f with {opt := b}}; ts(tid) := RET(OK ())_dsch}
+        changes: s.f, ts(tid)
     """
     s = sock(h, call.fd)
     if s is None:

@@ -1,4 +1,4 @@
-"""socket() — MODEL.md §A.8.3."""
+"""socket() — docs/rules.md#socket_1."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ def socket_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Host | None:
 
     Model details: the paper lets the fd be any unused one; like Linux we take the least free
     fd ≥ 3, so this rule is deterministic. The new socket goes to the front of the list.
+
+    Formal:
+        premises: ts(tid) = RUN; fd = the least n ≥ 0 with n ∉ used_fds(h) (CONSOLE is used);
+          card(used_fds(h)) < OPEN_MAX
+        transition: h --Lh_call(tid, socket())--> h'
+        after: h' = h with {s := SOCK(fd, None, None, None, None, None, FLAGS(F, F), [], lk = (F,
+          F), cl = F) :: h.s; ts(tid) := RET(OK fd)_dsch}
+        changes: s (a new socket at the front), ts(tid)
     """
     used = used_fds(h, ctx.consts)
     if len(used) >= ctx.consts.open_max:
@@ -43,6 +51,12 @@ def socket_2(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Host | None:
     Common cases: a program that leaks sockets.
 
     Model details: orphans keep their fd until gc removes them, so they count here.
+
+    Formal:
+        premises: ts(tid) = RUN; card(used_fds(h)) ≥ OPEN_MAX (orphans count)
+        transition: h --Lh_call(tid, socket())--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EMFILE)_dsch}
+        changes: ts(tid)
     """
     if len(used_fds(h, ctx.consts)) < ctx.consts.open_max:
         return None

@@ -1,4 +1,4 @@
-"""The reliable-sessions library of MODEL.md Part B: wire format and sans-I/O protocol cores.
+"""The reliable-sessions library (docs/sessions.md): wire format and sans-I/O protocol cores.
 
 `wire` is the byte-exact codec (B.3), `handshake` the B.4 transition tables, `core` the
 deterministic `ClientCore` / `ServerCore` (B.4–B.6). Drivers that run the cores over the

@@ -1,4 +1,4 @@
-"""Sans-I/O protocol cores of the reliable-sessions library (MODEL.md §B.4–B.6).
+"""Sans-I/O protocol cores of the reliable-sessions library (docs/sessions.md#handshake).
 
 A core is a deterministic state machine. It never touches a socket, a clock or global
 randomness: the driver feeds it datagrams and the current time (int nanoseconds) and

@@ -1,4 +1,4 @@
-"""The sessions library over the model's LIB (MODEL.md §B.2, §B.6): the driver that runs the
+"""The sessions library over the model's LIB (docs/sessions.md): the driver that runs the
 sans-I/O cores of `core.py` in generator threads, and a monitor of the B.8 guarantees.
 
 Programs call the B.2 API with `yield from` inside module code (a snippet):
@@ -8,7 +8,7 @@ Programs call the B.2 API with `yield from` inside module code (a snippet):
     yield from send(ch, "hello")
     n = yield from recv(ch)
 
-Threads and the store (DESIGN.md §3.5). Program threads share state only through the
+Threads and the store (docs/architecture.md). Program threads share state only through the
 modelled store, and the store holds values, never live objects. So:
 
 * Each core (`ClientCore` / `ServerCore`) is owned by exactly one **I/O thread** per socket,
@@ -29,7 +29,7 @@ modelled store, and the store holds values, never live objects. So:
 * **Wake-ups are datagrams**, so every wait is a blocking LIB call and an idle system is
   quiescent (no polling): `send` rings the I/O thread by sending a datagram (payload: the
   session number) from the core's socket to the socket's own address, which the model loops
-  back (§A.8.11, never lost); the I/O thread tells it apart from protocol traffic by its
+  back (a loopback delivery, never lost); the I/O thread tells it apart from protocol traffic by its
   source, which is the socket itself. A blocked `recv`/`accept`/`connect` waits in a
   blocking `recvfrom` on its own loopback **bell** socket; the I/O thread rings the bell
   after appending to the log. The bell socket's queue is a counting semaphore: a ring can
@@ -37,7 +37,7 @@ modelled store, and the store holds values, never live objects. So:
   costs the reader one extra check. (The source polls instead, every 0.15 s in `recv` and
   1 s in `accept`; this driver needs neither constant.)
 
-Time. Programs cannot read the clock (DESIGN.md), and the model offers no clock call. Each
+Time. Programs cannot read the clock (docs/architecture.md) and the model offers no clock call. Each
 I/O thread keeps a **logical clock**, starting at 0: the sum of the `select` timeouts that
 expired. A `select` that returns early because data arrived counts as zero elapsed time,
 since the thread cannot know how long it waited. The logical clock is therefore a lower

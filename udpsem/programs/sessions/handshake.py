@@ -1,4 +1,4 @@
-"""The handshake of MODEL.md §B.4 as explicit transition tables, plus their renderings.
+"""The handshake (docs/sessions.md#handshake) as explicit transition tables, plus their renderings.
 
 The cores do not encode the handshake in nested `if`s: they classify each event into a
 `(state, event)` pair, look the row up here, and dispatch on the row's action. So the
@@ -156,7 +156,7 @@ def render_text(table: tuple[Row, ...]) -> str:
     out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
     out.insert(1, "  ".join("-" * w for w in widths))
     if not all(r.spec for r in table):
-        out.append("* not in the MODEL.md B.4 table; forced by the source's behaviour")
+        out.append("* not in the table of docs/sessions.md; forced by the source's behaviour")
     return "\n".join(out)
 
 

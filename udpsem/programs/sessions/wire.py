@@ -1,4 +1,4 @@
-"""The byte-exact wire format of the reliable-sessions library (MODEL.md §B.3).
+"""The byte-exact wire format of the reliable-sessions library (docs/sessions.md#wire-format).
 
 Serializers are small composable objects, named after the Aneris source
 (`int_serializer`, `prod_serializer`, `sum_serializer`, ...). Each has

@@ -60,7 +60,7 @@ function renderState(st) {
   for (const sec of st.state.sections) {
     const div = text("div", "section " + (sec.status || ""));
     div.dataset.key = sec.key;
-    const title = text("div", "title" + (sec.changed ? " changed" : ""), sec.title);
+    const title = text("div", "title" + (sec.title_changed ? " changed" : ""), sec.title);
     div.append(title);
     for (const r of sec.rows) {
       const row = text("div", "row" + (r.changed ? " changed" : ""), r.text);

@@ -23,14 +23,10 @@ LAYERS: list[tuple[str, ...]] = [
      "udpsem.programs.runtime", "udpsem.programs.data"),
     ("udpsem.core",),
     ("udpsem.programs",),
-<<<<<<< HEAD
-    ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check"),
-    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli", "udpsem.real.cli", "udpsem.check.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
-=======
     ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check",
      "udpsem.reference"),
-    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
->>>>>>> main
+    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli",
+     "udpsem.real.cli", "udpsem.check.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
 ]
 
 ROOT = Path(udpsem.__file__).parent

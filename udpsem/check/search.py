@@ -321,10 +321,7 @@ class Checker:
         matches: list[tuple[int, Step, tuple[int, ...]]] = []
         internal: list[tuple[Step, tuple[int, ...]]] = []
         times: list[tuple[Step, tuple[int, ...]]] = []
-        if w.now < self.setup.horizon:
-            cands = enabled(self.setup, w)
-        else:
-            cands = []
+        cands: Sequence[Any] = enabled(self.setup, w) if w.now < self.setup.horizon else ()
         for ci, cand in enumerate(cands):
             try:
                 for made, tr in self._resolve(cand, ci, w, nxt, limit):

@@ -36,13 +36,15 @@ def lines_of(run: Any) -> list[str]:
 
 
 def accepted_run(program: str, params: dict[str, int], faults: Faults,
-                 netns: bool = False) -> tuple[Any, int]:
-    """A real run of `program` the checker accepts, and the tolerance it took."""
+                 netns: bool = False, max_nodes: int = 20_000) -> tuple[Any, int]:
+    """A real run of `program` the checker accepts, and the tolerance it took. The search
+    budget keeps a failed attempt short: an accepted run needs about 2.5 states per label
+    (heartbeat 4 s: ~500 states; echo 3 s with 2 clients: ~2,000)."""
     verdicts = []
     for tol in TOLERANCES:
         run = run_program(program, params, faults, netns=netns)
         assert not run.result.errors
-        v = check(parse(lines_of(run)), tol)
+        v = check(parse(lines_of(run)), tol, max_nodes)
         if v.verdict == "accepted":
             return run, tol
         verdicts.append(v.as_json())
@@ -94,6 +96,16 @@ def test_heartbeat_in_namespaces_with_a_disconnect() -> None:
     assert 0 in [v for _, v in run.observer.status_changes()]
     w = run.result.faults.disconnects[0]
     assert 500 * MS <= w.start and w.end is not None  # the moments it really happened
+
+
+@pytest.mark.skipif(not ROOT, reason="network namespaces need root")
+def test_echo_with_two_clients_in_namespaces_is_accepted() -> None:
+    before = leftover_namespaces()
+    run, _ = accepted_run("echo", {"duration_ns": 3 * S, "clients": 2, "messages": 3},
+                          Faults(), netns=True, max_nodes=6_000)
+    assert leftover_namespaces() == before
+    assert [r["received"] for r in run.observer.rows()] == [3, 3]
+    assert not run.observer.violations()
 
 
 @pytest.mark.skipif(not ROOT, reason="network namespaces need root")

@@ -227,13 +227,16 @@ class Netns(_Mapping):
         return {**super().describe(), "namespaces": dict(self.ns), "switch": self.switch}
 
 
-def leftover_namespaces(prefix: str = "udpsem") -> list[str]:
-    """Namespaces whose name starts with `prefix` (for the cleanup test)."""
+def leftover_namespaces() -> list[str]:
+    """The namespaces named as a `Netns` plan names its own (`udpsem<pid>sw`,
+    `udpsem<pid>h<k>`) that exist now (for the cleanup test)."""
+    import re
+
     try:
         names = os.listdir(NETNS_DIR)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if n.startswith(prefix))
+    return sorted(n for n in names if re.fullmatch(r"udpsem\d+(sw|h\d+)", n))
 
 
 def real_ip_str(addr: int) -> str:

@@ -57,7 +57,7 @@ from udpsem.traces.schema import FORMAT_VERSION
 
 REAL_TIMING = Timing(dpropmin=1 * US, dpropmax=10 * MS, dsch=50 * MS, doq=50 * MS,
                      dstore=50 * MS, dthread=50 * MS)
-"""The timing constants a real host is modelled with (MODEL.md §A.5). The kernel delivers on
+"""The timing constants a real host is modelled with (docs/model.md, timing). The kernel delivers on
 loopback and veth in microseconds (dpropmin 1 µs; dpropmax is the model's default). The other
 bounds are how long a Python thread may take to compute its next step, to be woken from a
 blocking call, or to get a store answer: 50 ms covers GIL hand-overs between a dozen

@@ -232,3 +232,15 @@ def test_rules_coverage_json(tmp_path: Path) -> None:
     assert counts["sendto_1"] > 0 and counts["select_1"] > 0
     assert out["exercised"] == sum(1 for k in counts.values() if k) and out["rules"] == len(RULES)
     assert set(out["never"]) == {n for n, k in counts.items() if k == 0}
+
+
+def test_rules_of_a_call_and_a_hint_for_a_misspelt_rule() -> None:
+    runner = CliRunner()
+    out = json.loads(runner.invoke(cli_group, ["rules", "bind", "--json"]).output)
+    assert {r["name"] for r in out} == {n for n, i in RULES.items() if i.call == "bind"}
+    out = json.loads(runner.invoke(cli_group, ["rules", "select", "--json"]).output)
+    assert [r["name"] for r in out] == ["select_5", "select_2", "select_1", "select_3",
+                                        "select_4"]  # the call's rules and its slow rules
+    res = runner.invoke(cli_group, ["rules", "sendto1"])
+    assert res.exit_code != 0
+    assert "unknown rule 'sendto1' (did you mean sendto_1" in res.output

@@ -367,3 +367,29 @@ def test_chart_of_a_crash(tmp_path: Path) -> None:
     outside = [m for m in data.msgs if m.fate == "outside"]
     assert outside and all(m.t0 >= 8 * S and m.dst == "ALAN" for m in outside)
     assert len(outside) == sum(r["rule"] == "net_emit_outside" for r in recs)
+
+
+def test_session_guarantee_verdicts(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    udpsem("run", "echo", "--clients", "2", "--messages", "3", "--loss", "0.3", "--dup", "0.2",
+           "--seed", "1", "--trace", str(path))
+    sess = Session.load(path)
+    v = sess.verdicts(StatePath(len(sess.steps)))
+    assert v["session_guarantees"]["holds"] and "2 client" in v["session_guarantees"]["message"]
+    assert "theorem2" not in v and v["no_escape"]["holds"]
+    assert "session_guarantees" not in sess.verdicts(StatePath(0))  # no session yet
+
+
+def test_ui_of_a_fresh_run() -> None:
+    p = subprocess.Popen([sys.executable, "-m", "udpsem", "ui", "heartbeat", "--duration", "3s",
+                          "--disconnect", "KURT@1s-2s"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None
+        url = p.stdout.readline().split()[2]
+        assert url.startswith("http://127.0.0.1:")
+        info = _get(url + "api/info")
+        assert info["program"] == "heartbeat" and "KURT unplugged 1.000s–2.000s" in info["title"]
+    finally:
+        p.terminate()
+        p.wait(timeout=10)

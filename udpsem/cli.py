@@ -7,6 +7,7 @@ stderr naming what and where, and exit status 2 — never a traceback.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,8 @@ def replay(trace_file: str, as_json: bool) -> None:
               help="print the whole reference as Markdown (this is docs/rules.md)")
 def rules(args: tuple[str, ...], coverage_mode: bool, as_json: bool, as_markdown: bool) -> None:
     """List the registered rules, show one rule's reference (formal statement, category,
-    timing, errors, code), or (with --coverage FILE...) count each rule's uses over trace
-    files."""
+    timing, errors, code) or those of every rule of a LIB call (`udpsem rules bind`), or
+    (with --coverage FILE...) count each rule's uses over trace files."""
     from rich.table import Table
 
     from udpsem import reference
@@ -244,8 +245,22 @@ def rules(args: tuple[str, ...], coverage_mode: bool, as_json: bool, as_markdown
     name = args[0] if args else None
     if name is not None:
         info = registry.get(name)
-        if info is None:
-            _fail(f"unknown rule {name!r} (see `udpsem rules` for the list)")
+        of_call = [i for i in registry.values()
+                   if i.call == name or re.sub(r"_\d+$", "", i.name) == name]
+        if info is None and not of_call:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(registry), n=3)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            _fail(f"unknown rule {name!r} ({hint}see `udpsem rules` for the list)")
+        if info is None:  # a call's name (or a rule name without its number): each rule
+            if as_json:
+                click.echo(json.dumps([reference.record(i) for i in of_call]))
+            else:
+                width = console.width if console.is_terminal else 100
+                click.echo("\n\n".join(reference.text(i, width=max(40, min(width, 100)))
+                                       for i in of_call))
+            return
         if as_json:
             click.echo(json.dumps(reference.record(info)))
         else:

@@ -117,6 +117,13 @@ TIMING: Final[dict[str, tuple[str, str]]] = {
     "host_recv_disc": ("sync", "net_emit (sharp: at the datagram's arrival)"),
     "host_crash": ("scheduled", ""),
     "host_exit": ("sync", "exit_2 (upper bound dsch)"),
+    # Linux additions (issue 12)
+    "recvfrom_13": ("sharp", "the socket's SO_RCVTIMEO"),
+    "sendto_15": ("sharp", "the socket's SO_SNDTIMEO"),
+    "delivery_loopback_udp_3": ("upper", "doq, the out-queue timer"),
+    "delivery_loopback_bcast_1": ("upper", "doq, the out-queue timer"),
+    "delivery_loopback_bcast_2": ("upper", "doq, the out-queue timer"),
+    "delivery_in_udp_4": ("sync", "net_emit (sharp: at the datagram's arrival)"),
 }
 
 _ROOT: Final = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 try:
@@ -39,8 +39,10 @@ from udpsem.hosts.invariants import call_errors
 from udpsem.hosts.state import (
     DELAY2,
     EXIT,
+    LINUX_RMEM_DEFAULT,
     LO_INTERFACE,
     RUN,
+    SOCK_MIN_RCVBUF,
     ZOMBIE,
     Flags,
     Host,
@@ -57,6 +59,7 @@ from udpsem.hosts.state import (
     Timing,
 )
 from udpsem.hosts.values import (
+    BOOL_OPTS,
     BROADCAST,
     FD,
     IP,
@@ -67,6 +70,7 @@ from udpsem.hosts.values import (
     IcmpGen,
     Ok,
     Port,
+    Shut,
     SockOpt,
     ip,
     is_loopback,
@@ -144,6 +148,8 @@ class HostCase:
 _EPHS = (None, None, None, (40000, 40000), (40000, 40001), (40000, 40003), (1020, 1030))
 _CONSOLES = ((0, 1, 2), (0, 1, 2), (), (0, 1, 2, 5))
 _ARCHS = tuple(Arch)
+# Receive-buffer bounds: unbounded (the paper), Linux's default, and tiny ones that fill up.
+_RMEMS = (None, None, LINUX_RMEM_DEFAULT, SOCK_MIN_RCVBUF, 3000)
 _GENS = tuple(IcmpGen)
 
 
@@ -159,7 +165,8 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
     return HostConsts(
         arch=a, priv=_coin(draw), eph=_pick(draw, _EPHS), console=console, open_max=open_max,
         oq_cap=oq_cap, allow_badmem=_coin(draw), allow_intr=_coin(draw),
-        icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw))
+        icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw),
+        rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)))
 
 
 @st.composite
@@ -272,11 +279,18 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call in ("getsockname", "getpeername"):
         return (ipo(), po())
     if call == "recvfrom":
+        r = draw(st.integers(0, 3))
+        if r == 0:
+            return (None, None, b"") if _coin(draw) else (None, None, b"", False)
+        if r == 1:
+            return (draw(_IP32), po(), draw(_SHORT), _coin(draw))
         return (draw(_IP32), po(), draw(_SHORT))
     if call == "geterr":
         return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
     if call == "getsockopt":
-        return _coin(draw)
+        return _pick(draw, (True, False, None, 0, 4000, LINUX_RMEM_DEFAULT))
+    if call == "fionread":
+        return draw(st.integers(0, 65507))
     if call == "select":
         return (fdl(), fdl())
     if call == "port_of_int":
@@ -335,8 +349,20 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
     es = _pick(draw, (None, None, None, None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
     n_mq = draw(st.integers(0, 3)) if _coin(draw) else 0
     mq = tuple(_draw_mq_msg(draw, locals_) for _ in range(n_mq))
-    return Sock(fd, is1, ps1, is2, ps2, es, Flags(_coin(draw), _coin(draw)), mq, (la, lp),
-                False)
+    s = Sock(fd, is1, ps1, is2, ps2, es, Flags(_coin(draw), _coin(draw)), mq, (la, lp),
+             False)
+    if draw(st.integers(0, 2)) == 0:
+        # The Linux state of issue 12: shutdown flags, SO_BROADCAST, timeouts, SO_RCVBUF.
+        s = replace(s, shut=(_coin(draw), _coin(draw)),
+                    f=replace(s.f, broadcast=_coin(draw)),
+                    rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
+                    rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)))
+    return s
+
+
+# Socket timeouts in ns: none, zero (give up at once), and 20, 40 and 400 ms, whole jiffies
+# for HZ = 100, 250 and 1000 alike (multiples of 20 ms: of 10, 4 and 1 ms).
+_TIMEOS = (None, None, 0, 20_000_000, 40_000_000, 400_000_000)
 
 
 def _quad(s: Sock) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -353,7 +379,12 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
     if kind in ("sendto", "recvfrom") and not bound:
         kind = "run"
     if kind == "recvfrom":
-        return ThreadEntry(tid, RecvFrom2(_pick(draw, bound).fd), NEVER)
+        s = _pick(draw, bound)
+        maxlen = None if _coin(draw) else _pick(draw, (0, 1, 4, 100))
+        dl = NEVER
+        if s.rcvtimeo and _coin(draw):
+            dl = _deadline(draw, now, s.rcvtimeo)
+        return ThreadEntry(tid, RecvFrom2(s.fd, maxlen, _coin(draw)), dl)
     if kind == "sendto":
         s = _pick(draw, bound)
         q = _quad(s)
@@ -366,7 +397,10 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
         dest = _maybe(draw, lambda: (_draw_ip(draw, pool), _draw_port(draw)))
         if dest is None and q[2] is None:
             dest = (_draw_ip(draw, pool), _draw_port(draw))
-        return ThreadEntry(tid, SendTo2(s.fd, dest, draw(_SHORT), q), NEVER)
+        dl = NEVER
+        if s.sndtimeo and _coin(draw):
+            dl = _deadline(draw, now, s.sndtimeo)
+        return ThreadEntry(tid, SendTo2(s.fd, dest, draw(_SHORT), q), dl)
     if kind == "select":
         fds = [s.fd for s in socks] + list(consts.console)
         if fds:
@@ -457,8 +491,8 @@ def host_cases(draw: st.DrawFn, consts: st.SearchStrategy[HostConsts] | None = N
             entries.append(_draw_thread(draw, t, kind, k, timing, now, pool, locals_, socks))
         # Orphans: a socket a blocked thread refers to may have been closed.
         h0 = Host(ifds, tuple(entries), tuple(socks))
-        socks = [Sock(s.fd, s.is1, s.ps1, s.is2, s.ps2, s.es, s.f, s.mq, s.lk,
-                      refs(h0, s.fd) and draw(st.integers(0, 2)) == 0) for s in socks]
+        socks = [replace(s, cl=refs(h0, s.fd) and draw(st.integers(0, 2)) == 0)
+                 for s in socks]
 
     # Out-queue: msg_ok messages with a local source; oqf = full(oq); often exactly full.
     cap = k.oq_cap
@@ -487,8 +521,10 @@ _CALL_KINDS = ("socket", "bind", "bind", "connect", "connect", "disconnect", "ge
                "getpeername", "sendto", "sendto", "sendto", "sendto", "recvfrom", "recvfrom",
                "recvfrom", "close", "geterr", "getsockopt",
                "setsockopt", "close", "select", "select", "port_of_int", "ip_of_string",
-               "getifaddrs", "create", "delay", "print_endline_flush", "exit")
+               "getifaddrs", "create", "delay", "print_endline_flush", "exit",
+               "shutdown", "fionread", "recvfrom", "setsockopt")
 _OPTS = tuple(SockOpt)
+_SHUTS = tuple(Shut)
 
 
 def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
@@ -521,11 +557,23 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
         return C.SendTo(fd(), _maybe(draw, lambda: (ipv(), _draw_port(draw, sock_ports))),
                         _draw_payload(draw), _coin(draw))
     if kind == "recvfrom":
-        return C.RecvFrom(fd(), _coin(draw))
+        if _coin(draw):
+            return C.RecvFrom(fd(), _coin(draw))
+        return C.RecvFrom(fd(), _coin(draw), _pick(draw, (None, -1, 0, 1, 3, 100, 70000)),
+                          _coin(draw))
     if kind in ("getsockopt", "setsockopt"):
         opt = _pick(draw, _OPTS)
-        return C.GetSockOpt(fd(), opt) if kind == "getsockopt" else C.SetSockOpt(
-            fd(), opt, _coin(draw))
+        if kind == "getsockopt":
+            return C.GetSockOpt(fd(), opt)
+        if opt in BOOL_OPTS:
+            return C.SetSockOpt(fd(), opt, _coin(draw))
+        v = _pick(draw, (0, 1, -1, 1500, 1_000_000, 10**9, -(10**9))) if _coin(draw) else \
+            draw(st.integers(-(2**31), 2**31))
+        return C.SetSockOpt(fd(), opt, v)
+    if kind == "shutdown":
+        return C.Shutdown(fd(), _pick(draw, _SHUTS))
+    if kind == "fionread":
+        return C.FionRead(fd())
     if kind == "select":
         rs = tuple(fd() for _ in range(draw(st.integers(0, 3))))
         ws = tuple(fd() for _ in range(draw(st.integers(0, 2))))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from udpsem.base.choice import Chooser, resolve
+from udpsem.base.frozen import fast_init
 from udpsem.base.labels import Label, Transition
 from udpsem.core import coverage
 from udpsem.core.system import Candidate, enabled
@@ -85,3 +86,6 @@ def simulate(setup: Setup, w: World, chooser: Chooser,
         yield s
         w = s.world
         n += 1
+
+# Records built on every step: a faster __init__, same meaning (see base.frozen).
+fast_init(Step)

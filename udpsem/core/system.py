@@ -444,21 +444,22 @@ class Candidates(Sequence[Candidate]):
     the schedule's, and time passage last), each built only when a driver looks at it: a
     simulation step looks at one of them (and the last), exploration at all."""
 
-    __slots__ = ("_built", "_entries", "_n", "_setup", "_tail", "_w")
+    __slots__ = ("_built", "_entries", "_len", "_n", "_setup", "_tail", "_w")
 
-    def __init__(self, setup: Setup, w: World, entries: list[_Entry],
+    def __init__(self, setup: Setup, w: World, entries: list[_Entry], n: int,
                  tail: list[Candidate]) -> None:
         self._setup, self._w, self._entries, self._tail = setup, w, entries, tail
-        self._n = sum(len(e.locals) for e in entries)
+        self._n = n
+        self._len = n + len(tail)
         self._built: dict[int, Candidate] = {}
 
     def __len__(self) -> int:
-        return self._n + len(self._tail)
+        return self._len
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        n = len(self)
+            return [self[k] for k in range(*i.indices(self._len))]
+        n = self._len
         if i < 0:
             i += n
         if not 0 <= i < n:
@@ -495,11 +496,17 @@ def enabled(setup: Setup, w: World) -> Candidates:
     entries: list[_Entry] = []
     urgent = False
     least = NEVER
+    n = 0
+    memo = setup.memo
     for m in w.machines:
-        e = _entry(setup, m, now)
+        e = memo.get(("cands", m.name))
+        if e is None or e.m is not m or not (now == e.t0 or (e.hi != e.t0 and e.lo < now < e.hi)):
+            e = _entry(setup, m, now)  # (the same test as _Entry.holds_at, inlined)
         if e.locals:
             entries.append(e)
-            urgent = urgent or e.urgent
+            n += len(e.locals)
+            if e.urgent:
+                urgent = True
         least = min(least, e.least)
     tail: list[Candidate] = []
     for f in w.net:  # sorted by deadline
@@ -520,7 +527,7 @@ def enabled(setup: Setup, w: World) -> Candidates:
             hint = "" if entries or tail else "idle"
             tail.append(Candidate("time_pass", Branch("time", range(1, d + 1), _identity, hint),
                                   partial(time_pass, w)))
-    return Candidates(setup, w, entries, tail)
+    return Candidates(setup, w, entries, n, tail)
 
 
 def deadlines(w: World) -> list[int]:

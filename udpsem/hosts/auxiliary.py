@@ -28,6 +28,7 @@ from udpsem.hosts.values import (
     BROADCAST,
     FD,
     IP,
+    LO_BROADCAST,
     LOCALHOST,
     TID,
     Arch,
@@ -279,9 +280,10 @@ def gc(h: Host) -> Host:
 
 
 def readable(h: Host, fd: FD) -> bool:
-    """`readable(h, fd)`: an open socket with queued data or a pending error."""
+    """`readable(h, fd)`: an open socket with queued data or a pending error, or shut down
+    for reading (a receive then returns at once) [L: Linux 6.18, experiment]."""
     s = sock(h, fd)
-    return s is not None and (bool(s.mq) or s.es is not None)
+    return s is not None and (bool(s.mq) or s.es is not None or s.shut[0])
 
 
 def writable(h: Host, consts: HostConsts, fd: FD) -> bool:
@@ -305,7 +307,8 @@ def full(consts: HostConsts, q: Sequence[IPMsg]) -> bool:
 
 
 def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
-           quad: Quad) -> tuple[tuple[IPMsg, ...], int, bool, bool] | None:
+           quad: Quad, broadcast: bool = False) -> tuple[tuple[IPMsg, ...], int, bool,
+                                                          bool] | None:
     """`dosend`: build the datagram and try to queue it.
 
     Returns `(oq', oq_deadline', oqf', ok)`, or None for the paper's empty result set (no
@@ -320,7 +323,9 @@ def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
     else:
         return None
     i = dst_norm(ctx.consts, is1, i)
-    if not has_route(h, i) or (ctx.consts.arch == Arch.LINUX and bcast(h, i)):
+    if not has_route_from(h, is1, i):
+        return None
+    if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i) and not broadcast:
         return None
     src = is1 if is1 is not None else route_src(h, i)
     if h.oqf:
@@ -411,3 +416,74 @@ def step(h: Host, label: object | None = None) -> HostStep:
     if label is None:
         return HostStep(h)
     return HostStep(h, label)  # type: ignore[arg-type]
+
+
+# Linux additions (Linux 6.18, by experiment; issue 12) ------------------------------------
+
+def linux_bcast(h: Host, i: IP) -> bool:
+    """A broadcast address as Linux refuses it without SO_BROADCAST: `bcast`, or LO's own
+    subnet broadcast 127.255.255.255 [L: experiment]."""
+    return i == LO_BROADCAST or bcast(h, i)
+
+
+def has_route_from(h: Host, is1: IP | None, i: IP) -> bool:
+    """`has_route`, plus Linux's route for 255.255.255.255 through the interface of a bound
+    source address (so a loopback-only host can broadcast from 127.0.0.1) [L: experiment]."""
+    return has_route(h, i) or (i == BROADCAST and is1 is not None)
+
+
+# The size Linux charges a receive buffer for a datagram of n payload bytes (the skb's
+# truesize on loopback, measured with SO_MEMINFO on Linux 6.18 for n = 0..65507): small heads
+# up to 197 bytes, then power-of-two heads, then paged data from 16005 bytes on.
+_TRUESIZE_STEPS = ((197, 832), (645, 1280), (1669, 2304), (3717, 4352), (7813, 8448),
+                   (16004, 16640))
+
+
+def truesize(n: int) -> int:
+    """The receive-buffer charge of an n-byte datagram [L: experiment]."""
+    for top, size in _TRUESIZE_STEPS:
+        if n <= top:
+            return size
+    return n + 832
+
+
+def rmem(s: Sock) -> int:
+    """Bytes charged to the socket's receive buffer: its queued datagrams' truesizes."""
+    total = 0
+    for m in s.mq:
+        b = m.body
+        total += truesize(len(b.data) if isinstance(b, UDP) else 0)
+    return total
+
+
+def rcvbuf_of(consts: HostConsts, s: Sock) -> int | None:
+    """The socket's receive-buffer bound: SO_RCVBUF if set, else the host's default (None:
+    unbounded, the paper's model)."""
+    return s.rcvbuf if s.rcvbuf is not None else consts.rmem_default
+
+
+def fits(consts: HostConsts, s: Sock, m: IPMsg) -> bool:
+    """Whether Linux queues `m` on `s`: the buffer is unbounded, or empty (one datagram is
+    always accepted), or has room for its truesize [L: Linux 6.18, experiment]."""
+    bound = rcvbuf_of(consts, s)
+    if bound is None or not s.mq:
+        return True
+    b = m.body
+    n = len(b.data) if isinstance(b, UDP) else 0
+    return rmem(s) + truesize(n) <= bound
+
+
+def jiffies_ns(consts: HostConsts, us: int) -> int | None:
+    """A socket timeout of `us` µs as Linux stores it, in ns: None for 0 (no timeout), 0 for
+    a negative one (give up at once), else rounded up to whole jiffies [L: experiment]."""
+    if us == 0:
+        return None
+    if us < 0:
+        return 0
+    per = 1_000_000 // consts.hz
+    return -(-us // per) * per * 1000
+
+
+def timeout_deadline(now: int, timeo: int | None) -> int:
+    """The deadline of a blocked call with this socket timeout (NEVER without one)."""
+    return NEVER if timeo is None else now + timeo

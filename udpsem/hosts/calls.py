@@ -6,10 +6,10 @@ Lowercase constructors mirror the paper's names so that programs read like the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from udpsem.hosts.values import FD, IP, Port, SockOpt
+from udpsem.hosts.values import EXTENSION, FD, IP, Port, Shut, SockOpt
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,9 @@ class SendTo(Call):
 class RecvFrom(Call):
     fd: FD
     nonblock: bool
+    # a buffer length: the answer gets a truncation flag
+    maxlen: int | None = field(default=None, metadata=EXTENSION)
+    peek: bool = field(default=False, metadata=EXTENSION)  # MSG_PEEK: the datagram stays
     name: ClassVar[str] = "recvfrom"
     takes_fd: ClassVar[bool] = True
     slow: ClassVar[bool] = True
@@ -104,7 +107,7 @@ class GetSockOpt(Call):
 class SetSockOpt(Call):
     fd: FD
     opt: SockOpt
-    value: bool
+    value: bool | int  # bool for the flags, int for SO_RCVTIMEO/SO_SNDTIMEO (µs), SO_RCVBUF
     name: ClassVar[str] = "setsockopt"
     takes_fd: ClassVar[bool] = True
 
@@ -207,8 +210,12 @@ def sendto(fd: FD, dest: tuple[IP, Port] | None, data: bytes, nonblock: bool) ->
     return SendTo(fd, dest, data, nonblock)
 
 
-def recvfrom(fd: FD, nonblock: bool) -> RecvFrom:
-    return RecvFrom(fd, nonblock)
+def recvfrom(fd: FD, nonblock: bool, maxlen: int | None = None,
+             peek: bool = False) -> RecvFrom:
+    """`recvfrom(fd, nb)`: `OK (ip, port, data)`. With `maxlen`, at most that many bytes
+    and a fourth component, whether the datagram was truncated (Linux's MSG_TRUNC flag);
+    with `peek` (MSG_PEEK), the datagram stays queued."""
+    return RecvFrom(fd, nonblock, maxlen, peek)
 
 
 def geterr(fd: FD) -> GetErr:
@@ -219,7 +226,7 @@ def getsockopt(fd: FD, opt: SockOpt) -> GetSockOpt:
     return GetSockOpt(fd, opt)
 
 
-def setsockopt(fd: FD, opt: SockOpt, value: bool) -> SetSockOpt:
+def setsockopt(fd: FD, opt: SockOpt, value: bool | int) -> SetSockOpt:
     return SetSockOpt(fd, opt, value)
 
 
@@ -258,3 +265,36 @@ def print_endline_flush(text: str) -> PrintEndlineFlush:
 
 def exit_() -> Exit:
     return Exit()
+
+
+# Calls added by experiment on Linux 6.18 (issue 12) --------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Shutdown(Call):
+    """`shutdown(fd, how)`: stop receiving (SHUT_RD), sending (SHUT_WR) or both."""
+
+    fd: FD
+    how: Shut
+    name: ClassVar[str] = "shutdown"
+    takes_fd: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class FionRead(Call):
+    """`ioctl(fd, FIONREAD)`: the size of the next datagram's payload (0 if none)."""
+
+    fd: FD
+    name: ClassVar[str] = "fionread"
+    takes_fd: ClassVar[bool] = True
+
+
+ALL_CALLS = (*ALL_CALLS, Shutdown, FionRead)
+CALL_NAMES = frozenset(c.name for c in ALL_CALLS)
+
+
+def shutdown(fd: FD, how: Shut) -> Shutdown:
+    return Shutdown(fd, Shut(how))
+
+
+def fionread(fd: FD) -> FionRead:
+    return FionRead(fd)

@@ -16,6 +16,16 @@ Python encoding explicit:
   satisfies the letter of docs/model.md#invariants.
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
   (the errors each rule declares, read from the rule registry).
+
+The Linux state added by experiment (issue 12) extends three conjuncts and adds one:
+
+* **S8** [R] `shut` is a pair of booleans and the SO_BROADCAST flag a boolean; `rcvtimeo`
+  and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0); `rcvbuf` is None or at
+  least SOCK_MIN_RCVBUF (2304).
+* **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
+  SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
+* **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
+  buffer length; a receive ended by shutdown answers no source (`None`) and no data.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
     LO,
     LO_INTERFACE,
+    SOCK_MIN_RCVBUF,
     Delay2,
     ExitState,
     Host,
@@ -48,8 +59,8 @@ from udpsem.hosts.state import (
 from udpsem.hosts.values import UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian
 from udpsem.network.messages import UDP, msg_ok
 
-HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "T1", "T2",
-                  "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
+HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
+                  "T2", "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +118,20 @@ def _ifaddr_row(x: Any) -> bool:
             and _is_int(x[3]) and 0 <= x[3] <= 32)
 
 
+def _recv_answer(v: Any) -> bool:
+    """`(ip, port, data)` or `(ip, port, data, truncated)`; `(None, None, b"")` (plus the
+    flag) is a receive ended by shutdown."""
+    if not isinstance(v, tuple) or len(v) not in (3, 4):
+        return False
+    if len(v) == 4 and not isinstance(v[3], bool):
+        return False
+    if not isinstance(v[2], bytes):
+        return False
+    if v[0] is None:
+        return v[1] is None and v[2] == b"" and (len(v) == 3 or v[3] is False)
+    return is_ip(v[0]) and is_port_opt(v[1])
+
+
 # The result type of each call (docs/model.md#the-lib), as a predicate on the Ok value.
 RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "socket": _is_fd,
@@ -118,10 +143,9 @@ RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "getpeername": lambda v: (isinstance(v, tuple) and len(v) == 2 and is_ip_opt(v[0])
                               and is_port_opt(v[1])),
     "sendto": lambda v: v is None,
-    "recvfrom": lambda v: (isinstance(v, tuple) and len(v) == 3 and is_ip(v[0])
-                           and is_port_opt(v[1]) and isinstance(v[2], bytes)),
+    "recvfrom": lambda v: _recv_answer(v),
     "geterr": lambda v: v is None or isinstance(v, Errno),
-    "getsockopt": lambda v: isinstance(v, bool),
+    "getsockopt": lambda v: v is None or isinstance(v, bool) or (_is_int(v) and v >= 0),
     "setsockopt": lambda v: v is None,
     "close": lambda v: v is None,
     "select": lambda v: (isinstance(v, tuple) and len(v) == 2 and _fd_list(v[0])
@@ -134,6 +158,8 @@ RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "print_endline_flush": lambda v: v is None,
     # exit never returns: no Ok value is well typed.
     "exit": lambda v: False,
+    "shutdown": lambda v: v is None,
+    "fionread": lambda v: _is_int(v) and v >= 0,
 }
 
 _STATE_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay2: "delay",
@@ -351,6 +377,31 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
                 bad("S6", f"{where}: mq[{k}] has a non-local destination {m.dst}")
         if s.cl and not refs(h, s.fd):
             bad("S7", f"{where}: closed but no blocked thread refers to it")
+        _s8(s, consts, where, bad)
+
+
+def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
+    if not (isinstance(s.shut, tuple) and len(s.shut) == 2
+            and all(isinstance(x, bool) for x in s.shut)):
+        bad("S8", f"{where}: shut = {s.shut!r} is not a pair of booleans")
+    if not isinstance(s.f.broadcast, bool):
+        bad("S8", f"{where}: SO_BROADCAST = {s.f.broadcast!r} is not a boolean")
+    jiffy = 1_000_000_000 // consts.hz
+    for name, t in (("rcvtimeo", s.rcvtimeo), ("sndtimeo", s.sndtimeo)):
+        if t is not None and not (_is_int(t) and t >= 0 and t % jiffy == 0):
+            bad("S8", f"{where}: {name} = {t!r} is not a whole number of jiffies")
+    if s.rcvbuf is not None and not (_is_int(s.rcvbuf) and s.rcvbuf >= SOCK_MIN_RCVBUF):
+        bad("S8", f"{where}: rcvbuf = {s.rcvbuf!r} is below {SOCK_MIN_RCVBUF}")
+
+
+def _timed_wait_ok(s: Any, st: Any, dl: int, now: int) -> bool:
+    """T1 for RECVFROM2/SENDTO2: no timer, or one within the socket's positive timeout."""
+    if dl == NEVER:
+        return True
+    if s is None:
+        return False
+    t = s.rcvtimeo if isinstance(st, RecvFrom2) else s.sndtimeo
+    return t is not None and t > 0 and dl <= now + t
 
 
 def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) -> None:
@@ -373,9 +424,13 @@ def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) ->
         st, dl, where = e.state, e.deadline, f"thread {e.tid}"
         if dl < now:
             bad("G1", f"{where}: timer {dl - now} ns is negative")
-        if isinstance(st, (Run, Zombie, SendTo2, RecvFrom2)):
+        if isinstance(st, (Run, Zombie)):
             if dl != NEVER:
                 bad("T1", f"{where}: {type(st).__name__} with a finite timer")
+        elif isinstance(st, (SendTo2, RecvFrom2)):
+            if not _timed_wait_ok(by_fd.get(st.fd), st, dl, now):
+                bad("T1", f"{where}: {type(st).__name__} with a finite timer its socket's "
+                          "timeout does not allow")
         elif isinstance(st, (Ret, Print2, ExitState)):
             if not now <= dl <= now + timing.dsch:
                 bad("T1", f"{where}: {type(st).__name__} timer {dl - now} ns is not in "

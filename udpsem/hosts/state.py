@@ -8,8 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from udpsem.base.frozen import fast_init
 from udpsem.base.time import MS, NEVER, US
-from udpsem.hosts.values import FD, IP, LOCALHOST, TID, Arch, Errno, IcmpGen, Port, Result
+from udpsem.hosts.values import (
+    EXTENSION,
+    FD,
+    IP,
+    LOCALHOST,
+    TID,
+    Arch,
+    Errno,
+    IcmpGen,
+    Port,
+    Result,
+)
 from udpsem.network.messages import IPMsg
 
 LO = "lo"
@@ -44,6 +56,7 @@ class Flags:
 
     bsdcompat: bool = False
     reuseaddr: bool = False
+    broadcast: bool = field(default=False, metadata=EXTENSION)  # SO_BROADCAST [L: experiment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +73,14 @@ class Sock:
     mq: tuple[IPMsg, ...] = ()
     lk: tuple[bool, bool] = (False, False)
     cl: bool = False
+    # Linux state added by experiment (Linux 6.18); the defaults are the paper's socket.
+    # shutdown for (reading, writing)
+    shut: tuple[bool, bool] = field(default=(False, False), metadata=EXTENSION)
+    # SO_RCVTIMEO in ns (whole jiffies); None: wait for ever; 0: give up at once
+    rcvtimeo: int | None = field(default=None, metadata=EXTENSION)
+    sndtimeo: int | None = field(default=None, metadata=EXTENSION)  # SO_SNDTIMEO, likewise
+    # SO_RCVBUF as set (bytes, doubled); None: the host's default
+    rcvbuf: int | None = field(default=None, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -93,9 +114,12 @@ class SendTo2:
 
 @dataclass(frozen=True, slots=True)
 class RecvFrom2:
-    """Blocked in recvfrom on `fd`."""
+    """Blocked in recvfrom on `fd` (with the call's `maxlen` and `peek`). The deadline is
+    the socket's SO_RCVTIMEO (sharp) or NEVER."""
 
     fd: FD
+    maxlen: int | None = field(default=None, metadata=EXTENSION)
+    peek: bool = field(default=False, metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +195,13 @@ class HostConsts:
     allow_intr: bool = False
     icmp_gen: IcmpGen = IcmpGen.ALWAYS
     linux_error_order: bool = True  # False: every applicable fail rule is a choice
+    # Receive-buffer bound (bytes of skb truesize, as Linux counts; see auxiliary.truesize).
+    # None: unbounded receive queues, the paper's model; Linux's net.core.rmem_default is
+    # 212992 (LINUX_RMEM_DEFAULT).
+    rmem_default: int | None = field(default=None, metadata=EXTENSION)
+    # net.core.rmem_max: SO_RCVBUF is clamped to it, then doubled
+    rmem_max: int = field(default=4194304, metadata=EXTENSION)
+    hz: int = field(default=250, metadata=EXTENSION)  # tick rate: timeouts are whole jiffies
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).
@@ -186,6 +217,10 @@ class HostConsts:
     @property
     def payload_max(self) -> int:
         return 9216 if self.arch == Arch.FREEBSD else 65507
+
+
+LINUX_RMEM_DEFAULT = 212992  # net.core.rmem_default on Linux 6.18 (experiment)
+SOCK_MIN_RCVBUF = 2304  # the least SO_RCVBUF Linux 6.18 keeps (experiment: setting 0 gives it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,3 +314,8 @@ class HostStep:
 
     host: Host
     label: HostLabel = field(default=LH_TAU)
+
+# Records built on every step: a faster __init__, same meaning (see base.frozen).
+fast_init(Interface, Flags, Sock, Run, Ret, SendTo2, RecvFrom2, Select2, Delay2, Print2, ExitState,
+          Zombie, ThreadEntry, Timing, HostConsts, Host, RuleCtx, LhCall, LhReturn, LhSendMsg,
+          LhRecvMsg, LhConsole, LhTau, LhExit, LhEpsilon, HostStep)

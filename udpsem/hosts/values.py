@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from udpsem.base.frozen import fast_init
+
 
 class Errno(StrEnum):
     """The error names of the 2002 model (docs/glossary.md)."""
@@ -28,6 +30,7 @@ class Errno(StrEnum):
     ENOMEM = "ENOMEM"
     ENOTCONN = "ENOTCONN"
     ENOTSOCK = "ENOTSOCK"
+    EPIPE = "EPIPE"
 
 
 class Arch(StrEnum):
@@ -39,10 +42,28 @@ class Arch(StrEnum):
 
 
 class SockOpt(StrEnum):
-    """The two boolean socket options of the model."""
+    """The socket options of the model: the paper's two boolean ones, then the Linux ones
+    added by experiment (SO_BROADCAST is boolean; the timeouts are integers in µs, 0 for
+    none; SO_RCVBUF is an integer in bytes)."""
 
     SO_BSDCOMPAT = "SO_BSDCOMPAT"
     SO_REUSEADDR = "SO_REUSEADDR"
+    SO_BROADCAST = "SO_BROADCAST"
+    SO_RCVTIMEO = "SO_RCVTIMEO"
+    SO_SNDTIMEO = "SO_SNDTIMEO"
+    SO_RCVBUF = "SO_RCVBUF"
+
+
+BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST})
+TIMEOUT_OPTS: Final = frozenset({SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO})
+
+
+class Shut(StrEnum):
+    """`shutdown`'s `how` (SHUT_RD, SHUT_WR, SHUT_RDWR)."""
+
+    SHUT_RD = "SHUT_RD"
+    SHUT_WR = "SHUT_WR"
+    SHUT_RDWR = "SHUT_RDWR"
 
 
 class IcmpGen(StrEnum):
@@ -51,6 +72,22 @@ class IcmpGen(StrEnum):
     ALWAYS = "always"
     NEVER = "never"
     NONDET = "nondet"
+
+
+# Field metadata of the state and calls added by experiment (issue 12): such a field is left out
+# of every encoding (traces, state digests, pictures) while it has its default value, so the
+# paper's programs keep their byte-identical traces.
+EXTENSION: Final = {"extension": True}
+
+
+def is_extension(f: Any) -> bool:
+    """Whether a dataclass field is an EXTENSION field."""
+    return bool(f.metadata.get("extension"))
+
+
+def at_default(f: Any, value: Any) -> bool:
+    """Whether an EXTENSION field holds its default (so encodings leave it out)."""
+    return is_extension(f) and value == f.default
 
 
 class UDPError(Exception):
@@ -144,6 +181,7 @@ def in_prefix(addr: IP, net: IP, bits: int) -> bool:
 LOCALHOST: Final = ip("127.0.0.1")
 ANY_ADDR: Final = 0
 BROADCAST: Final = ip("255.255.255.255")
+LO_BROADCAST: Final = ip("127.255.255.255")
 
 
 def is_loopback(addr: IP) -> bool:
@@ -155,3 +193,6 @@ def is_martian(addr: IP) -> bool:
     """`addr ∈ 0.0.0.0/8 ∪ 224.0.0.0/4 ∪ 240.0.0.0/4` (docs/model.md#messages)."""
     top = addr >> 24
     return top == 0 or top >= 224
+
+# Records built on every step: a faster __init__, same meaning (see base.frozen).
+fast_init(Ok, Fail)

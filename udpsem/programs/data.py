@@ -100,6 +100,41 @@ def _text(x: Any) -> str:
     return json.dumps(x, sort_keys=True, separators=(",", ":"))
 
 
+_ascii = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def canonical_text(x: Any) -> str:
+    """`_text(canonical(x))`, written directly (no intermediate structure): the answer of
+    every LIB call goes through here, once per thread step. Dicts and sets, whose items are
+    sorted by their text, take the general way."""
+    tp = type(x)
+    if x is None:
+        return "null"
+    if tp is bool:
+        return "true" if x else "false"
+    if tp is int:
+        return str(x)
+    if tp is str:
+        return str(_ascii(x))
+    if tp is tuple:
+        return '{"tuple":[' + ",".join([canonical_text(v) for v in x]) + "]}"
+    if tp is list:
+        return "[" + ",".join([canonical_text(v) for v in x]) + "]"
+    if tp is bytes:
+        return '{"bytes":"' + bytes(x).hex() + '"}'
+    if isinstance(x, Enum):
+        return '{"enum":' + str(_ascii(tp.__name__)) + ',"name":' + str(_ascii(x.name)) + "}"
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        names = _FIELD_NAMES.get(tp)
+        if names is None:
+            names = _FIELD_NAMES[tp] = tuple(f.name for f in dataclasses.fields(x))
+        return ('{"dataclass":' + str(_ascii(tp.__name__)) + ',"fields":[' +
+                ",".join(["[" + str(_ascii(n)) + "," + canonical_text(getattr(x, n)) + "]"
+                          for n in names]) + "]}")
+    return _text(canonical(x))
+
+
 def canonical_bytes(x: Any) -> bytes:
     """`canonical(x)` as compact JSON bytes."""
-    return _text(canonical(x)).encode()
+    return canonical_text(x).encode()

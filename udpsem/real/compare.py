@@ -66,10 +66,12 @@ def observed(program: Program) -> Program:
     return wrapper
 
 
-def local_interfaces() -> tuple[Interface, ...]:
-    """This machine's non-loopback IPv4 interfaces (from `ip -4 -o addr`), as model ETHs."""
+def local_interfaces(netns: str | None = None) -> tuple[Interface, ...]:
+    """This machine's (or network namespace `netns`'s) non-loopback IPv4 interfaces (from
+    `ip -4 -o addr`), as model ETHs."""
+    where = [] if netns is None else ["-n", netns]
     try:
-        out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
+        out = subprocess.run(["ip", *where, "-4", "-o", "addr", "show"], capture_output=True,
                              text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return ()

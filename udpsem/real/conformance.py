@@ -32,7 +32,7 @@ from udpsem.core import coverage
 from udpsem.core.drivers import fire
 from udpsem.core.system import enabled
 from udpsem.hosts import calls as C
-from udpsem.hosts.state import HostConsts, Interface, Timing, initial_host
+from udpsem.hosts.state import LINUX_RMEM_DEFAULT, HostConsts, Interface, Timing, initial_host
 from udpsem.hosts.values import Errno, Fail, Ok, UDPError, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
@@ -102,12 +102,17 @@ def lenient(program: Program) -> Program:
 
 # Scenarios ------------------------------------------------------------------------------------
 
+LINUX_CONSTS = HostConsts(priv=True, rmem_default=LINUX_RMEM_DEFAULT)
+
 @dataclass(frozen=True)
 class Scenario:
     """A program and the model host it is checked against.
 
     `ifds`: the model host's interfaces besides LO (None: this machine's IPv4 interfaces).
-    `consts`: the model host's constants (privileged, as the suite runs as root).
+    `consts`: the model host's constants (default LINUX_CONSTS: privileged, as the suite
+    runs as root, with Linux's default receive buffer).
+    `netns`: run the real side inside this network namespace (a name under /run/netns; the
+    caller creates it), e.g. a loopback-only host.
     `settle`: seconds the real run waits, once every thread is finished or in a call, before
     it declares the threads still in a call BLOCKED. `horizon`: the model's time bound.
     """
@@ -116,11 +121,12 @@ class Scenario:
     program: Program
     args: tuple[Any, ...] = ()
     ifds: tuple[Interface, ...] | None = None
-    consts: HostConsts = field(default_factory=lambda: HostConsts(priv=True))
+    consts: HostConsts = field(default_factory=lambda: LINUX_CONSTS)
     timing: Timing = field(default_factory=Timing)
     settle: float = 0.15
     horizon: int = 2 * S
     note: str = ""
+    netns: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,9 +155,10 @@ class Verdict:
 class _RealRun:
     """Runs a lenient program and its created threads on real sockets, one OS thread each."""
 
-    def __init__(self, settle: float) -> None:
+    def __init__(self, settle: float, netns: str | None = None) -> None:
         self.lib = RealLib(recv_wait=None, reuse_fds=True)
         self.settle = settle
+        self.netns = netns
         self.lock = threading.Lock()
         self.logs: dict[int, list[tuple[str, Any]]] = {}
         self.pending: dict[int, str] = {}
@@ -183,6 +190,8 @@ class _RealRun:
             return True
 
     def _thread(self, tid: int, program: Program, args: tuple[Any, ...]) -> None:
+        if self.netns is not None:
+            enter_netns(self.netns)
         gen = program(*args)
         answer: Any = None
         exc: BaseException | None = None
@@ -239,9 +248,25 @@ class _RealRun:
         return out
 
 
+def enter_netns(name: str) -> None:
+    """Move the calling OS thread into network namespace `name` (setns(2)); sockets it
+    creates afterwards live there."""
+    import ctypes
+    import os
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into {name}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
 def run_real(scenario: Scenario) -> dict[int, Log]:
     """The per-thread logs of the scenario on the real kernel."""
-    run = _RealRun(scenario.settle)
+    run = _RealRun(scenario.settle, scenario.netns)
     run.start(lenient(scenario.program), scenario.args)
     return run.wait()
 
@@ -434,10 +459,23 @@ def check(scenario: Scenario) -> Verdict:
     from udpsem.real.compare import local_interfaces
 
     real = run_real(scenario)
-    ifds = local_interfaces() if scenario.ifds is None else scenario.ifds
+    ifds = local_interfaces(scenario.netns) if scenario.ifds is None else scenario.ifds
     ok, n, why = model_admits(scenario, real, ifds)
     return Verdict(scenario.name, real, ok, n, why)
 
 
-__all__ = ["BLOCKED", "MS", "Found", "Scenario", "Verdict", "check", "lenient", "model_admits",
-           "norm", "run_real", "search"]
+__all__ = [
+    "BLOCKED",
+    "LINUX_CONSTS",
+    "MS",
+    "Found",
+    "Scenario",
+    "Verdict",
+    "check",
+    "enter_netns",
+    "lenient",
+    "model_admits",
+    "norm",
+    "run_real",
+    "search",
+]

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import ctypes
 import errno as errno_mod
+import fcntl
 import select as select_mod
 import socket as socket_mod
+import struct
+import termios
 import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 from udpsem.hosts import calls as C
-from udpsem.hosts.values import Errno, SockOpt, UDPError, ip_str, parse_ip
+from udpsem.hosts.values import Errno, Shut, SockOpt, UDPError, ip_str, parse_ip
 
 _ERRNO = {getattr(errno_mod, e.value): e for e in Errno if hasattr(errno_mod, e.value)}
 
@@ -125,6 +128,8 @@ class RealLib:
             else:
                 s.sendto(call.data, flags, (ip_str(call.dest[0]), call.dest[1]))
             return None
+        if isinstance(call, C.RecvFrom) and (call.maxlen is not None or call.peek):
+            return self._recvmsg(s, call)
         if isinstance(call, C.RecvFrom):
             if not call.nonblock and self.recv_wait is None:
                 data, src = s.recvfrom(65536)
@@ -143,6 +148,9 @@ class RealLib:
         if isinstance(call, C.GetErr):
             e = s.getsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_ERROR)
             return None if e == 0 else _ERRNO[e]
+        if isinstance(call, (C.Shutdown, C.FionRead)) or (
+                isinstance(call, (C.GetSockOpt, C.SetSockOpt)) and call.opt in _LINUX_OPTS):
+            return _linux_call(s, call)
         if isinstance(call, C.GetSockOpt):
             if call.opt == SockOpt.SO_BSDCOMPAT:
                 return False  # obsolete on Linux: accepted, always off
@@ -156,6 +164,25 @@ class RealLib:
             return None
         raise NotImplementedError(f"{call.name} is not supported on real sockets")
 
+    def _recvmsg(self, s: socket_mod.socket, call: C.RecvFrom) -> Any:
+        """recvfrom with a buffer length and/or MSG_PEEK; the truncation flag is MSG_TRUNC."""
+        flags = (socket_mod.MSG_PEEK if call.peek else 0) | (
+            socket_mod.MSG_DONTWAIT if call.nonblock else 0)
+        size = 65536 if call.maxlen is None else max(0, call.maxlen)
+        if not call.nonblock and self.recv_wait is not None:
+            s.settimeout(self.recv_wait)
+        try:
+            data, _, mflags, src = s.recvmsg(size, 0, flags)
+        except TimeoutError:
+            raise RuntimeError("blocking recvfrom got nothing on the real kernel") from None
+        finally:
+            if not call.nonblock and self.recv_wait is not None:
+                s.settimeout(None)
+        a, p = _addr(src if src else None)
+        if call.maxlen is None:
+            return (a, p, data)
+        return (a, p, data, bool(mflags & socket_mod.MSG_TRUNC))
+
     def _select(self, call: C.Select) -> Any:
         if call.timeout_us is not None and call.timeout_us < 0:
             raise UDPError(Errno.EINVAL)
@@ -165,6 +192,39 @@ class RealLib:
         r, w, _ = select_mod.select(rs, ws, [], timeout)
         return (tuple(fd for fd in call.reads if self.socks[fd] in r),
                 tuple(fd for fd in call.writes if self.socks[fd] in w))
+
+
+_LINUX_OPTS = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO,
+                         SockOpt.SO_RCVBUF})
+_SO = {SockOpt.SO_BROADCAST: socket_mod.SO_BROADCAST, SockOpt.SO_RCVTIMEO: socket_mod.SO_RCVTIMEO,
+       SockOpt.SO_SNDTIMEO: socket_mod.SO_SNDTIMEO, SockOpt.SO_RCVBUF: socket_mod.SO_RCVBUF}
+_SHUT = {Shut.SHUT_RD: socket_mod.SHUT_RD, Shut.SHUT_WR: socket_mod.SHUT_WR,
+         Shut.SHUT_RDWR: socket_mod.SHUT_RDWR}
+
+
+def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
+    """The calls and options added by experiment on Linux (shutdown, FIONREAD, SO_BROADCAST,
+    SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVBUF)."""
+    if isinstance(call, C.Shutdown):
+        s.shutdown(_SHUT[call.how])
+        return None
+    if isinstance(call, C.FionRead):
+        return struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0" * 4))[0]
+    if isinstance(call, C.SetSockOpt):
+        name = _SO[call.opt]
+        if call.opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
+            sec, usec = divmod(int(call.value), 1_000_000)
+            s.setsockopt(socket_mod.SOL_SOCKET, name, struct.pack("ll", sec, usec))
+        else:
+            s.setsockopt(socket_mod.SOL_SOCKET, name, int(call.value))
+        return None
+    assert isinstance(call, C.GetSockOpt)
+    name = _SO[call.opt]
+    if call.opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
+        sec, usec = struct.unpack("ll", s.getsockopt(socket_mod.SOL_SOCKET, name, 16))
+        return sec * 1_000_000 + usec
+    v = s.getsockopt(socket_mod.SOL_SOCKET, name)
+    return bool(v) if call.opt == SockOpt.SO_BROADCAST else v
 
 
 class _SockaddrUnspec(ctypes.Structure):

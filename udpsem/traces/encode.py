@@ -13,7 +13,7 @@ import json
 from enum import Enum
 from typing import Any
 
-from udpsem.hosts.values import Fail, Ok, ip_str
+from udpsem.hosts.values import Fail, Ok, at_default, ip_str, is_extension
 from udpsem.network.messages import ICMP, UDP, IPMsg
 from udpsem.programs.runtime import Code, Registered, Spawn, program_name
 
@@ -48,7 +48,9 @@ def jsonable(x: Any) -> Any:
         if isinstance(name, str) and not any(f.name == "name" for f in dataclasses.fields(x)):
             out["_"] = name  # LIB calls are named as in docs/model.md#the-lib
         for f in dataclasses.fields(x):
-            out[f.name] = jsonable(getattr(x, f.name))
+            v = getattr(x, f.name)
+            if not at_default(f, v):  # an extension field at its default is left out
+                out[f.name] = jsonable(v)
         return out
     if isinstance(x, dict):
         return {str(k): jsonable(v) for k, v in sorted(x.items(), key=lambda kv: str(kv[0]))}
@@ -70,6 +72,14 @@ _OWN_CASE: tuple[type, ...] = (Ok, Fail, IPMsg, UDP, ICMP, Code, Registered, Spa
 _ascii = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
 
 
+def _extension_defaults(tp: Any) -> dict[str, Any] | None:
+    """{extension field: default} of a dataclass type (None if it has none)."""
+    if not dataclasses.is_dataclass(tp):
+        return None
+    ext = {f.name: f.default for f in dataclasses.fields(tp) if is_extension(f)}
+    return ext or None
+
+
 class JsonText:
     """`dumps(jsonable(x))`, composed from the cached texts of its immutable parts.
 
@@ -85,6 +95,7 @@ class JsonText:
         self._cache: dict[int, tuple[Any, str]] = {}
         self._size = size
         self._heads: dict[type, tuple[str, tuple[tuple[str, str], ...]] | None] = {}
+        self._ext: dict[type, dict[str, Any] | None] = {}
         self._mutable = False  # set while encoding anything that is not immutable
 
     def __call__(self, x: Any) -> str:
@@ -112,9 +123,15 @@ class JsonText:
                 head = self._heads[tp]
             else:
                 head = self._heads[tp] = self._head(tp)
+                self._ext[tp] = _extension_defaults(tp)
             if head is not None:
                 first, fields = head
-                text = first + "".join([k + self(getattr(x, n)) for n, k in fields]) + "}"
+                ext = self._ext.get(tp)
+                if ext is None:
+                    text = first + "".join([k + self(getattr(x, n)) for n, k in fields]) + "}"
+                else:  # extension fields at their default are left out, as in `jsonable`
+                    text = first + "".join([k + self(getattr(x, n)) for n, k in fields
+                                            if n not in ext or getattr(x, n) != ext[n]]) + "}"
             else:
                 text = dumps(jsonable(x))
                 if not isinstance(x, _OWN_CASE):

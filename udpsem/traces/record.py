@@ -13,7 +13,7 @@ from udpsem.base.labels import Label
 from udpsem.base.version import __version__
 from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
-from udpsem.hosts.values import ip_str
+from udpsem.hosts.values import at_default, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
@@ -61,7 +61,9 @@ def header_json(program: str, params: dict[str, int], timing: Timing, consts: Ho
         hosts.append({"name": m.name, "addresses": addrs})
     return {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
             "program": program, "hosts": hosts, "params": dict(params),
-            "consts": jsonable(dataclasses.asdict(consts)),
+            "consts": jsonable({f.name: getattr(consts, f.name)
+                                for f in dataclasses.fields(consts)
+                                if not at_default(f, getattr(consts, f.name))}),
             "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed}
 
 

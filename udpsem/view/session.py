@@ -177,6 +177,9 @@ class Session:
             out[mon.name] = {"holds": msg is None,
                              "message": msg or "holds along this path",
                              "first_violation_step": first}
+        sessions = _session_guarantees(steps)
+        if sessions is not None:
+            out["session_guarantees"] = sessions
         return out
 
     def monitors(self) -> list[Monitor]:
@@ -193,6 +196,22 @@ class Session:
             if first is not None and msg is not None:
                 out.append((mon.name, first, worlds[first + 1].now, msg))
         return out
+
+
+def _session_guarantees(steps: list[Step]) -> dict[str, Any] | None:
+    """The reliable sessions' guarantees (in-order exactly-once prefixes, one session per
+    client) along the path, for programs that use the sessions driver; None otherwise."""
+    from udpsem.programs.sessions.driver import SessionMonitor
+
+    mon = SessionMonitor()
+    for st in steps:
+        mon.on_step(st)
+    if not mon.clients and not mon.servers:
+        return None
+    bad = mon.violations()
+    return {"holds": not bad, "message": "; ".join(bad) if bad else
+            f"holds along this path ({len(mon.clients)} client and {len(mon.servers)} "
+            f"server session ends)"}
 
 
 def _monitor_run(sess: Session, worlds: list[World],

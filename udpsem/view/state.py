@@ -30,7 +30,7 @@ from udpsem.hosts.state import (
     ThreadEntry,
     Zombie,
 )
-from udpsem.hosts.values import Fail, Ok, ip_str, port_str
+from udpsem.hosts.values import Fail, Ok, at_default, ip_str, port_str
 from udpsem.network.messages import ICMP, UDP, IPMsg
 from udpsem.state.components import (
     App,
@@ -150,6 +150,8 @@ def call_text(c: Any) -> str:
     parts = []
     for f in dataclasses.fields(c):
         v = getattr(c, f.name)
+        if at_default(f, v):
+            continue  # an extension field (issue 12) at its default: shown as before
         if f.name in _IP_FIELDS and (v is None or isinstance(v, int)):
             parts.append(f"{f.name} {ip_str(v)}")
         elif f.name in _ADDR_FIELDS and isinstance(v, tuple) and len(v) == 2:

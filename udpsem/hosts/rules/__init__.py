@@ -30,4 +30,6 @@ from udpsem.hosts.rules import (  # noqa: F401  (registration)
     exit,
     outqueue,
     input,
+    shutdown,
+    fionread,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
@@ -190,8 +192,7 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
         return None
 
     def done(p: Port) -> Host:
-        s2 = s.__class__(s.fd, i, p, s.is2, s.ps2, s.es, s.f, s.mq,
-                         (i is not None, call.port is not None), s.cl)
+        s2 = replace(s, is1=i, ps1=p, lk=(i is not None, call.port is not None))
         return ret(ctx, front(h, s2), tid, Ok(None), "bind")
 
     return with_autobind(ctx.consts, call.port, rest, done)

@@ -11,10 +11,10 @@ from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,
-    bcast,
     dst_norm,
     front,
-    has_route,
+    has_route_from,
+    linux_bcast,
     others,
     replace_sock,
     ret,
@@ -88,7 +88,7 @@ def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
     s = sock(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
         return None
-    if has_route(h, dst_norm(ctx.consts, s.is1, call.ip)):
+    if has_route_from(h, s.is1, dst_norm(ctx.consts, s.is1, call.ip)):
         return None
     return _autobound_fail(ctx, h, tid, s, Errno.ENETUNREACH)
 
@@ -105,11 +105,12 @@ def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
     Common cases: a program that tries to connect to its LAN's broadcast address.
 
     Model details: linux only; windows and freebsd accept such a peer (connect_1). The
-    autobind side effect happens even though the call fails.
+    autobind side effect happens even though the call fails. With SO_BROADCAST set the
+    connect succeeds [L: Linux 6.18, experiment]; 127.255.255.255 counts too.
 
     Formal:
         premises: arch = linux; ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB);
-          i' = dst_norm(s.is1, i); has_route(h, i'); bcast(h, i')
+          i' = dst_norm(s.is1, i); has_route_from(h, s.is1, i'); linux_bcast(h, i'); ¬s.f.broadcast
         transition: h --Lh_call(tid, connect(fd, i, ps))--> h'
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EACCES)_dsch}
         changes: s.ps1 (autobind), ts(tid)
@@ -117,7 +118,9 @@ def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
     s = sock(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
         return None
-    if ctx.consts.arch != Arch.LINUX or not bcast(h, dst_norm(ctx.consts, s.is1, call.ip)):
+    if ctx.consts.arch != Arch.LINUX or s.f.broadcast:
+        return None
+    if not linux_bcast(h, dst_norm(ctx.consts, s.is1, call.ip)):
         return None
     return _autobound_fail(ctx, h, tid, s, Errno.EACCES)
 
@@ -153,7 +156,9 @@ def connect_1(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
     if s is None or not autobind_possible(ctx.consts, s.ps1, rest):
         return None
     i2 = dst_norm(ctx.consts, s.is1, call.ip)
-    if not has_route(h, i2) or (ctx.consts.arch == Arch.LINUX and bcast(h, i2)):
+    if not has_route_from(h, s.is1, i2):
+        return None
+    if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i2) and not s.f.broadcast:
         return None
     is1 = s.is1 if s.is1 is not None else route_src(h, i2)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from udpsem.base.registry import rule
-from udpsem.hosts.auxiliary import ret, sock
+from udpsem.hosts.auxiliary import rcvbuf_of, ret, sock
 from udpsem.hosts.calls import GetSockOpt
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Arch, Ok, SockOpt
@@ -29,10 +29,91 @@ def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
         changes: ts(tid)
     """
     s = sock(h, call.fd)
-    if s is None:
+    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
         return None
     if call.opt == SockOpt.SO_REUSEADDR:
         value = s.f.reuseaddr
     else:
         value = s.f.bsdcompat and ctx.consts.arch != Arch.LINUX
     return ret(ctx, h, tid, Ok(value), "getsockopt")
+
+
+# Linux options (Linux 6.18, by experiment) ---------------------------------------------------
+
+@rule("getsockopt_2", call="getsockopt", category="succeed", trigger="call",
+      summary="return SO_BROADCAST")
+def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer whether the socket may send to broadcast addresses.
+
+    Errors: none.
+
+    Common cases: a discovery library checking its socket before broadcasting.
+
+    Model details: provenance: Linux 6.18, experiment (reads back what setsockopt_2 set;
+    off on a new socket).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_BROADCAST
+        transition: h --Lh_call(tid, getsockopt(fd, SO_BROADCAST))--> h'
+        after: h' = h with {ts(tid) := RET(OK s.f.broadcast)_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_BROADCAST:
+        return None
+    return ret(ctx, h, tid, Ok(s.f.broadcast), "getsockopt")
+
+
+@rule("getsockopt_3", call="getsockopt", category="succeed", trigger="call",
+      summary="return SO_RCVTIMEO or SO_SNDTIMEO in µs, as Linux rounded it")
+def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer the socket's receive or send timeout in microseconds; 0 means
+    none.
+
+    Errors: none.
+
+    Common cases: saving a socket's timeout before changing it.
+
+    Model details: provenance: Linux 6.18, experiment — the value reads back rounded up to
+    whole jiffies (1 µs reads 4000 with HZ = 250), and a zero timeout (from a negative
+    setting, which makes calls give up at once) also reads 0.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_RCVTIMEO, SO_SNDTIMEO}; t =
+          s.rcvtimeo or s.sndtimeo
+        transition: h --Lh_call(tid, getsockopt(fd, opt))--> h'
+        after: h' = h with {ts(tid) := RET(OK (0 if t = None else t / 1000))_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
+        return None
+    t = s.rcvtimeo if call.opt == SockOpt.SO_RCVTIMEO else s.sndtimeo
+    return ret(ctx, h, tid, Ok(0 if t is None else t // 1000), "getsockopt")
+
+
+@rule("getsockopt_4", call="getsockopt", category="succeed", trigger="call",
+      summary="return SO_RCVBUF: the receive-buffer bound in bytes (None: unbounded)")
+def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer the socket's receive-buffer size: what SO_RCVBUF set (doubled
+    and clamped), else the host's default.
+
+    Errors: none.
+
+    Common cases: a program checking how much buffering the kernel gave it.
+
+    Model details: provenance: Linux 6.18, experiment (212992 by default). On a host whose
+    RMEM_DEFAULT constant is None (the paper's unbounded queues, the model's default) a
+    socket without SO_RCVBUF answers None.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_RCVBUF
+        transition: h --Lh_call(tid, getsockopt(fd, SO_RCVBUF))--> h'
+        after: h' = h with {ts(tid) := RET(OK rcvbuf_of(s))_dsch} (s.rcvbuf, else
+          RMEM_DEFAULT, possibly None)
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_RCVBUF:
+        return None
+    return ret(ctx, h, tid, Ok(rcvbuf_of(ctx.consts, s)), "getsockopt")

@@ -11,6 +11,7 @@ from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import own
 from udpsem.hosts.rules.outqueue import (
     append_mq,
+    fitting,
     icmp_targets,
     maybe_icmp,
     port_unreach,
@@ -45,7 +46,8 @@ def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
 
     Model details: the best score wins; on linux and windows a tie goes to the most
     recently bound socket, on freebsd it is a choice of kind `sock`. Receive queues are
-    unbounded. Orphans still receive.
+    unbounded unless SO_RCVBUF or the host's RMEM_DEFAULT bounds them (then a full one
+    drops: delivery_in_udp_4). Orphans still receive.
 
     Formal:
         premises: m = IP(i3, i4, UDP(p3, p4, data)); i4 ∈ own(h), i4 ∉ LOOPBACK (the network's
@@ -58,7 +60,7 @@ def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
     b = m.body
     if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
         return None
-    cands = udp_receivers(ctx, h, m)
+    cands = fitting(ctx, udp_receivers(ctx, h, m), m)
     if not cands:
         return None
     return with_receiver(cands, lambda s: append_mq(h, s, m))
@@ -171,5 +173,35 @@ def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
     if not isinstance(b, ICMP) or not _deliverable(h, m):
         return None
     if not _bad_source(m.src) and icmp_targets(ctx, h, b):
+        return None
+    return h
+
+
+@rule("delivery_in_udp_4", trigger="recv", category="accept",
+      summary="drop an arriving UDP datagram whose receiving socket's buffer is full")
+def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
+    """Description: a UDP datagram from the network matches a socket whose receive buffer
+    has no room for it; it is dropped silently.
+
+    Errors: none (no ICMP).
+
+    Common cases: a server under a burst of requests it reads too slowly.
+
+    Model details: provenance: Linux 6.18, experiment on loopback (the accounting is the
+    same as delivery_loopback_udp_3's). Only with a bounded buffer.
+
+    Formal:
+        premises: m = IP(i3, i4, UDP(p3, p4, data)); i4 ∈ own(h), i4 ∉ LOOPBACK; i3 ∉
+          MARTIAN ∪ LOOPBACK; lookup(h, (i3, p3, i4, p4)) ≠ ∅ and no candidate s has
+          fits(s, m)
+        transition: h --Lh_recvmsg m--> h'
+        after: h' = h (dropped, no ICMP)
+        changes: nothing
+    """
+    b = m.body
+    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    cands = udp_receivers(ctx, h, m)
+    if not cands or fitting(ctx, cands, m):
         return None
     return h

@@ -15,14 +15,16 @@ from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     dequeue,
     enqueue,
+    fits,
     icmp_err,
     icmp_lookup,
+    linux_bcast,
     local,
     lookup,
     replace_sock,
 )
 from udpsem.hosts.state import Host, HostStep, LhSendMsg, RuleCtx, Sock
-from udpsem.hosts.values import FD, IP, Errno, IcmpGen, Port, is_loopback, is_martian
+from udpsem.hosts.values import FD, IP, Arch, Errno, IcmpGen, Port, is_loopback, is_martian
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 
 T = TypeVar("T")
@@ -60,6 +62,19 @@ def udp_receivers(ctx: RuleCtx, h: Host, m: IPMsg) -> list[Sock]:
     """`lookup(h, (src, sport, dst, dport))` for a UDP datagram (empty: no socket)."""
     assert isinstance(m.body, UDP)
     return lookup(h, ctx.consts, (m.src, m.body.sport, m.dst, m.body.dport))
+
+
+def fitting(ctx: RuleCtx, cands: Sequence[Sock], m: IPMsg) -> list[Sock]:
+    """The candidate receivers whose receive buffer has room for `m` (all of them when
+    buffers are unbounded)."""
+    return [s for s in cands if fits(ctx.consts, s, m)]
+
+
+def is_linux_bcast(ctx: RuleCtx, h: Host, m: IPMsg) -> bool:
+    """A UDP datagram to a broadcast address on linux (sent with SO_BROADCAST): the
+    broadcast rules handle it, not the unicast ones."""
+    return (ctx.consts.arch == Arch.LINUX and isinstance(m.body, UDP)
+            and linux_bcast(h, m.dst))
 
 
 def icmp_targets(ctx: RuleCtx, h: Host, icmp: ICMP) -> list[Sock]:
@@ -109,7 +124,7 @@ def delivery_out_1(ctx: RuleCtx, h: Host) -> HostStep | None:
     if not h.oq:
         return None
     m = h.oq[0]
-    if local(h, m.dst) or _leaves_martian(m):
+    if local(h, m.dst) or _leaves_martian(m) or is_linux_bcast(ctx, h, m):
         return None
     return HostStep(dequeue(ctx, h), LhSendMsg(m))
 
@@ -139,7 +154,7 @@ def delivery_out_martian(ctx: RuleCtx, h: Host) -> HostStep | None:
     if not h.oq:
         return None
     m = h.oq[0]
-    if local(h, m.dst) or not _leaves_martian(m):
+    if local(h, m.dst) or not _leaves_martian(m) or is_linux_bcast(ctx, h, m):
         return None
     return HostStep(dequeue(ctx, h))
 
@@ -169,9 +184,9 @@ def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     if not h.oq:
         return None
     m = h.oq[0]
-    if not isinstance(m.body, UDP) or not local(h, m.dst):
+    if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
         return None
-    cands = udp_receivers(ctx, h, m)
+    cands = fitting(ctx, udp_receivers(ctx, h, m), m)
     if not cands:
         return None
     h1 = dequeue(ctx, h)
@@ -205,6 +220,8 @@ def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     m = h.oq[0]
     b = m.body
     if not isinstance(b, UDP) or not local(h, m.dst) or udp_receivers(ctx, h, m):
+        return None
+    if is_linux_bcast(ctx, h, m):
         return None
     return maybe_icmp(ctx, dequeue(ctx, h), port_unreach(m.src, b.sport, m.dst, b.dport),
                       HostStep)
@@ -269,5 +286,109 @@ def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
     m = h.oq[0]
     b = m.body
     if not isinstance(b, ICMP) or not local(h, m.dst) or icmp_targets(ctx, h, b):
+        return None
+    return HostStep(dequeue(ctx, h))
+
+
+# Linux additions (Linux 6.18, by experiment): receive-buffer drops, local broadcast -------
+
+@rule("delivery_loopback_udp_3", trigger="oq", category="internaldelivery",
+      summary="drop a local UDP datagram whose receiving socket's buffer is full")
+def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | None:
+    """Description: the head is a UDP datagram for this host and a socket matches it, but
+    that socket's receive buffer has no room for it; the datagram is dropped silently.
+
+    Errors: none (the sender got OK; no ICMP is sent).
+
+    Common cases: a receiver that falls behind a fast sender: with the default 212992-byte
+    buffer Linux keeps 92 of 1000 unread 1000-byte datagrams.
+
+    Model details: provenance: Linux 6.18, experiment — a datagram of n bytes costs
+    `truesize(n)` (832 bytes up to 197, 2304 for 646..1669, n + 832 from 16005 on, ...), and
+    it is queued iff the queue is empty or the queued truesizes plus its own fit the
+    buffer. Only with a bounded buffer (SO_RCVBUF, or the host's RMEM_DEFAULT).
+
+    Formal:
+        premises: h.oq = m :: _, m = IP(i3, i4, UDP(p3, p4, data)); local(h, i4); not a
+          linux broadcast; lookup(h, (i3, p3, i4, p4)) ≠ ∅ and no candidate s has fits(s,
+          m)
+        transition: h --τ--> h'
+        after: h' = dequeue(h)
+        changes: oq, its timer
+    """
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
+        return None
+    cands = udp_receivers(ctx, h, m)
+    if not cands or fitting(ctx, cands, m):
+        return None
+    return HostStep(dequeue(ctx, h))
+
+
+def _bcast_receivers(ctx: RuleCtx, h: Host, m: IPMsg) -> list[Sock]:
+    return fitting(ctx, udp_receivers(ctx, h, m), m)
+
+
+@rule("delivery_loopback_bcast_1", trigger="oq", category="internaldelivery",
+      archs=("linux",),
+      summary="loop a broadcast datagram back to a local socket bound to its port")
+def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+    """Description: the head is a UDP datagram to a broadcast address (sent with
+    SO_BROADCAST); this host gets a copy, queued on the best-matching socket, which is a
+    socket bound to the wildcard address and that port (a socket bound to 127.0.0.1 does
+    not match a broadcast destination).
+
+    Errors: none.
+
+    Common cases: a service discovery daemon that hears its own announcements.
+
+    Model details: provenance: Linux 6.18, experiment (loopback-only namespace and this
+    machine: the wildcard listener got it, the 127.0.0.1 one did not; the source is the
+    route's source address). The copy Linux also puts on the wire is not modelled: the
+    model's network carries only unicast datagrams (a documented deviation).
+
+    Formal:
+        premises: arch = linux; h.oq = m :: _, m = IP(i3, i4, UDP(p3, p4, data));
+          linux_bcast(h, i4); s ∈ lookup(h, (i3, p3, i4, p4)) with fits(s, m)
+        transition: h --τ--> h'
+        after: h' = dequeue(h) with {s := s with {mq := s.mq @ [m]}}
+        changes: oq, its timer, s.mq
+    """
+    if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
+        return None
+    m = h.oq[0]
+    cands = _bcast_receivers(ctx, h, m)
+    if not cands:
+        return None
+    h1 = dequeue(ctx, h)
+    return with_receiver(cands, lambda s: HostStep(append_mq(h1, s, m)))
+
+
+@rule("delivery_loopback_bcast_2", trigger="oq", category="internaldelivery",
+      archs=("linux",),
+      summary="discard a broadcast datagram no local socket takes (never answered with ICMP)")
+def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | None:
+    """Description: the head is a UDP datagram to a broadcast address, and no local socket
+    matches it (or the matching one's buffer is full); it is discarded.
+
+    Errors: none: no ICMP port-unreachable answers a broadcast.
+
+    Common cases: a broadcast to a port nobody on this host listens on.
+
+    Model details: provenance: Linux 6.18, experiment (no error on the connected sender);
+    the wire copy is not modelled (see delivery_loopback_bcast_1).
+
+    Formal:
+        premises: arch = linux; h.oq = m :: _, m a UDP datagram to a linux_bcast address;
+          no candidate of lookup fits m (or there is none)
+        transition: h --τ--> h'
+        after: h' = dequeue(h)
+        changes: oq, its timer
+    """
+    if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
+        return None
+    if _bcast_receivers(ctx, h, h.oq[0]):
         return None
     return HostStep(dequeue(ctx, h))

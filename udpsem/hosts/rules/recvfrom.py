@@ -7,10 +7,10 @@ blocking recvfrom_4 follow. The slow rules recvfrom_6/7 leave RECVFROM2.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
-from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import (
     any_sock,
     autobind_possible,
@@ -19,25 +19,42 @@ from udpsem.hosts.auxiliary import (
     ret,
     set_thread,
     sock,
+    timeout_deadline,
     with_autobind,
 )
 from udpsem.hosts.calls import RecvFrom
 from udpsem.hosts.state import Host, HostStep, RecvFrom2, RuleCtx, Sock
-from udpsem.hosts.values import IP, TID, Errno, Fail, Ok, Port
+from udpsem.hosts.values import TID, Errno, Fail, Ok, Port
 from udpsem.network.messages import UDP, IPMsg
 
 
-def _answer(m: IPMsg) -> tuple[IP, Port | None, bytes]:
-    """`(i3, p3, data)` of a queued datagram `IP(i3, _, UDP(p3, _, data))`."""
+def _answer(m: IPMsg, maxlen: int | None = None) -> tuple[Any, ...]:
+    """`(i3, p3, data)` of a queued datagram `IP(i3, _, UDP(p3, _, data))`; with a buffer
+    length, `(i3, p3, data[:maxlen], truncated)`."""
     body = m.body
     assert isinstance(body, UDP), "receive queues hold only UDP datagrams (S6)"
-    return (m.src, body.sport, body.data)
+    if maxlen is None:
+        return (m.src, body.sport, body.data)
+    n = max(0, maxlen)
+    return (m.src, body.sport, body.data[:n], len(body.data) > n)
 
 
-def _take(ctx: RuleCtx, h: Host, tid: TID, s: Sock) -> Host:
-    """`mq := rest` and → `OK(i3, p3, data)` of the head datagram."""
-    h2 = replace_sock(h, replace(s, mq=s.mq[1:]))
-    return ret(ctx, h2, tid, Ok(_answer(s.mq[0])), "recvfrom")
+def _take(ctx: RuleCtx, h: Host, tid: TID, s: Sock, maxlen: int | None = None,
+          peek: bool = False) -> Host:
+    """`mq := rest` (unless peeking) and → the answer for the head datagram."""
+    h2 = h if peek else replace_sock(h, replace(s, mq=s.mq[1:]))
+    return ret(ctx, h2, tid, Ok(_answer(s.mq[0], maxlen)), "recvfrom")
+
+
+def _shut_answer(maxlen: int | None) -> tuple[Any, ...]:
+    """What a receive ended by SHUT_RD returns: no source and no data (Linux returns 0
+    bytes and an empty address) [L: Linux 6.18, experiment]."""
+    return (None, None, b"") if maxlen is None else (None, None, b"", False)
+
+
+def _plain(call: RecvFrom | RecvFrom2) -> bool:
+    """A receive as in the paper: no buffer length, no peek."""
+    return call.maxlen is None and not call.peek
 
 
 def _report(ctx: RuleCtx, h: Host, tid: TID, s: Sock) -> Host:
@@ -96,6 +113,35 @@ def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
 
 
+@rule("recvfrom_10", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
+      summary="fail with EAGAIN at once on a blocking receive whose SO_RCVTIMEO is zero")
+def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a blocking recvfrom finds nothing queued and no error, and the
+    socket's receive timeout is zero (SO_RCVTIMEO was set to a negative time), so the call
+    gives up without waiting.
+
+    Errors: EAGAIN.
+
+    Common cases: a program that computes its timeout as "deadline minus now" after the
+    deadline has passed.
+
+    Model details: provenance: Linux 6.18, experiment — a negative `tv_sec` stores a zero
+    timeout (getsockopt then reads 0), and a zero timeout makes a blocking receive behave
+    like a non-blocking one. No autobind.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.rcvtimeo
+          = Some 0
+        transition: h --Lh_call(tid, recvfrom(fd, F, maxlen, peek))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or call.nonblock or s.rcvtimeo != 0:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
+
+
 @rule("recvfrom_5", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
       summary="fail with EAGAIN when a blocking receive cannot autobind an unbound socket")
 def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
@@ -111,7 +157,7 @@ def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.ps1 = None;
-          autobind(None, others) = ∅
+          autobind(None, others) = ∅; ¬s.shut.rd; s.rcvtimeo ≠ Some 0
         transition: h --Lh_call(tid, recvfrom(fd, F))--> h'
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
@@ -119,6 +165,8 @@ def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or s.ps1 is not None:
         return None
+    if s.shut[0] or s.rcvtimeo == 0:
+        return None  # recvfrom_11 / recvfrom_10: Linux returns before it would bind
     if autobind_possible(ctx.consts, None, others(h, call.fd)):
         return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
@@ -145,7 +193,7 @@ def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         changes: s.mq, ts(tid)
     """
     s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq:
+    if s is None or s.es is not None or not s.mq or not _plain(call):
         return None
     return _take(ctx, h, tid, s)
 
@@ -162,30 +210,39 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch
 
     Model details: the autobind (choice kind `eph`) follows Linux 2.2–2.4 and the 2005
     specification rather than current Linux; it keeps invariant T3 (a RECVFROM2 socket has
-    a port).
+    a port). With SO_RCVTIMEO set the wait has a sharp deadline (recvfrom_13).
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; p' ∈ autobind(s.ps1,
-          others) (AB)
+          others) (AB); ¬s.shut.rd; s.rcvtimeo ≠ Some 0
         transition: h --Lh_call(tid, recvfrom(fd, F))--> h'
-        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RECVFROM2 fd, timer ∞}
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RECVFROM2 fd, timer ∞ (or
+          the SO_RCVTIMEO, sharp)}
         changes: s.ps1 (autobind), ts(tid) (blocks)
     """
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock:
         return None
+    if s.shut[0] or s.rcvtimeo == 0:
+        return None  # recvfrom_11 / recvfrom_10 answer at once
     rest = others(h, call.fd)
     if not autobind_possible(ctx.consts, s.ps1, rest):
         return None
+    deadline = timeout_deadline(ctx.now, s.rcvtimeo)
 
     def done(p: Port) -> Host:
         h2 = replace_sock(h, replace(s, ps1=p))
-        return set_thread(h2, tid, RecvFrom2(call.fd), NEVER)
+        return set_thread(h2, tid, RecvFrom2(call.fd, call.maxlen, call.peek), deadline)
 
     return with_autobind(ctx.consts, s.ps1, rest, done)
 
 
 # Slow rules: leaving RECVFROM2 --------------------------------------------------------------
+
+def _state(h: Host, tid: TID) -> RecvFrom2 | None:
+    e = h.thread(tid)
+    return e.state if e is not None and isinstance(e.state, RecvFrom2) else None
+
 
 def _blocked(h: Host, tid: TID) -> Sock | None:
     """The socket (open or closed) a thread in RECVFROM2 waits on."""
@@ -218,7 +275,8 @@ def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         changes: s.mq, ts(tid)
     """
     s = _blocked(h, tid)
-    if s is None or s.es is not None or not s.mq:
+    st = _state(h, tid)
+    if s is None or st is None or s.es is not None or not s.mq or not _plain(st):
         return None
     return HostStep(_take(ctx, h, tid, s))
 
@@ -249,3 +307,183 @@ def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     if s is None or s.es is None:
         return None
     return HostStep(_report(ctx, h, tid, s))
+
+
+# Linux additions (Linux 6.18, by experiment): buffer length, peek, shutdown, timeouts -------
+
+@rule("recvfrom_8", call="recvfrom", category="succeed", trigger="call",
+      summary="MSG_PEEK: return the oldest queued datagram and leave it queued")
+def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a peeking recvfrom on a socket with queued datagrams and no pending
+    error returns the head datagram (truncated to `maxlen` with the truncation flag, if a
+    length is given) without removing it.
+
+    Errors: none; a pending error is reported (and cleared) by recvfrom_3 even when
+    peeking, as Linux does.
+
+    Common cases: reading a datagram's header to decide which buffer to read it into.
+
+    Model details: provenance: Linux 6.18, experiment (MSG_PEEK with and without a
+    length; the next receive gets the same datagram).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _,
+          data)) :: rest; peek
+        transition: h --Lh_call(tid, recvfrom(fd, nb, maxlen, T))--> h'
+        after: h' = h with {ts(tid) := RET(OK answer)_dsch}, answer = (i3, p3, data)
+          without maxlen, (i3, p3, data[:maxlen], len data > maxlen) with it; s.mq
+          unchanged
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or not s.mq or not call.peek:
+        return None
+    return _take(ctx, h, tid, s, call.maxlen, peek=True)
+
+
+@rule("recvfrom_9", call="recvfrom", category="succeed", trigger="call",
+      summary="receive with a buffer length: the datagram is removed, its excess bytes lost")
+def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a recvfrom with a buffer length `maxlen` takes the head datagram and
+    returns `(ip, port, data[:maxlen], truncated)`; bytes beyond `maxlen` are discarded.
+
+    Errors: none; a pending error is recvfrom_3.
+
+    Common cases: a server reading requests into a fixed 512-byte buffer.
+
+    Model details: provenance: Linux 6.18, experiment — `truncated` is Linux's MSG_TRUNC
+    in `msg_flags`; the rest of the datagram is gone (the next receive gets the next
+    datagram). A negative `maxlen` counts as 0.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _,
+          data)) :: rest; maxlen = Some n; ¬peek
+        transition: h --Lh_call(tid, recvfrom(fd, nb, Some n, F))--> h'
+        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data[:n],
+          len data > n))_dsch}
+        changes: s.mq, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or not s.mq or call.peek or call.maxlen is None:
+        return None
+    return _take(ctx, h, tid, s, call.maxlen)
+
+
+@rule("recvfrom_11", call="recvfrom", category="succeed", trigger="call",
+      summary="a blocking receive on a socket shut down for reading returns no data at once")
+def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a blocking recvfrom on a socket that was shut down for reading, with
+    nothing queued and no pending error, returns at once with no source and empty data.
+
+    Errors: none (a non-blocking one still fails with EAGAIN: recvfrom_2).
+
+    Common cases: a thread that reads until shutdown tells it to stop.
+
+    Model details: provenance: Linux 6.18, experiment — Linux returns 0 bytes and no
+    address; datagrams queued before or after the shutdown are still delivered first. No
+    autobind (Linux does not bind here either). A zero SO_RCVTIMEO (recvfrom_10) wins.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.shut.rd;
+          s.rcvtimeo ≠ Some 0
+        transition: h --Lh_call(tid, recvfrom(fd, F, maxlen, peek))--> h'
+        after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or call.nonblock or not s.shut[0]:
+        return None
+    if s.rcvtimeo == 0:
+        return None
+    return ret(ctx, h, tid, Ok(_shut_answer(call.maxlen)), "recvfrom")
+
+
+@rule("recvfrom_12", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
+      urgent=True,
+      summary="a blocked receive with a buffer length or MSG_PEEK gets a datagram that arrived")
+def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a datagram has been queued on the socket of a thread blocked in a
+    recvfrom with a buffer length or with MSG_PEEK; the thread gets it as recvfrom_9 or
+    recvfrom_8 would give it (peeking leaves it queued).
+
+    Errors: none; a pending error ends the wait with recvfrom_7.
+
+    Common cases: a server blocked reading into a fixed buffer.
+
+    Model details: provenance: Linux 6.18, experiment. Urgent, like recvfrom_6.
+
+    Formal:
+        premises: ts(tid) = RECVFROM2(fd, maxlen, peek) with maxlen ≠ None ∨ peek; s = the
+          socket fd (open or closed); s.es = None; s.mq = m :: rest
+        transition: h --τ--> h'
+        after: h' = h with {s := s with {mq := rest, or s.mq if peek}; ts(tid) := RET(OK
+          a)_dsch}, a the answer recvfrom_9 or recvfrom_8 would give for m
+        changes: s.mq (unless peek), ts(tid)
+    """
+    s = _blocked(h, tid)
+    st = _state(h, tid)
+    if s is None or st is None or s.es is not None or not s.mq or _plain(st):
+        return None
+    return HostStep(_take(ctx, h, tid, s, st.maxlen, st.peek))
+
+
+@rule("recvfrom_13", category="slowfail", trigger="thread", states=(RecvFrom2,),
+      errors=("EAGAIN",),
+      summary="a blocked receive gives up with EAGAIN when its SO_RCVTIMEO expires")
+def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread blocked in recvfrom on a socket with a receive timeout has
+    waited that long and nothing arrived; the call fails.
+
+    Errors: EAGAIN.
+
+    Common cases: a client that waits at most a second for a reply before retrying.
+
+    Model details: provenance: Linux 6.18, experiment — the timeout is rounded up to
+    whole jiffies (HZ = 250 here: 4 ms steps), and the timer is sharp: the rule is enabled
+    exactly when the deadline is reached. A datagram or an error arriving at that instant
+    wins (recvfrom_6/7, urgent).
+
+    Formal:
+        premises: ts(tid) = RECVFROM2 fd with timer 0 (SO_RCVTIMEO expired); s = the
+          socket fd; s.mq = []; s.es = None; ¬s.shut.rd
+        transition: h --τ--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
+    """
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, RecvFrom2) or e.deadline != ctx.now:
+        return None
+    s = any_sock(h, e.state.fd)
+    if s is None or s.mq or s.es is not None or s.shut[0]:
+        return None
+    return HostStep(ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom"))
+
+
+@rule("recvfrom_14", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
+      urgent=True,
+      summary="shutdown(SHUT_RD) by another thread wakes a blocked receive with no data")
+def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: the socket of a thread blocked in recvfrom is shut down for reading
+    (by another thread) while nothing is queued; the thread returns with no source and
+    empty data.
+
+    Errors: none.
+
+    Common cases: stopping a receiver thread: `shutdown(fd, SHUT_RD)` wakes it where
+    `close` would not (close_2).
+
+    Model details: provenance: Linux 6.18, experiment — it wakes even when the shutdown
+    call itself fails with ENOTCONN (an unconnected socket, shutdown_2). Urgent.
+
+    Formal:
+        premises: ts(tid) = RECVFROM2(fd, maxlen, _); s = the socket fd; s.es = None; s.mq
+          = []; s.shut.rd
+        transition: h --τ--> h'
+        after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
+        changes: ts(tid)
+    """
+    s = _blocked(h, tid)
+    st = _state(h, tid)
+    if s is None or st is None or s.es is not None or s.mq or not s.shut[0]:
+        return None
+    return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen)), "recvfrom"))

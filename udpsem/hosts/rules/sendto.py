@@ -11,20 +11,20 @@ from dataclasses import replace
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
-from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import (
     any_sock,
     autobind_possible,
-    bcast,
     dosend,
     dst_norm,
-    has_route,
+    has_route_from,
+    linux_bcast,
     nodest,
     others,
     replace_sock,
     ret,
     set_thread,
     sock,
+    timeout_deadline,
     with_autobind,
 )
 from udpsem.hosts.calls import SendTo
@@ -46,9 +46,9 @@ def _dest_ip(ctx: RuleCtx, s: Sock, call: SendTo) -> IP | None:
 def _d(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
     """"D": a destination exists, is routable, is not a Linux broadcast, and the payload fits."""
     i = _dest_ip(ctx, s, call)
-    if i is None or not has_route(h, i):
+    if i is None or not has_route_from(h, s.is1, i):
         return False
-    if ctx.consts.arch == Arch.LINUX and bcast(h, i):
+    if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i) and not s.f.broadcast:
         return False
     return len(call.data) <= ctx.consts.payload_max
 
@@ -155,7 +155,7 @@ def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
     if s is None:
         return None
     i = _dest_ip(ctx, s, call)
-    if i is None or has_route(h, i):
+    if i is None or has_route_from(h, s.is1, i):
         return None
     return _ab_fail(ctx, h, tid, s, Errno.ENETUNREACH)
 
@@ -172,20 +172,21 @@ def sendto_12(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
     Common cases: a discovery protocol that broadcasts on the LAN.
 
     Model details: linux only; windows and freebsd send the datagram, which is then dropped
-    or leaves the network.
+    or leaves the network. With SO_BROADCAST set the send succeeds (sendto_1) [L: Linux
+    6.18, experiment]; 127.255.255.255, LO's own broadcast address, counts too.
 
     Formal:
         premises: arch = linux; ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB);
-          i = the given destination's address, else s.is2; bcast(h, dst_norm(s.is1, i))
+          i = the given destination's address, else s.is2; linux_bcast(h, dst_norm(s.is1, i)); ¬s.f.broadcast
         transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EACCES)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
     s = _open_ab(ctx, h, call)
-    if s is None or ctx.consts.arch != Arch.LINUX:
+    if s is None or ctx.consts.arch != Arch.LINUX or s.f.broadcast:
         return None
     i = _dest_ip(ctx, s, call)
-    if i is None or not bcast(h, i):
+    if i is None or not linux_bcast(h, i):
         return None
     return _ab_fail(ctx, h, tid, s, Errno.EACCES)
 
@@ -244,6 +245,35 @@ def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     return _ab_fail(ctx, h, tid, s, s.es, clear_es=True)
 
 
+@rule("sendto_13", call="sendto", category="fail", trigger="call", errors=("EPIPE",),
+      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding)")
+def sendto_13(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: the socket was shut down for writing, so nothing can be sent on it; the
+    socket is still autobound.
+
+    Errors: EPIPE.
+
+    Common cases: a thread that keeps sending after another shut the socket down.
+
+    Model details: provenance: Linux 6.18, experiment — EPIPE also on an unconnected socket
+    (whose shutdown failed with ENOTCONN but took effect, shutdown_2), after the route,
+    broadcast and size checks and after a pending error (sendto_5 reports that first);
+    reconnecting or disconnecting does not undo a shutdown. The model has no signals, so SIGPIPE is not modelled (Linux sends none
+    for UDP here either).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB);
+          s.shut.wr
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EPIPE)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or not s.shut[1]:
+        return None
+    return _ab_fail(ctx, h, tid, s, Errno.EPIPE)
+
+
 @rule("sendto_3", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
       summary="fail with EAGAIN on a non-blocking send while the out-queue is full")
 def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
@@ -273,6 +303,37 @@ def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     return _ab_fail(ctx, h, tid, s, Errno.EAGAIN)
 
 
+@rule("sendto_16", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
+      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue")
+def sendto_16(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: a blocking send finds the out-queue full, and the socket's send
+    timeout is zero (SO_SNDTIMEO set to a negative time), so it fails without waiting; the
+    socket is autobound.
+
+    Errors: EAGAIN.
+
+    Common cases: a sender whose computed timeout has already passed.
+
+    Model details: provenance: Linux 6.18, experiment (a negative SO_SNDTIMEO stores 0,
+    as for SO_RCVTIMEO). Only with a finite OQ_CAP.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); AB; oqf; ¬nb; s.sndtimeo = Some 0; D (a
+          routable, allowed, small enough destination); s.es = None (not on windows);
+          ¬s.shut.wr
+        transition: h --Lh_call(tid, sendto(fd, ips, data, F))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL
+          EAGAIN)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or not h.oqf or call.nonblock or s.sndtimeo != 0:
+        return None
+    if not _d(ctx, h, s, call) or not _no_pending(ctx, s) or s.shut[1]:
+        return None
+    return _ab_fail(ctx, h, tid, s, Errno.EAGAIN)
+
+
 @rule("sendto_2", call="sendto", category="enter2", trigger="call",
       summary="block a sendto while the out-queue is full, recording the socket's quad")
 def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
@@ -296,15 +357,16 @@ def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
         changes: s.ps1 (autobind), ts(tid) (blocks)
     """
     s = _open_ab(ctx, h, call)
-    if s is None or not h.oqf or call.nonblock:
+    if s is None or not h.oqf or call.nonblock or s.shut[1] or s.sndtimeo == 0:
         return None
     if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
         return None
+    deadline = timeout_deadline(ctx.now, s.sndtimeo)
 
     def done(p: Port) -> Host:
         h2 = replace_sock(h, replace(s, ps1=p))
         state = SendTo2(call.fd, call.dest, call.data, (s.is1, p, s.is2, s.ps2))
-        return set_thread(h2, tid, state, NEVER)
+        return set_thread(h2, tid, state, deadline)
 
     return with_autobind(ctx.consts, s.ps1, others(h, call.fd), done)
 
@@ -338,9 +400,12 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     s = _open_ab(ctx, h, call)
     if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
         return None
+    if s.shut[1]:
+        return None
 
     def done(p: Port) -> Host:
-        sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2))
+        sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2),
+                      s.f.broadcast)
         assert sent is not None and sent[3]
         oq, deadline, oqf, _ = sent
         h2 = replace(replace_sock(h, replace(s, ps1=p)), oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -393,7 +458,9 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         return None
     if ctx.consts.arch != Arch.LINUX and st.dest is None and s.is2 is None:
         return None
-    sent = dosend(ctx, h, st.dest, st.data, st.q)
+    if s.shut[1]:
+        return None  # sendto_14
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast)
     if sent is None or not sent[3]:
         return None
     oq, deadline, oqf, _ = sent
@@ -461,8 +528,72 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     if found is None or ctx.consts.arch == Arch.LINUX:
         return None
     st, s = found
-    if st.dest is not None or s.is2 is not None:
-        return None
+    if st.dest is not None or s.is2 is not None or s.shut[1]:
+        return None  # a shutdown is sendto_14 (its order off linux is an open question)
     if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
         return None
     return HostStep(ret(ctx, h, tid, Fail(nodest(ctx.consts)), "sendto"))
+
+
+# Linux additions (Linux 6.18, by experiment): shutdown and SO_SNDTIMEO while blocked -------
+
+@rule("sendto_14", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
+      errors=("EPIPE",),
+      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing")
+def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: the socket of a thread blocked in sendto (full out-queue) is shut down
+    for writing by another thread; the call fails and nothing is sent.
+
+    Errors: EPIPE.
+
+    Common cases: stopping a sender thread that is stuck on a full queue.
+
+    Model details: provenance: Linux 6.18 (by analogy with sendto_13, whose order after
+    the pending error was measured; a blocked sender is not observable on loopback, whose
+    queue never fills). Urgent. Only with a finite OQ_CAP.
+
+    Formal:
+        premises: ts(tid) = SENDTO2(fd, ips, data, q); s = the socket fd; s.shut.wr; s.es
+          = None (not on windows)
+        transition: h --τ--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EPIPE)_dsch}
+        changes: ts(tid)
+    """
+    found = _blocked(h, tid)
+    if found is None or not found[1].shut[1]:
+        return None
+    if ctx.consts.arch != Arch.WINDOWS and found[1].es is not None:
+        return None  # the pending error first (sendto_9), as sendto_5 before sendto_13
+    return HostStep(ret(ctx, h, tid, Fail(Errno.EPIPE), "sendto"))
+
+
+@rule("sendto_15", category="slowfail", trigger="thread", states=(SendTo2,),
+      errors=("EAGAIN",),
+      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires")
+def sendto_15(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+    """Description: a thread blocked in sendto on a socket with a send timeout has waited
+    that long and the out-queue is still full; the call fails and nothing is sent.
+
+    Errors: EAGAIN.
+
+    Common cases: a sender that bounds how long it waits for buffer space.
+
+    Model details: provenance: Linux 6.18, experiment (SO_SNDTIMEO rounds up to whole
+    jiffies, like SO_RCVTIMEO). The timer is sharp; room, an error or a shutdown at that
+    instant win (sendto_8/9/14, urgent).
+
+    Formal:
+        premises: ts(tid) = SENDTO2(fd, ips, data, q) with timer 0 (SO_SNDTIMEO expired);
+          s = the socket fd; oqf; ¬s.shut.wr; s.es = None (not on windows)
+        transition: h --τ--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
+    """
+    e = h.thread(tid)
+    found = _blocked(h, tid)
+    if e is None or found is None or e.deadline != ctx.now:
+        return None
+    _, s = found
+    if not h.oqf or s.shut[1] or (ctx.consts.arch != Arch.WINDOWS and s.es is not None):
+        return None
+    return HostStep(ret(ctx, h, tid, Fail(Errno.EAGAIN), "sendto"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from udpsem.base.registry import rule
-from udpsem.hosts.auxiliary import replace_sock, ret, sock
+from udpsem.hosts.auxiliary import jiffies_ns, replace_sock, ret, sock
 from udpsem.hosts.calls import SetSockOpt
-from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.state import SOCK_MIN_RCVBUF, Host, RuleCtx
 from udpsem.hosts.values import TID, Ok, SockOpt
 
 
@@ -31,10 +31,106 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
         changes: s.f, ts(tid)
     """
     s = sock(h, call.fd)
-    if s is None:
+    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
         return None
     if call.opt == SockOpt.SO_REUSEADDR:
-        f = replace(s.f, reuseaddr=call.value)
+        f = replace(s.f, reuseaddr=bool(call.value))
     else:
-        f = replace(s.f, bsdcompat=call.value)
+        f = replace(s.f, bsdcompat=bool(call.value))
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
+
+
+# Linux options (Linux 6.18, by experiment) ---------------------------------------------------
+
+@rule("setsockopt_2", call="setsockopt", category="succeed", trigger="call",
+      summary="set SO_BROADCAST: allow sending to broadcast addresses")
+def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: store whether the socket may send to (and connect to) broadcast
+    addresses.
+
+    Errors: none.
+
+    Common cases: a discovery protocol enabling broadcast before announcing itself.
+
+    Model details: provenance: Linux 6.18, experiment — without it a send or connect to
+    255.255.255.255, a subnet broadcast or 127.255.255.255 fails with EACCES (sendto_12,
+    connect_3); with it they succeed, and a socket bound to 127.0.0.1 on a loopback-only
+    host has a route to 255.255.255.255 (an unbound one does not: ENETUNREACH).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_BROADCAST
+        transition: h --Lh_call(tid, setsockopt(fd, SO_BROADCAST, b))--> h'
+        after: h' = h with {s := s with {f.broadcast := b}; ts(tid) := RET(OK ())_dsch}
+        changes: s.f.broadcast, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_BROADCAST:
+        return None
+    f = replace(s.f, broadcast=bool(call.value))
+    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
+
+
+@rule("setsockopt_3", call="setsockopt", category="succeed", trigger="call",
+      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies)")
+def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: store how long a blocking receive (SO_RCVTIMEO) or send (SO_SNDTIMEO)
+    on the socket waits before it fails with EAGAIN; 0 means for ever.
+
+    Errors: none (the value is a whole number of µs, so Linux's EDOM for a bad `tv_usec`
+    cannot arise).
+
+    Common cases: a client that waits at most a second for a reply.
+
+    Model details: provenance: Linux 6.18, experiment — the timeout is rounded up to whole
+    jiffies of the host constant HZ (250 here: 1 µs and 1500 µs both become 4 ms); a
+    negative one stores zero, which makes blocking calls give up at once (recvfrom_10,
+    sendto_16). A thread already blocked keeps its old deadline, as on Linux.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_RCVTIMEO, SO_SNDTIMEO}
+        transition: h --Lh_call(tid, setsockopt(fd, opt, us))--> h'
+        after: h' = h with {s := s with {rcvtimeo or sndtimeo := jiffies us}; ts(tid) :=
+          RET(OK ())_dsch}, jiffies 0 = None, jiffies of a negative us = Some 0, else us rounded
+          up to whole jiffies
+        changes: s.rcvtimeo or s.sndtimeo, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
+        return None
+    t = jiffies_ns(ctx.consts, int(call.value))
+    s2 = replace(s, rcvtimeo=t) if call.opt == SockOpt.SO_RCVTIMEO else replace(s, sndtimeo=t)
+    return ret(ctx, replace_sock(h, s2), tid, Ok(None), "setsockopt")
+
+
+@rule("setsockopt_4", call="setsockopt", category="succeed", trigger="call",
+      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes")
+def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: set the socket's receive-buffer bound: the value is clamped to the
+    host's RMEM_MAX, doubled (Linux counts its own overhead), and raised to 2304 bytes if
+    smaller. Datagrams that would not fit are dropped on arrival (delivery_loopback_udp_3,
+    delivery_in_udp_4).
+
+    Errors: none.
+
+    Common cases: a receiver enlarging its buffer to ride out bursts.
+
+    Model details: provenance: Linux 6.18, experiment — 1000 reads back 2304, 10000 reads
+    20000, 10^9 reads 8388608 (2 × rmem_max), and a negative value is taken as unsigned
+    (2 × rmem_max). Datagrams already queued stay, even above the new bound. As root Linux
+    applies the same clamp (only SO_RCVBUFFORCE bypasses it, which LIB does not have).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_RCVBUF; v' = RMEM_MAX if v < 0
+          or v > RMEM_MAX, else v
+        transition: h --Lh_call(tid, setsockopt(fd, SO_RCVBUF, v))--> h'
+        after: h' = h with {s := s with {rcvbuf := the larger of 2 v' and 2304}; ts(tid) := RET(OK
+          ())_dsch}
+        changes: s.rcvbuf, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_RCVBUF:
+        return None
+    v = int(call.value)
+    v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
+    size = max(2 * v, SOCK_MIN_RCVBUF)
+    return ret(ctx, replace_sock(h, replace(s, rcvbuf=size)), tid, Ok(None), "setsockopt")

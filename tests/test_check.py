@@ -138,3 +138,37 @@ def test_a_mutation_within_tolerance_is_still_accepted(traces: dict[int, list[st
     r = _first(recs, lambda lab: lab["kind"] == "modcall" and lab.get("host") == "ALAN")
     r["t"] += 1 * MS
     assert check(parse(_mutated(lines, recs)), max_nodes=50_000).verdict == "accepted"
+
+
+def _cli(*args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "udpsem", "check", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_check_command_exit_codes(traces: dict[int, list[str]], tmp_path: Any) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(traces[0]) + "\n")
+    r = _cli(str(good), "--json", "--witness", str(tmp_path / "w.jsonl"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["verdict"] == "accepted" and out["matched"] == out["observations"]
+    assert replay(tmp_path / "w.jsonl", rebuild_with=build).ok
+    recs = _records(traces[0])
+    m = _first(recs, lambda lab: lab["kind"] == "storeret" and lab.get("host") == "ALAN"
+               and lab.get("tid") == 0 and lab.get("value") in (0, 1))
+    m["label"]["value"] = 1 - m["label"]["value"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(_mutated(traces[0], recs)) + "\n")
+    r = _cli(str(bad))
+    assert r.returncode == 1
+    assert f"first step no rule explains: record {m['i']}" in r.stdout
+    for text in ("", "not json\n", '{"type":"header","format":99}\n'):
+        junk = tmp_path / "junk.jsonl"
+        junk.write_text(text)
+        r = _cli(str(junk))
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    r = _cli(str(good), "--tolerance", "fast")
+    assert r.returncode == 2 and "--tolerance" in r.stderr

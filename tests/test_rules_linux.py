@@ -315,3 +315,25 @@ def test_extension_fields_stay_out_of_encodings_at_their_default() -> None:
         assert enc(s) == dumps(jsonable(s))
     assert "shut" not in dumps(jsonable(plain)) and "shut" in dumps(jsonable(shut))
     assert "maxlen" not in enc(recvfrom(3, False)) and '"maxlen":4' in enc(recvfrom(3, False, 4))
+
+
+# Loopback immediacy ------------------------------------------------------------------------------
+
+def test_sendto_17_delivers_before_returning() -> None:
+    c = ctx(loopback_sync=True)
+    r = Sock(4, LOCALHOST, 6000)
+    h = host(ifds=LO_ONLY, socks=[Sock(3, LOCALHOST, 5000), r])
+    name, st = call(c, h, sendto(3, (LOCALHOST, 6000), b"now", False))
+    assert name == "sendto_17" and st.host.oq == ()
+    assert st.host.s[1].mq == (IPMsg(LOCALHOST, LOCALHOST, UDP(5000, 6000, b"now")),)
+    # to a closed port: the connected sender has ECONNREFUSED when sendto returns
+    s = Sock(3, LOCALHOST, 5000, LOCALHOST, 7000)
+    name, st = call(c, host(ifds=LO_ONLY, socks=[s]), sendto(3, None, b"x", False))
+    assert name == "sendto_17" and st.host.s[0].es == Errno.ECONNREFUSED
+    assert _ret(st.host) == Ok(None) and st.host.oq == ()
+    # without the setting, the paper's timing: queued, delivered later by the out-queue
+    assert names_call(ctx(), host(ifds=LO_ONLY, socks=[s]),
+                      sendto(3, None, b"x", False)) == ["sendto_1"]
+    # an off-host destination still goes through the out-queue
+    h3 = host(socks=[Sock(3, ALAN, 5000)])
+    assert names_call(c, h3, sendto(3, (KURT, 7), b"x", False)) == ["sendto_1"]

@@ -166,7 +166,8 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
         arch=a, priv=_coin(draw), eph=_pick(draw, _EPHS), console=console, open_max=open_max,
         oq_cap=oq_cap, allow_badmem=_coin(draw), allow_intr=_coin(draw),
         icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw),
-        rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)))
+        rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)),
+        loopback_sync=_coin(draw))
 
 
 @st.composite

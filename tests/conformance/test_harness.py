@@ -41,13 +41,15 @@ def test_a_changed_result_is_rejected_with_the_step() -> None:
 def test_blocked_and_answered_are_told_apart() -> None:
     s = BY_NAME["one_datagram_two_blocked_receivers"]
     real = run_real(s)
-    assert real[2] == (("recvfrom", BLOCKED),)
-    ifds = local_interfaces()
+    blocked = [t for t in (1, 2) if real[t] == (("recvfrom", BLOCKED),)]
+    assert len(blocked) == 1  # one of the two took the datagram (which one is the kernel's)
+    got = 3 - blocked[0]
+    ifds = local_interfaces(s.netns)
     assert model_admits(s, real, ifds)[0]
     # Both receivers answered: the model has only one datagram to give.
-    assert not model_admits(s, {**real, 2: real[1]}, ifds)[0]
+    assert not model_admits(s, {**real, blocked[0]: real[got]}, ifds)[0]
     # The answered one blocked too: then nobody took the datagram, which the model forbids.
-    assert not model_admits(s, {**real, 1: ((("recvfrom", BLOCKED)),)}, ifds)[0]
+    assert not model_admits(s, {**real, got: (("recvfrom", BLOCKED),)}, ifds)[0]
 
 
 def test_a_thread_the_kernel_never_had_is_rejected() -> None:
@@ -74,3 +76,33 @@ def test_a_loopback_only_model_host_differs_from_this_machine() -> None:
     s = Scenario("bcast", broadcast_and_size, ifds=())
     ok, _, why = model_admits(s, run_real(s), ())
     assert not ok and "ENETUNREACH" in why
+
+
+def test_loopback_sync_is_as_tight_as_linux() -> None:
+    """Linux reports the ICMP of a loopback send on the very next call. With the paper's
+    timing the model also admits the next send succeeding (the ICMP still queued); with
+    LOOPBACK_SYNC (the conformance default) it does not."""
+    from collections.abc import Generator
+    from dataclasses import replace
+    from typing import Any
+
+    from udpsem.hosts.calls import connect, sendto, socket
+    from udpsem.hosts.state import HostConsts
+    from udpsem.hosts.values import ip
+    from udpsem.real.conformance import LINUX_CONSTS
+
+    def again() -> Generator[Any, Any, Any]:
+        fd = yield socket()
+        yield connect(fd, ip("127.0.0.1"), 41901)
+        yield sendto(fd, None, b"1", False)
+        yield sendto(fd, None, b"2", False)
+
+    tight = Scenario("again", again, ifds=())
+    real = run_real(tight)
+    assert real[0][-1] == ("sendto", "!ECONNREFUSED")
+    assert model_admits(tight, real, ())[0]
+    raced = _mutate(real, 0, len(real[0]) - 1, None)  # the race Linux never shows
+    assert not model_admits(tight, raced, ())[0]
+    loose = replace(tight, consts=replace(LINUX_CONSTS, loopback_sync=False))
+    assert model_admits(loose, raced, ())[0] and model_admits(loose, real, ())[0]
+    assert HostConsts().loopback_sync is False  # the paper's timing stays the default

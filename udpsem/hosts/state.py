@@ -202,6 +202,9 @@ class HostConsts:
     # net.core.rmem_max: SO_RCVBUF is clamped to it, then doubled
     rmem_max: int = field(default=4194304, metadata=EXTENSION)
     hz: int = field(default=250, metadata=EXTENSION)  # tick rate: timeouts are whole jiffies
+    # Linux processes a loopback send's delivery (and the ICMP it provokes) before sendto
+    # returns (sendto_17); False keeps the paper's looser timing (via the out-queue, doq).
+    loopback_sync: bool = field(default=False, metadata=EXTENSION)
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).

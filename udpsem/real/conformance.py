@@ -102,7 +102,7 @@ def lenient(program: Program) -> Program:
 
 # Scenarios ------------------------------------------------------------------------------------
 
-LINUX_CONSTS = HostConsts(priv=True, rmem_default=LINUX_RMEM_DEFAULT)
+LINUX_CONSTS = HostConsts(priv=True, rmem_default=LINUX_RMEM_DEFAULT, loopback_sync=True)
 
 @dataclass(frozen=True)
 class Scenario:

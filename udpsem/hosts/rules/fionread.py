@@ -12,7 +12,7 @@ from udpsem.network.messages import UDP
 
 
 @rule("fionread_1", call="fionread", category="succeed", trigger="call",
-      summary="return the payload size of the next queued datagram (0 if none)")
+      summary="return the payload size of the next queued datagram (0 if none) [Linux 6.18, experiment]")
 def fionread_1(ctx: RuleCtx, h: Host, tid: TID, call: FionRead) -> Host | None:
     """Description: answer how many bytes the next receive would return in full: the
     length of the head datagram's payload, or 0 when nothing is queued.

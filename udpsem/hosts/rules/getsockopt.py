@@ -41,7 +41,7 @@ def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 # Linux options (Linux 6.18, by experiment) ---------------------------------------------------
 
 @rule("getsockopt_2", call="getsockopt", category="succeed", trigger="call",
-      summary="return SO_BROADCAST")
+      summary="return SO_BROADCAST [Linux 6.18, experiment]")
 def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
     """Description: answer whether the socket may send to broadcast addresses.
 
@@ -65,7 +65,7 @@ def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 
 
 @rule("getsockopt_3", call="getsockopt", category="succeed", trigger="call",
-      summary="return SO_RCVTIMEO or SO_SNDTIMEO in µs, as Linux rounded it")
+      summary="return SO_RCVTIMEO or SO_SNDTIMEO in µs, as Linux rounded it [Linux 6.18, experiment]")
 def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
     """Description: answer the socket's receive or send timeout in microseconds; 0 means
     none.
@@ -93,7 +93,7 @@ def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 
 
 @rule("getsockopt_4", call="getsockopt", category="succeed", trigger="call",
-      summary="return SO_RCVBUF: the receive-buffer bound in bytes (None: unbounded)")
+      summary="return SO_RCVBUF: the receive-buffer bound in bytes (None: unbounded) [Linux 6.18, experiment]")
 def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
     """Description: answer the socket's receive-buffer size: what SO_RCVBUF set (doubled
     and clamped), else the host's default.

@@ -178,7 +178,7 @@ def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
 
 
 @rule("delivery_in_udp_4", trigger="recv", category="accept",
-      summary="drop an arriving UDP datagram whose receiving socket's buffer is full")
+      summary="drop an arriving UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]")
 def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
     """Description: a UDP datagram from the network matches a socket whose receive buffer
     has no room for it; it is dropped silently.

@@ -293,7 +293,7 @@ def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
 # Linux additions (Linux 6.18, by experiment): receive-buffer drops, local broadcast -------
 
 @rule("delivery_loopback_udp_3", trigger="oq", category="internaldelivery",
-      summary="drop a local UDP datagram whose receiving socket's buffer is full")
+      summary="drop a local UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]")
 def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | None:
     """Description: the head is a UDP datagram for this host and a socket matches it, but
     that socket's receive buffer has no room for it; the datagram is dropped silently.
@@ -333,7 +333,7 @@ def _bcast_receivers(ctx: RuleCtx, h: Host, m: IPMsg) -> list[Sock]:
 
 @rule("delivery_loopback_bcast_1", trigger="oq", category="internaldelivery",
       archs=("linux",),
-      summary="loop a broadcast datagram back to a local socket bound to its port")
+      summary="loop a broadcast datagram back to a local socket bound to its port [Linux 6.18, experiment]")
 def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
     """Description: the head is a UDP datagram to a broadcast address (sent with
     SO_BROADCAST); this host gets a copy, queued on the best-matching socket, which is a
@@ -368,7 +368,7 @@ def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSt
 
 @rule("delivery_loopback_bcast_2", trigger="oq", category="internaldelivery",
       archs=("linux",),
-      summary="discard a broadcast datagram no local socket takes (never answered with ICMP)")
+      summary="discard a broadcast datagram no local socket takes (never answered with ICMP) [Linux 6.18, experiment]")
 def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | None:
     """Description: the head is a UDP datagram to a broadcast address, and no local socket
     matches it (or the matching one's buffer is full); it is discarded.

@@ -114,7 +114,7 @@ def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
 
 @rule("recvfrom_10", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN at once on a blocking receive whose SO_RCVTIMEO is zero")
+      summary="fail with EAGAIN at once on a blocking receive whose SO_RCVTIMEO is zero [Linux 6.18, experiment]")
 def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     """Description: a blocking recvfrom finds nothing queued and no error, and the
     socket's receive timeout is zero (SO_RCVTIMEO was set to a negative time), so the call
@@ -312,7 +312,7 @@ def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 # Linux additions (Linux 6.18, by experiment): buffer length, peek, shutdown, timeouts -------
 
 @rule("recvfrom_8", call="recvfrom", category="succeed", trigger="call",
-      summary="MSG_PEEK: return the oldest queued datagram and leave it queued")
+      summary="MSG_PEEK: return the oldest queued datagram and leave it queued [Linux 6.18, experiment]")
 def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     """Description: a peeking recvfrom on a socket with queued datagrams and no pending
     error returns the head datagram (truncated to `maxlen` with the truncation flag, if a
@@ -342,7 +342,7 @@ def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
 
 @rule("recvfrom_9", call="recvfrom", category="succeed", trigger="call",
-      summary="receive with a buffer length: the datagram is removed, its excess bytes lost")
+      summary="receive with a buffer length: the datagram is removed, its excess bytes lost [Linux 6.18, experiment]")
 def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     """Description: a recvfrom with a buffer length `maxlen` takes the head datagram and
     returns `(ip, port, data[:maxlen], truncated)`; bytes beyond `maxlen` are discarded.
@@ -370,7 +370,7 @@ def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
 
 @rule("recvfrom_11", call="recvfrom", category="succeed", trigger="call",
-      summary="a blocking receive on a socket shut down for reading returns no data at once")
+      summary="a blocking receive on a socket shut down for reading returns no data at once [Linux 6.18, experiment]")
 def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     """Description: a blocking recvfrom on a socket that was shut down for reading, with
     nothing queued and no pending error, returns at once with no source and empty data.
@@ -400,7 +400,7 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
 @rule("recvfrom_12", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
       urgent=True,
-      summary="a blocked receive with a buffer length or MSG_PEEK gets a datagram that arrived")
+      summary="a blocked receive with a buffer length or MSG_PEEK gets a datagram that arrived [Linux 6.18, experiment]")
 def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: a datagram has been queued on the socket of a thread blocked in a
     recvfrom with a buffer length or with MSG_PEEK; the thread gets it as recvfrom_9 or
@@ -429,7 +429,7 @@ def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 @rule("recvfrom_13", category="slowfail", trigger="thread", states=(RecvFrom2,),
       errors=("EAGAIN",),
-      summary="a blocked receive gives up with EAGAIN when its SO_RCVTIMEO expires")
+      summary="a blocked receive gives up with EAGAIN when its SO_RCVTIMEO expires [Linux 6.18, experiment]")
 def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: a thread blocked in recvfrom on a socket with a receive timeout has
     waited that long and nothing arrived; the call fails.
@@ -461,7 +461,7 @@ def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 @rule("recvfrom_14", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
       urgent=True,
-      summary="shutdown(SHUT_RD) by another thread wakes a blocked receive with no data")
+      summary="shutdown(SHUT_RD) by another thread wakes a blocked receive with no data [Linux 6.18, experiment]")
 def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: the socket of a thread blocked in recvfrom is shut down for reading
     (by another thread) while nothing is queued; the thread returns with no source and

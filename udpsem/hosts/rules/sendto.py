@@ -8,6 +8,7 @@ Linux autobinds before it checks anything else, so every failure except sendto_7
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
@@ -18,6 +19,7 @@ from udpsem.hosts.auxiliary import (
     dst_norm,
     has_route_from,
     linux_bcast,
+    local,
     nodest,
     others,
     replace_sock,
@@ -28,8 +30,10 @@ from udpsem.hosts.auxiliary import (
     with_autobind,
 )
 from udpsem.hosts.calls import SendTo
+from udpsem.hosts.rules import outqueue
 from udpsem.hosts.state import Host, HostStep, RuleCtx, SendTo2, Sock
 from udpsem.hosts.values import IP, TID, Arch, Errno, Fail, Ok, Port
+from udpsem.network.messages import IPMsg
 
 
 def _dest_ip(ctx: RuleCtx, s: Sock, call: SendTo) -> IP | None:
@@ -246,7 +250,7 @@ def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
 
 @rule("sendto_13", call="sendto", category="fail", trigger="call", errors=("EPIPE",),
-      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding)")
+      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding) [Linux 6.18, experiment]")
 def sendto_13(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: the socket was shut down for writing, so nothing can be sent on it; the
     socket is still autobound.
@@ -304,7 +308,7 @@ def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
 
 @rule("sendto_16", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue")
+      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue [Linux 6.18, experiment]")
 def sendto_16(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: a blocking send finds the out-queue full, and the socket's send
     timeout is zero (SO_SNDTIMEO set to a negative time), so it fails without waiting; the
@@ -400,7 +404,7 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     s = _open_ab(ctx, h, call)
     if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
         return None
-    if s.shut[1]:
+    if s.shut[1] or _sync_local(ctx, h, s, call):
         return None
 
     def done(p: Port) -> Host:
@@ -539,7 +543,7 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 @rule("sendto_14", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
       errors=("EPIPE",),
-      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing")
+      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing [Linux 6.18, experiment]")
 def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: the socket of a thread blocked in sendto (full out-queue) is shut down
     for writing by another thread; the call fails and nothing is sent.
@@ -569,7 +573,7 @@ def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 @rule("sendto_15", category="slowfail", trigger="thread", states=(SendTo2,),
       errors=("EAGAIN",),
-      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires")
+      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires [Linux 6.18, experiment]")
 def sendto_15(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: a thread blocked in sendto on a socket with a send timeout has waited
     that long and the out-queue is still full; the call fails and nothing is sent.
@@ -597,3 +601,97 @@ def sendto_15(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     if not h.oqf or s.shut[1] or (ctx.consts.arch != Arch.WINDOWS and s.es is not None):
         return None
     return HostStep(ret(ctx, h, tid, Fail(Errno.EAGAIN), "sendto"))
+
+
+# Loopback immediacy (Linux 6.18, experiment) --------------------------------------------------
+
+def _sync_local(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
+    """A send whose delivery Linux completes before sendto returns: linux, the host's
+    LOOPBACK_SYNC setting, and a destination on this host (or a broadcast)."""
+    if ctx.consts.arch != Arch.LINUX or not ctx.consts.loopback_sync:
+        return False
+    i = _dest_ip(ctx, s, call)
+    return i is not None and (local(h, i) or linux_bcast(h, i))
+
+
+def _map(outcome: Any, f: Any) -> Any:
+    if isinstance(outcome, Branch):
+        return Branch(outcome.kind, outcome.options, lambda v: _map(outcome.cont(v), f),
+                      outcome.hint)
+    return f(outcome)
+
+
+def _first(ctx: RuleCtx, h: Host, rules: tuple[Any, ...]) -> Any:
+    for r in rules:
+        out = r(ctx, h)
+        if out is not None:
+            return out
+    raise AssertionError("the loopback rules cover every local datagram")
+
+
+def _deliver_now(ctx: RuleCtx, h: Host, msg: IPMsg) -> Host | Branch[Host]:
+    """What the loopback rules would do with `msg` at the head of the out-queue, and with
+    the ICMP it may provoke, done at once: the host's real out-queue is left as it was."""
+    oq, dl, oqf = h.oq, h.oq_deadline, h.oqf
+    alone = replace(h, oq=(msg,), oq_deadline=ctx.now, oqf=False)
+    udp = (outqueue.delivery_loopback_bcast_1, outqueue.delivery_loopback_bcast_2,
+           outqueue.delivery_loopback_udp_1, outqueue.delivery_loopback_udp_3,
+           outqueue.delivery_loopback_udp_2)
+    icmp = (outqueue.delivery_loopback_icmp_1, outqueue.delivery_loopback_icmp_2)
+
+    def restore(st: HostStep) -> Host:
+        return replace(st.host, oq=oq, oq_deadline=dl, oqf=oqf)
+
+    def after_udp(st: HostStep) -> Any:
+        if st.host.oq:  # the ICMP port-unreachable it provoked, on its way back
+            return _map(_first(ctx, st.host, icmp), restore)
+        return restore(st)
+
+    return _map(_first(ctx, alone, udp), after_udp)  # type: ignore[no-any-return]
+
+
+@rule("sendto_17", call="sendto", category="succeed", trigger="call",
+      summary="a loopback send is delivered (and any ICMP it provokes handled) before it returns [Linux 6.18, experiment]")
+def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+    """Description: on a host with the LOOPBACK_SYNC setting (the conformance suite's
+    Linux), a send to an address of this host does not wait in the out-queue: the datagram
+    is delivered to the matching socket, or dropped, or answered with ICMP port-unreachable
+    whose error reaches the (connected) sender, all before the call returns `OK ()`.
+
+    Errors: none here; the failures are sendto_3..sendto_7, sendto_11..sendto_13.
+
+    Common cases: a client sending to a closed local port sees ECONNREFUSED on its very
+    next call; a datagram sent to oneself is readable at once.
+
+    Model details: provenance: Linux 6.18, experiment — loopback transmission runs the
+    receive path (and the ICMP reply's) in the sender's context before sendto returns, so
+    an immediately following call already sees the datagram or the error. The delivery is
+    exactly what delivery_loopback_* would do with it (the same choices: ICMP_GEN, freebsd
+    ties do not arise on linux). Off this setting (the default, and the paper's timing),
+    sendto_1 queues it and the out-queue rules deliver it within doq, racing the next call.
+
+    Formal:
+        premises: arch = linux; LOOPBACK_SYNC; ts(tid) = RUN; s = sock(h, fd); AB; ¬oqf; D;
+          s.es = None; ¬s.shut.wr; the destination i is local(h, i) or a linux_bcast address
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = the host after the delivery_loopback rule for IP(src, i, UDP(p', p,
+          data)) (and the delivery_loopback_icmp rule for the ICMP it queues), with h's
+          out-queue, s.ps1 := Some p', ts(tid) := RET(OK ())_dsch
+        changes: s.ps1 (autobind), the receiver's mq or s.es, ts(tid)
+    """
+    s = _open_ab(ctx, h, call)
+    if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+    if s.shut[1] or not _sync_local(ctx, h, s, call):
+        return None
+
+    def done(p: Port) -> Any:  # a Host, or a Branch (ICMP_GEN nondet) resolving to one
+        h1 = replace_sock(h, replace(s, ps1=p))
+        sent = dosend(ctx, replace(h1, oq=(), oqf=False), call.dest, call.data,
+                      (s.is1, p, s.is2, s.ps2), s.f.broadcast)
+        assert sent is not None and sent[3]
+        msg = sent[0][0]
+        return _map(_deliver_now(ctx, h1, msg),
+                    lambda h2: ret(ctx, h2, tid, Ok(None), "sendto"))
+
+    return with_autobind(ctx.consts, s.ps1, others(h, call.fd), done)

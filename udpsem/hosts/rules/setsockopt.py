@@ -43,7 +43,7 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 # Linux options (Linux 6.18, by experiment) ---------------------------------------------------
 
 @rule("setsockopt_2", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_BROADCAST: allow sending to broadcast addresses")
+      summary="set SO_BROADCAST: allow sending to broadcast addresses [Linux 6.18, experiment]")
 def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
     """Description: store whether the socket may send to (and connect to) broadcast
     addresses.
@@ -71,7 +71,7 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 
 
 @rule("setsockopt_3", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies)")
+      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies) [Linux 6.18, experiment]")
 def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
     """Description: store how long a blocking receive (SO_RCVTIMEO) or send (SO_SNDTIMEO)
     on the socket waits before it fails with EAGAIN; 0 means for ever.
@@ -103,7 +103,7 @@ def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 
 
 @rule("setsockopt_4", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes")
+      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes [Linux 6.18, experiment]")
 def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
     """Description: set the socket's receive-buffer bound: the value is clamped to the
     host's RMEM_MAX, doubled (Linux counts its own overhead), and raised to 2304 bytes if

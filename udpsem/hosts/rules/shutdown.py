@@ -20,7 +20,7 @@ def _shut(s: Sock, how: Shut) -> Sock:
 
 
 @rule("shutdown_2", call="shutdown", category="fail", trigger="call", errors=("ENOTCONN",),
-      summary="shutdown of an unconnected socket fails with ENOTCONN, yet takes effect")
+      summary="shutdown of an unconnected socket fails with ENOTCONN, yet takes effect [Linux 6.18, experiment]")
 def shutdown_2(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
     """Description: the socket has no peer, so shutdown reports ENOTCONN; but the socket is
     shut down all the same: receives return no data instead of blocking and wake blocked
@@ -50,7 +50,7 @@ def shutdown_2(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
 
 
 @rule("shutdown_1", call="shutdown", category="succeed", trigger="call",
-      summary="shut a connected socket down for reading, writing or both")
+      summary="shut a connected socket down for reading, writing or both [Linux 6.18, experiment]")
 def shutdown_1(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
     """Description: the connected socket stops receiving (SHUT_RD: a receive with nothing
     queued returns no data at once), sending (SHUT_WR: sends fail with EPIPE) or both.

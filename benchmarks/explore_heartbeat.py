@@ -23,6 +23,7 @@ from _common import profiled, rss_bytes
 from udpsem.base.time import parse_duration
 from udpsem.explore import ExploreConfig
 from udpsem.explore.engine import Search
+from udpsem.explore.fingerprint import collision_probability
 from udpsem.network.faults import Faults, apply_preset, parse_window
 
 
@@ -62,6 +63,7 @@ def main() -> None:
     print(f"  real bytes/state  {(rss1 - rss0) / max(res.states, 1):,.0f}  (resident-set growth "
           f"{(rss1 - rss0) / 2**20:.1f} MiB over the search; target ≤ 1 KB)")
     print(f"  visited bytes/st  {res.bytes_per_state:.0f}  (the visited table alone)")
+    print(f"  fingerprints      64-bit; P(any collision) ≤ {collision_probability(res.states):.1e}")
     print(f"  frame keys        {res.frame_hits} thread states keyed by frame, "
           f"{res.frame_misses} by history; {res.rebuilds} generator rebuilds")
     print(f"  verdicts          {res.verdicts}")

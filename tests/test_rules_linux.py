@@ -337,3 +337,34 @@ def test_sendto_17_delivers_before_returning() -> None:
     # an off-host destination still goes through the out-queue
     h3 = host(socks=[Sock(3, ALAN, 5000)])
     assert names_call(c, h3, sendto(3, (KURT, 7), b"x", False)) == ["sendto_1"]
+
+
+# IP_RECVERR and the error queue ---------------------------------------------------------------------
+
+def test_ip_recverr_errors_reach_unconnected_sockets_and_queue() -> None:
+    from udpsem.network.messages import ICMP, IcmpKind
+
+    s = Sock(3, None, 5000, f=Flags(recverr=True))
+    icmp = IPMsg(KURT, ALAN, ICMP(IcmpKind.PORT_UNREACH, ALAN, 5000, KURT, 7))
+    name, st = recv(ctx(), host(socks=[s]), icmp)
+    assert name == "delivery_in_icmp_1"
+    assert st.host.s[0].es == Errno.ECONNREFUSED
+    assert st.host.s[0].eq == ((Errno.ECONNREFUSED, KURT, 7),)
+    host_unreach = IPMsg(KURT, ALAN, ICMP(IcmpKind.HOST_UNREACH, ALAN, 5000, KURT, 8))
+    _, st2 = recv(ctx(), st.host, host_unreach)
+    assert st2.host.s[0].es == Errno.EHOSTUNREACH and len(st2.host.s[0].eq) == 2
+    # reading the queue: the next entry's error stays pending, the last read clears it
+    name, st3 = call(ctx(), st2.host, recvfrom(3, True, errqueue=True))
+    assert name == "recvfrom_15" and _ret(st3.host) == Ok((KURT, 7, Errno.ECONNREFUSED))
+    assert st3.host.s[0].es == Errno.EHOSTUNREACH
+    _, st4 = call(ctx(), set_thread(st3.host, 0, RUN), recvfrom(3, False, errqueue=True))
+    assert st4.host.s[0].es is None and st4.host.s[0].eq == ()
+    name, st5 = call(ctx(), set_thread(st4.host, 0, RUN), recvfrom(3, False, errqueue=True))
+    assert name == "recvfrom_16" and _ret(st5.host) == Fail(Errno.EAGAIN)
+    # without the option an unconnected socket hears nothing
+    assert names_call(ctx(), host(socks=[Sock(3)]), setsockopt(3, SockOpt.IP_RECVERR, True)) \
+        == ["setsockopt_2"]
+    name, _ = recv(ctx(), host(socks=[Sock(3, None, 5000)]), icmp)
+    assert name == "delivery_in_icmp_2"
+    _, st7 = call(ctx(), host(socks=[s]), getsockopt(3, SockOpt.IP_RECVERR))
+    assert _ret(st7.host) == Ok(True)

@@ -284,6 +284,9 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
         if r == 0:
             return (None, None, b"") if _coin(draw) else (None, None, b"", False)
         if r == 1:
+            if _coin(draw):
+                return (draw(_IP32), po(), _pick(draw, (Errno.ECONNREFUSED,
+                                                          Errno.EHOSTUNREACH)))
             return (draw(_IP32), po(), draw(_SHORT), _coin(draw))
         return (draw(_IP32), po(), draw(_SHORT))
     if call == "geterr":
@@ -355,7 +358,10 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
     if draw(st.integers(0, 2)) == 0:
         # The Linux state of issue 12: shutdown flags, SO_BROADCAST, timeouts, SO_RCVBUF.
         s = replace(s, shut=(_coin(draw), _coin(draw)),
-                    f=replace(s.f, broadcast=_coin(draw)),
+                    f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw)),
+                    eq=tuple((_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)),
+                              _draw_ip(draw, pool), _draw_port_opt(draw))
+                             for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
                     rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)))
     return s
@@ -561,7 +567,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
         if _coin(draw):
             return C.RecvFrom(fd(), _coin(draw))
         return C.RecvFrom(fd(), _coin(draw), _pick(draw, (None, -1, 0, 1, 3, 100, 70000)),
-                          _coin(draw))
+                          _coin(draw), draw(st.integers(0, 3)) == 0)
     if kind in ("getsockopt", "setsockopt"):
         opt = _pick(draw, _OPTS)
         if kind == "getsockopt":

@@ -373,3 +373,48 @@ SCENARIOS = [S(p) for p in (
     default_buffer_keeps_92_of_1000_byte_datagrams, broadcast_with_so_broadcast,
     broadcast_misses_a_specific_listener, loopback_subnet_broadcast,
 )]
+
+
+# IP_RECVERR and the error queue ------------------------------------------------------------------
+
+def recverr_reports_to_unconnected_socket() -> G:
+    a = yield socket()
+    yield setsockopt(a, SockOpt.IP_RECVERR, True)
+    yield getsockopt(a, SockOpt.IP_RECVERR)
+    yield sendto(a, (LO, 42241), b"x", False)
+    yield sendto(a, (LO, 42241), b"y", False)  # ECONNREFUSED, though unconnected
+    yield sendto(a, (LO, 42242), b"z", False)
+    yield delay(20_000)
+    yield geterr(a)  # ECONNREFUSED (from z)
+    yield recvfrom(a, True, errqueue=True)  # (127.0.0.1, 42241, ECONNREFUSED), the first
+    yield recvfrom(a, True, errqueue=True)  # (127.0.0.1, 42242, ECONNREFUSED)
+    yield recvfrom(a, False, errqueue=True)  # EAGAIN at once, even blocking
+
+
+def errqueue_read_sets_and_clears_the_pending_error() -> G:
+    a = yield socket()
+    yield setsockopt(a, SockOpt.IP_RECVERR, True)
+    yield sendto(a, (LO, 42251), b"1", False)
+    yield delay(20_000)
+    yield geterr(a)  # ECONNREFUSED, cleared
+    yield sendto(a, (LO, 42252), b"2", False)
+    yield delay(20_000)
+    yield recvfrom(a, True, errqueue=True)  # the first entry; the next one's error pends
+    yield geterr(a)  # ECONNREFUSED
+    yield recvfrom(a, True, errqueue=True)  # the last entry: the pending error is cleared
+    yield geterr(a)  # None
+
+
+def no_error_queue_without_recverr() -> G:
+    a = yield socket()
+    yield connect(a, LO, 42261)
+    yield sendto(a, None, b"x", False)
+    yield delay(20_000)
+    yield recvfrom(a, True, errqueue=True)  # EAGAIN: only IP_RECVERR queues errors
+    yield geterr(a)  # ECONNREFUSED all the same (connected)
+
+
+SCENARIOS += [S(p) for p in (
+    recverr_reports_to_unconnected_socket, errqueue_read_sets_and_clears_the_pending_error,
+    no_error_queue_without_recverr,
+)]

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.explore.fingerprint import DIGEST_SIZE, collision_probability
 
 
 class _CxTimeline:
@@ -349,6 +350,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         "revisits": res.revisits, "complete": res.complete, "truncated": res.truncated,
         "verdicts": res.verdicts, "counterexample": cx_written,
         "violation": cx_summary, "chart": chart_written,
+        "fingerprint_bits": 8 * DIGEST_SIZE,
+        "collision_probability": collision_probability(res.states),
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -363,6 +366,9 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
               f"{res.bytes_per_state:.0f} bytes/state"
               + ("" if res.complete else f" [yellow](not exhaustive: "
                  f"{', '.join(res.truncated) or 'stopped at the first violation'})[/]"))
+    out.print(f"{8 * DIGEST_SIZE}-bit fingerprints: the probability that two of these states "
+              f"share one (and one was skipped as visited) is at most "
+              f"{collision_probability(res.states):.1e}")
     for p, v in res.verdicts.items():
         colour = {"holds": "green", "violated": "red"}.get(v, "yellow")
         out.print(f"  {p}: [bold {colour}]{v}[/]")

@@ -403,12 +403,15 @@ def icmp_lookup(h: Host, consts: HostConsts, icmp: ICMP) -> list[Sock]:
 
 
 def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
-    """`icmp_err(kind, s)`: only connected sockets get errors; host-unreach only on freebsd."""
-    if s.is2 is None:
+    """`icmp_err(kind, s)`: only connected sockets get errors; host-unreach only on freebsd.
+    On linux a socket with IP_RECVERR gets them connected or not, host-unreach included
+    [L: Linux 6.18, experiment for port-unreachable; its source for host-unreachable]."""
+    recverr = consts.arch == Arch.LINUX and s.f.recverr
+    if s.is2 is None and not recverr:
         return None
     if kind == IcmpKind.PORT_UNREACH:
         return Errno.ECONNREFUSED
-    return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD else None
+    return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD or recverr else None
 
 
 def step(h: Host, label: object | None = None) -> HostStep:

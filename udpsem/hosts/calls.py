@@ -83,6 +83,7 @@ class RecvFrom(Call):
     # a buffer length: the answer gets a truncation flag
     maxlen: int | None = field(default=None, metadata=EXTENSION)
     peek: bool = field(default=False, metadata=EXTENSION)  # MSG_PEEK: the datagram stays
+    errqueue: bool = field(default=False, metadata=EXTENSION)  # MSG_ERRQUEUE (IP_RECVERR)
     name: ClassVar[str] = "recvfrom"
     takes_fd: ClassVar[bool] = True
     slow: ClassVar[bool] = True
@@ -211,11 +212,13 @@ def sendto(fd: FD, dest: tuple[IP, Port] | None, data: bytes, nonblock: bool) ->
 
 
 def recvfrom(fd: FD, nonblock: bool, maxlen: int | None = None,
-             peek: bool = False) -> RecvFrom:
+             peek: bool = False, errqueue: bool = False) -> RecvFrom:
     """`recvfrom(fd, nb)`: `OK (ip, port, data)`. With `maxlen`, at most that many bytes
     and a fourth component, whether the datagram was truncated (Linux's MSG_TRUNC flag);
-    with `peek` (MSG_PEEK), the datagram stays queued."""
-    return RecvFrom(fd, nonblock, maxlen, peek)
+    with `peek` (MSG_PEEK), the datagram stays queued. With `errqueue` (MSG_ERRQUEUE), the
+    oldest entry of the error queue instead: `OK (ip, port, errno)`, the destination the
+    failed datagram was sent to and the error."""
+    return RecvFrom(fd, nonblock, maxlen, peek, errqueue)
 
 
 def geterr(fd: FD) -> GetErr:

@@ -19,7 +19,8 @@ Python encoding explicit:
 
 The Linux state added by experiment (issue 12) extends three conjuncts and adds one:
 
-* **S8** [R] `shut` is a pair of booleans and the SO_BROADCAST flag a boolean; `rcvtimeo`
+* **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST and IP_RECVERR flags booleans,
+  every error-queue entry `(ECONNREFUSED | EHOSTUNREACH, ip, port)`; `rcvtimeo`
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0); `rcvbuf` is None or at
   least SOCK_MIN_RCVBUF (2304).
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
@@ -123,6 +124,8 @@ def _recv_answer(v: Any) -> bool:
     flag) is a receive ended by shutdown."""
     if not isinstance(v, tuple) or len(v) not in (3, 4):
         return False
+    if len(v) == 3 and isinstance(v[2], Errno):  # an error-queue entry (MSG_ERRQUEUE)
+        return is_ip(v[0]) and is_port_opt(v[1])
     if len(v) == 4 and not isinstance(v[3], bool):
         return False
     if not isinstance(v[2], bytes):
@@ -392,6 +395,13 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
             bad("S8", f"{where}: {name} = {t!r} is not a whole number of jiffies")
     if s.rcvbuf is not None and not (_is_int(s.rcvbuf) and s.rcvbuf >= SOCK_MIN_RCVBUF):
         bad("S8", f"{where}: rcvbuf = {s.rcvbuf!r} is below {SOCK_MIN_RCVBUF}")
+    if not isinstance(s.f.recverr, bool):
+        bad("S8", f"{where}: IP_RECVERR = {s.f.recverr!r} is not a boolean")
+    for k, ent in enumerate(s.eq):
+        if not (isinstance(ent, tuple) and len(ent) == 3
+                and ent[0] in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)
+                and is_ip(ent[1]) and is_port_opt(ent[2])):
+            bad("S8", f"{where}: error-queue entry {k} {ent!r} is not (ICMP error, ip, port)")
 
 
 def _timed_wait_ok(s: Any, st: Any, dl: int, now: int) -> bool:

@@ -57,6 +57,7 @@ class Flags:
     bsdcompat: bool = False
     reuseaddr: bool = False
     broadcast: bool = field(default=False, metadata=EXTENSION)  # SO_BROADCAST [L: experiment]
+    recverr: bool = field(default=False, metadata=EXTENSION)  # IP_RECVERR [L: experiment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,8 @@ class Sock:
     sndtimeo: int | None = field(default=None, metadata=EXTENSION)  # SO_SNDTIMEO, likewise
     # SO_RCVBUF as set (bytes, doubled); None: the host's default
     rcvbuf: int | None = field(default=None, metadata=EXTENSION)
+    # The error queue (IP_RECVERR): (error, quoted destination address, its port), oldest first
+    eq: tuple[tuple[Errno, IP, Port | None], ...] = field(default=(), metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:

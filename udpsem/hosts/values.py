@@ -52,9 +52,11 @@ class SockOpt(StrEnum):
     SO_RCVTIMEO = "SO_RCVTIMEO"
     SO_SNDTIMEO = "SO_SNDTIMEO"
     SO_RCVBUF = "SO_RCVBUF"
+    IP_RECVERR = "IP_RECVERR"
 
 
-BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST})
+BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST,
+                              SockOpt.IP_RECVERR})
 TIMEOUT_OPTS: Final = frozenset({SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO})
 
 

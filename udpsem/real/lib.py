@@ -128,6 +128,8 @@ class RealLib:
             else:
                 s.sendto(call.data, flags, (ip_str(call.dest[0]), call.dest[1]))
             return None
+        if isinstance(call, C.RecvFrom) and call.errqueue:
+            return _errqueue(s)
         if isinstance(call, C.RecvFrom) and (call.maxlen is not None or call.peek):
             return self._recvmsg(s, call)
         if isinstance(call, C.RecvFrom):
@@ -195,11 +197,25 @@ class RealLib:
 
 
 _LINUX_OPTS = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO,
-                         SockOpt.SO_RCVBUF})
+                         SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR})
 _SO = {SockOpt.SO_BROADCAST: socket_mod.SO_BROADCAST, SockOpt.SO_RCVTIMEO: socket_mod.SO_RCVTIMEO,
        SockOpt.SO_SNDTIMEO: socket_mod.SO_SNDTIMEO, SockOpt.SO_RCVBUF: socket_mod.SO_RCVBUF}
 _SHUT = {Shut.SHUT_RD: socket_mod.SHUT_RD, Shut.SHUT_WR: socket_mod.SHUT_WR,
          Shut.SHUT_RDWR: socket_mod.SHUT_RDWR}
+
+
+_IP_RECVERR = 11  # <linux/in.h>; not exported by Python's socket module
+
+
+def _errqueue(s: socket_mod.socket) -> Any:
+    """recvmsg(MSG_ERRQUEUE): (the failed datagram's destination, its port, the error)."""
+    _, anc, _, addr = s.recvmsg(65536, 512, socket_mod.MSG_ERRQUEUE | socket_mod.MSG_DONTWAIT)
+    for level, kind, data in anc:
+        if level == socket_mod.IPPROTO_IP and kind == _IP_RECVERR:
+            (ee_errno,) = struct.unpack("I", data[:4])
+            a, p = _addr(addr)
+            return (a, p, _ERRNO[ee_errno])
+    raise RuntimeError("MSG_ERRQUEUE answered without an IP_RECVERR message")
 
 
 def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
@@ -210,6 +226,11 @@ def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
         return None
     if isinstance(call, C.FionRead):
         return struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0" * 4))[0]
+    if isinstance(call, C.SetSockOpt) and call.opt == SockOpt.IP_RECVERR:
+        s.setsockopt(socket_mod.IPPROTO_IP, _IP_RECVERR, int(call.value))
+        return None
+    if isinstance(call, C.GetSockOpt) and call.opt == SockOpt.IP_RECVERR:
+        return bool(s.getsockopt(socket_mod.IPPROTO_IP, _IP_RECVERR))
     if isinstance(call, C.SetSockOpt):
         name = _SO[call.opt]
         if call.opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):

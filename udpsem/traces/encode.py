@@ -118,6 +118,19 @@ class JsonText:
         self._mutable = False
         if tp is tuple:
             text = "[" + ",".join([self(v) for v in x]) + "]"
+        elif tp is Code:  # the own cases of `jsonable` met on every step, written directly
+            text = ('{"code":' + str(_ascii(x.name)) + ',"n":' + str(x.n) + ',"digest":"' +
+                    x.digest.hex() + '"}')
+        elif tp is Ok:
+            text = '{"ok":' + self(x.value) + "}"
+        elif tp is IPMsg:
+            text = ('{"src":' + str(_ascii(ip_str(x.src))) + ',"dst":' +
+                    str(_ascii(ip_str(x.dst))) + ',"body":' + self(x.body) + "}")
+        elif tp is UDP:
+            text = ('{"udp":[' + self(x.sport) + "," + self(x.dport) + '],"data":' +
+                    self(x.data) + "}")
+        elif tp is bytes:
+            text = '{"bytes":' + str(_ascii(x.decode("latin-1"))) + "}"
         else:
             if tp in self._heads:
                 head = self._heads[tp]

@@ -41,7 +41,7 @@ def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
 # Linux options (Linux 6.18, by experiment) ---------------------------------------------------
 
 @rule("getsockopt_2", call="getsockopt", category="succeed", trigger="call",
-      summary="return SO_BROADCAST [Linux 6.18, experiment]")
+      summary="return SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]")
 def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
     """Description: answer whether the socket may send to broadcast addresses.
 
@@ -53,15 +53,16 @@ def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
     off on a new socket).
 
     Formal:
-        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_BROADCAST
-        transition: h --Lh_call(tid, getsockopt(fd, SO_BROADCAST))--> h'
-        after: h' = h with {ts(tid) := RET(OK s.f.broadcast)_dsch}
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_BROADCAST, IP_RECVERR}
+        transition: h --Lh_call(tid, getsockopt(fd, opt))--> h'
+        after: h' = h with {ts(tid) := RET(OK s.f.broadcast or s.f.recverr)_dsch}
         changes: ts(tid)
     """
     s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_BROADCAST:
+    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
         return None
-    return ret(ctx, h, tid, Ok(s.f.broadcast), "getsockopt")
+    v = s.f.broadcast if call.opt == SockOpt.SO_BROADCAST else s.f.recverr
+    return ret(ctx, h, tid, Ok(v), "getsockopt")
 
 
 @rule("getsockopt_3", call="getsockopt", category="succeed", trigger="call",

@@ -146,7 +146,7 @@ def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] |
     cands = icmp_targets(ctx, h, b)
     if not cands:
         return None
-    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind))
+    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind, b))
 
 
 @rule("delivery_in_icmp_2", trigger="recv", category="accept",

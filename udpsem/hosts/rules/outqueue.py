@@ -88,10 +88,13 @@ def append_mq(h: Host, s: Sock, m: IPMsg) -> Host:
     return replace_sock(h, replace(s, mq=(*s.mq, m)))
 
 
-def set_es(ctx: RuleCtx, h: Host, s: Sock, kind: IcmpKind) -> Host:
-    """`s.es := Some (icmp_err(kind, s))`, overwriting any older error."""
+def set_es(ctx: RuleCtx, h: Host, s: Sock, kind: IcmpKind, icmp: ICMP | None = None) -> Host:
+    """`s.es := Some (icmp_err(kind, s))`, overwriting any older error; with IP_RECVERR
+    (linux) the error is also appended to the socket's error queue."""
     e: Errno | None = icmp_err(ctx.consts, kind, s)
     assert e is not None
+    if icmp is not None and s.f.recverr and ctx.consts.arch == Arch.LINUX:
+        return replace_sock(h, replace(s, es=e, eq=(*s.eq, (e, icmp.is4, icmp.ps4))))
     return replace_sock(h, replace(s, es=e))
 
 
@@ -259,7 +262,7 @@ def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSte
     if not cands:
         return None
     h1 = dequeue(ctx, h)
-    return with_receiver(cands, lambda s: HostStep(set_es(ctx, h1, s, b.kind)))
+    return with_receiver(cands, lambda s: HostStep(set_es(ctx, h1, s, b.kind, b)))
 
 
 @rule("delivery_loopback_icmp_2", trigger="oq", category="internaldelivery",

@@ -83,6 +83,8 @@ def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
         changes: s.es, ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is None:
         return None
@@ -107,6 +109,8 @@ def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch} (no autobind)
         changes: ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or not call.nonblock:
         return None
@@ -136,6 +140,8 @@ def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or s.rcvtimeo != 0:
         return None
@@ -162,6 +168,8 @@ def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or s.ps1 is not None:
         return None
@@ -192,6 +200,8 @@ def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
         changes: s.mq, ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or not _plain(call):
         return None
@@ -220,6 +230,8 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch
           the SO_RCVTIMEO, sharp)}
         changes: s.ps1 (autobind), ts(tid) (blocks)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock:
         return None
@@ -335,6 +347,8 @@ def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
           unchanged
         changes: ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or not call.peek:
         return None
@@ -363,6 +377,8 @@ def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
           len data > n))_dsch}
         changes: s.mq, ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or call.peek or call.maxlen is None:
         return None
@@ -390,6 +406,8 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
         changes: ts(tid)
     """
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
     if s is None or s.es is not None or s.mq or call.nonblock or not s.shut[0]:
         return None
@@ -487,3 +505,62 @@ def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     if s is None or st is None or s.es is not None or s.mq or not s.shut[0]:
         return None
     return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen)), "recvfrom"))
+
+
+# The error queue (IP_RECVERR, MSG_ERRQUEUE; Linux 6.18, experiment) ---------------------------
+
+@rule("recvfrom_15", call="recvfrom", category="succeed", trigger="call",
+      summary="MSG_ERRQUEUE: take the oldest error-queue entry [Linux 6.18, experiment]")
+def recvfrom_15(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a receive from the error queue of a socket with IP_RECVERR returns the
+    oldest entry, `(ip, port, errno)`: where the failed datagram was going and the error
+    the ICMP meant. The pending error then becomes the next entry's, or None after the last.
+
+    Errors: none; an empty queue is recvfrom_16.
+
+    Common cases: an unconnected client learning which of its destinations refused.
+
+    Model details: provenance: Linux 6.18, experiment — one entry per ICMP error (the
+    pending error keeps only the latest); reading does not report the pending error first;
+    reading the last entry clears it (SO_ERROR then reads 0), reading an earlier one leaves
+    the next entry's error pending. Linux also returns the failed datagram's payload; the
+    model's ICMP quotes only addresses, so the answer has none (a deviation).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); errqueue; s.eq = (e, i, p) :: rest
+        transition: h --Lh_call(tid, recvfrom(fd, nb, maxlen, peek, T))--> h'
+        after: h' = h with {s := s with {eq := rest; es := the error of hd rest, or None};
+          ts(tid) := RET(OK (i, p, e))_dsch}
+        changes: s.eq, s.es, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or not call.errqueue or not s.eq:
+        return None
+    (e, i, p), rest = s.eq[0], s.eq[1:]
+    s2 = replace(s, eq=rest, es=rest[0][0] if rest else None)
+    return ret(ctx, replace_sock(h, s2), tid, Ok((i, p, e)), "recvfrom")
+
+
+@rule("recvfrom_16", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
+      summary="MSG_ERRQUEUE on an empty error queue fails at once [Linux 6.18, experiment]")
+def recvfrom_16(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a receive from an empty error queue fails without waiting, blocking or
+    not.
+
+    Errors: EAGAIN.
+
+    Common cases: draining the error queue in a loop until it is empty.
+
+    Model details: provenance: Linux 6.18, experiment (a blocking MSG_ERRQUEUE read
+    returns EAGAIN at once; a socket without IP_RECVERR has an empty queue).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); errqueue; s.eq = []
+        transition: h --Lh_call(tid, recvfrom(fd, nb, maxlen, peek, T))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or not call.errqueue or s.eq:
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")

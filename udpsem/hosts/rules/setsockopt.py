@@ -43,29 +43,35 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 # Linux options (Linux 6.18, by experiment) ---------------------------------------------------
 
 @rule("setsockopt_2", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_BROADCAST: allow sending to broadcast addresses [Linux 6.18, experiment]")
+      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]")
 def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
     """Description: store whether the socket may send to (and connect to) broadcast
     addresses.
 
     Errors: none.
 
-    Common cases: a discovery protocol enabling broadcast before announcing itself.
+    Common cases: a discovery protocol enabling broadcast before announcing itself; an
+    unconnected client asking to hear ICMP errors (IP_RECVERR).
 
     Model details: provenance: Linux 6.18, experiment — without it a send or connect to
     255.255.255.255, a subnet broadcast or 127.255.255.255 fails with EACCES (sendto_12,
     connect_3); with it they succeed, and a socket bound to 127.0.0.1 on a loopback-only
-    host has a route to 255.255.255.255 (an unbound one does not: ENETUNREACH).
+    host has a route to 255.255.255.255 (an unbound one does not: ENETUNREACH). IP_RECVERR
+    (linux) makes ICMP errors reach the socket even unconnected, and queues each in the
+    error queue (recvfrom_15); turning it off keeps the queue.
 
     Formal:
-        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_BROADCAST
-        transition: h --Lh_call(tid, setsockopt(fd, SO_BROADCAST, b))--> h'
-        after: h' = h with {s := s with {f.broadcast := b}; ts(tid) := RET(OK ())_dsch}
-        changes: s.f.broadcast, ts(tid)
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_BROADCAST, IP_RECVERR}
+        transition: h --Lh_call(tid, setsockopt(fd, opt, b))--> h'
+        after: h' = h with {s := s with {f.broadcast or f.recverr := b}; ts(tid) := RET(OK ())_dsch}
+        changes: s.f.broadcast or s.f.recverr, ts(tid)
     """
     s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_BROADCAST:
+    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
         return None
+    if call.opt == SockOpt.IP_RECVERR:
+        f = replace(s.f, recverr=bool(call.value))
+        return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
     f = replace(s.f, broadcast=bool(call.value))
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
 

@@ -110,16 +110,16 @@ def test_replay_bad_files(tmp_path: Path) -> None:
     _bad(udpsem("replay", str(trunc)), "truncated", ":11")
     other = tmp_path / "other.jsonl"
     head = json.loads(good[0])
-    head["format"] = 2
+    head["format"] = 1
     other.write_text(json.dumps(head) + "\n" + "".join(good[1:]))
-    _bad(udpsem("replay", str(other)), "version 2")
+    _bad(udpsem("replay", str(other)), "version 1")
     nohead = tmp_path / "nohead.jsonl"
     nohead.write_text("".join(good[1:]))
     _bad(udpsem("replay", str(nohead)), "header", ":1")
     badrec = tmp_path / "badrec.jsonl"
     badrec.write_text(good[0] + '{"type": "step", "i": "x"}\n')
     _bad(udpsem("replay", str(badrec)), ":2", "invalid step record")
-    _bad(udpsem("replay", str(tmp_path / "missing.jsonl")), "cannot open")
+    _bad(udpsem("replay", str(tmp_path / "missing.jsonl")), "cannot read")
     unknown = tmp_path / "unknown.jsonl"
     head = json.loads(good[0])
     head["program"] = "nosuch"

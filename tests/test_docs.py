@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -31,7 +32,8 @@ RULES = reference.registry()
 REGENERATE = "regenerate it: udpsem rules --markdown > docs/rules.md"
 
 
-def _anchors(md: Path) -> set[str]:
+@functools.cache
+def _anchors(md: Path) -> frozenset[str]:
     """GitHub's heading anchors of a Markdown file."""
     out = set()
     in_code = False
@@ -42,7 +44,7 @@ def _anchors(md: Path) -> set[str]:
         if m and not in_code:
             text = m.group(1).strip().lower().replace("`", "")
             out.add(re.sub(r"\s", "-", re.sub(r"[^\w\- ]", "", text)))
-    return out
+    return frozenset(out)
 
 
 def _links(md: Path) -> list[str]:

@@ -53,9 +53,17 @@ def test_count_traces_names_the_bad_line(tmp_path: Path) -> None:
 
 
 def test_cli_rules_coverage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main(["rules", "--coverage", str(_trace(tmp_path))])
+    real = tmp_path / "real.jsonl"
+    main(["run", "heartbeat", "--duration", "2s", "--trace", str(real), "--json"])
+    capsys.readouterr()
+    main(["rules", "--coverage", str(real)])
     out = capsys.readouterr().out
     assert "sendto_1" in out and "rules exercised" in out
+    # the CLI validates every record as replay does: a hand-made partial trace is refused
+    with pytest.raises(SystemExit) as e:
+        main(["rules", "--coverage", str(_trace(tmp_path))])
+    assert e.value.code == 2
+    assert "t.jsonl:1" in capsys.readouterr().err
 
 
 def test_cli_rules_coverage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

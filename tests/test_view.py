@@ -393,3 +393,57 @@ def test_ui_of_a_fresh_run() -> None:
     finally:
         p.terminate()
         p.wait(timeout=10)
+
+
+def test_chart_of_icmp_errors() -> None:
+    # A's connected socket sends to a port of B where nothing listens: B answers ICMP port
+    # unreachable, A's socket records it, A's next sendto fails with ECONNREFUSED.
+    import io
+
+    from udpsem.base.time import S as SEC
+    from udpsem.hosts.calls import connect, delay, print_endline_flush, sendto, socket
+    from udpsem.hosts.values import UDPError, ip
+    from udpsem.network.faults import Faults
+    from udpsem.programs.runtime import GeneratorRuntime
+    from udpsem.programs.world import HostSpec, build_world
+    from udpsem.state.components import ModCall
+    from udpsem.traces.record import run_world
+
+    def pinger() -> Any:
+        fd = yield socket()
+        yield connect(fd, ip("10.0.0.2"), 9000)
+        for _ in range(3):
+            try:
+                yield sendto(fd, None, b"ping", False)
+            except UDPError as e:
+                yield print_endline_flush(f"send failed: {e.errno}")
+            yield delay(200_000)
+
+    def idle() -> Any:
+        return None
+        yield  # a generator that returns at once
+
+    hosts = [HostSpec("A", ["10.0.0.1"], lambda: (yield ModCall("ping")),
+                      module={"ping": pinger}),
+             HostSpec("B", ["10.0.0.2"], lambda: (yield ModCall("idle")),
+                      module={"idle": idle})]
+    setup, world = build_world(hosts, Faults(), GeneratorRuntime(), horizon=1 * SEC)
+    trace = io.StringIO()
+    run_world(setup, world, seed=1, trace=trace)
+    lines = [json.loads(x) for x in trace.getvalue().splitlines()]
+    data = events(lines[0], lines[1:])
+    rules = Counter(r["rule"] for r in lines[1:])
+    pings = [m for m in data.msgs if not m.icmp]
+    errors = [m for m in data.msgs if m.icmp]
+    assert [m.fate for m in pings] == ["no_socket"] * rules["delivery_in_udp_2"]
+    assert len(errors) == rules["delivery_in_icmp_1"] > 0
+    assert all(m.fate == "delivered" and (m.src, m.dst) == ("B", "A") for m in errors)
+    marks = Counter((mk.kind, mk.host, mk.lane) for mk in data.marks)
+    assert marks[("icmp", "A", "")] == rules["delivery_in_icmp_1"]
+    assert marks[("error", "A", "thread 0")] == rules["sendto_5"] == 1
+    doc = ET.fromstring(svg(data))
+    classes = Counter(g.get("class") for g in doc.iter(f"{SVG}g"))
+    assert classes["msg no_socket"] == len(pings) and classes["mark icmp"] == len(errors)
+    orange = [ln for g in doc.iter(f"{SVG}g") if g.get("class") == "msg delivered"
+              for ln in g.iter(f"{SVG}line")]
+    assert orange and all(ln.get("stroke") == "#ff7f0e" for ln in orange)

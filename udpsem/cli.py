@@ -14,9 +14,11 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from udpsem import __version__
 from udpsem.base.time import fmt_ns
+from udpsem.cli_input import PROBABILITY, SEED_MAX
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
@@ -29,15 +31,21 @@ def _console() -> Console:
     return c if c.is_terminal else Console(width=220)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="udpsem")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """udpsem: an executable, timed semantics of UDP sockets with threads and failures."""
+    if ctx.invoked_subcommand is None:  # bare `udpsem`: the help, and exit status 0
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 @cli.command()
 @click.argument("program")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random chooser")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
+              help="seed of the random chooser")
 @click.option("--duration", default=None, help="virtual time to run [default: the program's]")
 @click.option("--period", default=None,
               help="heartbeat: how often ALAN's application calls get_status [100ms]")
@@ -45,9 +53,9 @@ def cli() -> None:
               help="echo: number of clients, each on its own host [2]")
 @click.option("--messages", type=click.IntRange(0, 100_000), default=None,
               help="echo: strings each client sends [10]")
-@click.option("--loss", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--loss", type=PROBABILITY, default=0.0, show_default=True,
               help="probability that the network drops a datagram")
-@click.option("--dup", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--dup", type=PROBABILITY, default=0.0, show_default=True,
               help="probability that the network duplicates a datagram")
 @click.option("--max-copies", type=click.IntRange(2, 64), default=3, show_default=True,
               help="most copies a duplication makes")
@@ -120,7 +128,9 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
     trace_fh = None
     if trace_path is not None:
         try:
-            trace_fh = trace_path.open("w", encoding="utf-8")
+            from udpsem.base.jsonl import open_text_for_writing
+
+            trace_fh = open_text_for_writing(trace_path)
         except OSError as e:
             _fail(f"--trace {trace_path}: cannot write: {e.strerror or e}")
     duration_ns = params.get("duration_ns", sc.defaults["duration_ns"])
@@ -157,12 +167,12 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
     faults_text = ", ".join(filter(None, [
         f"loss {loss}", f"dup {dup}" if dup else "", f"preset {preset}" if preset else "",
         *(f"disconnect {w}" for w in windows), *(f"crash {c}" for c in crash_list)]))
-    timeline.render(console, f"{sc.name}: seed {seed}, {fmt_ns(res.params['duration_ns'])}, "
-                             f"{faults_text}")
+    timeline.render(console, escape(f"{sc.name}: seed {seed}, "
+                                    f"{fmt_ns(res.params['duration_ns'])}, {faults_text}"))
     console.print(rules_table(dict(res.rules_fired)))
     obs.render(console, res)
     if trace_path is not None:
-        console.print(f"trace written to {trace_path}")
+        console.print(f"trace written to {escape(str(trace_path))}")
 
 
 @cli.command()
@@ -177,14 +187,24 @@ def replay(trace_file: str, as_json: bool) -> None:
         res = do_replay(trace_file)
     except TraceError as e:
         _fail(str(e))
+    from rich.text import Text
+
+    out = Console(soft_wrap=True)  # a divergence is one unwrapped line, never markup
     if as_json:
         click.echo(json.dumps({"file": trace_file, "steps": res.steps, "ok": res.ok,
-                               "divergence": res.divergence}))
+                               "interrupted": res.interrupted, "divergence": res.divergence}))
+    elif res.interrupted:
+        out.print(Text(f"interrupted after {res.steps} steps, all matching (time "
+                       f"{fmt_ns(res.final_time)}); the rest of the trace was not checked",
+                       style="yellow"))
     elif res.ok:
-        Console().print(f"[green]replayed {res.steps} steps: every step enabled, same labels "
-                        f"and states[/] (final time {fmt_ns(res.final_time)})")
+        out.print(Text(f"replayed {res.steps} steps: every step enabled, same labels and "
+                       f"states", style="green"), f"(final time {fmt_ns(res.final_time)})")
     else:
-        Console().print(f"[red]diverged after {res.steps} matching steps: {res.divergence}[/]")
+        out.print(Text(f"diverged after {res.steps} matching steps: {res.divergence}",
+                       style="red"))
+    if res.interrupted:
+        sys.exit(130)
     if not res.ok:
         sys.exit(1)
 
@@ -207,13 +227,14 @@ def rules(args: tuple[str, ...], coverage_mode: bool, as_json: bool, as_markdown
     registry = reference.registry()
     console = _console()
     if coverage_mode:
-        from udpsem.core.coverage import count_traces, report
+        from udpsem.core.coverage import report
+        from udpsem.traces.replay import TraceError, rule_counts
 
         if not args:
             _fail("--coverage needs at least one trace FILE")
         try:
-            counts = count_traces(args)
-        except ValueError as e:
+            counts = rule_counts(args)
+        except TraceError as e:
             _fail(str(e))
         rows = report(counts)
         unused = [n for n, k in rows if k == 0]

@@ -6,11 +6,19 @@ import helpers from the other at module level).
 
 from __future__ import annotations
 
-from typing import NoReturn
+import math
+import re
+from typing import Any, NoReturn
 
 import click
 
-from udpsem.base.time import parse_duration
+from udpsem.base.time import NEVER, fmt_ns, parse_duration
+
+SEED_MAX = (1 << 63) - 1
+"""Seeds are recorded in trace headers, which hold signed 64-bit integers."""
+
+DURATION_MAX = NEVER - 1
+"""The longest duration an option takes: below the model's `NEVER` (2^62 ns, ~146 years)."""
 
 
 class InputError(click.ClickException):
@@ -27,6 +35,50 @@ def fail(msg: str) -> NoReturn:
 def duration(text: str, what: str) -> int:
     """Nanoseconds of a duration option, or an input error naming the option."""
     try:
-        return parse_duration(text)
+        ns = parse_duration(text)
     except ValueError as e:
         fail(f"{what}: {e}")
+    if ns > DURATION_MAX:
+        fail(f"{what}: {text!r} is too long (at most {fmt_ns(DURATION_MAX)}, about 146 years)")
+    return ns
+
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$",
+                   re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 1 << 10,
+               "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def size(text: str, what: str) -> int:
+    """Bytes of a size option (`500MB`, `2GB`, `1.5GiB`, `1048576`), or an input error."""
+    m = _SIZE.match(text)
+    if not m:
+        fail(f"{what}: malformed size {text!r}: expected a number and a unit (B, KB, MB, GB, "
+             f"TB, KiB, MiB, GiB, TiB), e.g. 500MB or 2GB")
+    n = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    if n <= 0 or n > 1 << 50:
+        fail(f"{what}: {text!r} is out of range")
+    return n
+
+
+class Probability(click.ParamType):  # type: ignore[type-arg]
+    """A probability: a finite number in [0, 1] (NaN and infinities are refused)."""
+
+    name = "probability"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, float) and math.isfinite(value) and 0 <= value <= 1:
+            return value
+        try:
+            p = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(p):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if not 0 <= p <= 1:
+            self.fail(f"{value!r} is not in the range 0<=x<=1", param, ctx)
+        return p
+
+
+PROBABILITY = Probability()

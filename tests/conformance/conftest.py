@@ -23,6 +23,8 @@ def eth_netns() -> Iterator[str | None]:
     if netns.unavailable() is not None:
         yield None
         return
+    netns.remove_stale("udpsem-conf-eth-")  # left by runs that were killed
+    netns.remove_stale("udpsem-conf-lo-")
     with netns.Namespace(f"udpsem-conf-eth-{os.getpid()}", "10.77.0.1/24") as ns:
         yield ns.name
 
@@ -32,5 +34,6 @@ def lo_netns() -> Iterator[str]:
     why = netns.unavailable()
     if why is not None:
         pytest.skip(f"loopback-only host scenarios: {why}")
+    netns.remove_stale("udpsem-conf-lo-")
     with netns.Namespace(f"udpsem-conf-lo-{os.getpid()}") as ns:
         yield ns.name

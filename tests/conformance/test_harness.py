@@ -106,3 +106,18 @@ def test_loopback_sync_is_as_tight_as_linux() -> None:
     loose = replace(tight, consts=replace(LINUX_CONSTS, loopback_sync=False))
     assert model_admits(loose, raced, ())[0] and model_admits(loose, real, ())[0]
     assert HostConsts().loopback_sync is False  # the paper's timing stays the default
+
+
+def test_namespaces_are_cleaned_up() -> None:
+    """A namespace made for a run is deleted when it ends, and one left by a killed run is
+    removed by the next (pids that are gone)."""
+    from udpsem.real import netns
+
+    if netns.unavailable() is not None:
+        pytest.skip(netns.unavailable() or "")
+    with netns.Namespace("udpsem-conf-test-999999999") as ns:
+        assert netns.exists(ns.name)
+    assert not netns.exists("udpsem-conf-test-999999999")
+    netns.Namespace("udpsem-conf-test-999999998").__enter__()  # as if its run were killed
+    assert netns.remove_stale("udpsem-conf-test-") == ["udpsem-conf-test-999999998"]
+    assert not netns.exists("udpsem-conf-test-999999998")

@@ -94,6 +94,9 @@ class RandomChooser:
         return options[self.rng.randrange(len(options))]
 
 
+_MISSING = object()
+
+
 class ScriptedChooser:
     """Replays a recorded list of `(kind, value)` choices, checking each is allowed."""
 
@@ -110,9 +113,15 @@ class ScriptedChooser:
             raise ChoiceError(f"recorded a {rkind!r} choice where the model asks for {kind!r}")
         if isinstance(value, list):
             value = tuple(value)
-        if value not in options:
+        try:
+            # the option itself (an Errno, not its recorded string; never 0.0 for 0)
+            found = options[options.index(value)]
+        except ValueError:
+            found = _MISSING
+        if found is _MISSING or type(found) is not type(value) and not (
+                isinstance(found, str) and isinstance(value, str)):
             raise ChoiceError(f"recorded {kind} choice {value!r} is not among the options")
-        return value
+        return found
 
     @property
     def exhausted(self) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from udpsem.base.time import MS
+from udpsem.traces.schema import FORMAT_VERSION
 from udpsem.check.environment import with_measured_apps
 from udpsem.check.search import THREAD_KINDS, WIRE_KINDS, Checker, Obs, SearchRuntime, Verdict
 
@@ -46,7 +47,7 @@ def parse(lines: list[str], where: str = "trace") -> Observed:
         raise TraceError(f"{where}:1: not JSON: {e.msg}") from None
     if not isinstance(header, dict) or header.get("type") != "header":
         raise TraceError(f"{where}:1: the first line is not a trace header")
-    if header.get("format") != 1:
+    if header.get("format") != FORMAT_VERSION:
         raise TraceError(f"{where}:1: trace format {header.get('format')!r} is not supported")
     real = header.get("real")
     observed: tuple[str, ...]

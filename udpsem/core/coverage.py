@@ -10,7 +10,6 @@ helper `tests/hostkit.fire`. `count_traces` counts the same from recorded trace 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -85,22 +84,11 @@ def count_traces(paths: Iterable[str]) -> Counter[str]:
     Raises ValueError naming the file and line of anything that is not a trace record.
     Traces do not record messages in flight, so `net_msg_time` is not counted from them.
     """
+    from udpsem.base.jsonl import read_lines
+
     c: Counter[str] = Counter()
     for path in paths:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                lines = fh.readlines()
-        except OSError as e:
-            raise ValueError(f"{path}: cannot read: {e.strerror or e}") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not a text (UTF-8) trace file") from None
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
+        for n, rec in read_lines(path, "trace"):  # JsonlError (a ValueError) names the line
             if not isinstance(rec, dict) or rec.get("type") not in ("header", "step"):
                 raise ValueError(f"{path}:{n}: not a trace header or step record")
             if rec["type"] == "step":

@@ -15,10 +15,22 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.cli_input import size as _size
 from udpsem.explore.fingerprint import DIGEST_SIZE, collision_probability
+
+MAX_WORKERS = 32
+"""At most this many worker processes: a swarm of walks gains nothing past the cores, and
+each worker holds a copy of the model (tens of MB)."""
+
+DEFAULT_MAX_STATES = 2_000_000
+DEFAULT_MAX_SECONDS = 180.0
+DEFAULT_MAX_MEMORY = "2GB"
+"""Default bounds: a default exploration ends within 3 minutes and 2 GB (about 2 million
+states of the heartbeat at ~1 kB each, frontier included, fit)."""
 
 
 class _CxTimeline:
@@ -77,12 +89,21 @@ class _CxTimeline:
               show_default=True)
 @click.option("--seeds", type=click.IntRange(1, 10**7), default=100, show_default=True,
               help="random: number of walks (seeds 0..N-1)")
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="random: processes the walks are spread over")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=1, show_default=True,
+              help=f"random: processes the walks are spread over (at most {MAX_WORKERS})")
 @click.option("--max-depth", type=click.IntRange(1, 10**9), default=None,
               help="most transitions from the initial state")
-@click.option("--max-states", type=click.IntRange(1, 10**10), default=None,
-              help="stop after this many unique states")
+@click.option("--max-states", type=click.IntRange(1, 10**10), default=DEFAULT_MAX_STATES,
+              show_default=True, help="stop after this many unique states")
+@click.option("--max-seconds", type=click.FloatRange(0, 10**7, min_open=True),
+              default=DEFAULT_MAX_SECONDS, show_default=True,
+              help="stop after this much wall-clock time (seconds)")
+@click.option("--max-memory", default=DEFAULT_MAX_MEMORY, show_default=True, metavar="SIZE",
+              help="stop when this process's resident memory passes SIZE (e.g. 500MB, 2GB)")
+@click.option("--clients", type=click.IntRange(1, 8), default=None,
+              help="echo: number of clients [1]")
+@click.option("--messages", type=click.IntRange(0, 64), default=None,
+              help="echo: strings each client sends [1]")
 @click.option("--no-model-invariants", is_flag=True,
               help="do not check host_ok / network_ok in every state")
 @click.option("--all-violations", is_flag=True,
@@ -106,6 +127,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             dpropmax: str | None, disconnects: tuple[str, ...], fault_grid: int,
             fault_jitter: str, timing: str, time_grid: int, strategy: str, seeds: int,
             workers: int, max_depth: int | None, max_states: int | None,
+            max_seconds: float, max_memory: str, clients: int | None, messages: int | None,
             no_model_invariants: bool, all_violations: bool, graph_path: Path | None,
             cx_path: Path | None, no_shrink: bool, chart_path: Path | None, settle: str,
             find_settle: bool, as_json: bool) -> None:
@@ -165,7 +187,18 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
                          max_successive_drops=drops or None,
                          loss=faults.loss, dup=faults.dup,
                          preset=None if relaxed else base.preset)
-    cfg = ExploreConfig(program=program, horizon=hz, timing=t, faults=faults,
+    params: tuple[tuple[str, int], ...] = ()
+    if program == "echo":
+        params = (("clients", 1 if clients is None else clients),
+                  ("messages", 1 if messages is None else messages))
+    elif clients is not None or messages is not None:
+        _fail(f"--clients/--messages apply to echo, not to {program}")
+    if strategy == "random" and graph_path is not None:
+        _fail("--graph exports the state graph of a bfs or dfs search; random walks "
+              "keep no graph (use --strategy bfs or dfs)")
+    memory = _size(max_memory, "--max-memory")
+    cfg = ExploreConfig(program=program, horizon=hz, timing=t, faults=faults, params=params,
+                        max_seconds=max_seconds, max_memory=memory,
                         discretisation=Discretisation(delays=delays, time_grid=time_grid,
                                                       timing=timing),
                         strategy=strategy, max_depth=max_depth, max_states=max_states,
@@ -198,11 +231,31 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
                                            f"depth {d['depth']}, queue {d['queue']}")
 
                 res, _ = run_explore(cfg, progress)
+        elif not as_json:
+            res, _ = run_explore(cfg, _ProgressLines())
         else:
             res, _ = run_explore(cfg)
     except ValueError as e:
         _fail(str(e))
     _report(cfg, res, graph_path, cx_path, no_shrink, as_json, chart_path)
+
+
+class _ProgressLines:
+    """Progress for a non-terminal stderr: one plain line every `every` seconds."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.last = time.monotonic()
+
+    def __call__(self, d: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
+        click.echo(f"udpsem explore: {d['states']} states, {d['transitions']} transitions, "
+                   f"depth {d['depth']}, frontier {d['queue']}, {rate:,.0f} states/s, "
+                   f"{d['elapsed']:.0f} s", err=True)
 
 
 def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
@@ -244,16 +297,17 @@ def _print_counterexample(out: Console, cx_summary: dict[str, Any] | None,
     if cx_summary is None:
         return
     cx_written = cx_summary["file"]
-    out.print(f"[red]{cx_summary['property']}: {cx_summary['message']}[/]")
+    out.print(f"[red]{escape(cx_summary['property'])}: {escape(cx_summary['message'])}[/]")
     out.print(f"counterexample: {cx_summary['steps']} steps (found with "
               f"{cx_summary['steps_found']}), violation at {fmt_ns(cx_summary['time_ns'])}")
     if cx_written is not None:
-        timeline.render(out, f"counterexample {cx_written}")
+        timeline.render(out, escape(f"counterexample {cx_written}"))
         from udpsem.view.cli import last_state_text
 
         out.print("the violating state (* what its last step changed):", markup=False)
         out.print(last_state_text(cx_written), markup=False, highlight=False, soft_wrap=True)
-        out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`")
+        out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`",
+                  markup=False)
 
 
 def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
@@ -320,7 +374,13 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
             no_shrink: bool, as_json: bool, chart_path: Path | None = None) -> None:
     """The outcome of one exploration: the graph file, the counterexample (and its chart),
     the summary."""
+    import signal
+
     from udpsem.base.time import fmt_ns
+    from udpsem.explore.engine import BOUND_NAMES
+
+    # the search is over (perhaps cut short by a SIGINT): the output files are written whole
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     program, strategy, hz = cfg.program, cfg.strategy, cfg.horizon
     faults, windows = cfg.faults, cfg.faults.disconnects
@@ -348,6 +408,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         "elapsed_s": round(res.elapsed, 3), "states_per_s": round(res.states_per_s, 1),
         "bytes_per_state": round(res.bytes_per_state, 1), "roots": res.roots,
         "revisits": res.revisits, "complete": res.complete, "truncated": res.truncated,
+        "stopped_by": [BOUND_NAMES.get(r, r) for r in res.truncated],
+        "frontier": res.frontier,
         "verdicts": res.verdicts, "counterexample": cx_written,
         "violation": cx_summary, "chart": chart_written,
         "fingerprint_bits": 8 * DIGEST_SIZE,
@@ -355,6 +417,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
     }
     if as_json:
         click.echo(json.dumps(summary))
+        if "interrupted" in res.truncated:
+            sys.exit(130)
         return
     out = Console()
     out.print(f"[bold]{program}[/]: {strategy}, horizon {fmt_ns(hz)}, {res.roots} root(s), "
@@ -364,8 +428,14 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
     out.print(f"{res.states} states, {res.transitions} transitions, max depth {res.max_depth}, "
               f"{res.elapsed:.2f} s, {res.states_per_s:,.0f} states/s, "
               f"{res.bytes_per_state:.0f} bytes/state"
-              + ("" if res.complete else f" [yellow](not exhaustive: "
-                 f"{', '.join(res.truncated) or 'stopped at the first violation'})[/]"))
+              + ("" if res.complete else " [yellow](not exhaustive: " + escape(
+                  ", ".join(f"stopped by {BOUND_NAMES.get(r, r)}" for r in res.truncated)
+                  or "stopped at the first violation") + ")[/]"))
+    if not res.complete and set(res.truncated) & {"states", "seconds", "memory",
+                                                   "interrupted"}:
+        out.print(f"[yellow]search stopped early with {res.frontier} states still in the "
+                  f"frontier: the verdicts below are partial ('unknown' means not "
+                  f"decided)[/]")
     out.print(f"{8 * DIGEST_SIZE}-bit fingerprints: the probability that two of these states "
               f"share one (and one was skipped as visited) is at most "
               f"{collision_probability(res.states):.1e}")
@@ -374,6 +444,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         out.print(f"  {p}: [bold {colour}]{v}[/]")
     _print_counterexample(out, cx_summary, timeline)
     if chart_written is not None:
-        out.print(f"chart of the counterexample written to {chart_written}")
+        out.print(f"chart of the counterexample written to {escape(chart_written)}")
     if graph_path is not None:
-        out.print(f"state graph written to {graph_path}")
+        out.print(f"state graph written to {escape(str(graph_path))}")
+    if "interrupted" in res.truncated:
+        sys.exit(130)

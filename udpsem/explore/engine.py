@@ -104,6 +104,8 @@ class ExploreConfig:
     frames: bool = True
     graph: bool = False
     settle: int = SETTLE
+    max_seconds: float | None = None
+    max_memory: int | None = None
 
     def scenario_params(self) -> dict[str, int]:
         sc = scenario(self.program)
@@ -152,6 +154,7 @@ class ExploreResult:
     frame_misses: int = 0
     rebuilds: int = 0
     graph: Any = None
+    frontier: int = 0
 
     @property
     def states_per_s(self) -> float:
@@ -237,6 +240,34 @@ def summary(world: World) -> str:
 
 # The search ----------------------------------------------------------------------------------
 
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux /proc), else its peak (getrusage)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            import os
+
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+BOUND_NAMES = {"states": "max-states", "seconds": "max-seconds", "memory": "max-memory",
+               "interrupted": "interrupted (SIGINT)", "depth": "max-depth",
+               "random": "random walks"}
+"""How each reason in `ExploreResult.truncated` is named to users."""
+
+
+def over_budget(cfg: ExploreConfig, t0: float) -> str | None:
+    """"seconds" or "memory" when that bound of `cfg` is exceeded now, else None."""
+    if cfg.max_seconds is not None and time.perf_counter() - t0 > cfg.max_seconds:
+        return "seconds"
+    if cfg.max_memory is not None and rss_bytes() > cfg.max_memory:
+        return "memory"
+    return None
+
+
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -274,6 +305,7 @@ class Search:
         self.depth = array("l")
         self.props = [i.name for i in self.invariants] + [m.name for m in self.monitors] + \
             [NO_TIME_STOP]
+        self._stopped = False
         self.nodes: list[tuple[str, str]] = []
         self.edges: list[tuple[int, int, Transition, Any]] = []  # (from, to, step, choices)
 
@@ -342,7 +374,8 @@ class Search:
         runs: the search holds a large frontier of acyclic immutable worlds, which the
         collector would traverse again and again (about a fifth of the time), and finds no
         cycles to free; a thread program that makes reference cycles keeps them until the
-        search ends."""
+        search ends. A SIGINT (KeyboardInterrupt) ends the search like a bound, with the
+        counts so far."""
         was = gc.isenabled()
         gc.disable()
         try:
@@ -352,13 +385,11 @@ class Search:
                 gc.enable()
 
     def _run(self, progress: Progress | None) -> ExploreResult:
-        cfg, setup, policy, keyer = self.cfg, self.setup, self.policy, self.keyer
+        cfg, setup, keyer = self.cfg, self.setup, self.keyer
         res = ExploreResult(roots=len(self.roots))
         found: dict[str, tuple[str, int]] = {}
         t0 = time.perf_counter()
         frontier: deque[tuple[World, tuple[Any, ...], int, int]] = deque()
-        bfs = cfg.strategy == "bfs"
-        depth_bounded = cfg.max_depth is not None
         stop = False
         for r, root in enumerate(self.roots):
             w0 = root.world
@@ -375,7 +406,28 @@ class Search:
                 continue
             frontier.append((w0, ms0, sid, 0))
         last = t0
+        try:
+            self._loop(frontier, res, found, t0, last, progress, stop)
+        except KeyboardInterrupt:
+            res.truncated.append("interrupted")
+        return self._finish(res, found, frontier, t0)
+
+    def _loop(self, frontier: deque[tuple[World, tuple[Any, ...], int, int]],
+              res: ExploreResult, found: dict[str, tuple[str, int]], t0: float, last: float,
+              progress: Progress | None, stop: bool) -> None:
+        cfg, setup, policy, keyer = self.cfg, self.setup, self.policy, self.keyer
+        bfs = cfg.strategy == "bfs"
+        depth_bounded = cfg.max_depth is not None
+        tick = 0
+        self._stopped = stop
         while frontier and not stop:
+            tick += 1
+            if tick % 512 == 0:
+                why = over_budget(cfg, t0)
+                if why is not None:
+                    res.truncated.append(why)
+                    stop = True
+                    break
             w, ms, sid, depth = frontier.popleft() if bfs else frontier.pop()
             if self.at[sid] < w.now or (depth_bounded and self.depth[sid] < depth):
                 continue  # superseded by an earlier (or shallower) visit of the same state
@@ -430,12 +482,20 @@ class Search:
                     progress({"states": len(self.parent), "transitions": res.transitions,
                               "depth": res.max_depth, "queue": len(frontier),
                               "elapsed": now - t0})
+        self._stopped = stop
+
+    def _finish(self, res: ExploreResult, found: dict[str, tuple[str, int]],
+                frontier: deque[Any], t0: float) -> ExploreResult:
+        cfg, keyer = self.cfg, self.keyer
+        stop = self._stopped or bool(set(res.truncated) & {"interrupted", "seconds", "memory"})
+        res.frontier = len(frontier)
         res.elapsed = time.perf_counter() - t0
         res.states = len(self.parent)
         res.bytes_per_state = self.bytes_per_state()
         res.frame_hits, res.frame_misses = keyer.frame_hits, keyer.frame_misses
         res.rebuilds = getattr(self.runtime, "rebuilds", 0)
-        cut = "states" in res.truncated or (stop and bool(frontier))
+        cut = bool(set(res.truncated) & {"states", "seconds", "memory", "interrupted"}) or \
+            (stop and bool(frontier))
         res.complete = not res.truncated and not cut
         for p in self.props:
             if p in found:
@@ -543,6 +603,10 @@ def run_walks(cfg: ExploreConfig, seeds: Sequence[int]) -> list[WalkOutcome]:
     return [walk(cfg, s, setup, roots, keyer, invs, mons) for s in seeds]
 
 
+def _run_walks_args(args: tuple[ExploreConfig, list[int]]) -> list[WalkOutcome]:
+    return run_walks(*args)
+
+
 def _chunks(seeds: list[int], n: int) -> list[list[int]]:
     size = max(1, -(-len(seeds) // n))
     return [seeds[i:i + size] for i in range(0, len(seeds), size)]
@@ -555,22 +619,42 @@ def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> Explo
     t0 = time.perf_counter()
     seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.seeds))
     outcomes: list[WalkOutcome] = []
-    if cfg.workers <= 1 or len(seeds) <= 1:
-        for chunk in _chunks(seeds, max(1, len(seeds) // 20 or 1)):
-            outcomes.extend(run_walks(cfg, chunk))
-            if progress is not None:
-                progress({"states": sum(len(o.fingerprints) for o in outcomes),
-                          "transitions": sum(o.transitions for o in outcomes),
-                          "depth": max(o.transitions for o in outcomes), "queue": 0,
-                          "elapsed": time.perf_counter() - t0})
-    else:
-        import multiprocessing as mp
+    stopped: list[str] = []
 
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(cfg.workers) as pool:
-            for part in pool.starmap(run_walks, [(cfg, c) for c in
-                                                 _chunks(seeds, cfg.workers * 4)]):
-                outcomes.extend(part)
+    def report() -> None:
+        if progress is not None and outcomes:
+            progress({"states": sum(len(o.fingerprints) for o in outcomes),
+                      "transitions": sum(o.transitions for o in outcomes),
+                      "depth": max(o.transitions for o in outcomes), "queue": 0,
+                      "elapsed": time.perf_counter() - t0})
+
+    try:
+        if cfg.workers <= 1 or len(seeds) <= 1:
+            for chunk in _chunks(seeds, max(1, len(seeds) // 20 or 1)):
+                outcomes.extend(run_walks(cfg, chunk))
+                report()
+                why = over_budget(cfg, t0)
+                if why is not None:
+                    stopped.append(why)
+                    break
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(cfg.workers) as pool:
+                try:
+                    for part in pool.imap(_run_walks_args, [(cfg, c) for c in
+                                                            _chunks(seeds, cfg.workers * 4)]):
+                        outcomes.extend(part)
+                        report()
+                        why = over_budget(cfg, t0)
+                        if why is not None:
+                            stopped.append(why)
+                            break
+                finally:
+                    pool.terminate()
+    except KeyboardInterrupt:
+        stopped.append("interrupted")
     outcomes.sort(key=lambda o: o.seed)
     seen: set[bytes] = set()
     res = ExploreResult(roots=len(fault_variants(cfg)))
@@ -583,7 +667,7 @@ def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> Explo
     res.bytes_per_state = (sys.getsizeof(seen) + len(seen) * sys.getsizeof(b"x" * DIGEST_SIZE)) \
         / max(1, len(seen))
     res.complete = False
-    res.truncated = ["random"]
+    res.truncated = ["random", *stopped]
     viols = [o.violation for o in outcomes if o.violation is not None]
     props = [i.name for i in (model_invariants() if cfg.check_model else [])] + \
         [m.name for m in monitors_for(cfg.program, cfg.settle)] + [NO_TIME_STOP]

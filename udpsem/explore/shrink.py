@@ -178,9 +178,9 @@ def from_violation(cfg: ExploreConfig, faults: Faults, v: Violation) -> Countere
 def write_trace(cfg: ExploreConfig, cx: Counterexample, path: str | Path,
                 observers: Sequence[Callable[[Step], None]] = ()) -> list[Step]:
     """Write `cx` as a trace file that `udpsem replay` runs; returns the steps."""
-    _, world0 = build_one(cfg, cx.faults)
+    setup0, world0 = build_one(cfg, cx.faults)
     header = header_json(cfg.program, cfg.scenario_params(), cfg.timing, cfg.consts, cx.faults,
-                         None, world0)
+                         None, world0, setup0)
     header = _roundtrip(header)
     setup, w = rebuild(header)
     steps: list[Step] = []

@@ -74,3 +74,24 @@ class Namespace:
 def exists(name: str) -> bool:
     """Whether a namespace of that name exists (under /run/netns)."""
     return os.path.exists(f"/run/netns/{name}")
+
+
+def remove_stale(prefix: str) -> list[str]:
+    """Delete the namespaces named `<prefix><pid>` whose process is gone (a test run that was
+    killed before it could clean up); returns their names. A live pid's are left alone."""
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=20,
+                       check=False)
+    gone = []
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        tail = name[len(prefix):]
+        if not name.startswith(prefix) or not tail.isdigit():
+            continue
+        try:
+            os.kill(int(tail), 0)
+        except ProcessLookupError:
+            Namespace(name).delete()
+            gone.append(name)
+        except PermissionError:
+            pass  # alive, someone else's
+    return gone

@@ -361,17 +361,10 @@ def _measured_faults(f: Faults, windows: dict[str, list[int]], crashes: list[Cra
 def trace_lines(program: str, params: dict[str, int], timing: Timing, consts: HostConsts,
                 res: RealResult, world: World) -> Iterator[dict[str, Any]]:
     """The real trace: a header marked `real`, then one `obs` record per label."""
-    hosts = []
-    for m in world.machines:
-        assert m.host is not None
-        hosts.append({"name": m.name,
-                      "addresses": [ip_str(a) for i in m.host.ifds if not i.is_lo
-                                    for a in i.ipset]})
-    yield {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
-           "program": program, "hosts": hosts, "params": dict(params),
-           "consts": jsonable(dataclasses.asdict(consts)),
-           "timing": dataclasses.asdict(timing), "faults": faults_json(res.faults),
-           "seed": None,
+    from udpsem.traces.record import header_json
+
+    header = header_json(program, params, timing, consts, res.faults, None, world)
+    yield {**header,
            "real": {"plan": res.plan, "observed": list(THREAD_KINDS),
                     "app_gaps": app_gaps([(ev.t, label_json(ev.label)) for ev in res.events]),
                     "end_ns": res.duration, "kernel": platform.release(),

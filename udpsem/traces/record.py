@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,22 +50,50 @@ def faults_json(f: Faults) -> dict[str, Any]:
             "disconnects": [{"host": w.host, "start": w.start, "end": w.end}
                             for w in f.disconnects],
             "crashes": [{"host": c.host, "at": c.at} for c in f.crashes],
-            "preset": f.preset}
+            "allow_inject": f.allow_inject, "preset": f.preset,
+            "never_disconnect": list(f.never_disconnect)}
 
 
-def header_json(program: str, params: dict[str, int], timing: Timing, consts: HostConsts,
-                faults: Faults, seed: int | None, world: World) -> dict[str, Any]:
+def hosts_json(world: World) -> list[dict[str, Any]]:
+    """The header's `hosts`: each machine's name and non-loopback addresses, in world order."""
     hosts = []
     for m in world.machines:
         assert m.host is not None
         addrs = [ip_str(a) for i in m.host.ifds if not i.is_lo for a in i.ipset]
         hosts.append({"name": m.name, "addresses": addrs})
+    return hosts
+
+
+def _h(x: Any) -> str:
+    return hashlib.blake2b(dumps(jsonable(x)).encode(), digest_size=16).hexdigest()
+
+
+def claims(program: str, params: dict[str, int], consts: dict[str, HostConsts],
+           timing: Timing, faults: Faults, world: World, horizon: int) -> dict[str, str]:
+    """The header's `claims`: a digest of each world-shaping field, computed from the objects
+    the world was built with (consts per host), and of the initial world and horizon. Replay
+    computes them again from the world it rebuilt and names the field that differs."""
+    return {"program": _h(program), "hosts": _h(hosts_json(world)),
+            "params": _h(dict(sorted(params.items()))),
+            "consts": _h(dict(sorted(consts.items()))), "timing": _h(timing),
+            "faults": _h(faults), "world": _h([horizon, digest(world)])}
+
+
+def header_json(program: str, params: dict[str, int], timing: Timing, consts: HostConsts,
+                faults: Faults, seed: int | None, world: World,
+                setup: Setup | None = None) -> dict[str, Any]:
+    """The trace header of a run of `world`. Pass the `setup` it runs under when its hosts'
+    constants may differ (the header's `consts` are the first host's)."""
+    by_host = dict(setup.consts) if setup is not None else \
+        {m.name: consts for m in world.machines}
+    horizon = setup.horizon if setup is not None else params["duration_ns"]
     return {"type": "header", "format": FORMAT_VERSION, "udpsem": __version__,
-            "program": program, "hosts": hosts, "params": dict(params),
+            "program": program, "hosts": hosts_json(world), "params": dict(params),
             "consts": jsonable({f.name: getattr(consts, f.name)
                                 for f in dataclasses.fields(consts)
                                 if not at_default(f, getattr(consts, f.name))}),
-            "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed}
+            "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed,
+            "claims": claims(program, dict(params), by_host, timing, faults, world, horizon)}
 
 
 @dataclass
@@ -98,7 +127,7 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     # One path, never rebuilt: the threads keep no history (flat memory in long runs).
     setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime(history=False))
     obs = observer if observer is not None else sc.observer()
-    header = header_json(program, full, timing, consts, faults, seed, world)
+    header = header_json(program, full, timing, consts, faults, seed, world, setup)
     res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
                     observers=(obs.on_step, *observers))
     res.program, res.params, res.observer = program, full, obs
@@ -123,7 +152,7 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
         if header is None:
             first = next(iter(setup.consts.values()), HostConsts())
             header = header_json("custom", {"duration_ns": setup.horizon}, setup.timing,
-                                 first, faults, seed, world)
+                                 first, faults, seed, world, setup)
         trace.write(dumps(header) + "\n")
     fired = res.rules_fired
     digester = StateDigest()
@@ -165,7 +194,8 @@ def rebuild(header: dict[str, Any], history: bool = True) -> tuple[Setup, World]
                     disconnects=tuple(Window(w["host"], w["start"], w["end"])
                                       for w in f["disconnects"]),
                     crashes=tuple(Crash(c["host"], c["at"]) for c in f["crashes"]),
-                    preset=f["preset"])
+                    allow_inject=f["allow_inject"], preset=f["preset"],
+                    never_disconnect=tuple(f["never_disconnect"]))
     timing = Timing(**header["timing"])
     consts = _consts(header["consts"])
     return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,

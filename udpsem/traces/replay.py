@@ -8,7 +8,8 @@ difference is reported with its index and what differed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from udpsem.base.choice import ChoiceError, ScriptedChooser
+from udpsem.base.jsonl import JsonlError, read_lines
 from udpsem.core.drivers import step
-from udpsem.programs.catalog import UnknownProgram
+from udpsem.programs.catalog import UnknownProgram, scenario
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, jsonable
-from udpsem.traces.record import label_json, rebuild
+from udpsem.traces.record import claims, hosts_json, label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
 
@@ -36,65 +38,170 @@ class ReplayResult:
     ok: bool
     divergence: str | None = None
     final_time: int = 0
+    interrupted: bool = False
 
 
 def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    """The validated header and an iterator of validated records; TraceError on bad input."""
+    """The validated header and an iterator of validated records; TraceError on bad input
+    (naming the file and line). Reads plain or gzip-compressed JSON Lines."""
     p = Path(path)
+    lines = read_lines(p, "trace")
     try:
-        fh = p.open("r", encoding="utf-8")
-    except OSError as e:
-        raise TraceError(f"{p}: cannot open trace: {e.strerror or e}") from None
-    first = fh.readline()
-    if not first:
-        fh.close()
-        raise TraceError(f"{p}: empty trace file (expected a header line)")
-    header = _parse(p, 1, first)
-    if header.get("type") != "header":
-        fh.close()
-        raise TraceError(f"{p}:1: the first line is not a trace header")
-    if header.get("format") != FORMAT_VERSION:
-        fh.close()
-        raise TraceError(f"{p}:1: trace format version {header.get('format')!r} is not "
-                         f"supported (this udpsem reads version {FORMAT_VERSION})")
-    try:
-        Header.model_validate(header)
-    except ValidationError as e:
-        fh.close()
-        raise TraceError(f"{p}:1: invalid header: {_first_error(e)}") from None
+        try:
+            n, header = next(lines)
+        except StopIteration:
+            raise TraceError(f"{p}: empty trace file (expected a header line)") from None
+        if not isinstance(header, dict) or header.get("type") != "header":
+            raise TraceError(f"{p}:{n}: the first line is not a trace header")
+        if type(header.get("format")) is not int or header["format"] != FORMAT_VERSION:
+            raise TraceError(f"{p}:{n}: trace format version {header.get('format')!r} is "
+                             f"not supported (this udpsem reads version {FORMAT_VERSION})")
+        try:
+            Header.model_validate(header)
+        except ValidationError as e:
+            raise TraceError(f"{p}:{n}: invalid header: {_first_error(e)}") from None
+    except JsonlError as e:
+        lines.close()
+        raise TraceError(str(e)) from None
+    except TraceError:
+        lines.close()
+        raise
 
     def records() -> Iterator[dict[str, Any]]:
-        with fh:
-            for n, line in enumerate(fh, start=2):
-                rec = _parse(p, n, line)
+        try:
+            for n, rec in lines:
+                if not isinstance(rec, dict):
+                    raise TraceError(f"{p}:{n}: not a JSON object")
+                if rec.get("type") == "header":
+                    raise TraceError(f"{p}:{n}: a second header")
                 try:
                     Record.model_validate(rec)
                 except ValidationError as e:
-                    raise TraceError(f"{p}:{n}: invalid step record: {_first_error(e)}") from None
+                    raise TraceError(f"{p}:{n}: invalid step record: {_first_error(e)}") \
+                        from None
                 yield rec
+        except JsonlError as e:
+            raise TraceError(str(e)) from None
+        finally:
+            lines.close()
 
     return header, records()
 
 
-def _parse(p: Path, n: int, line: str) -> dict[str, Any]:
-    if not line.endswith("\n"):
-        try:
-            json.loads(line)
-        except json.JSONDecodeError:
-            raise TraceError(f"{p}:{n}: truncated record (the line ends mid-JSON)") from None
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise TraceError(f"{p}:{n}: not JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(obj, dict):
-        raise TraceError(f"{p}:{n}: not a JSON object")
-    return obj
-
-
 def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(x) for x in err["loc"])
-    return f"{where}: {err['msg']}" if where else err["msg"]
+    errs = e.errors()
+    # In a union, the branches whose discriminator does not match say only that; the
+    # branch that does match says what is wrong.
+    err = next((x for x in errs if x["type"] != "literal_error"), errs[0])
+    where = ".".join(str(x) for x in err["loc"] if not (isinstance(x, str) and "[" in x))
+    got = err.get("input")
+    shown = ""
+    if isinstance(got, (int, float, str, bool)) or got is None:
+        text = json.dumps(got)
+        shown = f" (got {text[:40]}{'...' if len(text) > 40 else ''})"
+    msg = err["msg"]
+    return f"{where}: {msg}{shown}" if where else f"{msg}{shown}"
+
+
+def check_header(path: str | Path, header: dict[str, Any], setup: Setup, world: World,
+                 catalogued: bool = True) -> None:
+    """Every world-shaping claim of `header` against the world rebuilt from it: the program's
+    parameter names (catalogued programs), the hosts and their addresses, and the digests of
+    `claims` recomputed from the rebuilt objects. TraceError naming the first field that
+    differs."""
+    if catalogued:
+        sc = scenario(header["program"])
+        given, known = set(header["params"]), set(sc.defaults)
+        for k in sorted(given - known):
+            raise TraceError(f"{path}:1: header field params.{k}: {sc.name} has no parameter "
+                             f"{k!r} (it has {', '.join(sorted(known))})")
+        for k in sorted(known - given):
+            raise TraceError(f"{path}:1: header field params.{k} is missing")
+    rebuilt = hosts_json(world)
+    claimed = header["hosts"]
+    if len(claimed) != len(rebuilt):
+        raise TraceError(f"{path}:1: header field hosts lists {len(claimed)} hosts but the "
+                         f"world rebuilt from the header has {len(rebuilt)}")
+    for i, (c, r) in enumerate(zip(claimed, rebuilt)):
+        for k in ("name", "addresses"):
+            if c[k] != r[k]:
+                raise TraceError(f"{path}:1: header field hosts[{i}].{k} claims {c[k]} but "
+                                 f"the world rebuilt from the header has {r[k]}")
+    again = claims(header["program"], header["params"], dict(setup.consts), setup.timing,
+                   setup.faults, world, setup.horizon)
+    for k, want in header["claims"].items():
+        if again[k] != want:
+            what = ("the initial world (program, params, hosts or horizon)" if k == "world"
+                    else f"its {k}")
+            raise TraceError(f"{path}:1: header field {k!r} does not describe the world this "
+                             f"trace was recorded in: {what} rebuilt from the header differs "
+                             f"from the recorded one (claims.{k} digest)")
+
+
+def rule_counts(paths: Sequence[str | Path]) -> Counter[str]:
+    """How often each rule (and partner rule) fired over trace files, each validated as
+    replay validates it (TraceError naming file and line otherwise)."""
+    c: Counter[str] = Counter()
+    for path in paths:
+        _, records = read_trace(path)
+        for rec in records:
+            c[rec["rule"]] += 1
+            if rec["partner"] is not None:
+                c[rec["partner"]] += 1
+    return c
+
+
+def _short(x: Any, width: int = 48) -> str:
+    text = json.dumps(x, ensure_ascii=True, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def label_diff(model: Any, recorded: Any, most: int = 3) -> str:
+    """The paths where two labels (as JSON) differ, with short values: `model` is what the
+    replayed step gives, `recorded` what the trace says."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if len(out) > most or a == b:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if k not in a or k not in b:
+                    out.append(f"{path}.{k}: {'absent' if k not in a else _short(a[k])} "
+                               f"(trace: {'absent' if k not in b else _short(b[k])})")
+                else:
+                    walk(a[k], b[k], f"{path}.{k}")
+            return
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for j, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{path}[{j}]")
+            return
+        out.append(f"{path}: {_short(a)} (trace: {_short(b)})")
+
+    walk(model, recorded, "label")
+    more = f" and {len(out) - most} more" if len(out) > most else ""
+    return "; ".join(out[:most]) + more
+
+
+def changed_parts(before: World, after: World) -> str:
+    """Which parts of the world a step replaced (the only suspects when its digest differs)."""
+    parts = [f"machine {m1.name}" for m0, m1 in zip(before.machines, after.machines)
+             if m0 is not m1]
+    names = {"net": "the messages in flight", "schedule": "the fault schedule",
+             "drops": "the drop counts"}
+    for name, text in names.items():
+        if getattr(before, name, None) is not getattr(after, name, None):
+            parts.append(text)
+    if before.now != after.now:
+        parts.append("the clock")
+    return ", ".join(parts) or "nothing (the recorded digest is wrong)"
+
+
+def _params_known(path: str | Path, header: dict[str, Any]) -> None:
+    sc = scenario(header["program"])
+    for k in sorted(set(header["params"]) - set(sc.defaults)):
+        raise TraceError(f"{path}:1: header field params.{k}: {sc.name} has no parameter "
+                         f"{k!r} (it has {', '.join(sorted(sc.defaults))})")
 
 
 def replay(path: str | Path,
@@ -107,42 +214,51 @@ def replay(path: str | Path,
     """
     header, records = read_trace(path)
     try:
+        if rebuild_with is None and header.get("source") is None:
+            scenario(header["program"])
+            _params_known(path, header)
         setup, world = rebuild_with(header) if rebuild_with else rebuild(header, history=False)
     except UnknownProgram as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"{path}:1: header does not describe a runnable setup: {e}") from None
+    check_header(path, header, setup, world,
+                 catalogued=rebuild_with is None and header.get("source") is None)
     digester = StateDigest()
     n = 0
-    for rec in records:
-        i = rec["i"]
-        if i != n:
-            return ReplayResult(n, False, f"step {n}: record has index {i}", world.now)
-        chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])
-        try:
-            st = step(setup, world, chooser)
-        except ChoiceError as e:
-            return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
-        if st is None:
-            return ReplayResult(n, False, f"step {n}: the model has no transition here but the "
-                                f"trace records {rec['rule']}", world.now)
-        t = st.transition
-        problems = []
-        if not chooser.exhausted:
-            problems.append("not all recorded choices were used")
-        if t.rule != rec["rule"] or t.partner != rec["partner"]:
-            problems.append(f"rule {t.rule}/{t.partner} but the trace records "
-                            f"{rec['rule']}/{rec['partner']}")
-        lab = label_json(t.label)
-        if jsonable(lab) != rec["label"]:
-            problems.append(f"label {lab} but the trace records {rec['label']}")
-        if t.world.now != rec["t"]:
-            problems.append(f"time {t.world.now} but the trace records {rec['t']}")
-        if not problems and digester(t.world) != rec["digest"]:
-            problems.append("the successor state differs from the recorded one (digest)")
-        if problems:
-            return ReplayResult(n, False, f"step {n} ({rec['rule']}): " + "; ".join(problems),
-                                world.now)
-        world = t.world
-        n += 1
+    try:
+        for rec in records:
+            i = rec["i"]
+            if i != n:
+                return ReplayResult(n, False, f"step {n}: record has index {i}", world.now)
+            chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])
+            try:
+                st = step(setup, world, chooser)
+            except ChoiceError as e:
+                return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
+            if st is None:
+                return ReplayResult(n, False, f"step {n}: the model has no transition here but "
+                                    f"the trace records {rec['rule']}", world.now)
+            t = st.transition
+            problems = []
+            if not chooser.exhausted:
+                problems.append("not all recorded choices were used")
+            if t.rule != rec["rule"] or t.partner != rec["partner"]:
+                problems.append(f"rule {t.rule}/{t.partner} but the trace records "
+                                f"{rec['rule']}/{rec['partner']}")
+            lab = jsonable(label_json(t.label))
+            if lab != rec["label"]:
+                problems.append("label differs: " + label_diff(lab, rec["label"]))
+            if t.world.now != rec["t"]:
+                problems.append(f"time {t.world.now} but the trace records {rec['t']}")
+            if not problems and digester(t.world) != rec["digest"]:
+                problems.append("the successor state differs from the recorded one (digest); "
+                                "this step changed " + changed_parts(world, t.world))
+            if problems:
+                return ReplayResult(n, False, f"step {n} ({rec['rule']}): "
+                                    + "; ".join(problems), world.now)
+            world = t.world
+            n += 1
+    except KeyboardInterrupt:
+        return ReplayResult(n, False, None, world.now, interrupted=True)
     return ReplayResult(n, True, None, world.now)

@@ -346,7 +346,7 @@ def events(header: dict[str, Any], records: Iterable[dict[str, Any]],
         if rule in MARK_RULES and host is not None:
             mk, text = MARK_RULES[rule]
             if tid is None:
-                mk_lane = next(iter(sorted(lanes[host])), "thread 0")
+                mk_lane = ""  # a host event (e.g. an ICMP error arriving): on the lifeline
             else:
                 mk_lane = lane
                 lanes[host].add(lane)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from udpsem.base.time import MS
-from udpsem.traces.schema import FORMAT_VERSION
 from udpsem.check.environment import with_measured_apps
 from udpsem.check.search import THREAD_KINDS, WIRE_KINDS, Checker, Obs, SearchRuntime, Verdict
+from udpsem.traces.schema import FORMAT_VERSION
 
 DEFAULT_TOLERANCE = 2 * MS
 

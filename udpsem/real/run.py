@@ -32,11 +32,10 @@ from typing import Any
 
 from udpsem.base.labels import Label
 from udpsem.base.time import MS, US
-from udpsem.base.version import __version__
 from udpsem.check.environment import app_gaps
 from udpsem.hosts.calls import Call, Create
 from udpsem.hosts.state import HostConsts, Timing
-from udpsem.hosts.values import Fail, Ok, UDPError, ip_str
+from udpsem.hosts.values import Fail, Ok, UDPError
 from udpsem.network.faults import Crash, Faults, Window
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.host import Killed, RealHost
@@ -51,9 +50,7 @@ from udpsem.state.components import (
     StoreSet,
 )
 from udpsem.state.world import Setup, World
-from udpsem.traces.encode import jsonable
-from udpsem.traces.record import faults_json, label_json
-from udpsem.traces.schema import FORMAT_VERSION
+from udpsem.traces.record import label_json
 
 REAL_TIMING = Timing(dpropmin=1 * US, dpropmax=10 * MS, dsch=50 * MS, doq=50 * MS,
                      dstore=50 * MS, dthread=50 * MS)

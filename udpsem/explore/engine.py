@@ -36,7 +36,7 @@ from typing import Any
 from udpsem.base.labels import Transition
 from udpsem.base.time import NEVER, fmt_ns
 from udpsem.core.drivers import fire, step
-from udpsem.core.system import SHARED_CANDIDATES, enabled
+from udpsem.core.system import enabled
 from udpsem.explore.choosers import Discretisation, TreeChooser, WalkChooser
 from udpsem.explore.fingerprint import DIGEST_SIZE, Keyer
 from udpsem.explore.properties import (
@@ -289,8 +289,6 @@ class Search:
             self.setup.horizon = cfg.horizon
             self.runtime = self.setup.runtime
             self.roots = [Root(self.setup.faults, w) for w in world[1]]
-        # States share most machines with their neighbours: memoise candidates by identity.
-        self.setup.memo.setdefault(SHARED_CANDIDATES, {})
         self.policy = cfg.discretisation
         if invariants is None:
             invariants = model_invariants() if cfg.check_model else []

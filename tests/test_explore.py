@@ -38,8 +38,10 @@ def _cli(*args: str) -> Any:
 
 def _json(*args: str) -> dict[str, Any]:
     res = _cli(*args, "--json")
-    assert res.exit_code == 0, res.output
-    return json.loads(res.output)  # type: ignore[no-any-return]
+    assert res.exit_code in (0, 1), res.output
+    out = json.loads(res.output)
+    assert res.exit_code == (1 if out["violation"] else 0)  # exit 1: a property violated
+    return out  # type: ignore[no-any-return]
 
 
 # Theorem 2 -----------------------------------------------------------------------------------
@@ -119,8 +121,9 @@ _VOLATILE = ("elapsed_s", "states_per_s")
 def _run_subprocess(args: list[str], hashseed: str, cwd: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONHASHSEED": hashseed}
     p = subprocess.run([sys.executable, "-m", "udpsem", "explore", *args, "--json"],
-                       capture_output=True, text=True, env=env, cwd=cwd, check=True)
+                       capture_output=True, text=True, env=env, cwd=cwd, check=False)
     out = json.loads(p.stdout)
+    assert p.returncode == (1 if out["violation"] else 0), p.stderr  # 1: a property violated
     for k in _VOLATILE:
         out.pop(k)
     if out["violation"]:
@@ -188,7 +191,7 @@ def test_human_report_names_the_counterexample(tmp_path: Path) -> None:
     cx = tmp_path / "cx.jsonl"
     res = _cli("heartbeat", "--horizon", "3s", "--preset", "paper", "--dpropmax", "600ms",
                "--no-model-invariants", "--counterexample", str(cx))
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # a property violated
     assert "theorem2" in res.output and "violated" in res.output and str(cx) in res.output
 
 

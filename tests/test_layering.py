@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("udpsem.hosts", "udpsem.network.messages", "udpsem.network.faults"),
     ("udpsem.state",),
     ("udpsem.network.rules", "udpsem.network.lifecycle", "udpsem.programs.threads",
-     "udpsem.programs.runtime", "udpsem.programs.data"),
+     "udpsem.programs.runtime", "udpsem.programs.data", "udpsem.programs.checks"),
     ("udpsem.core",),
     ("udpsem.programs",),
     ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check",

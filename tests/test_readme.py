@@ -26,21 +26,18 @@ def test_readme_python_examples_run(capsys) -> None:  # type: ignore[no-untyped-
 
 
 def test_custom_world_trace_replays(tmp_path: Path) -> None:
-    """A hand-built world's trace replays through `rebuild_with`."""
-    from udpsem.base.time import S
-    from udpsem.network.faults import Faults
+    """The README's own world: its trace replays through `rebuild_with`."""
     from udpsem.programs.runtime import GeneratorRuntime
-    from udpsem.programs.world import build_world
     from udpsem.traces.replay import replay
 
     ns: dict[str, Any] = {"__name__": "readme"}
-    block = next(b for b in _python_blocks() if "build_world" in b)
+    block = next(b for b in _python_blocks() if "WorldSpec(" in b)
     exec(compile(block, "README.md", "exec"), ns)  # noqa: S102  (the README is ours)
     path = tmp_path / "custom.jsonl"
     path.write_text(ns["trace"].getvalue())
 
     def rebuild(header: dict[str, Any]) -> Any:
-        return build_world(ns["hosts"], Faults(loss=0.2), GeneratorRuntime(), horizon=2 * S)
+        return ns["spec"].build(GeneratorRuntime())
 
     res = replay(path, rebuild_with=rebuild)
     assert res.ok, res.divergence

@@ -113,8 +113,9 @@ def test_chart_pairs_sends_with_deliveries(hb_trace: Path) -> None:
 def test_chart_duplicates_and_unplugged_receiver(tmp_path: Path) -> None:
     # ALAN is unplugged (not allowed under --preset paper) and datagrams get duplicated.
     path = tmp_path / "d.jsonl"
-    udpsem("run", "heartbeat", "--seed", "3", "--duration", "12s", "--dup", "0.5",
-           "--disconnect", "ALAN@4s-8s", "--trace", str(path))
+    p = udpsem("run", "heartbeat", "--seed", "3", "--duration", "12s", "--dup", "0.5",
+               "--disconnect", "ALAN@4s-8s", "--trace", str(path), check=False)
+    assert p.returncode == 1, p.stderr  # unplugging ALAN breaks Theorem 2: exit status 1
     header, recs = _records(path)
     data = events(header, recs)
     copies = sum(len([1 for k, _ in r["choices"] if k == "delay"]) for r in recs
@@ -356,8 +357,9 @@ def test_state_command(hb_trace: Path) -> None:
 def test_chart_of_a_crash(tmp_path: Path) -> None:
     # ALAN crashes at 8 s: its calls and status end there, KURT's pings leave the network
     path = tmp_path / "c.jsonl"
-    udpsem("run", "heartbeat", "--seed", "2", "--duration", "12s", "--loss", "0.2",
-           "--crash", "ALAN@8s", "--trace", str(path))
+    p = udpsem("run", "heartbeat", "--seed", "2", "--duration", "12s", "--loss", "0.2",
+               "--crash", "ALAN@8s", "--trace", str(path), check=False)
+    assert p.returncode == 1, p.stderr  # the crash breaks Theorem 2: exit status 1
     header, recs = _records(path)
     data = events(header, recs)
     assert [(b.host, b.kind, b.t0, b.t1) for b in data.bands] == [("ALAN", "crashed", 8 * S,

@@ -23,6 +23,7 @@ from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
+from udpsem.programs.files import is_file_ref
 
 
 def _console() -> Console:
@@ -36,7 +37,11 @@ def _console() -> Console:
 @click.version_option(__version__, prog_name="udpsem")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """udpsem: an executable, timed semantics of UDP sockets with threads and failures."""
+    """udpsem: an executable, timed semantics of UDP sockets with threads and failures.
+
+    Exit statuses of every command: 0 nothing violated; 1 a property violated (a
+    Theorem 2, session, invariant or monitor violation, an exception escaping a thread, a
+    replay that diverged); 2 bad input."""
     if ctx.invoked_subcommand is None:  # bare `udpsem`: the help, and exit status 0
         click.echo(ctx.get_help())
         ctx.exit(0)
@@ -79,8 +84,15 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
         trace_path: Path | None, limit: int, all_rows: bool, settle: str | None,
         as_json: bool) -> None:
-    """Run PROGRAM (see `udpsem programs`) in the model under a fault setting."""
+    """Run PROGRAM in the model under a fault setting: a built-in program (see `udpsem
+    programs`) or a program file FILE.py[:NAME], whose function NAME (default `world`)
+    returns a udpsem.WorldSpec; its fault defaults apply unless an option overrides them.
+
+    Exit status: 0 nothing violated; 1 a property violated (Theorem 2, a session
+    guarantee, a program file's invariant or monitor) or an exception escaped a thread
+    (shown with the program's traceback); 2 bad input."""
     from udpsem.programs.catalog import ScenarioError
+    from udpsem.traces.record import ProgramFailure
     from udpsem.traces.record import run as run_program
     from udpsem.traces.render import Timeline, rules_table
 
@@ -118,6 +130,8 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         _fail(f"--disconnect/--crash: {e}")
     faults = Faults(loss=loss, dup=dup, max_copies=max_copies, disconnects=windows,
                     crashes=crash_list)
+    if is_file_ref(program):
+        faults = _file_faults(program, faults)
     if preset is not None:
         try:
             faults = apply_preset(faults, preset)
@@ -154,6 +168,9 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
                               observers=() if as_json else (timeline,), observer=observer)
     except ScenarioError as e:
         _fail(str(e))
+    except ProgramFailure as e:
+        click.echo(f"udpsem: {e.report()}", err=True)
+        sys.exit(1)
     finally:
         if trace_fh is not None:
             trace_fh.close()
@@ -163,6 +180,8 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
                                "rules_fired": dict(sorted(res.rules_fired.items()))}
     if as_json:
         click.echo(json.dumps(summary))
+        if _violated(obs):
+            sys.exit(1)
         return
     faults_text = ", ".join(filter(None, [
         f"loss {loss}", f"dup {dup}" if dup else "", f"preset {preset}" if preset else "",
@@ -173,18 +192,52 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
     obs.render(console, res)
     if trace_path is not None:
         console.print(f"trace written to {escape(str(trace_path))}")
+    if _violated(obs):
+        sys.exit(1)
+
+
+def _violated(obs: Any) -> bool:
+    """Whether a run's observer saw a property violated (`violations`: a count, a list, or
+    a method giving a list)."""
+    v = getattr(obs, "violations", None)
+    if callable(v):
+        v = v()
+    return bool(v)
+
+
+def _file_faults(program: str, given: Faults) -> Faults:
+    """A program file's fault defaults, with each fault option given on the command line
+    instead of its default."""
+    from dataclasses import replace
+
+    from udpsem.programs.files import load
+
+    ctx = click.get_current_context()
+    base = load(program).spec.run_faults()
+    over: dict[str, Any] = {}
+    for opt, field_name in (("loss", "loss"), ("dup", "dup"), ("max_copies", "max_copies"),
+                            ("disconnects", "disconnects"), ("crashes", "crashes")):
+        if ctx.get_parameter_source(opt) != click.core.ParameterSource.DEFAULT:
+            over[field_name] = getattr(given, field_name)
+    return replace(base, **over)
 
 
 @cli.command()
 @click.argument("trace_file", metavar="FILE")
+@click.option("--program", "program_file", default=None, metavar="FILE.py[:NAME]",
+              help="the program file the trace was recorded from (its digest is checked)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
-def replay(trace_file: str, as_json: bool) -> None:
-    """Re-run a trace from its recorded choices and check every step."""
+def replay(trace_file: str, program_file: str | None, as_json: bool) -> None:
+    """Re-run a trace from its recorded choices and check every step. A trace of a program
+    file needs --program FILE.py[:NAME]: replay never imports what a trace names.
+
+    Exit status: 0 every step replayed; 1 the replay diverged; 2 bad input (unreadable or
+    invalid trace, missing or different program file)."""
     from udpsem.traces.replay import TraceError
     from udpsem.traces.replay import replay as do_replay
 
     try:
-        res = do_replay(trace_file)
+        res = do_replay(trace_file, program=program_file)
     except TraceError as e:
         _fail(str(e))
     from rich.text import Text

@@ -21,6 +21,7 @@ from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import size as _size
 from udpsem.explore.fingerprint import DIGEST_SIZE, collision_probability
+from udpsem.programs.files import is_file_ref
 
 MAX_WORKERS = 32
 """At most this many worker processes: a swarm of walks gains nothing past the cores, and
@@ -131,8 +132,15 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
             no_model_invariants: bool, all_violations: bool, graph_path: Path | None,
             cx_path: Path | None, no_shrink: bool, chart_path: Path | None, settle: str,
             find_settle: bool, as_json: bool) -> None:
-    """Explore every behaviour of PROGRAM (heartbeat) within bounds; check host_ok,
-    network_ok, no escaping exception and (heartbeat) Theorem 2; write a counterexample."""
+    """Explore every behaviour of PROGRAM within bounds; check host_ok, network_ok, no
+    escaping exception, no time stop and (heartbeat) Theorem 2; write a counterexample.
+
+    PROGRAM is heartbeat, echo, or a program file FILE.py[:NAME] (its world's invariants
+    and monitors are checked too; its horizon and fault bounds are the defaults, and a bound
+    given here enables its fault; a counterexample goes to FILE.counterexample.jsonl unless
+    --counterexample names another file).
+
+    Exit status: 0 no property violated; 1 a property violated; 2 bad input."""
     from udpsem.base.time import fmt_ns
     from udpsem.explore.choosers import Discretisation
     from udpsem.explore.engine import ExploreConfig
@@ -197,6 +205,8 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
         _fail("--graph exports the state graph of a bfs or dfs search; random walks "
               "keep no graph (use --strategy bfs or dfs)")
     memory = _size(max_memory, "--max-memory")
+    if is_file_ref(program):
+        faults, hz, cx_path = _file_settings(program, faults, hz, cx_path, windows)
     cfg = ExploreConfig(program=program, horizon=hz, timing=t, faults=faults, params=params,
                         max_seconds=max_seconds, max_memory=memory,
                         discretisation=Discretisation(delays=delays, time_grid=time_grid,
@@ -287,6 +297,8 @@ def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
             cx_written = str(cx_path)
             timeline.violated(cx.time, cx.prop, cx.message)
         cx_summary["file"] = cx_written
+        if is_file_ref(cfg.program):
+            cx_summary["program_file"] = cfg.program
     return cx_summary, cx_written, timeline
 
 
@@ -305,9 +317,11 @@ def _print_counterexample(out: Console, cx_summary: dict[str, Any] | None,
         from udpsem.view.cli import last_state_text
 
         out.print("the violating state (* what its last step changed):", markup=False)
-        out.print(last_state_text(cx_written), markup=False, highlight=False, soft_wrap=True)
-        out.print(f"written to {cx_written}; check it with `udpsem replay {cx_written}`",
-                  markup=False)
+        prog = cx_summary.get("program_file")
+        out.print(last_state_text(cx_written, prog), markup=False, highlight=False,
+                  soft_wrap=True)
+        again = f"udpsem replay {cx_written}" + (f" --program {prog}" if prog else "")
+        out.print(f"written to {cx_written}; check it with `{again}`", markup=False)
 
 
 def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
@@ -419,11 +433,13 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         click.echo(json.dumps(summary))
         if "interrupted" in res.truncated:
             sys.exit(130)
+        if res.violation is not None:
+            sys.exit(1)
         return
     out = Console()
     out.print(f"[bold]{program}[/]: {strategy}, horizon {fmt_ns(hz)}, {res.roots} root(s), "
               f"delays {delays}, timing {timing}, copies ≤ {faults.max_copies if faults.dup else 1}"
-              f", successive drops ≤ {faults.max_successive_drops or 0}"
+              f", successive drops ≤ {_drops_bound(faults)}"
               + "".join(f", disconnect {w}" for w in windows))
     out.print(f"{res.states} states, {res.transitions} transitions, max depth {res.max_depth}, "
               f"{res.elapsed:.2f} s, {res.states_per_s:,.0f} states/s, "
@@ -449,3 +465,41 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         out.print(f"state graph written to {escape(str(graph_path))}")
     if "interrupted" in res.truncated:
         sys.exit(130)
+    if res.violation is not None:
+        sys.exit(1)
+
+
+def _drops_bound(faults: Any) -> str:
+    """The bound on successive drops explored: 0 without loss, ∞ for loss without one."""
+    if not faults.loss:
+        return "0"
+    return "∞" if faults.max_successive_drops is None else str(faults.max_successive_drops)
+
+
+def _file_settings(program: str, faults: Any, hz: int, cx_path: Path | None,
+                   windows: tuple[Any, ...]) -> tuple[Any, int, Path]:
+    """A program file's exploration defaults (its horizon, its fault bounds: a bound
+    enables its fault), each option given on the command line instead of its default."""
+    from udpsem.programs.files import load, split_ref
+
+    ctx = click.get_current_context()
+    spec = load(program).spec
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    base = spec.explore_faults()
+    over: dict[str, Any] = {}
+    if given("max_copies"):
+        over.update(max_copies=faults.max_copies, dup=faults.dup)
+    if given("max_successive_drops"):
+        over.update(max_successive_drops=faults.max_successive_drops, loss=faults.loss)
+    if given("disconnects"):
+        over["disconnects"] = windows
+    if given("preset"):
+        over = {}
+        base = faults
+    horizon = hz if given("horizon") else spec.horizon
+    path = cx_path if cx_path is not None else \
+        Path(Path(split_ref(program)[0]).stem + ".counterexample.jsonl")
+    return replace(base, **over), horizon, path

@@ -50,6 +50,7 @@ from udpsem.explore.properties import (
 )
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults, Window
+from udpsem.programs import files
 from udpsem.programs.catalog import scenario
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.state.world import Setup, World
@@ -205,10 +206,22 @@ def build(cfg: ExploreConfig, runtime: Any | None = None) -> tuple[Setup, list[R
 
 
 def monitors_for(program: str, settle: int = SETTLE) -> list[Monitor]:
-    """The trace properties checked for a program (`settle`: Theorem 2's settle time)."""
+    """The trace properties checked for a program (`settle`: Theorem 2's settle time); for
+    a program file, its own monitors and no_escape."""
     if program == "heartbeat":
         return [Theorem2(settle=settle), NoEscape()]
+    if files.is_file_ref(program):
+        return [*files.load(program).spec.monitors, NoEscape()]
     return [NoEscape()]
+
+
+def invariants_for(cfg: ExploreConfig) -> list[Invariant]:
+    """The state properties checked: the model's (host_ok, network_ok, unless
+    `check_model` is off) and, for a program file, its own — added, never instead."""
+    out = model_invariants() if cfg.check_model else []
+    if files.is_file_ref(cfg.program):
+        out.extend(files.load(cfg.program).spec.invariants)
+    return out
 
 
 def expand(setup: Setup, world: World, policy: Discretisation) -> list[tuple[list[Any],
@@ -290,11 +303,10 @@ class Search:
             self.runtime = self.setup.runtime
             self.roots = [Root(self.setup.faults, w) for w in world[1]]
         self.policy = cfg.discretisation
-        if invariants is None:
-            invariants = model_invariants() if cfg.check_model else []
-        self.invariants = list(invariants)
-        self.monitors = list(monitors) if monitors is not None else \
-            monitors_for(cfg.program, cfg.settle)
+        # Given invariants and monitors are checked in addition to the program's own and
+        # the model's (never instead of them).
+        self.invariants = [*invariants_for(cfg), *(invariants or ())]
+        self.monitors = [*monitors_for(cfg.program, cfg.settle), *(monitors or ())]
         self.keyer = Keyer(self.runtime, cfg.horizon, cfg.frames)
         self.visited: dict[bytes, int] = {}
         self.parent = array("q")
@@ -596,7 +608,7 @@ def run_walks(cfg: ExploreConfig, seeds: Sequence[int]) -> list[WalkOutcome]:
     runtime = ExploreRuntime()
     setup, roots = build(cfg, runtime)
     keyer = Keyer(runtime, cfg.horizon, cfg.frames)
-    invs = model_invariants() if cfg.check_model else []
+    invs = invariants_for(cfg)
     mons = monitors_for(cfg.program, cfg.settle)
     return [walk(cfg, s, setup, roots, keyer, invs, mons) for s in seeds]
 
@@ -667,7 +679,7 @@ def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> Explo
     res.complete = False
     res.truncated = ["random", *stopped]
     viols = [o.violation for o in outcomes if o.violation is not None]
-    props = [i.name for i in (model_invariants() if cfg.check_model else [])] + \
+    props = [i.name for i in invariants_for(cfg)] + \
         [m.name for m in monitors_for(cfg.program, cfg.settle)] + [NO_TIME_STOP]
     for p in props:
         res.verdicts[p] = "violated" if any(v.prop == p for v in viols) else "unknown"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from udpsem.base.labels import Transition
 from udpsem.base.time import MS, fmt_ns
@@ -46,8 +46,12 @@ class Invariant:
     summary: str = ""
 
     def violation(self, setup: Setup, world: World) -> str | None:
-        """None if the invariant holds in `world`, else a one-line reason."""
-        out = self.fn(setup, world)
+        """None if the invariant holds in `world`, else a one-line reason. A predicate that
+        raises is violated, the reason naming the exception and the predicate's line."""
+        try:
+            out = self.fn(setup, world)
+        except Exception as e:  # noqa: BLE001 — a bug in the user's predicate, reported
+            return f"{self.name} raised {type(e).__name__}: {e} ({_where(e)})"
         if out is None or out is True:
             return None
         if out is False:
@@ -55,8 +59,34 @@ class Invariant:
         return str(out)
 
 
+def _where(e: BaseException) -> str:
+    """`file:line` of the innermost frame of `e`'s traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"at {f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
+
+
+@overload
+def invariant(name: Check, summary: str = "") -> Invariant: ...
+
+
+@overload
+def invariant(name: str | None = None, summary: str = "") -> Callable[[Check], Invariant]: ...
+
+
 def invariant(name: str | Check | None = None, summary: str = "") -> Any:
-    """Decorator making an `Invariant` of `fn(setup, world)`; usable bare or with a name."""
+    """Decorator making an `Invariant` of `fn(setup, world)`; usable bare (`@invariant`) or
+    with a name (`@invariant("one_leader")`).
+
+    `fn` is called on every state (of a run of a program file, or of an exploration) with
+    the run's `Setup` and the `World` (`world.now` in ns, `world.machine(name).store` the
+    `(location, value)` pairs of a host's store, ...). It returns None or True when the
+    property holds, False or a one-line reason (a str) when it does not; raising counts as
+    violated. The result is an `Invariant` for `WorldSpec(invariants=[...])`."""
 
     def deco(fn: Check) -> Invariant:
         return Invariant(nm or fn.__name__, fn, summary or (fn.__doc__ or "").strip())
@@ -111,7 +141,14 @@ class NoEscape(Monitor):
         return None
 
     def violation(self, state: Any, world: World) -> str | None:
-        return state  # type: ignore[no-any-return]
+        if state is not None:
+            return state  # type: ignore[no-any-return]
+        for m in world.machines:
+            for a in m.apps:
+                if isinstance(a.request, Raised):
+                    return f"{m.name}: exception escaped application thread {a.tid}: " \
+                           f"{a.request.error}"
+        return None
 
 
 SETTLE = 2_600 * MS

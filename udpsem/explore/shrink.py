@@ -27,6 +27,7 @@ from udpsem.explore.choosers import LenientChooser
 from udpsem.explore.engine import ExploreConfig, ExploreRuntime, Violation, monitors_for
 from udpsem.explore.properties import Invariant, Monitor, model_invariants
 from udpsem.network.faults import Faults
+from udpsem.programs import files
 from udpsem.programs.catalog import scenario
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import dumps
@@ -182,7 +183,7 @@ def write_trace(cfg: ExploreConfig, cx: Counterexample, path: str | Path,
     header = header_json(cfg.program, cfg.scenario_params(), cfg.timing, cfg.consts, cx.faults,
                          None, world0, setup0)
     header = _roundtrip(header)
-    setup, w = rebuild(header)
+    setup, w = rebuild(header, cfg.program if files.is_file_ref(cfg.program) else None)
     steps: list[Step] = []
     with Path(path).open("w", encoding="utf-8") as fh:
         fh.write(dumps(header) + "\n")

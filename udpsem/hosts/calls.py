@@ -184,89 +184,151 @@ CALL_NAMES: frozenset[str] = frozenset(c.name for c in ALL_CALLS)
 # Constructors named as in the paper, so that programs read `fd = yield socket()`.
 
 def socket() -> Socket:
+    """`fd = yield socket()`: a new UDP socket, unbound and unconnected.
+
+    Result: the fd (an int). Errors: EMFILE, ENFILE, ENOBUFS, ENOMEM."""
     return Socket()
 
 
 def bind(fd: FD, ip: IP | None, port: Port | None) -> Bind:
+    """`yield bind(fd, ip, port)`: give the socket a local address.
+
+    `ip`: an IP value from `ip("10.0.0.1")`, or None for any local address; `port`: an int
+    in 1..65535, or None for an ephemeral port (a recorded choice). Result: None.
+    Errors: EADDRINUSE, EADDRNOTAVAIL, EACCES (a port below 1024 unprivileged), EINVAL
+    (already bound), EBADF, ENOTSOCK."""
     return Bind(fd, ip, port)
 
 
 def connect(fd: FD, ip: IP, port: Port | None) -> Connect:
+    """`yield connect(fd, ip, port)`: fix the peer (UDP: no handshake); autobinds if needed.
+
+    Result: None. Errors: ENETUNREACH, EACCES, EAGAIN (no ephemeral port), EBADF, ENOTSOCK."""
     return Connect(fd, ip, port)
 
 
 def disconnect(fd: FD) -> Disconnect:
+    """`yield disconnect(fd)`: forget the peer. Result: None. Errors: EBADF, ENOTSOCK."""
     return Disconnect(fd)
 
 
 def getsockname(fd: FD) -> GetSockName:
+    """`ip, port = yield getsockname(fd)`: the local address; each part None while unset.
+
+    Errors: EBADF, ENOTSOCK."""
     return GetSockName(fd)
 
 
 def getpeername(fd: FD) -> GetPeerName:
+    """`ip, port = yield getpeername(fd)`: the peer's address.
+
+    Errors: ENOTCONN (not connected), EBADF, ENOTSOCK."""
     return GetPeerName(fd)
 
 
 def sendto(fd: FD, dest: tuple[IP, Port] | None, data: bytes, nonblock: bool) -> SendTo:
+    """`yield sendto(fd, dest, data, nonblock)`: queue one datagram.
+
+    `dest`: `(ip, port)`, or None to send to the connected peer; `data`: bytes (at most
+    65507); `nonblock`: fail with EAGAIN instead of blocking on a full out-queue. Result:
+    None (UDP: no delivery promise). Errors: EDESTADDRREQ/ENOTCONN (no destination),
+    EMSGSIZE, ENETUNREACH, EHOSTUNREACH, ECONNREFUSED (a pending ICMP error), EACCES,
+    EAGAIN, EBADF, ENOTSOCK."""
     return SendTo(fd, dest, data, nonblock)
 
 
 def recvfrom(fd: FD, nonblock: bool, maxlen: int | None = None,
              peek: bool = False, errqueue: bool = False) -> RecvFrom:
-    """`recvfrom(fd, nb)`: `OK (ip, port, data)`. With `maxlen`, at most that many bytes
-    and a fourth component, whether the datagram was truncated (Linux's MSG_TRUNC flag);
-    with `peek` (MSG_PEEK), the datagram stays queued. With `errqueue` (MSG_ERRQUEUE), the
-    oldest entry of the error queue instead: `OK (ip, port, errno)`, the destination the
-    failed datagram was sent to and the error."""
+    """`src_ip, src_port, data = yield recvfrom(fd, nonblock)`: take the oldest datagram.
+
+    Blocks until one arrives unless `nonblock` (then EAGAIN). With `maxlen`, at most that
+    many bytes and a fourth component, whether the datagram was truncated (Linux's
+    MSG_TRUNC flag); with `peek` (MSG_PEEK), the datagram stays queued. With `errqueue`
+    (MSG_ERRQUEUE), the oldest entry of the error queue instead: `OK (ip, port, errno)`,
+    the destination the failed datagram was sent to and the error. Errors: ECONNREFUSED
+    and EHOSTUNREACH (a pending ICMP error), EAGAIN, EBADF, ENOTSOCK."""
     return RecvFrom(fd, nonblock, maxlen, peek, errqueue)
 
 
 def geterr(fd: FD) -> GetErr:
+    """`e = yield geterr(fd)`: the pending error (an Errno) and clear it; None if none.
+
+    Errors: EBADF, ENOTSOCK."""
     return GetErr(fd)
 
 
 def getsockopt(fd: FD, opt: SockOpt) -> GetSockOpt:
+    """`on = yield getsockopt(fd, opt)`: a boolean option (`SockOpt.SO_REUSEADDR`, ...).
+
+    Errors: EBADF, ENOTSOCK."""
     return GetSockOpt(fd, opt)
 
 
 def setsockopt(fd: FD, opt: SockOpt, value: bool | int) -> SetSockOpt:
+    """`yield setsockopt(fd, opt, value)`: set an option (a bool, or an int for the
+    integer options). Result: None. Errors: EBADF, ENOTSOCK."""
     return SetSockOpt(fd, opt, value)
 
 
 def close(fd: FD) -> Close:
+    """`yield close(fd)`: close the socket; queued datagrams are dropped. Result: None.
+
+    Errors: EBADF."""
     return Close(fd)
 
 
 def select(reads: list[FD] | tuple[FD, ...], writes: list[FD] | tuple[FD, ...],
            timeout_us: int | None) -> Select:
+    """`readable, writable = yield select(reads, writes, timeout_us)`: wait until some fd
+    in `reads` has a datagram (or a pending error) or some fd in `writes` can send.
+
+    `timeout_us`: MICROseconds to wait at most (an int), or None to wait for ever; 0
+    polls. Result: the pair of tuples of the ready fds, `((), ())` on timeout. Errors:
+    EINVAL for a negative timeout, EBADF for an fd that is not open."""
     return Select(tuple(reads), tuple(writes), timeout_us)
 
 
 def port_of_int(n: int) -> PortOfInt:
+    """`p = yield port_of_int(n)`: the port n. Errors: EINVAL unless 1 <= n <= 65535."""
     return PortOfInt(n)
 
 
 def ip_of_string(text: str) -> IpOfString:
+    """`a = yield ip_of_string("10.0.0.1")`: the IP value of a dotted quad.
+
+    Errors: EINVAL for anything else. (Outside threads, `udpsem.ip(text)` does the same.)"""
     return IpOfString(text)
 
 
 def getifaddrs() -> GetIfAddrs:
+    """`rows = yield getifaddrs()`: the interfaces, as `(ifid, primary ip, all ips, netmask)`
+    tuples (loopback included). Errors: none."""
     return GetIfAddrs()
 
 
 def create(program: Any, arg: Any = ()) -> Create:
+    """`tid = yield create(f, args)`: start a thread running the generator function f on
+    `args` (a tuple is spread into positional arguments; data only). Result: the new
+    thread's tid. Errors: EAGAIN (no thread slot)."""
     return Create(program, arg)
 
 
 def delay(us: int) -> Delay:
+    """`yield delay(us)`: sleep `us` MICROseconds (an int). Result: None.
+
+    Errors: EINVAL for a negative duration."""
     return Delay(us)
 
 
 def print_endline_flush(text: str) -> PrintEndlineFlush:
+    """`yield print_endline_flush(text)`: write a line on the console (a visible label).
+
+    Result: None. Errors: none."""
     return PrintEndlineFlush(text)
 
 
 def exit_() -> Exit:
+    """`yield exit_()`: end the program: every thread of the machine ends. No result."""
     return Exit()
 
 

@@ -73,9 +73,40 @@ class UnknownProgram(ValueError):
 
 
 def scenario(name: str) -> Scenario:
-    """The scenario called `name`, or UnknownProgram with the known names."""
+    """The scenario called `name`, or UnknownProgram with the known names. A name
+    `FILE.py[:NAME]` is a program file (`programs.files`): loaded here, because the user
+    named it (UnknownProgram with the reason if it cannot be used)."""
+    from udpsem.programs import files
+
+    if files.is_file_ref(name):
+        try:
+            return file_scenario(files.load(name))
+        except files.ProgramFileError as e:
+            raise UnknownProgram(str(e)) from None
     try:
         return SCENARIOS[name]
     except KeyError:
         known = ", ".join(sorted(SCENARIOS))
-        raise UnknownProgram(f"unknown program {name!r} (known programs: {known})") from None
+        raise UnknownProgram(f"unknown program {name!r} (known programs: {known}; or a "
+                             "program file FILE.py[:NAME])") from None
+
+
+def file_scenario(pf: Any) -> Scenario:
+    """A loaded program file (`files.ProgramFile`) as a scenario: one parameter, the
+    horizon `duration_ns`; its observer checks the file's invariants and monitors."""
+    from udpsem.programs.files import FileObserver
+
+    spec = pf.spec
+
+    def build(params: dict[str, int], timing: Timing, consts: HostConsts, faults: Faults,
+              runtime: Any) -> tuple[Setup, World]:
+        try:
+            built: tuple[Setup, World] = spec.build(runtime, faults, timing=timing,
+                                                    consts=consts,
+                                                    horizon=params["duration_ns"])
+            return built
+        except ValueError as e:
+            raise ScenarioError(f"{pf.path}: {e}") from None
+
+    return Scenario(pf.ref, f"program file {pf.path}", {"duration_ns": spec.horizon}, build,
+                    lambda: FileObserver(spec))

@@ -62,7 +62,12 @@ def _not_data(x: Any, path: str, seen: set[int]) -> str | None:
             seen.discard(id(x))
         return None
     where = f" at {path}" if path else ""
-    return f"a {type(x).__name__} object{where}"
+    return f"{article(type(x).__name__)} object{where}"
+
+
+def article(word: str) -> str:
+    """`a word` or `an word`."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def canonical(x: Any) -> Any:

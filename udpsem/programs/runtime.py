@@ -27,12 +27,14 @@ replaying the answers.
 from __future__ import annotations
 
 import hashlib
+import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
 from udpsem.hosts.calls import Create
 from udpsem.hosts.values import Fail, Ok, UDPError
-from udpsem.programs.data import canonical_bytes
+from udpsem.programs.checks import ProgramError, check_request, check_result
+from udpsem.programs.data import ALLOWED, canonical_bytes, not_data
 from udpsem.state.components import Raised, Return
 
 Program = Callable[..., Generator[Any, Any, Any]]
@@ -48,6 +50,10 @@ def program_name(program: Any) -> str:
         program = program.fn
     mod = getattr(program, "__module__", "?")
     return f"{mod}.{getattr(program, '__qualname__', type(program).__name__)}"
+
+
+APPLICATION = "application"
+"""The last element of an application's `where`: `(host, tid, "app", APPLICATION)`."""
 
 
 class Registered:
@@ -99,7 +105,8 @@ def _seed(who: tuple[Any, ...], arg: Any) -> bytes:
 class Code:
     """(who, program, argument, answers so far) — a thread's state, hashed by digest."""
 
-    __slots__ = ("_hash", "answer", "arg", "digest", "n", "name", "prev", "program", "who")
+    __slots__ = ("_hash", "answer", "arg", "digest", "n", "name", "place", "prev", "program",
+                 "who")
     program: Program
     arg: Any
     prev: Code | None
@@ -108,21 +115,23 @@ class Code:
     digest: bytes
     who: tuple[Any, ...]
     name: str
+    place: tuple[str, int] | None
     _hash: int
 
     def __init__(self, program: Program, arg: Any, prev: Code | None, answer: Any,
-                 who: tuple[Any, ...] = (), name: str = "") -> None:
+                 who: tuple[Any, ...] = (), name: str = "",
+                 place: tuple[str, int] | None = None) -> None:
         self.program = program
         self.arg = arg
         self.prev = prev
         self.answer = answer
         if prev is None:
             self.n = 0
-            self.who, self.name = who, name
+            self.who, self.name, self.place = who, name, place
             self.digest = _seed(who, arg)
         else:
             self.n = prev.n + 1
-            self.who, self.name = prev.who, prev.name
+            self.who, self.name, self.place = prev.who, prev.name, prev.place
             self.digest = hashlib.blake2b(prev.digest + _answer_bytes(answer),
                                           digest_size=16).digest()
         self._hash = hash(self.digest)
@@ -150,49 +159,83 @@ class Code:
         return out
 
 
-def identity(program: Any, where: tuple[Any, ...] | None) -> tuple[tuple[Any, ...], str]:
-    """(who, readable name) of a thread about to run `program` (see the module notes)."""
+def identity(program: Any, where: tuple[Any, ...] | None
+             ) -> tuple[tuple[Any, ...], str, tuple[str, int] | None]:
+    """(who, readable name, (host, tid) if known) of a thread about to run `program` at
+    `where` = (host, tid, registered name) (see the module notes)."""
+    place = (str(where[0]), int(where[1])) if where is not None and len(where) >= 2 else None
     if isinstance(program, Spawn):
-        return ("create", program.parent.hex()), f"{program.label}/create"
-    if isinstance(program, Registered):
-        return program.who(), f"{program.host}/{program.name}"
+        host = place[0] if place else program.label.split("/", 1)[0]
+        fn = getattr(program.fn, "__name__", "?")
+        return (("create", program.parent.hex()),
+                f"{host}/{fn} (created by {program.label})", place)
     if where is not None:
-        return tuple(where), "/".join(str(x) for x in where)
+        return tuple(where), f"{where[0]}/{where[2]}" if len(where) >= 3 else str(where), place
+    if isinstance(program, Registered):
+        return program.who(), f"{program.host}/{program.name}", (program.host, program.tid)
     # Started directly (tests, the real backend): no world registered it. Its structure
     # (code, closure and defaults by value) identifies it, never its name.
-    return ("program", program_key(program).hex()), program_name(program)
+    return ("program", program_key(program).hex()), program_name(program), None
 
 
-def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool,
-             code: Code | None = None) -> Any:
-    """Feed one answer (or start the generator) and return its next request."""
-    try:
-        if first:
-            req = next(gen)
-        elif isinstance(answer, Fail):
-            req = gen.throw(UDPError(answer.errno))
-        elif isinstance(answer, Raised):
-            req = gen.throw(AppError(answer.error))
-        elif isinstance(answer, Ok):
-            req = gen.send(answer.value)
-        else:
-            req = gen.send(answer)
-    except StopIteration as stop:
-        return Return(stop.value)
-    except UDPError as e:
-        return Raised(f"UDP {e.errno.value}")
-    except Exception as e:  # noqa: BLE001 — an escaping exception is data in the model
-        return Raised(f"{type(e).__name__}: {e}")
-    if isinstance(req, Create):
-        if not callable(req.program):
-            return Raised(f"TypeError: create needs a program, got {req.program!r}")
-        if code is not None and not isinstance(req.program, Spawn):
-            req = Create(Spawn(req.program, code.digest, code.name), req.arg)
-    return req
+class Escape(Exception):
+    """An exception escaped a thread's code (raised out of the runtime only when its
+    `stop_on_escape` is set, as `udpsem run` does). `thread` is the thread's readable name
+    (`host/name`), `error` the one-line text, `user_traceback` the traceback restricted to
+    frames outside the udpsem package."""
+
+    def __init__(self, code: Code, error: str, user_traceback: str,
+                 exc: BaseException | None) -> None:
+        super().__init__(f"{code.name}: {error}")
+        self.thread, self.error, self.user_traceback, self.exc = code.name, error, \
+            user_traceback, exc
+        self.who, self.place = code.who, code.place
+
+    @property
+    def where(self) -> str:
+        """`host A, tid 0` (as far as the world told the runtime)."""
+        if self.place is not None:
+            return f"host {self.place[0]}, tid {self.place[1]}"
+        return f"host {self.thread.split('/', 1)[0]}"
+
+
+_PKG_DIR = __file__.rsplit("/programs/", 1)[0]
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of `exc` without udpsem's own frames (all frames if none is left)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if not f.filename.startswith(_PKG_DIR)]
+    text = "".join(traceback.format_list(mine or frames))
+    head = "Traceback (most recent call last):\n" if text else ""
+    return head + text + "".join(traceback.format_exception_only(type(exc), exc))
+
+
+def _where_yielded(gen: Any) -> str:
+    """`file:line` of the innermost frame suspended at a yield (through `yield from`)."""
+    g = gen
+    while getattr(g, "gi_yieldfrom", None) is not None and \
+            getattr(g.gi_yieldfrom, "gi_frame", None) is not None:
+        g = g.gi_yieldfrom
+    frame = getattr(g, "gi_frame", None)
+    if frame is None:
+        return "?"
+    return f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+
+
+def _is_app(code: Code | None) -> bool | None:
+    if code is None or not code.who or code.who[0] in ("program",):
+        return None
+    return len(code.who) == 4 and code.who[3] == APPLICATION
 
 
 class GeneratorRuntime:
     """Runs generator threads, caching one live generator per current Code.
+
+    Every request a thread yields is checked (`programs.checks`) before it is handed on; a
+    failed check is thrown into the thread as `ProgramError`. An exception that escapes a
+    thread becomes `Raised(text)` in the model; with `stop_on_escape` the runtime raises
+    `Escape` instead, with the user's traceback.
 
     With `history` (the default) every Code links to its predecessor, so a generator that has
     moved on (or was dropped) can be rebuilt by replaying the answers: exploration and any
@@ -201,19 +244,32 @@ class GeneratorRuntime:
     running digest, so a long run holds memory in proportion to its world, not its history;
     a rebuild is then refused with a RuntimeError."""
 
-    def __init__(self, history: bool = True) -> None:
+    def __init__(self, history: bool = True, stop_on_escape: bool = False) -> None:
         self.live: dict[Code, Generator[Any, Any, Any]] = {}
         self.rebuilds = 0
         self.history = history
+        self.stop_on_escape = stop_on_escape
 
     def start(self, program: Program, arg: Any,
               where: tuple[Any, ...] | None = None) -> tuple[Code, Any]:
         """Code and first request of `program(arg)`; `where` is who the world registered it
         as, `(host, tid, name)` (a `Registered` or `Spawn` program carries its own)."""
-        who, name = identity(program, where)
-        code = Code(program, arg, None, None, who, name)
-        gen = self._fresh(program, arg)
-        req = _deliver(gen, None, True, code)
+        who, name, place = identity(program, where)
+        code = Code(program, arg, None, None, who, name, place)
+        bad = not_data(arg)
+        if bad is not None:
+            return code, self._escaped(code, ProgramError(
+                f"the thread's argument holds {bad}, which is not data "
+                f"({ALLOWED})"), None)
+        try:
+            gen = self._fresh(program, arg)
+        except Exception as e:  # noqa: BLE001 — calling the user's function failed
+            return code, self._escaped(code, e, None)
+        if not isinstance(gen, Generator):
+            return code, self._escaped(code, ProgramError(
+                f"{program_name(program)} is not a generator function (calling it "
+                f"returned {type(gen).__name__}); a program must yield its LIB calls"), None)
+        req = self._deliver(gen, None, True, code)
         self._keep(code, gen, req)
         return code, req
 
@@ -224,7 +280,7 @@ class GeneratorRuntime:
         new = Code(code.program, code.arg, code, answer)
         if not self.history:
             new.prev = None  # count and digest are kept; the chain of predecessors is not
-        req = _deliver(gen, answer, False, new)
+        req = self._deliver(gen, answer, False, new)
         self._keep(new, gen, req)
         return new, req
 
@@ -232,6 +288,51 @@ class GeneratorRuntime:
         gen = self.live.pop(code, None)
         if gen is not None:
             gen.close()
+
+    def _escaped(self, code: Code, e: BaseException, gen: Any) -> Raised:
+        if isinstance(e, UDPError):
+            text = f"UDP {e.errno.value}"
+        else:
+            text = f"{type(e).__name__}: {e}"
+        if self.stop_on_escape:
+            raise Escape(code, text, user_traceback(e), e)
+        return Raised(text)
+
+    def _deliver(self, gen: Generator[Any, Any, Any], answer: Any, first: bool,
+                 code: Code, replaying: bool = False) -> Any:
+        """Feed one answer (or start the generator) and return its next request, checked."""
+        try:
+            if first:
+                req = next(gen)
+            elif isinstance(answer, Fail):
+                req = gen.throw(UDPError(answer.errno))
+            elif isinstance(answer, Raised):
+                req = gen.throw(AppError(answer.error))
+            elif isinstance(answer, Ok):
+                req = gen.send(answer.value)
+            else:
+                req = gen.send(answer)
+            app = _is_app(code)
+            while True:
+                problem = check_request(req, app)
+                if problem is None:
+                    break
+                req = gen.throw(ProgramError(f"{problem} (at "
+                                             f"{_where_yielded(gen)})"))
+        except StopIteration as stop:
+            bad = check_result(stop.value)
+            if bad is not None:
+                if replaying:
+                    return Raised("ProgramError")
+                return self._escaped(code, ProgramError(bad), gen)
+            return Return(stop.value)
+        except Exception as e:  # noqa: BLE001 — an escaping exception is data in the model
+            if replaying:
+                return Raised(type(e).__name__)
+            return self._escaped(code, e, gen)
+        if isinstance(req, Create) and not isinstance(req.program, Spawn):
+            req = Create(Spawn(req.program, code.digest, code.name), req.arg)
+        return req
 
     def _keep(self, code: Code, gen: Generator[Any, Any, Any], req: Any) -> None:
         if isinstance(req, (Return, Raised)):
@@ -256,9 +357,9 @@ class GeneratorRuntime:
             raise RuntimeError(f"cannot rebuild thread {code.name} (answer {code.n}): this "
                                "runtime keeps no history; use GeneratorRuntime(history=True)")
         gen = self._fresh(code.program, code.arg)
-        _deliver(gen, None, True, chain[0])
+        self._deliver(gen, None, True, chain[0], True)
         for c in chain[1:]:
-            _deliver(gen, c.answer, False, c)
+            self._deliver(gen, c.answer, False, c, True)
         return gen
 
 

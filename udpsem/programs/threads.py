@@ -56,6 +56,19 @@ def waiting(s: Snippet) -> Snippet:
 # Snippet, module and store rules (docs/rules.md#module_call_1) ------------------------------
 # Each is a pure function on machine components; the system wires them to the other endpoint.
 
+def _missing_function(name: str, known: tuple[str, ...]) -> Any:
+    """A program that fails with ProgramError: the module has no function `name`."""
+
+    def missing(*_: Any) -> Any:
+        from udpsem.programs.checks import ProgramError
+
+        raise ProgramError(f"the module has no function {name!r} (it has: "
+                           f"{', '.join(known) or 'none'})")
+        yield  # a generator function
+
+    return missing
+
+
 @rule("module_call_1", category="misc", trigger="snippet",
       summary="the application calls a module function, starting an EXTERN thread")
 def module_call_1(setup: Setup, now: int, m: Machine, app: App) -> Machine | None:
@@ -80,10 +93,11 @@ def module_call_1(setup: Setup, now: int, m: Machine, app: App) -> Machine | Non
     """
     if not isinstance(app.request, ModCall) or app.deadline > now or m.snippet(app.tid):
         return None
-    fn = setup.modules[m.name].get(app.request.fn)
-    if fn is None:
-        raise KeyError(f"{m.name}: the module has no function {app.request.fn!r}")
-    code, req = setup.runtime.start(fn, app.request.arg)
+    module = setup.modules[m.name]
+    fn = module.get(app.request.fn)
+    if fn is None:  # a bug in the program: the thread fails at once, naming the function
+        fn = _missing_function(app.request.fn, tuple(sorted(module)))
+    code, req = setup.runtime.start(fn, app.request.arg, (m.name, app.tid, app.request.fn))
     snip = Snippet(app.tid, EXTERN, code, req, now + setup.timing.dthread)
     apps = tuple(App(a.tid, a.code, None, NEVER) if a.tid == app.tid else a for a in m.apps)
     return m.with_parts(snippets=put_snippet(m, snip), apps=apps)
@@ -197,7 +211,7 @@ def create_ret_1(setup: Setup, now: int, m: Machine, s: Snippet, value: Any) -> 
     m2 = m.with_parts(snippets=put_snippet(m, parent))
     if isinstance(value, Ok):
         program, arg = s.creating
-        code, req = setup.runtime.start(program, arg)
+        code, req = setup.runtime.start(program, arg, (m.name, value.value, "create"))
         child = Snippet(value.value, INTERN, code, req, now + setup.timing.dthread)
         m2 = m2.with_parts(snippets=put_snippet(m2, child))
     return m2

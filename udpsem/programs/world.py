@@ -8,6 +8,7 @@ takes: `semantics.drivers.simulate`, `traces.record.run_world`, the explorer.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from udpsem.base.time import NEVER
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
-from udpsem.programs.runtime import Registered
+from udpsem.programs.runtime import APPLICATION, Registered
 from udpsem.state.components import App, ModCall, Sleep
 from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
@@ -73,7 +74,7 @@ def build_world(hosts: Sequence[HostSpec], faults: Faults, runtime: Any, *,
         ifds = tuple(eth(k, ip(a), spec.netmask) for k, a in enumerate(spec.addresses))
         apps: tuple[App, ...] = ()
         if spec.app is not None:
-            code, req = runtime.start(spec.app, spec.arg, (spec.name, 0, "app"))
+            code, req = runtime.start(spec.app, spec.arg, (spec.name, 0, "app", APPLICATION))
             deadline = spec.start if isinstance(req, ModCall) else NEVER
             if isinstance(req, Sleep):
                 deadline = spec.start + req.ns
@@ -87,3 +88,67 @@ def build_world(hosts: Sequence[HostSpec], faults: Faults, runtime: Any, *,
                   runtime=runtime,
                   horizon=horizon, owners=owners_of(ms))
     return setup, initial_world(ms, events)
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """A world to run, explore or replay, as a program file's `world()` returns it.
+
+    `hosts`: the machines. `faults`: the fault defaults (command-line options override
+    them one by one). `horizon`: virtual time to run or explore, in ns. `invariants`
+    (`udpsem.invariant` predicates on every state) and `monitors` (`udpsem.Monitor` over
+    the transitions) are checked by `udpsem run` and `udpsem explore` in addition to the
+    model's own host_ok, network_ok, no_escape and no_time_stop.
+
+    Exploration bounds: `max_copies` (≥ 2 enables duplication, up to that many copies of a
+    datagram) and `max_successive_drops` (≥ 1 enables loss, at most that many datagrams
+    from one host dropped in a row); None leaves the fault off unless `faults` turns it on
+    (loss > 0 or dup > 0). A run uses `faults`' probabilities and these as its bounds."""
+
+    hosts: Sequence[HostSpec]
+    faults: Faults = field(default_factory=Faults)
+    horizon: int = 10_000_000_000
+    invariants: Sequence[Any] = ()
+    monitors: Sequence[Any] = ()
+    max_copies: int | None = None
+    max_successive_drops: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            raise ValueError("a world needs at least one host")
+        if not isinstance(self.horizon, int) or self.horizon <= 0:
+            raise ValueError(f"horizon must be a positive int of ns, got {self.horizon!r}")
+        for k, h in enumerate(self.hosts):
+            if not isinstance(h, HostSpec):
+                raise TypeError(f"hosts[{k}] is a {type(h).__name__}, not a HostSpec")
+
+    def run_faults(self) -> Faults:
+        """The fault defaults of a run: `faults` with the bounds applied."""
+        f = self.faults
+        kw: dict[str, Any] = {}
+        if self.max_copies is not None:
+            kw["max_copies"] = self.max_copies
+        if self.max_successive_drops is not None:
+            kw["max_successive_drops"] = self.max_successive_drops
+        return dataclasses.replace(f, **kw) if kw else f
+
+    def explore_faults(self) -> Faults:
+        """The fault setting of an exploration: a bound enables its fault (probabilities
+        only steer random walks, so 0.5 stands for "may happen")."""
+        f = self.run_faults()
+        copies = self.max_copies if self.max_copies is not None else \
+            (f.max_copies if f.dup > 0 else 1)
+        drops = self.max_successive_drops if self.max_successive_drops is not None else \
+            (f.max_successive_drops if f.loss > 0 else 0)
+        return dataclasses.replace(
+            f, dup=0.5 if copies > 1 else 0.0, max_copies=max(copies, 1),
+            loss=0.5 if drops is None or drops > 0 else 0.0,
+            max_successive_drops=None if drops is None else (drops or None))
+
+    def build(self, runtime: Any, faults: Faults | None = None, *,
+              timing: Timing | None = None, consts: HostConsts | None = None,
+              horizon: int | None = None) -> tuple[Setup, World]:
+        """`build_world` of these hosts (faults default: `run_faults()`)."""
+        return build_world(self.hosts, faults if faults is not None else self.run_faults(),
+                           runtime, timing=timing, consts=consts,
+                           horizon=self.horizon if horizon is None else horizon)

@@ -58,7 +58,10 @@ class Raised:
 
 @dataclass(frozen=True, slots=True)
 class ModCall:
-    """The application calls module function `fn` with `arg`."""
+    """`result = yield ModCall(fn, arg)` in an application: call the module function named
+    `fn` (a str) with `arg` (a tuple is spread into positional arguments; data only). The
+    result is its return value; an exception escaping it is raised in the application as
+    `AppError`."""
 
     fn: str
     arg: Any = ()
@@ -66,23 +69,26 @@ class ModCall:
 
 @dataclass(frozen=True, slots=True)
 class Sleep:
-    """The application waits `ns` nanoseconds (the environment, not a LIB delay)."""
+    """`yield Sleep(ns)` in an application: wait `ns` NANOseconds (a non-negative int; the
+    environment's time, not a LIB delay). Result: None."""
 
     ns: int
 
 
 def new(value: Any) -> StoreNew:
-    """`new v` (store)."""
+    """`loc = yield new(v)`: a fresh store location holding v (data); result: the location
+    (an int). Errors: none."""
     return StoreNew(value)
 
 
 def set_(loc: int, value: Any) -> StoreSet:
-    """`set(l, v)` (store)."""
+    """`yield set_(loc, v)`: store v (data) at `loc`; result: None. Errors: none."""
     return StoreSet(loc, value)
 
 
 def get(loc: int) -> StoreGet:
-    """`get l` (store)."""
+    """`v = yield get(loc)`: the value at `loc`. Errors: none (an unallocated location
+    blocks: the program is ill-typed)."""
     return StoreGet(loc)
 
 
@@ -91,8 +97,10 @@ def get(loc: int) -> StoreGet:
 class ThreadRuntime(Protocol):
     """Runs thread code: starts it and feeds it answers, returning its next request."""
 
-    def start(self, program: Any, arg: Any) -> tuple[Any, Any]:
-        """Code and first request of `program(arg)`."""
+    def start(self, program: Any, arg: Any,
+              where: tuple[Any, ...] | None = None) -> tuple[Any, Any]:
+        """Code and first request of `program(arg)`; `where` is `(host, tid, name)`: where
+        the thread lives and what the world registered it as (its identity)."""
         ...
 
     def advance(self, code: Any, answer: Any) -> tuple[Any, Any]:

@@ -22,8 +22,10 @@ def jsonable(x: Any) -> Any:
     """A JSON-ready canonical form of a model value."""
     if x is None or isinstance(x, (bool, int, str)) and not isinstance(x, Enum):
         return x
+    if isinstance(x, (int, str)) and isinstance(x, Enum):
+        return x.value  # a StrEnum or IntEnum member is a str or int
     if isinstance(x, Enum):
-        return x.value
+        return {"enum": type(x).__name__, "name": x.name}
     if isinstance(x, bytes):
         return {"bytes": x.decode("latin-1")}
     if isinstance(x, (tuple, list)):
@@ -58,7 +60,14 @@ def jsonable(x: Any) -> Any:
         return {"program": program_name(x)}
     if isinstance(x, range):
         return [x.start, x.stop]
-    return {"repr": repr(x)}
+    if isinstance(x, float):
+        return {"float": repr(x)}
+    if isinstance(x, (set, frozenset)):
+        return {"set": sorted((jsonable(v) for v in x), key=dumps)}
+    # Never a repr: it may hold a memory address, which would make traces differ between
+    # runs. Values entering the world are checked to be data (programs.checks), so reaching
+    # here is a bug in udpsem, not in the user's program.
+    raise TypeError(f"no trace encoding for a {type(x).__name__} value")
 
 
 def dumps(x: Any) -> str:

@@ -11,13 +11,16 @@ from typing import Any, TextIO
 
 from udpsem.base.choice import RandomChooser
 from udpsem.base.labels import Label
+from udpsem.base.time import fmt_ns
 from udpsem.base.version import __version__
 from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import at_default, ip_str
 from udpsem.network.faults import Faults
-from udpsem.programs.catalog import scenario
-from udpsem.programs.runtime import GeneratorRuntime
+from udpsem.programs import files
+from udpsem.programs.catalog import Scenario, UnknownProgram, file_scenario, scenario
+from udpsem.programs.runtime import Escape, GeneratorRuntime
+from udpsem.state.components import Raised
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
@@ -93,7 +96,9 @@ def header_json(program: str, params: dict[str, int], timing: Timing, consts: Ho
                                 for f in dataclasses.fields(consts)
                                 if not at_default(f, getattr(consts, f.name))}),
             "timing": dataclasses.asdict(timing), "faults": faults_json(faults), "seed": seed,
-            "claims": claims(program, dict(params), by_host, timing, faults, world, horizon)}
+            "claims": claims(program, dict(params), by_host, timing, faults, world, horizon),
+            **({"source": files.load(program).source_json()} if files.is_file_ref(program)
+               else {})}
 
 
 @dataclass
@@ -113,11 +118,14 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
         timing: Timing | None = None, consts: HostConsts | None = None,
         trace: TextIO | None = None, progress: Callable[[int, int], None] | None = None,
         observers: tuple[Callable[[Step], None], ...] = (),
-        observer: Any = None) -> RunResult:
+        observer: Any = None, stop_on_escape: bool = True) -> RunResult:
     """Run the catalogued `program` under `faults` with a chooser seeded by `seed`.
 
     `observer`: the program's property observer, instead of the scenario's default one
-    (e.g. `heartbeat.Theorem2(settle=...)`). With `trace`, writes the header and one record per transition as the run goes.
+    (e.g. `heartbeat.Theorem2(settle=...)`). An exception escaping a thread stops the run
+    with `ProgramFailure` (unless `stop_on_escape` is False: then it is data in the model,
+    as in exploration). With `trace`, writes the header and one record per transition as
+    the run goes.
     `progress(now_ns, transitions)` is called every few thousand steps.
     """
     sc = scenario(program)
@@ -125,11 +133,21 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     timing = timing or Timing()
     consts = consts or HostConsts()
     # One path, never rebuilt: the threads keep no history (flat memory in long runs).
-    setup, world = sc.build(full, timing, consts, faults, GeneratorRuntime(history=False))
+    try:
+        setup, world = sc.build(full, timing, consts, faults,
+                                GeneratorRuntime(history=False, stop_on_escape=stop_on_escape))
+    except Escape as e:
+        raise ProgramFailure(e, 0, 0, program) from None
     obs = observer if observer is not None else sc.observer()
+    if hasattr(obs, "bind"):
+        obs.bind(setup, world)
     header = header_json(program, full, timing, consts, faults, seed, world, setup)
-    res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
-                    observers=(obs.on_step, *observers))
+    try:
+        res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
+                        observers=(obs.on_step, *observers), stop_on_escape=stop_on_escape)
+    except ProgramFailure as e:
+        e.program = program
+        raise
     res.program, res.params, res.observer = program, full, obs
     return res
 
@@ -137,7 +155,8 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
 def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = None,
               header: dict[str, Any] | None = None,
               progress: Callable[[int, int], None] | None = None,
-              observers: tuple[Callable[[Step], None], ...] = ()) -> RunResult:
+              observers: tuple[Callable[[Step], None], ...] = (),
+              stop_on_escape: bool = True) -> RunResult:
     """Simulate any world (e.g. from `programs.world.build_world`) with a seeded chooser
     until its horizon, calling each observer on every step.
 
@@ -146,6 +165,10 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     record per transition are written as the run goes.
     """
     faults = setup.faults
+    if hasattr(setup.runtime, "stop_on_escape"):
+        setup.runtime.stop_on_escape = stop_on_escape
+    if stop_on_escape:
+        _check_apps(world, 0)
     res = RunResult("custom", seed, {"duration_ns": setup.horizon})
     chooser = RandomChooser(seed, faults.loss, faults.dup)
     if trace is not None:
@@ -159,7 +182,10 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     n = 0
     try:
         while True:
-            st = step(setup, world, chooser)
+            try:
+                st = step(setup, world, chooser)
+            except Escape as e:
+                raise ProgramFailure(e, n, world.now) from None
             if st is None:
                 break
             t = st.transition
@@ -182,12 +208,77 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
     return res
 
 
-def rebuild(header: dict[str, Any], history: bool = True) -> tuple[Setup, World]:
-    """The setup and initial world a trace header describes. `history=False` for a driver
-    that follows one path (replay): threads then keep no history (see GeneratorRuntime)."""
+class ProgramFailure(Exception):
+    """An exception escaped a thread of the user's program during a run (the run stops
+    there): which thread, at which step (the index of the transition that was being taken)
+    and virtual time, and the traceback of the user's frames. `program` names the program
+    (a catalogue name or a file) once the caller knows it."""
+
+    def __init__(self, escape: Escape, step: int, now: int, program: str = "") -> None:
+        self.escape, self.step, self.now, self.program = escape, step, now, program
+        super().__init__(escape.error)
+
+    def __str__(self) -> str:
+        prog = f" of program {self.program}" if self.program else ""
+        return (f"exception escaped thread {self.escape.thread}{prog} ({self.escape.where}) "
+                f"at step {self.step}, t = {fmt_ns(self.now)}: {self.escape.error}")
+
+    def report(self) -> str:
+        """The one-line summary and the user's traceback."""
+        return f"{self}\n{self.escape.user_traceback.rstrip()}"
+
+
+def _check_apps(world: World, n: int) -> None:
+    """An application whose very first step escaped (found while the world was built by a
+    runtime that did not stop on escapes)."""
+    for m in world.machines:
+        for a in m.apps:
+            if isinstance(a.request, Raised):
+                raise ProgramFailure(Escape(a.code, a.request.error, a.request.error, None),
+                                     n, world.now)
+
+
+class SourceMismatch(ValueError):
+    """The program file given for a trace is not the one it was recorded from."""
+
+
+def program_scenario(header: dict[str, Any], program: str | None = None) -> Scenario:
+    """The scenario a trace header describes. For a trace of a program file, `program` is
+    the file the user names (`FILE.py[:NAME]`); it must have the recorded digest. Nothing
+    the header names is ever imported."""
+    src = header.get("source")
+    if src is None:
+        if program is not None:
+            raise UnknownProgram(f"the trace was recorded from the built-in program "
+                                 f"{header['program']!r}, not from a program file; replay "
+                                 "it without --program")
+        return scenario(header["program"])
+    named = src["file"] + ("" if src["function"] == "world" else f":{src['function']}")
+    if program is None:
+        raise UnknownProgram(f"the trace was recorded from the program file {src['file']}; "
+                             f"replay it with --program {named}")
+    try:
+        pf = files.load(program)
+    except files.ProgramFileError as e:
+        raise UnknownProgram(str(e)) from None
+    if pf.sha256 != src["sha256"]:
+        raise SourceMismatch(f"{pf.path} is not the file the trace was recorded from: the "
+                             f"trace names {src['file']} with SHA-256 {src['sha256'][:16]}…, "
+                             f"{pf.path} has {pf.sha256[:16]}… (edited since?)")
+    if pf.function != src["function"]:
+        raise SourceMismatch(f"the trace was recorded from {src['function']}() in "
+                             f"{src['file']}, not {pf.function}()")
+    return file_scenario(pf)
+
+
+def rebuild(header: dict[str, Any], program: str | None = None,
+            history: bool = True) -> tuple[Setup, World]:
+    """The setup and initial world a trace header describes (`program`: the program file,
+    for a trace of one; see `program_scenario`). `history=False` for a driver that follows
+    one path (replay): threads then keep no history (see GeneratorRuntime)."""
     from udpsem.network.faults import Crash, Window
 
-    sc = scenario(header["program"])
+    sc = program_scenario(header, program)
     f = header["faults"]
     faults = Faults(loss=f["loss"], dup=f["dup"], max_copies=f["max_copies"],
                     max_successive_drops=f["max_successive_drops"],

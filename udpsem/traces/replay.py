@@ -22,7 +22,7 @@ from udpsem.core.drivers import step
 from udpsem.programs.catalog import UnknownProgram, scenario
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest, jsonable
-from udpsem.traces.record import claims, hosts_json, label_json, rebuild
+from udpsem.traces.record import SourceMismatch, claims, hosts_json, label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
 
@@ -206,19 +206,25 @@ def _params_known(path: str | Path, header: dict[str, Any]) -> None:
 
 def replay(path: str | Path,
            rebuild_with: Callable[[dict[str, Any]], tuple[Setup, World]] | None = None,
-           ) -> ReplayResult:
+           program: str | None = None) -> ReplayResult:
     """Re-run the trace at `path` from its choices; stops at the first divergence.
 
     The initial world comes from the header through the program catalog, or from
-    `rebuild_with(header)` for a trace of a world built by hand (`run_world`).
+    `rebuild_with(header)` for a trace of a world built by hand (`run_world`). A trace of
+    a program file needs `program`, the file (`FILE.py[:NAME]`); its source must have the
+    digest the header records. Nothing the header names is imported.
     """
     header, records = read_trace(path)
     try:
         if rebuild_with is None and header.get("source") is None:
-            scenario(header["program"])
+            if program is None:
+                scenario(header["program"])
             _params_known(path, header)
-        setup, world = rebuild_with(header) if rebuild_with else rebuild(header, history=False)
-    except UnknownProgram as e:
+        if rebuild_with is not None:
+            setup, world = rebuild_with(header)
+        else:
+            setup, world = rebuild(header, program, history=False)
+    except (UnknownProgram, SourceMismatch) as e:
         raise TraceError(f"{path}:1: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"{path}:1: header does not describe a runnable setup: {e}") from None

@@ -159,12 +159,14 @@ def _record_run(program: str, seed: int, duration: str | None, loss: float, dup:
     return fh.name
 
 
-def last_state_text(trace: str) -> str:
-    """The rendered last state of a trace (for counterexample reports)."""
+def last_state_text(trace: str, program: str | None = None) -> str:
+    """The rendered last state of a trace (for counterexample reports); `program`: the
+    program file of a trace of one."""
+    from udpsem.traces.record import rebuild
     from udpsem.view.session import Session
     from udpsem.view.state import mark_changes, render
 
-    sess = Session.load(trace)
+    sess = Session.load(trace, rebuild_with=lambda h: rebuild(h, program))
     prev = render(sess.worlds[-2]) if len(sess.worlds) > 1 else None
     return mark_changes(prev, render(sess.worlds[-1])).text()
 

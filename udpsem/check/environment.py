@@ -17,10 +17,23 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from udpsem.hosts.values import Ok
-from udpsem.programs.runtime import AppError, GeneratorRuntime, _deliver, program_name
+from udpsem.programs.runtime import AppError, GeneratorRuntime, program_name
 from udpsem.state.components import ModCall, Raised, Return, Sleep
 
-FOREVER = 1 << 62  # past any horizon: the real application made no further call
+FOREVER = 1 << 62
+
+
+def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool) -> Any:
+    """Feed the wrapped application one answer; its next request, or Return at its end
+    (an exception it raises escapes the wrapper, as it would escape the application)."""
+    try:
+        if first:
+            return next(gen)
+        if isinstance(answer, Raised):
+            return gen.throw(AppError(answer.error))
+        return gen.send(answer.value if isinstance(answer, Ok) else answer)
+    except StopIteration as stop:
+        return Return(stop.value)  # past any horizon: the real application made no further call
 
 
 def measured_app(program: str, arg: Any, gaps: Sequence[int]) -> Generator[Any, Any, Any]:

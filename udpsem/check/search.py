@@ -116,8 +116,8 @@ class SearchRuntime(GeneratorRuntime):
 
     def start(self, program: Any, arg: Any,
               where: tuple[Any, ...] | None = None) -> tuple[Code, Any]:
-        who, name = identity(program, where)
-        code = Code(program, arg, None, None, who, name)
+        who, name, place = identity(program, where)
+        code = Code(program, arg, None, None, who, name, place)
         if code in self.reqs:
             return code, self.reqs[code]
         code, req = super().start(program, arg, where)

@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("udpsem.programs",),
     ("udpsem.traces", "udpsem.explore", "udpsem.real", "udpsem.view", "udpsem.check",
      "udpsem.reference"),
-    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
+    ("udpsem.cli", "udpsem.cli_input", "udpsem.explore.cli", "udpsem.view.cli",
+     "udpsem.real.cli", "udpsem.check.cli", "udpsem.testing", "udpsem.__main__", "udpsem"),
 ]
 
 ROOT = Path(udpsem.__file__).parent

@@ -401,3 +401,11 @@ from udpsem.view.cli import chart, state, ui
 cli.add_command(chart)
 cli.add_command(ui)
 cli.add_command(state)
+
+from udpsem.real.cli import real
+
+cli.add_command(real)
+
+from udpsem.check.cli import check
+
+cli.add_command(check)

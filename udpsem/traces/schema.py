@@ -158,6 +158,10 @@ class Header(_Strict):
     source: SourceModel | None = Field(
         default=None, description="for a program file: which file and function, and the "
         "digest of its source")
+    real: dict[str, Any] | None = Field(
+        default=None, description="set in a trace recorded on the real kernel (`udpsem real`): "
+        "the address plan, the label kinds observed, the end of the recording (end_ns) and "
+        "the application's measured waits (app_gaps); its lines are then `obs` records")
 
 
 # Labels ----------------------------------------------------------------------------------------
@@ -280,6 +284,16 @@ class Record(_Strict):
     choices: Annotated[list[Choice], Field(min_length=1)] = Field(
         description="(kind, value) in the order made; the first is the candidate index `pick`")
     digest: Hex16 = Field(description="digest of the successor state")
+
+
+class Observation(_Strict):
+    """One label observed in a real run (no rule, choices or state: those are unknown;
+    `udpsem check` searches for them)."""
+
+    type: Literal["obs"]
+    i: Nat = Field(description="index of the observation")
+    t: Nat = Field(description="monotonic time since the start of the run, ns")
+    label: dict[str, Any]
 
 
 def json_schema() -> dict[str, Any]:

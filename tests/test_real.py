@@ -1,0 +1,136 @@
+"""Real runs (issue 13): the built-in programs on real sockets and OS threads, recorded, and
+decided by the checker. Each run is a few seconds of real time; the checks use a tolerance
+wide enough for a loaded 2-core machine (the model's REAL_TIMING bounds come on top)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from udpsem.base.time import MS, S
+from udpsem.check import check, parse
+from udpsem.network.faults import Faults, Window
+from udpsem.real.net import leftover_namespaces
+from udpsem.real.run import run_program
+from udpsem.traces.encode import dumps
+
+ROOT = os.geteuid() == 0
+# A real run is at the mercy of the machine's scheduler: on a loaded 2-core machine a thread
+# can stall for tens of ms. So a real trace is checked with a tolerance of 20 ms, and if the
+# run was rejected on timing alone, run again with a wider one (50 ms, then 100 ms). Every
+# label's value, order and thread is still matched exactly; only how far a recorded time may
+# be from the model's widens. The default 2 ms is for an idle machine (see README).
+TOLERANCES = (20 * MS, 50 * MS, 100 * MS)
+
+
+def lines_of(run: Any) -> list[str]:
+    return [dumps(x) for x in run.lines]
+
+
+def accepted_run(program: str, params: dict[str, int], faults: Faults,
+                 netns: bool = False, max_nodes: int = 20_000) -> tuple[Any, int]:
+    """A real run of `program` the checker accepts, and the tolerance it took. The search
+    budget keeps a failed attempt short: an accepted run needs about 2.5 states per label
+    (heartbeat 4 s: ~500 states; echo 3 s with 2 clients: ~2,000)."""
+    verdicts = []
+    for tol in TOLERANCES:
+        run = run_program(program, params, faults, netns=netns)
+        assert not run.result.errors
+        v = check(parse(lines_of(run)), tol, max_nodes)
+        if v.verdict == "accepted":
+            return run, tol
+        verdicts.append(v.as_json())
+    raise AssertionError(f"no real run accepted: {verdicts}")
+
+
+def test_heartbeat_on_loopback_is_accepted() -> None:
+    run, _ = accepted_run("heartbeat", {"duration_ns": 3 * S}, Faults())
+    obs = run.observer
+    assert obs.calls >= 20 and obs.violations == 0  # get_status every 100 ms
+    tr = parse(lines_of(run))
+    assert tr.real and tr.header["real"]["plan"]["kind"] == "loopback"
+    # The program saw the model's addresses, never the real ones.
+    texts = [json.dumps(o.label) for o in tr.observations]
+    assert any("3232235531" in t for t in texts)  # 192.168.0.11, KURT as ALAN sees it
+
+
+def test_changed_return_value_of_a_real_trace_is_rejected() -> None:
+    run, tol = accepted_run("heartbeat", {"duration_ns": 3 * S}, Faults())
+    lines = lines_of(run)
+    recs = [json.loads(x) for x in lines[1:]]
+    sets = [x["t"] for x in recs if x["label"]["kind"] == "store"
+            and x["label"]["value"].get("_") == "StoreSet"]
+    # A get_status answer read far (> 100 ms, more than any tolerance tried) from every
+    # update of the cell, so no reordering within the tolerance can explain the change.
+    r = next(r for r in recs if r["t"] > 1 * S and r["label"]["kind"] == "storeret"
+             and r["label"].get("host") == "ALAN" and r["label"].get("tid") == 0
+             and all(abs(r["t"] - t) > 100 * MS for t in sets))
+    r["label"]["value"] = 1 - r["label"]["value"]
+    v = check(parse([lines[0], *map(json.dumps, recs)]), tol)
+    assert v.verdict == "rejected" and v.stuck is not None and v.stuck.i == r["i"], v.as_json()
+
+
+def test_echo_on_loopback_runs_and_records() -> None:
+    run = run_program("echo", {"duration_ns": 3 * S, "clients": 2, "messages": 3}, Faults())
+    assert not run.result.errors
+    rows = run.observer.rows()
+    assert [r["received"] for r in rows] == [3, 3] and not run.observer.violations()
+    tr = parse(lines_of(run))
+    assert {o.label.get("host") for o in tr.observations} == {"SERVER", "C1", "C2"}
+    # Not asserted: whether the checker accepts echo's real traces. It does for some runs
+    # and not others (README, "Checking real runs": measured acceptance rates).
+
+
+@pytest.mark.skipif(not ROOT, reason="network namespaces need root")
+def test_heartbeat_in_namespaces_with_a_disconnect() -> None:
+    before = leftover_namespaces()
+    run, _ = accepted_run("heartbeat", {"duration_ns": 4 * S},
+                          Faults(disconnects=(Window("KURT", 500 * MS, 3500 * MS),)),
+                          netns=True)
+    assert leftover_namespaces() == before  # every namespace (and its links) is gone
+    assert run.result.plan["kind"] == "netns"
+    # KURT's pings stop for 3 s: ALAN's 2.5 s select times out and it reports KURT down.
+    assert 0 in [v for _, v in run.observer.status_changes()]
+    w = run.result.faults.disconnects[0]
+    assert 500 * MS <= w.start and w.end is not None  # the moments it really happened
+
+
+@pytest.mark.skipif(not ROOT, reason="network namespaces need root")
+def test_echo_with_two_clients_in_namespaces_is_accepted() -> None:
+    before = leftover_namespaces()
+    run, _ = accepted_run("echo", {"duration_ns": 3 * S, "clients": 2, "messages": 3},
+                          Faults(), netns=True, max_nodes=6_000)
+    assert leftover_namespaces() == before
+    assert [r["received"] for r in run.observer.rows()] == [3, 3]
+    assert not run.observer.violations()
+
+
+@pytest.mark.skipif(not ROOT, reason="network namespaces need root")
+def test_sigint_removes_every_namespace(tmp_path: Path) -> None:
+    before = leftover_namespaces()
+    p = subprocess.Popen([sys.executable, "-m", "udpsem", "real", "heartbeat", "--netns",
+                          "--duration", "30s"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(leftover_namespaces()) < len(before) + 3:
+        time.sleep(0.05)
+    assert len(leftover_namespaces()) >= len(before) + 3  # switch + ALAN + KURT
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=30)
+    assert p.returncode == 130
+    assert leftover_namespaces() == before
+
+
+def test_disconnect_needs_netns() -> None:
+    r = subprocess.run([sys.executable, "-m", "udpsem", "real", "heartbeat", "--disconnect",
+                        "KURT@1s-2s"], capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2 and "--netns" in r.stderr and "Traceback" not in r.stderr

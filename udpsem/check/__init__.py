@@ -1,0 +1,143 @@
+"""Deciding whether the model admits a trace whose internal choices are unknown.
+
+`load(path)` reads a trace: a real one (`udpsem real`, `obs` records, marked `real` in the
+header) or a model one (`udpsem run`), whose choices are then stripped: only the labels a
+real run could observe are kept (thread labels, and datagrams sent and received). `check`
+searches the model for a run that matches (`udpsem.check.search`). `strip` and `mutate`
+serve the self-check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from udpsem.base.time import MS
+from udpsem.check.environment import with_measured_apps
+from udpsem.check.search import THREAD_KINDS, WIRE_KINDS, Checker, Obs, SearchRuntime, Verdict
+from udpsem.traces.schema import FORMAT_VERSION
+
+DEFAULT_TOLERANCE = 2 * MS
+
+
+class TraceError(ValueError):
+    """The trace cannot be read or checked (a user error)."""
+
+
+@dataclass
+class Observed:
+    """A trace reduced to what it observed."""
+
+    header: dict[str, Any]
+    observations: list[Obs]
+    observed: tuple[str, ...]
+    end: int
+    real: bool
+
+
+def parse(lines: list[str], where: str = "trace") -> Observed:
+    """The observations of a trace given as its lines."""
+    if not lines or not lines[0].strip():
+        raise TraceError(f"{where}: empty trace")
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError as e:
+        raise TraceError(f"{where}:1: not JSON: {e.msg}") from None
+    if not isinstance(header, dict) or header.get("type") != "header":
+        raise TraceError(f"{where}:1: the first line is not a trace header")
+    if header.get("format") != FORMAT_VERSION:
+        raise TraceError(f"{where}:1: trace format {header.get('format')!r} is not supported")
+    real = header.get("real")
+    observed: tuple[str, ...]
+    if real is not None:
+        observed = tuple(real.get("observed", THREAD_KINDS))
+        end = int(real.get("end_ns", header["params"].get("duration_ns", 0)))
+    else:
+        observed = (*THREAD_KINDS, *WIRE_KINDS)
+        end = int(header["params"].get("duration_ns", 0))
+    obs: list[Obs] = []
+    last_t = 0
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise TraceError(f"{where}:{n}: not JSON: {e.msg}") from None
+        if not isinstance(rec, dict) or rec.get("type") not in ("obs", "step"):
+            raise TraceError(f"{where}:{n}: not a trace record")
+        try:
+            label, t, i = rec["label"], int(rec["t"]), int(rec["i"])
+            kind = label["kind"]
+        except (KeyError, TypeError, ValueError):
+            raise TraceError(f"{where}:{n}: a record needs i, t and a label with a kind") \
+                from None
+        if t < last_t and rec["type"] == "obs":
+            raise TraceError(f"{where}:{n}: time goes backwards ({t} < {last_t})")
+        last_t = max(last_t, t)
+        if kind in observed:
+            obs.append(Obs(i, t, label))
+    return Observed(header, obs, observed, end, real is not None)
+
+
+def load(path: str | Path) -> Observed:
+    """Read and reduce a trace file; TraceError for a file that is not one."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TraceError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise TraceError(f"{p}: not a text file") from None
+    return parse(text.splitlines(), str(p))
+
+
+def build(header: dict[str, Any]) -> tuple[Any, Any]:
+    """The model setup and initial world of a header, with the search runtime."""
+    from udpsem.hosts.state import Timing
+    from udpsem.network.faults import Crash, Faults, Window
+    from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
+    from udpsem.traces.record import _consts
+
+    try:
+        sc = scenario(header["program"])
+        f = header["faults"]
+        faults = Faults(loss=f["loss"], dup=f["dup"], max_copies=f["max_copies"],
+                        max_successive_drops=f["max_successive_drops"],
+                        disconnects=tuple(Window(w["host"], w["start"], w["end"])
+                                          for w in f["disconnects"]),
+                        crashes=tuple(Crash(c["host"], c["at"]) for c in f["crashes"]),
+                        preset=f["preset"])
+        timing = Timing(**header["timing"])
+        consts = _consts(header["consts"])
+        runtime = SearchRuntime()
+        setup, world = sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
+                                runtime)
+        real = header.get("real")
+        if real is not None and "app_gaps" in real:
+            world = with_measured_apps(runtime, world, real["app_gaps"])
+        return setup, world
+    except (UnknownProgram, ScenarioError) as e:
+        raise TraceError(f"header: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise TraceError(f"header: malformed ({type(e).__name__}: {e})") from None
+
+
+def check(tr: Observed, tolerance: int = DEFAULT_TOLERANCE,
+          max_nodes: int = 200_000) -> Verdict:
+    """Search the model for a run matching the observations of `tr`."""
+    setup, world = build(tr.header)
+    return Checker(setup, world, tr.observations, tr.observed, tolerance, tr.end,
+                   max_nodes, anchor_timers=tr.real).run()
+
+
+def witness_lines(tr: Observed, verdict: Verdict) -> list[dict[str, Any]]:
+    """The model run an acceptance found, as an ordinary model trace (`udpsem replay`)."""
+    from udpsem.traces.encode import StateDigest
+    from udpsem.traces.record import record_json
+
+    header = dict(tr.header)  # a real header keeps its measured application waits
+    digester = StateDigest()
+    return [header, *(record_json(i, st, digester) for i, st in enumerate(verdict.steps))]

@@ -1,0 +1,114 @@
+"""`udpsem real PROGRAM`: run a catalogued program on the real kernel and record its trace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from udpsem.cli_input import duration as _duration
+from udpsem.cli_input import fail as _fail
+
+
+@click.command("real")
+@click.argument("program")
+@click.option("--netns", is_flag=True,
+              help="each host in its own network namespace, joined by veth (root only)")
+@click.option("--duration", default=None, help="real time to run [default: 10s]")
+@click.option("--period", default=None, help="heartbeat: how often get_status is called [100ms]")
+@click.option("--clients", type=click.IntRange(1, 64), default=None,
+              help="echo: number of clients, each on its own host [2]")
+@click.option("--messages", type=click.IntRange(0, 100_000), default=None,
+              help="echo: strings each client sends [10]")
+@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
+              help="take HOST's link down during a window (needs --netns; repeatable)")
+@click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
+              help="kill HOST's threads at TIME (repeatable)")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="write the real trace (JSON Lines) to this file")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
+def real(program: str, netns: bool, duration: str | None, period: str | None,
+         clients: int | None, messages: int | None, disconnects: tuple[str, ...],
+         crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
+    """Run PROGRAM (heartbeat, echo) on real sockets and OS threads, in real time."""
+    from rich.console import Console
+
+    from udpsem.base.time import S, fmt_ns
+    from udpsem.network.faults import Faults, parse_crash, parse_window
+    from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
+    from udpsem.real.net import RealNetError
+    from udpsem.real.run import run_program
+    from udpsem.traces.encode import dumps
+
+    if program.endswith(".py"):
+        _fail(f"{program}: program files are not supported by `udpsem real` yet; "
+              "use a catalogued program (udpsem programs)")
+    try:
+        sc = scenario(program)
+    except UnknownProgram as e:
+        _fail(str(e))
+    given = {"duration_ns": ("--duration", 10 * S if duration is None
+                             else _duration(duration, "--duration")),
+             "period_ns": ("--period", None if period is None else _duration(period, "--period")),
+             "clients": ("--clients", clients), "messages": ("--messages", messages)}
+    params: dict[str, int] = {}
+    for key, (flag, value) in given.items():
+        if value is None:
+            continue
+        if key not in sc.defaults:
+            _fail(f"{flag} does not apply to {sc.name}")
+        if value <= 0 and key.endswith("_ns"):
+            _fail(f"{flag} must be positive")
+        params[key] = value
+    try:
+        windows = tuple(parse_window(w) for w in disconnects)
+        crash_list = tuple(parse_crash(c) for c in crashes)
+    except ValueError as e:
+        _fail(f"--disconnect/--crash: {e}")
+    if windows and not netns:
+        _fail("--disconnect needs --netns: on loopback all hosts share one link")
+    trace_fh = None
+    if trace_path is not None:
+        try:
+            trace_fh = trace_path.open("w", encoding="utf-8")
+        except OSError as e:
+            _fail(f"--trace {trace_path}: cannot write: {e.strerror or e}")
+    console = Console(stderr=True)
+    try:
+        try:
+            run = run_program(program, params, Faults(disconnects=windows, crashes=crash_list),
+                              netns=netns)
+        except (ScenarioError, RealNetError, ValueError) as e:
+            _fail(str(e))
+        if trace_fh is not None:
+            for line in run.lines:
+                trace_fh.write(dumps(line) + "\n")
+    finally:
+        if trace_fh is not None:
+            trace_fh.close()
+    res = run.result
+    obs = run.observer
+    summary: dict[str, Any] = {"real": res.plan["kind"], "duration_ns": res.duration,
+                               "events": len(res.events), **obs.summary()}
+    if res.errors:
+        summary["backend_errors"] = res.errors
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        out = Console() if Console().is_terminal else Console(width=220)
+        addrs: Any = res.plan["addresses"]
+        where = ", ".join(f"{h} {a}" for h, a in addrs.items())
+        out.print(f"{sc.name} on real sockets ({res.plan['kind']}: {where}), "
+                  f"{fmt_ns(res.duration)}, {len(res.events)} observed labels")
+        obs.render(out, run)
+        for err in res.errors:
+            out.print(f"[red]backend error: {err}[/]")
+        if trace_path is not None:
+            out.print(f"trace written to {trace_path}")
+    if res.interrupted:
+        console.print("udpsem: interrupted; every namespace and link was removed")
+        raise SystemExit(130)
+    if res.errors:
+        raise SystemExit(1)

@@ -146,8 +146,11 @@ def test_explore_echo_two_clients_two_messages() -> None:
 
 
 def test_progress_lines_when_not_a_tty() -> None:
-    p = _run("explore", "heartbeat", "--horizon", "20s", "--preset", "paper",
-             "--disconnect", "KURT@3s-6s", "--max-seconds", "12")
+    # Lines every 0.05 s (UDPSEM_PROGRESS_SECONDS), so a fast search still prints some.
+    p = subprocess.run([sys.executable, "-m", "udpsem", "explore", "heartbeat", "--horizon",
+                        "20s", "--preset", "paper", "--disconnect", "KURT@3s-6s",
+                        "--max-seconds", "12"], capture_output=True, check=False, text=True,
+                       timeout=600, env={**os.environ, "UDPSEM_PROGRESS_SECONDS": "0.05"})
     assert "udpsem explore:" in p.stderr and "states" in p.stderr
 
 

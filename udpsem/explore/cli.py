@@ -7,6 +7,7 @@ Registered on the main command group by `udpsem/cli.py`. Bad input is one line a
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -250,11 +251,21 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     _report(cfg, res, graph_path, cx_path, no_shrink, as_json, chart_path)
 
 
+def _progress_interval() -> float:
+    """Seconds between progress lines when stderr is not a terminal: 5, or the value of the
+    environment variable UDPSEM_PROGRESS_SECONDS (a positive number) where it is set."""
+    try:
+        v = float(os.environ.get("UDPSEM_PROGRESS_SECONDS", "5"))
+    except ValueError:
+        return 5.0
+    return v if 0 < v < float("inf") else 5.0
+
+
 class _ProgressLines:
     """Progress for a non-terminal stderr: one plain line every `every` seconds."""
 
-    def __init__(self, every: float = 5.0) -> None:
-        self.every = every
+    def __init__(self, every: float | None = None) -> None:
+        self.every = _progress_interval() if every is None else every
         self.last = time.monotonic()
 
     def __call__(self, d: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from udpsem.base.time import fmt_ns
 from udpsem.cli_input import PROBABILITY, SEED_MAX
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.cli_input import scenario_params as _scenario_params
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
 from udpsem.programs.files import is_file_ref
@@ -107,15 +108,7 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         "clients": ("--clients", clients),
         "messages": ("--messages", messages),
     }
-    params: dict[str, int] = {}
-    for key, (flag, value) in given.items():
-        if value is None:
-            continue
-        if key not in sc.defaults:
-            _fail(f"{flag} does not apply to {sc.name}")
-        if value <= 0 and key.endswith("_ns"):
-            _fail(f"{flag} must be positive")
-        params[key] = value
+    params = _scenario_params(sc, given)
     observer = None
     if settle is not None:
         if sc.name != "heartbeat":

@@ -82,3 +82,18 @@ class Probability(click.ParamType):  # type: ignore[type-arg]
 
 
 PROBABILITY = Probability()
+
+
+def scenario_params(sc: Any, given: dict[str, tuple[str, int | None]]) -> dict[str, int]:
+    """The parameters a user gave for scenario `sc`, from `{key: (flag, value or None)}`:
+    a flag the scenario does not take, or a duration that is not positive, is bad input."""
+    params: dict[str, int] = {}
+    for key, (flag, value) in given.items():
+        if value is None:
+            continue
+        if key not in sc.defaults:
+            fail(f"{flag} does not apply to {sc.name}")
+        if value <= 0 and key.endswith("_ns"):
+            fail(f"{flag} must be positive")
+        params[key] = value
+    return params

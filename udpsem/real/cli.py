@@ -10,6 +10,7 @@ import click
 
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.cli_input import scenario_params as _scenario_params
 
 
 @click.command("real")
@@ -53,15 +54,7 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
                              else _duration(duration, "--duration")),
              "period_ns": ("--period", None if period is None else _duration(period, "--period")),
              "clients": ("--clients", clients), "messages": ("--messages", messages)}
-    params: dict[str, int] = {}
-    for key, (flag, value) in given.items():
-        if value is None:
-            continue
-        if key not in sc.defaults:
-            _fail(f"{flag} does not apply to {sc.name}")
-        if value <= 0 and key.endswith("_ns"):
-            _fail(f"{flag} must be positive")
-        params[key] = value
+    params = _scenario_params(sc, given)
     try:
         windows = tuple(parse_window(w) for w in disconnects)
         crash_list = tuple(parse_crash(c) for c in crashes)

@@ -11,7 +11,6 @@ is urgent, by at most the least remaining timer of any component.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -20,10 +19,9 @@ from udpsem.base.labels import Label, Transition
 from udpsem.base.time import NEVER
 from udpsem.core.passage import time_pass
 from udpsem.hosts.calls import Call, Create
-from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, outcome_at, recv_enabled
+from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
 from udpsem.hosts.state import (
     HostStep,
-    LhCall,
     LhConsole,
     LhExit,
     LhReturn,
@@ -63,15 +61,32 @@ from udpsem.state.components import (
 from udpsem.state.world import Event, InFlight, Machine, Setup, World, put_machine, with_machine
 
 
-@dataclass(slots=True)
 class Candidate:
     """An enabled transition: `rule` names it; `first` (a value or a Branch) resolves to a
-    value `v`, and `then(v)` (a Transition or a Branch resolving to one) finishes it."""
+    value `v`, and `then(v)` (a Transition or a Branch resolving to one) finishes it. A host
+    rule's `first` is its outcome, built from the guard's witness (`en`) only when a driver
+    reads it."""
 
-    rule: str
-    first: Any
-    then: Callable[[Any], Any]
-    urgent: bool = False
+    __slots__ = ("_first", "en", "rule", "then", "urgent")
+
+    def __init__(self, rule: str, first: Any, then: Callable[[Any], Any], urgent: bool = False,
+                 en: Enabled | None = None) -> None:
+        self.rule = rule
+        self._first = first
+        self.then = then
+        self.urgent = urgent
+        self.en = en
+
+    @property
+    def first(self) -> Any:
+        en = self.en
+        if en is not None:
+            self._first = en.outcome
+            self.en = None
+        return self._first
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.rule!r}, urgent={self.urgent})"
 
 
 # Enumerating transitions ---------------------------------------------------------------------
@@ -84,10 +99,10 @@ class Candidate:
 # crossed one of its timers (see `_Entry`): most steps change one machine, and a time step
 # changes none but the ones whose timer it reaches.
 
-Local = tuple[str, Any, Callable[[World, Any], Any], bool, Any]
-"""`(rule, first, fn, urgent, redo)`: `fn(w, v)` finishes the transition in world `w`;
-`redo` is None when `first` does not depend on the clock, else `(info, args, label)` from
-which `hosts.lts.outcome_at` re-derives the host rule's outcome at another time."""
+Local = tuple[str, Any, Callable[[World, Any], Any], bool, Enabled | None]
+"""`(rule, first, fn, urgent, en)`: `fn(w, v)` finishes the transition in world `w`; `first`
+is the value to resolve when `en` is None, else the host rule's outcome is built from its
+guard's witness `en` when a driver reads it (at the entry's time, or re-derived at another)."""
 
 
 def _then_host(setup: Setup, m: Machine, rule_name: str,
@@ -106,7 +121,7 @@ def _then_host(setup: Setup, m: Machine, rule_name: str,
     return then
 
 
-def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | None:
+def _host_internal(setup: Setup, m: Machine, en: Enabled) -> Local | None:
     """Candidates for a host's own rules, synchronised with their partner if they output."""
     host = m.host
     assert host is not None
@@ -132,7 +147,7 @@ def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | 
             return Transition(rname, partner, Label("return", name, st.label.tid, value),
                               with_machine(w, m2))
 
-        return (rname, en.outcome, then_ret, en.rule.urgent, redo)
+        return (rname, None, then_ret, en.rule.urgent, en)
 
     def then_other(w: World, st: HostStep) -> Any:
         lab = st.label
@@ -147,7 +162,7 @@ def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | 
             label = Label("tau", name, en.tid)
         return Transition(rname, None, label, with_machine(w, m.with_host(st.host)))
 
-    return (rname, en.outcome, then_other, en.rule.urgent, redo)
+    return (rname, None, then_other, en.rule.urgent, en)
 
 
 def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
@@ -206,11 +221,9 @@ def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> l
             return Label("call", name, s.tid, req)
 
         partner = "create_call_1" if create else None
-        args = (host, s.tid, req)
-        lh = LhCall(s.tid, req)
         for en in call_enabled(ctx, host, s.tid, req):
             then = _then_host(setup, m, en.rule.name, label_of, machine_after, partner)
-            out.append((en.rule.name, en.outcome, then, en.rule.urgent, (en.rule, args, lh)))
+            out.append((en.rule.name, None, then, en.rule.urgent, en))
         return out
     if isinstance(req, (StoreNew, StoreSet, StoreGet)):
         fn = _STORE_RULES[type(req)]
@@ -262,8 +275,7 @@ def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
     now = ctx.now
     out: list[Local] = []
     for en in internal_enabled(ctx, host):
-        args = (host,) if en.tid is None else (host, en.tid)
-        c = _host_internal(setup, m, en, (en.rule, args, None))
+        c = _host_internal(setup, m, en)
         if c is not None:
             out.append(c)
     for s in m.snippets:
@@ -392,7 +404,7 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     out = []
     for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
         then = _then_host(setup, m, en.rule.name, lambda st: label, None, "net_emit", f)
-        out.append(Candidate(en.rule.name, en.outcome, partial(then, w)))
+        out.append(Candidate(en.rule.name, None, partial(then, w), False, en))
     return out
 
 
@@ -460,11 +472,13 @@ class Candidates(Sequence[Candidate]):
             if i < k:
                 break
             i -= k
-        rname, first, fn, urg, redo = e.locals[i]
+        rname, first, fn, urg, en = e.locals[i]
         w = self._w
-        if redo is not None and w.now != e.t0:
-            info, args, label = redo
-            first = outcome_at(info, self._setup.ctx(e.m.name, w.now), args, label)
+        if en is not None:
+            if w.now == e.t0:
+                first = en.outcome
+            else:
+                first = en.outcome_at(self._setup.ctx(e.m.name, w.now))
         return Candidate(rname, first, partial(fn, w), urg)
 
     def __iter__(self) -> Iterator[Candidate]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import jiffies_ns, replace_sock, ret, sock
@@ -11,9 +12,17 @@ from udpsem.hosts.state import SOCK_MIN_RCVBUF, Host, RuleCtx
 from udpsem.hosts.values import TID, Ok, SockOpt
 
 
+def _setsockopt_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
+        return None
+    return s
+
+
 @rule("setsockopt_1", call="setsockopt", category="succeed", trigger="call",
-      summary="set a boolean socket option")
-def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set a boolean socket option", guard=_setsockopt_1_guard)
+def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store the new value of SO_REUSEADDR or SO_BSDCOMPAT in the socket's
     flags.
 
@@ -30,9 +39,6 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
         after: h' = h with {s := s with {f := s.f with {opt := b}}; ts(tid) := RET(OK ())_dsch}
         changes: s.f, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
-        return None
     if call.opt == SockOpt.SO_REUSEADDR:
         f = replace(s.f, reuseaddr=bool(call.value))
     else:
@@ -42,9 +48,17 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 
 # Linux options (Linux 6.18, by experiment) ---------------------------------------------------
 
+def _setsockopt_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_2: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
+        return None
+    return s
+
+
 @rule("setsockopt_2", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]")
-def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]", guard=_setsockopt_2_guard)
+def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store whether the socket may send to (and connect to) broadcast
     addresses.
 
@@ -66,9 +80,6 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
         after: h' = h with {s := s with {f.broadcast or f.recverr := b}; ts(tid) := RET(OK ())_dsch}
         changes: s.f.broadcast or s.f.recverr, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
-        return None
     if call.opt == SockOpt.IP_RECVERR:
         f = replace(s.f, recverr=bool(call.value))
         return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
@@ -76,9 +87,18 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_3: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
+        return None
+    return s
+
+
 @rule("setsockopt_3", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies) [Linux 6.18, experiment]")
-def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies) [Linux 6.18, experiment]",
+      guard=_setsockopt_3_guard)
+def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store how long a blocking receive (SO_RCVTIMEO) or send (SO_SNDTIMEO)
     on the socket waits before it fails with EAGAIN; 0 means for ever.
 
@@ -100,17 +120,26 @@ def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           up to whole jiffies
         changes: s.rcvtimeo or s.sndtimeo, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
-        return None
     t = jiffies_ns(ctx.consts, int(call.value))
     s2 = replace(s, rcvtimeo=t) if call.opt == SockOpt.SO_RCVTIMEO else replace(s, sndtimeo=t)
     return ret(ctx, replace_sock(h, s2), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_4: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_RCVBUF:
+        return None
+    v = int(call.value)
+    v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
+    size = max(2 * v, SOCK_MIN_RCVBUF)
+    return s, size
+
+
 @rule("setsockopt_4", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes [Linux 6.18, experiment]")
-def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes [Linux 6.18, experiment]",
+      guard=_setsockopt_4_guard)
+def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: set the socket's receive-buffer bound: the value is clamped to the
     host's RMEM_MAX, doubled (Linux counts its own overhead), and raised to 2304 bytes if
     smaller. Datagrams that would not fit are dropped on arrival (delivery_loopback_udp_3,
@@ -133,10 +162,5 @@ def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           ())_dsch}
         changes: s.rcvbuf, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_RCVBUF:
-        return None
-    v = int(call.value)
-    v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
-    size = max(2 * v, SOCK_MIN_RCVBUF)
+    s, size = w
     return ret(ctx, replace_sock(h, replace(s, rcvbuf=size)), tid, Ok(None), "setsockopt")

@@ -83,14 +83,13 @@ def _getsockopt_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> An
     s = sock(h, call.fd)
     if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
         return None
-    t = s.rcvtimeo if call.opt == SockOpt.SO_RCVTIMEO else s.sndtimeo
-    return t
+    return (s.rcvtimeo if call.opt == SockOpt.SO_RCVTIMEO else s.sndtimeo,)  # (None: no timeout)
 
 
 @rule("getsockopt_3", call="getsockopt", category="succeed", trigger="call",
       summary="return SO_RCVTIMEO or SO_SNDTIMEO in µs, as Linux rounded it [Linux 6.18, experiment]",
       guard=_getsockopt_3_guard)
-def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, t: Any) -> Host:
+def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer the socket's receive or send timeout in microseconds; 0 means
     none.
 
@@ -109,6 +108,7 @@ def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, t: Any) -> H
         after: h' = h with {ts(tid) := RET(OK (0 if t = None else t / 1000))_dsch}
         changes: ts(tid)
     """
+    (t,) = w
     return ret(ctx, h, tid, Ok(0 if t is None else t // 1000), "getsockopt")
 
 

@@ -311,18 +311,26 @@ def _lazy(setup: Setup, m: Machine, fn: Callable[..., Machine | None], arg: Any,
     return then
 
 
-def _machine_timers(m: Machine) -> list[int]:
-    """Every finite timer of machine `m` (none for a crashed machine)."""
+def _timer_bounds(m: Machine, now: int) -> tuple[int, int, int]:
+    """Over every finite timer of machine `m` (host threads and out-queue, snippets, store
+    answers, applications; none for a crashed machine), in one pass: the latest before `now`
+    (-1 if none), the earliest at or after it, and the least (NEVER if none)."""
+    lo, hi, least = -1, NEVER, NEVER
     h = m.host
     if h is None:
-        return []
-    out = [e.deadline for e in h.ts if e.deadline < NEVER]
-    if h.oq_deadline < NEVER:
-        out.append(h.oq_deadline)
-    out.extend(s.deadline for s in m.snippets if s.deadline < NEVER)
-    out.extend(r.deadline for r in m.storerets if r.deadline < NEVER)
-    out.extend(a.deadline for a in m.apps if a.deadline < NEVER)
-    return out
+        return lo, hi, least
+    for d in (h.oq_deadline, *[e.deadline for e in h.ts], *[s.deadline for s in m.snippets],
+              *[r.deadline for r in m.storerets], *[a.deadline for a in m.apps]):
+        if d >= NEVER:
+            continue
+        if d < least:  # noqa: PLR1730  (a comparison is cheaper than a call of min)
+            least = d
+        if d < now:
+            if d > lo:  # noqa: PLR1730
+                lo = d
+        elif d < hi:
+            hi = d
+    return lo, hi, least
 
 
 class _Entry:
@@ -346,14 +354,7 @@ class _Entry:
         self.t0 = now
         self.locals = _machine_candidates(setup, setup.ctx(m.name, now), m)
         self.urgent = any(c[3] for c in self.locals)
-        lo, hi, least = -1, NEVER, NEVER
-        for d in _machine_timers(m):
-            if d < now:
-                lo = max(lo, d)
-            elif d < hi:
-                hi = d
-            least = min(least, d)
-        self.lo, self.hi, self.least = lo, hi, least
+        self.lo, self.hi, self.least = _timer_bounds(m, now)
 
     def holds_at(self, now: int) -> bool:
         return now == self.t0 or (self.hi != self.t0 and self.lo < now < self.hi)

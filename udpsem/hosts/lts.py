@@ -82,8 +82,9 @@ class Enabled:
         return f"Enabled({self.rule.name}, tid={self.tid})"
 
 
-# The rules to try, per trigger key and architecture, filtered once (the registry is fixed
-# after import); keys are types or strings, never iterated to choose anything. Each rule comes
+# The rules to try, per trigger key and architecture (the `Arch` member itself, a str), filtered
+# once (the registry is fixed after import); keys are types or strings, never iterated to choose
+# anything. Each rule comes
 # with the function that tells whether it applies: its guard, or the whole rule.
 _CACHE: dict[tuple[object, str], list[tuple[RuleInfo, Any]]] = {}
 
@@ -132,7 +133,7 @@ def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
     found: list[Enabled] = []
     have_fail = False
     linux_order = ctx.consts.linux_error_order
-    for info, applies in _rules_for(call.name, str(ctx.consts.arch)):
+    for info, applies in _rules_for(call.name, ctx.consts.arch):
         if info.name == "zombie_1":
             continue
         fail = info.category == "fail"
@@ -153,7 +154,7 @@ def thread_enabled(ctx: RuleCtx, h: Host, entry: ThreadEntry) -> list[Enabled]:
     found = []
     tid = entry.tid
     args = (h, tid)
-    for info, applies in _rules_for(type(entry.state), str(ctx.consts.arch)):
+    for info, applies in _rules_for(type(entry.state), ctx.consts.arch):
         w = applies(ctx, h, tid)
         if w is not None:
             found.append(Enabled(info, ctx, args, w, None, tid))
@@ -166,7 +167,7 @@ def oq_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
         return []
     found = []
     args = (h,)
-    for info, applies in _rules_for("oq", str(ctx.consts.arch)):
+    for info, applies in _rules_for("oq", ctx.consts.arch):
         w = applies(ctx, h)
         if w is not None:
             found.append(Enabled(info, ctx, args, w, None))
@@ -176,7 +177,7 @@ def oq_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
 def internal_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
     """Every rule the host can take on its own (not on a call or a datagram)."""
     found: list[Enabled] = []
-    arch = str(ctx.consts.arch)
+    arch = ctx.consts.arch
     for entry in h.ts:
         rules = _rules_for(type(entry.state), arch)
         if not rules:
@@ -197,7 +198,7 @@ def recv_enabled(ctx: RuleCtx, h: Host, msg: IPMsg) -> list[Enabled]:
     label = LhRecvMsg(msg)
     found = []
     args = (h, msg)
-    for info, applies in _rules_for("recv", str(ctx.consts.arch)):
+    for info, applies in _rules_for("recv", ctx.consts.arch):
         w = applies(ctx, h, msg)
         if w is not None:
             found.append(Enabled(info, ctx, args, w, label))

@@ -65,10 +65,16 @@ class Keyer:
     deadlines (made relative to `now` only when a key is built), and the structure of a host
     or a datagram is cached by object identity (the cache holds the object, so an identity
     is never reused while cached): successor worlds share most of their parent's objects.
+
+    The identity cache needs only recent objects: the successors of a state, keyed one
+    after the other, share its objects, so the first successor's misses are the others'
+    hits. 5,000 objects measured as fast as 100,000 on the explore benchmark (within its
+    run-to-run noise) and cut its real memory from 4.9 KB to 0.8 KB per state: the kept
+    objects (old hosts, sockets, messages) were most of its resident set.
     """
 
     def __init__(self, runtime: Any, horizon: int, frames: bool = True,
-                 cache_size: int = 100_000) -> None:
+                 cache_size: int = 5_000) -> None:
         self.runtime = runtime
         self.horizon = horizon
         self.frames = frames and hasattr(runtime, "frame_key")

@@ -21,7 +21,7 @@ The network-level conjuncts are named here:
 * **G2** every snippet, store answer and application timer is `≥ 0`; a computing snippet's
   is at most `dthread`, a waiting one's is `∞`, a store answer's at most `dstore`.
 * **E1** every scheduled environment event will apply when it is due
-  (docs/model.md#network-rules): it names a machine of the world that is alive, is not in
+  (docs/model.md#faults): it names a machine of the world that is alive, is not in
   the past, and a machine's pending disconnects and reconnects alternate, starting with
   the one its connection state admits (a disconnect if connected); a crash is a machine's
   last pending event. So no event fires as a step that changes nothing.

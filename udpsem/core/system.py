@@ -398,7 +398,7 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
 
 def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate | None:
     """The scheduled event `ev`, due now, as an urgent candidate; None if it cannot apply
-    (docs/model.md#network-rules: host_disconnect only for a connected living host,
+    (docs/model.md#faults: host_disconnect only for a connected living host,
     host_reconnect only for a disconnected living one, host_crash only for a living one).
     `programs.world.fault_events` schedules only events that apply (network_ok E1), so None
     means a broken world; the event then stops time, which no_time_stop reports."""

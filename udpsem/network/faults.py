@@ -66,7 +66,7 @@ class Faults:
 
 def union_windows(windows: tuple[Window, ...]) -> tuple[Window, ...]:
     """The disconnect windows as their union, per host: windows of one host that overlap or
-    touch become one (docs/model.md#network-rules: the host is down while any of its windows
+    touch become one (docs/model.md#faults: the host is down while any of its windows
     is open), so the scheduled disconnects and reconnects of a host alternate and each one
     applies. Sorted by host, then start; an open end (None) absorbs every later window."""
     out: list[Window] = []

@@ -57,7 +57,7 @@ def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
     for c in faults.crashes:
         if c.host not in names:
             raise ValueError(f"--crash names unknown host {c.host!r} (hosts: {known})")
-    # Only events that will apply are scheduled (docs/model.md#network-rules): overlapping
+    # Only events that will apply are scheduled (docs/model.md#faults): overlapping
     # windows of a host are one window (their union), a host crashes at most once (at its
     # earliest crash), and nothing of a host is scheduled from its crash on (a crashed host
     # never returns; at the crash's instant the crash comes first, see `initial_world`).

@@ -294,3 +294,19 @@ def test_close_of_a_console_fd_is_enotsock_where_linux_closes_it() -> None:
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                              check=False, stdin=subprocess.DEVNULL, timeout=60)
         assert out.returncode == 0 and out.stdout.strip() == "0", out
+
+
+def test_a_huge_poll_timeout_stays_finite() -> None:
+    """poll's timeout is in ms (Linux: a C int, so at most 24.8 days; negative waits for
+    ever); the model's LIB int goes much further, and such a deadline saturates too."""
+    from udpsem.hosts.state import Poll2
+
+    name, st = call(ctx(0), host(), C.poll(((0, 1),), C.LIB_INT_MAX))
+    e = st.host.thread(0)
+    assert name == "poll_1" and e is not None and isinstance(e.state, Poll2)
+    assert e.deadline == LAST and _t1(st.host, 0) == []
+    _, forever = call(ctx(0), host(), C.poll(((0, 1),), -1))
+    assert forever.host.thread(0).deadline == NEVER  # type: ignore[union-attr]
+    assert check_request(C.poll(((0, 1),), C.LIB_INT_MAX), False) is None
+    bad = check_request(C.poll(((0, 1),), 2**62), False)
+    assert bad is not None and "milliseconds" in bad

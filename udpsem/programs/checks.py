@@ -128,13 +128,15 @@ def _field(name: str, annotation: str, x: Any) -> str | None:
                 return None
             return f"must be a bool or an int {RANGE}, got {_show(x)}"
         return _typed(x, bool, "a bool")
-    if name == "us" or name == "timeout_us":
-        # any int: a negative one is the model's EINVAL (delay_2, select_5), not a misuse
-        # at most LIB_INT_MAX µs: however long, the model keeps it finite (deadline_after)
+    if name in ("us", "timeout_us", "timeout_ms"):
+        # any int in the LIB's range: a negative one is the model's EINVAL (delay_2,
+        # select_5) or poll's "for ever", not a misuse; however long, the model keeps it
+        # finite (deadline_after)
         if (x is None and optional) or _lib_int(x):
             return None
         none = "None or " if optional else ""
-        return f"must be {none}an int of microseconds {RANGE}, got {_show(x)}"
+        unit = "milliseconds" if name == "timeout_ms" else "microseconds"
+        return f"must be {none}an int of {unit} {RANGE}, got {_show(x)}"
     if name == "opt":
         return _typed(x, SockOpt, "a SockOpt")
     if name == "text":

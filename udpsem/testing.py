@@ -317,7 +317,7 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "select":
         return (fdl(), fdl(), fdl()) if _coin(draw) else (fdl(), fdl())
     if call == "poll":
-        return tuple(_pick(draw, _POLL_EVENTS) for _ in range(draw(st.integers(0, 3))))
+        return tuple(_pick(draw, _POLL_REVENTS) for _ in range(draw(st.integers(0, 3))))
     if call == "port_of_int":
         return draw(_ANY_PORT)
     if call == "ip_of_string":
@@ -408,6 +408,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
 
 # poll event masks: none, single bits, the usual combinations, everything.
 _POLL_EVENTS = (0, POLLIN, POLLOUT, POLLIN | POLLOUT, POLLERR, POLLNVAL, POLL_ALL, 0xFFFF)
+# What poll can answer for an entry: masks of the POLL* bits only (not 0xFFFF).
+_POLL_REVENTS = _POLL_EVENTS[:-1]
 
 
 # Socket timeouts in ns: none, zero (give up at once), and 20, 40 and 400 ms, whole jiffies

@@ -104,11 +104,10 @@ def _field(name: str, annotation: str, x: Any) -> str | None:
         if not isinstance(x, tuple):
             return f"must be a list of (fd, events) pairs, got {_show(x)}"
         for k, v in enumerate(x):
-            if not (isinstance(v, tuple) and len(v) == 2 and _int(v[0]) and _int(v[1])):
-                return f"[{k}] must be a pair (fd, events) of ints, got {_show(v)}"
+            if not (isinstance(v, tuple) and len(v) == 2 and _lib_int(v[0])
+                    and _lib_int(v[1])):
+                return f"[{k}] must be a pair (fd, events) of ints {RANGE}, got {_show(v)}"
         return None
-    if name == "timeout_ms":
-        return None if _int(x) else f"must be an int of milliseconds, got {_show(x)}"
     if name == "via":
         return _typed(x, str, "a str")
     if name in ("reads", "writes", "excepts"):

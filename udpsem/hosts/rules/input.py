@@ -13,12 +13,15 @@ from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import own
 from udpsem.hosts.rules.outqueue import (
     append_mq,
+    drop_on,
     fitting,
     icmp_targets,
     maybe_icmp,
     port_unreach,
+    quoted,
     set_es,
     udp_receivers,
+    unfitting,
     with_receiver,
 )
 from udpsem.hosts.state import Host, RuleCtx
@@ -59,7 +62,9 @@ def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg, cands: Any) -> Host | Bra
     Common cases: every datagram a server or the heartbeat's detector receives.
 
     Model details: the best score wins; on linux and windows a tie goes to the most
-    recently bound socket, on freebsd it is a choice of kind `sock`. Receive queues are
+    recently bound socket, on freebsd it is a choice of kind `sock`; on linux a tie of
+    SO_REUSEPORT sockets on one address is a choice too (Linux hashes the 4-tuple) [Linux
+    6.18, experiment]. Receive queues are
     unbounded unless SO_RCVBUF or the host's RMEM_DEFAULT bounds them (then a full one
     drops: delivery_in_udp_4). Orphans still receive.
 
@@ -106,7 +111,8 @@ def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg, b: Any) -> Host | Branch[
         after: h' = h, or if icmp: enqueue(h, IP(i4, i3, ICMP_PORT_UNREACH(i3, p3, i4, p4)))
         changes: oq, oq's timer, oqf (when an ICMP is queued)
     """
-    return maybe_icmp(ctx, h, port_unreach(m.src, b.sport, m.dst, b.dport), lambda h2: h2)
+    return maybe_icmp(ctx, h, port_unreach(m.src, b.sport, m.dst, b.dport, quoted(ctx, b.data)),
+                      lambda h2: h2)
 
 
 def _delivery_in_udp_3_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
@@ -173,7 +179,7 @@ def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg, w: Any) -> Host | Branch
         changes: s.es
     """
     b, cands = w
-    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind, b))
+    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind, b, m.src))
 
 
 def _delivery_in_icmp_2_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
@@ -215,16 +221,16 @@ def _delivery_in_udp_4_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
     b = m.body
     if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
         return None
-    cands = udp_receivers(ctx, h, m)
-    if not cands or fitting(ctx, cands, m):
+    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
+    if not unfit:
         return None
-    return True
+    return unfit
 
 
 @rule("delivery_in_udp_4", trigger="recv", category="accept",
       summary="drop an arriving UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]",
       guard=_delivery_in_udp_4_guard)
-def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg, _: Any) -> Host:
+def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg, unfit: Any) -> Host | Branch[Host]:
     """Description: a UDP datagram from the network matches a socket whose receive buffer
     has no room for it; it is dropped silently.
 
@@ -233,14 +239,16 @@ def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg, _: Any) -> Host:
     Common cases: a server under a burst of requests it reads too slowly.
 
     Model details: provenance: Linux 6.18, experiment on loopback (the accounting is the
-    same as delivery_loopback_udp_3's). Only with a bounded buffer.
+    same as delivery_loopback_udp_3's). Only with a bounded buffer. The socket's drop
+    count goes up (SO_RXQ_OVFL reports it); in an SO_REUSEPORT group Linux hashes to one
+    member first, so a full member drops even when another has room (a choice here).
 
     Formal:
         premises: m = IP(i3, i4, UDP(p3, p4, data)); i4 ∈ own(h), i4 ∉ LOOPBACK; i3 ∉
-          MARTIAN ∪ LOOPBACK; lookup(h, (i3, p3, i4, p4)) ≠ ∅ and no candidate s has
-          fits(s, m)
+          MARTIAN ∪ LOOPBACK; some s ∈ lookup(h, (i3, p3, i4, p4)) has ¬fits(s, m) (a
+          choice if several)
         transition: h --Lh_recvmsg m--> h'
-        after: h' = h (dropped, no ICMP)
-        changes: nothing
+        after: h' = h with {s := s with {drops := s.drops + 1}} (dropped, no ICMP)
+        changes: s.drops
     """
-    return h
+    return with_receiver(unfit, lambda s: drop_on(h, s))

@@ -165,7 +165,7 @@ def witness_rebuilder(path: str | Path) -> Any:
     try:
         with Path(path).open(encoding="utf-8") as fh:
             header = json.loads(fh.readline())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # not text, not JSON, absurdly nested
         return None
     if isinstance(header, dict) and isinstance(header.get("real"), dict):
         return build

@@ -391,7 +391,11 @@ class Checker:
             # (up to doq): a real sender can stall between its recorded call and the system
             # call, so its datagram may arrive after the receiver saw nothing there. Waiting
             # is tried last.
-            oq = any(st.transition.rule in OQ_RULES for st, _ in now_steps)
+            oq = [x for x in now_steps if x[0].transition.rule in OQ_RULES]
+            if oq and times and any(self._later(w, st) for st, _ in oq):
+                # A datagram to the host itself that the trace shows arriving later: wait
+                # first (a loopback delivery has no delay to choose).
+                return [x for x in now_steps if x not in oq] + times + oq
             return now_steps + (times if oq else [])
         return times or _one_machine(early)
 
@@ -505,6 +509,20 @@ class Checker:
         return list(opts)
 
 
+    def _later(self, w: World, st: Step) -> bool:
+        """Whether outqueue step `st` delivers to its own host a datagram that the trace
+        shows arriving later than now (see _receipts)."""
+        if not st.transition.rule.startswith("delivery_loopback_udp"):
+            return False
+        m = next((m for m in w.machines if m.name == st.transition.label.host), None)
+        if m is None or m.host is None or not m.host.oq:
+            return False
+        msg = m.host.oq[0]
+        if not isinstance(msg.body, UDP):
+            return False
+        at = self._arrival(w, msg, 0)
+        return at is not None and at > w.now
+
     def _arrival(self, w: World, msg: IPMsg, copy: int) -> int | None:
         """When copy `copy` of UDP datagram `msg` can have arrived, by the trace (None if the
         program did not receive it): that of the first receipt from now on (a recvfrom
@@ -548,12 +566,19 @@ def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
     at, consistent with what the trace shows. A kernel delivers on loopback and veth within
     the sender's sendto, so a datagram arrives between that sendto's call and return, and
     before the receiver saw it ready (a select that listed its socket, the call of a
-    recvfrom that did not block, or else the recvfrom's return); after the receiver last
-    found the socket empty (a recvfrom that failed); and, as a socket's queue is in
+    recvfrom that did not block, or else the recvfrom's return); after the receiving
+    socket's bind returned; after the receiver last found the socket empty (a recvfrom
+    that failed); and, as a socket's queue is in
     arrival order, after the datagram read from the same socket before it. The moment
     chosen is the earliest that satisfies all of that (and the model's least propagation
     delay, dpropmin, after the call)."""
     sends = _sends(streams, owners)
+    binds: dict[tuple[Any, Any], list[int]] = {}  # (host, fd) -> its bind returns
+    for seq in streams:
+        for a, b in itertools.pairwise(seq):
+            v = a.label.get("value")
+            if a.label["kind"] == "call" and isinstance(v, dict) and v.get("_") == "bind":
+                binds.setdefault((a.label.get("host"), v.get("fd")), []).append(b.t)
     # (host, fd) -> [(receipt time, key, earliest, ready)] in read order
     reads: dict[tuple[Any, Any], list[tuple[int, tuple[Any, ...], int, int]]] = {}
     for seq in streams:
@@ -580,6 +605,9 @@ def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
                     ready = seq[j - 2].t
             data = _key(ok[2])
             earliest = empty.get(fd, -1) + 1
+            bound = [t for t in binds.get((host, fd), ()) if t <= o.t]
+            if bound:
+                earliest = max(earliest, bound[-1] + 1)
             sent = sends.get((owners.get(ok[0]), host, data), [])
             k = bisect.bisect_right(sent, (o.t, 1 << 62)) - 1
             if k >= 0:

@@ -172,3 +172,20 @@ def test_check_command_exit_codes(traces: dict[int, list[str]], tmp_path: Any) -
         assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
     r = _cli(str(good), "--tolerance", "fast")
     assert r.returncode == 2 and "--tolerance" in r.stderr
+
+
+def test_check_prints_progress_lines(traces: dict[int, list[str]], tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(traces[3]) + "\n")
+    # A progress line at most every 1 µs: one per 256 states searched (echo with 2 clients
+    # takes over a thousand), each naming how far the search got.
+    r = subprocess.run([sys.executable, "-m", "udpsem", "check", str(good)],
+                       capture_output=True, text=True, timeout=120, check=False,
+                       env={**os.environ, "UDPSEM_PROGRESS_SECONDS": "0.000001"})
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("udpsem check: ")]
+    assert lines and all("labels explained so far" in x for x in lines), r.stderr

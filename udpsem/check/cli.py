@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,11 +13,35 @@ from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 
 
+class _Progress:
+    """A progress line on stderr every few seconds of a long search (UDPSEM_PROGRESS_SECONDS
+    sets how many, as for `udpsem explore`)."""
+
+    def __init__(self) -> None:
+        import time
+
+        from udpsem.explore.cli import _progress_interval
+
+        self.every = _progress_interval()
+        self.clock = time.monotonic
+        self.last = self.clock()
+
+    def __call__(self, d: dict[str, Any]) -> None:
+        now = self.clock()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
+        click.echo(f"udpsem check: {d['states']} states, {d['matched']} of "
+                   f"{d['observations']} labels explained so far, {rate:,.0f} states/s, "
+                   f"{d['elapsed']:.0f} s", err=True)
+
+
 @click.command("check")
 @click.argument("trace_file", metavar="TRACE")
 @click.option("--tolerance", default="2ms", show_default=True,
               help="how far a model time may be from a recorded time")
-@click.option("--max-states", type=click.IntRange(1, 100_000_000), default=200_000,
+@click.option("--max-states", type=click.IntRange(1, 100_000_000), default=500_000,
               show_default=True, help="search budget: states to expand before giving up")
 @click.option("--witness", "witness_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="on acceptance, write the model run found to this file")
@@ -37,7 +62,7 @@ def check(trace_file: str, tolerance: str, max_states: int, witness_path: Path |
         tr = load(trace_file)
         if not tr.observations:
             _fail(f"{trace_file}: the trace observes nothing to check")
-        v = check(tr, tol, max_states)
+        v = check(tr, tol, max_states, None if as_json else _Progress())
     except TraceError as e:
         _fail(str(e))
     out = v.as_json()

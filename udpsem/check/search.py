@@ -33,23 +33,25 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.labels import Label, Transition
+from udpsem.base.registry import rules_by_trigger
 from udpsem.base.time import fmt_ns
 from udpsem.core.drivers import Step
 from udpsem.core.system import enabled
 from udpsem.hosts.values import ip_str
-from udpsem.network.messages import IPMsg
+from udpsem.network.messages import UDP, IPMsg
 from udpsem.programs.runtime import Code, GeneratorRuntime, identity
 from udpsem.state.world import Machine, Setup, World
 from udpsem.traces.encode import jsonable
 
 THREAD_KINDS = ("modcall", "modret", "call", "return", "store", "storeret", "thread_end")
 WIRE_KINDS = ("send", "deliver")
+OQ_RULES = frozenset(r.name for r in rules_by_trigger("oq"))
 
 
 def label_json(lab: Label) -> dict[str, Any]:
@@ -195,7 +197,9 @@ class Checker:
 
     def __init__(self, setup: Setup, world: World, observations: Sequence[Obs],
                  observed: Sequence[str], tolerance: int, end: int,
-                 max_nodes: int = 200_000, anchor_timers: bool = False) -> None:
+                 max_nodes: int = 200_000, anchor_timers: bool = False,
+                 progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.progress = progress
         self.setup = setup
         self.world = world
         self.obs = list(observations)
@@ -236,6 +240,7 @@ class Checker:
         for o in self.obs:
             if o.label["kind"] == "deliver":
                 self.deliveries.setdefault(_key(o.label.get("value")), []).append(o.t)
+        self.receipts = _receipts(self.streams, setup.owners, setup.timing.dpropmin)
         self.nodes = 0
         self.best: tuple[int, int] = (-1, -1)
         self.best_info: tuple[tuple[int, ...], int, list[Reject]] | None = None
@@ -264,6 +269,10 @@ class Checker:
                 verdict, reason = "undecided", (f"the search budget of {self.max_nodes} states "
                                                 "ran out")
                 break
+            if self.progress is not None and self.nodes % 256 == 0:
+                self.progress({"states": self.nodes, "matched": max(self.best[0], 0),
+                               "observations": len(self.obs),
+                               "elapsed": _time.perf_counter() - t0})
             w, pos, succ = stack[-1]
             nxt = next(succ, None)
             if nxt is None:
@@ -322,24 +331,29 @@ class Checker:
         internal: list[tuple[Step, tuple[int, ...]]] = []
         times: list[tuple[Step, tuple[int, ...]]] = []
         cands: Sequence[Any] = enabled(self.setup, w) if w.now < self.setup.horizon else ()
+        dead = False  # a thread's next label is fixed and is not the trace's
         for ci, cand in enumerate(cands):
             try:
-                for made, tr in self._resolve(cand, ci, w, nxt, limit):
-                    st = Step(tr, tuple(made))
-                    lab = tr.label
-                    if tr.rule == "time_pass":
-                        times.append((st, pos))
-                    elif lab.kind in self.observed:
-                        ok, why, pos2, t_exp = self._match(tr, pos)
-                        if ok:
-                            matches.append((t_exp, st, pos2))
-                        else:
-                            rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why,
-                                                  t_exp if t_exp >= 0 else None))
-                    else:
-                        internal.append((st, pos))
+                resolved = list(self._resolve(cand, ci, w, nxt, limit))
             except Exception as e:  # noqa: BLE001 — a program error in one branch
                 rejects.append(Reject(cand.rule, "?", f"{type(e).__name__}: {e}"))
+                continue
+            for made, tr in resolved:
+                st = Step(tr, tuple(made))
+                lab = tr.label
+                if tr.rule == "time_pass":
+                    times.append((st, pos))
+                elif lab.kind in self.observed:
+                    ok, why, pos2, t_exp = self._match(tr, pos)
+                    if ok:
+                        matches.append((t_exp, st, pos2))
+                    else:
+                        rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why,
+                                              t_exp if t_exp >= 0 else None))
+                        if why.startswith(WRONG_LABEL) and _forced(tr):
+                            dead = True
+                else:
+                    internal.append((st, pos))
         if nxt and any(c.rule == "time_pass" for c in cands) and not times:
             first = min(nxt, key=lambda o: o.t)
             rejects.append(Reject("time_pass", "time",
@@ -361,12 +375,29 @@ class Checker:
         # label recorded later than now (within the tolerance) is taken early only when
         # time cannot pass. Internal steps are thus eager: the model does what nobody
         # observes as soon as it may, which is what a kernel does.
+        if dead:
+            # No continuation explains this thread's next recorded label: the thread can only
+            # produce the label it offers (its return value, store answer or module result is
+            # already computed; its next request or module call is its program's), and a
+            # crash would end its stream instead. Prune here rather than after exploring
+            # every interleaving of the other threads within the tolerance.
+            return []
         matches.sort(key=lambda m: m[0])
         due = [(st, p) for t, st, p in matches if t <= w.now]
         early = [(st, p) for t, st, p in matches if t > w.now]
         if due or internal:
-            return due + internal
-        return times or early
+            now_steps = _one_machine(due + internal)
+            # An outqueue step (a datagram leaving the host, or delivered to itself) may wait
+            # (up to doq): a real sender can stall between its recorded call and the system
+            # call, so its datagram may arrive after the receiver saw nothing there. Waiting
+            # is tried last.
+            oq = [x for x in now_steps if x[0].transition.rule in OQ_RULES]
+            if oq and times and any(self._later(w, st) for st, _ in oq):
+                # A datagram to the host itself that the trace shows arriving later: wait
+                # first (a loopback delivery has no delay to choose).
+                return [x for x in now_steps if x not in oq] + times + oq
+            return now_steps + (times if oq else [])
+        return times or _one_machine(early)
 
     def _match(self, tr: Transition, pos: tuple[int, ...]) -> tuple[bool, str, tuple[int, ...],
                                                                     int]:
@@ -381,7 +412,7 @@ class Checker:
             return False, (f"the trace shows nothing more for {k[0]}/{k[1]} before its end at "
                            f"{fmt_ns(self.end)}"), pos, -1
         if lab != o.label:
-            return False, f"the trace has {describe_label(o.label)} (record {o.i})", pos, o.i
+            return False, f"{WRONG_LABEL} {describe_label(o.label)} (record {o.i})", pos, o.i
         if abs(now - o.t) > self.tol:
             return False, (f"record {o.i} is at {fmt_ns(o.t)}, the model is at {fmt_ns(now)} "
                            f"(tolerance {fmt_ns(self.tol)})"), pos, o.i
@@ -429,13 +460,19 @@ class Checker:
             free = _closure_vars(b.cont)
             msg, chosen = free.get("msg"), tuple(free.get("chosen") or ())
             floor = max(lo, chosen[-1]) if chosen else lo
-            if isinstance(msg, IPMsg):
+            if isinstance(msg, IPMsg) and self.deliveries:
                 times = list(self.deliveries.get(_key(jsonable(msg)), []))
                 for c in chosen:
                     if now + c in times:
                         times.remove(now + c)
                 k = bisect.bisect_left(times, now + floor)
                 out = [t - now for t in times[k:k + 3] if t - now <= hi]
+            elif isinstance(msg, IPMsg) and isinstance(msg.body, UDP):
+                # When the wire was not observed: when the trace says it can have arrived
+                # (see _receipts); else as soon as possible, then as late as possible.
+                at = self._arrival(w, msg, len(chosen))
+                if at is not None and floor <= at - now <= hi:
+                    out = [at - now]
             return list(dict.fromkeys([*out, floor, hi]))
         if b.kind == "eph":
             # Ports the trace shows from about now on, soonest first: the port a bind picks
@@ -472,6 +509,157 @@ class Checker:
         return list(opts)
 
 
+    def _later(self, w: World, st: Step) -> bool:
+        """Whether outqueue step `st` delivers to its own host a datagram that the trace
+        shows arriving later than now (see _receipts)."""
+        if not st.transition.rule.startswith("delivery_loopback_udp"):
+            return False
+        m = next((m for m in w.machines if m.name == st.transition.label.host), None)
+        if m is None or m.host is None or not m.host.oq:
+            return False
+        msg = m.host.oq[0]
+        if not isinstance(msg.body, UDP):
+            return False
+        at = self._arrival(w, msg, 0)
+        return at is not None and at > w.now
+
+    def _arrival(self, w: World, msg: IPMsg, copy: int) -> int | None:
+        """When copy `copy` of UDP datagram `msg` can have arrived, by the trace (None if the
+        program did not receive it): that of the first receipt from now on (a recvfrom
+        return on the destination host with its source and data) that copies already in
+        flight do not account for."""
+        assert isinstance(msg.body, UDP)
+        owner = self.setup.owners.get(msg.dst)
+        seen = self.receipts.get((owner, msg.src, msg.body.sport, _key(jsonable(msg.body.data))))
+        if not seen:
+            return None
+        flying = sum(1 for f in w.net if f.msg == msg)
+        k = bisect.bisect_left(seen, (w.now, -1)) + flying + copy
+        return seen[k][1] if k < len(seen) else None
+
+
+def _sends(streams: Sequence[Sequence[Obs]],
+           owners: dict[int, str]) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+    """Per (sending host, destination host, data): every sendto call of a thread of that
+    host, with the time of its call and of its return, in call order."""
+    out: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for seq in streams:
+        for a, b in itertools.pairwise(seq):
+            v = a.label.get("value")
+            if (a.label["kind"] != "call" or b.label["kind"] != "return"
+                    or not isinstance(v, dict) or v.get("_") != "sendto"):
+                continue
+            dest = v.get("dest")
+            if not (isinstance(dest, list) and len(dest) == 2):
+                continue
+            key = (a.label.get("host"), owners.get(dest[0]), _key(v.get("data")))
+            out.setdefault(key, []).append((a.t, b.t))
+    for v in out.values():
+        v.sort()
+    return out
+
+
+def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
+              dpropmin: int) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+    """Per (host, source address, source port, data): the moments a thread of that host
+    received such a datagram (a recvfrom return), each with a moment it can have arrived
+    at, consistent with what the trace shows. A kernel delivers on loopback and veth within
+    the sender's sendto, so a datagram arrives between that sendto's call and return, and
+    before the receiver saw it ready (a select that listed its socket, the call of a
+    recvfrom that did not block, or else the recvfrom's return); after the receiving
+    socket's bind returned; after the receiver last found the socket empty (a recvfrom
+    that failed); and, as a socket's queue is in
+    arrival order, after the datagram read from the same socket before it. The moment
+    chosen is the earliest that satisfies all of that (and the model's least propagation
+    delay, dpropmin, after the call)."""
+    sends = _sends(streams, owners)
+    binds: dict[tuple[Any, Any], list[int]] = {}  # (host, fd) -> its bind returns
+    for seq in streams:
+        for a, b in itertools.pairwise(seq):
+            v = a.label.get("value")
+            if a.label["kind"] == "call" and isinstance(v, dict) and v.get("_") == "bind":
+                binds.setdefault((a.label.get("host"), v.get("fd")), []).append(b.t)
+    # (host, fd) -> [(receipt time, key, earliest, ready)] in read order
+    reads: dict[tuple[Any, Any], list[tuple[int, tuple[Any, ...], int, int]]] = {}
+    for seq in streams:
+        empty: dict[Any, int] = {}  # fd -> the call time of its latest failed recvfrom
+        for j, o in enumerate(seq):
+            v = o.label.get("value")
+            call = seq[j - 1].label.get("value") if j > 0 else None
+            if (o.label["kind"] != "return" or not isinstance(v, dict)
+                    or not isinstance(call, dict) or call.get("_") != "recvfrom"):
+                continue
+            fd, host = call.get("fd"), o.label.get("host")
+            ok = v.get("ok")
+            if not (isinstance(ok, list) and len(ok) == 3 and isinstance(ok[2], dict)
+                    and "bytes" in ok[2]):
+                if "fail" in v:
+                    empty[fd] = seq[j - 1].t
+                continue
+            ready = seq[j - 1].t if call.get("nonblock") else o.t
+            if j >= 3:
+                sel, sret = seq[j - 3].label.get("value"), seq[j - 2].label.get("value")
+                if (isinstance(sel, dict) and sel.get("_") == "select"
+                        and isinstance(sret, dict) and isinstance(sret.get("ok"), list)
+                        and fd in (sret["ok"][0] or [])):
+                    ready = seq[j - 2].t
+            data = _key(ok[2])
+            earliest = empty.get(fd, -1) + 1
+            bound = [t for t in binds.get((host, fd), ()) if t <= o.t]
+            if bound:
+                earliest = max(earliest, bound[-1] + 1)
+            sent = sends.get((owners.get(ok[0]), host, data), [])
+            k = bisect.bisect_right(sent, (o.t, 1 << 62)) - 1
+            if k >= 0:
+                earliest = max(earliest, sent[k][0] + dpropmin)
+                ready = min(ready, sent[k][1])
+            reads.setdefault((host, fd), []).append(
+                (o.t, (host, ok[0], ok[1], data), earliest, ready))
+    out: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for queue in reads.values():
+        last = -1
+        for t, key, earliest, ready in sorted(queue, key=lambda x: x[0]):
+            at = max(earliest, last + 1)
+            at = at if at <= ready else max(earliest, min(ready, t))
+            last = at
+            out.setdefault(key, []).append((t, at))
+    for v in out.values():
+        v.sort()
+    return out
+
+
+def _one_machine(steps: list[tuple[Step, tuple[int, ...]]]) -> list[tuple[Step, tuple[int, ...]]]:
+    """Partial-order reduction: of steps that all happen at this instant, only those of one
+    machine (the first's). Steps of different machines at one instant are independent: each
+    changes only its own machine, and a datagram one of them sends arrives at least dpropmin
+    later; the trace orders labels only within a thread. As time cannot pass until each of
+    them is taken (the search discipline), every run taking them in another order is the same
+    run up to the order of independent steps. A step without a machine (an environment event)
+    keeps them all."""
+    if len(steps) < 2:
+        return steps
+    hosts = [st.transition.label.host for st, _ in steps]
+    if any(h is None for h in hosts):
+        return steps
+    return [x for x, h in zip(steps, hosts, strict=True) if h == hosts[0]]
+
+
+WRONG_LABEL = "the trace has"
+"""How the reason for a label that differs from its stream's next recorded one begins."""
+
+# Label kinds whose value a thread's state already fixes when the transition is enabled: a
+# request (call, store, module call) is the program's next one, a store answer or a module
+# result is computed, a thread's end is its program's.
+_FIXED_KINDS = frozenset({"call", "store", "storeret", "modcall", "modret", "thread_end"})
+
+
+def _forced(tr: Transition) -> bool:
+    """Whether `tr`'s label is the only next label its thread can ever produce: a fixed kind,
+    or a return from `RET v` (ret_1; blocked calls reach RET through internal steps)."""
+    kind = tr.label.kind
+    return kind in _FIXED_KINDS or (kind == "return" and tr.rule == "ret_1")
+
+
 def _aim(call: Obs, ret: Obs, tol: int) -> int:
     """Where to put `call` (see Checker.aim); its recorded time if it starts no timer."""
     lab, v = call.label, call.label.get("value")
@@ -486,8 +674,10 @@ def _aim(call: Obs, ret: Obs, tol: int) -> int:
         return call.t
     if expired:
         return max(call.t, min(call.t + tol // 2, ret.t - timeout - tol // 4))
-    if ret.t - call.t >= timeout - tol:  # ready just before the timeout: start it late
-        return call.t + tol // 2
+    if ret.t - call.t >= timeout - tol:
+        # Ready just before the timeout (or after it: the thread entered the system call
+        # late): start it late enough for the timer to outlast the return, within tolerance.
+        return max(call.t, min(call.t + tol - tol // 8, ret.t - timeout + tol // 4))
     return call.t
 
 

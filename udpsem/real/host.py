@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from udpsem.hosts import calls as C
-from udpsem.hosts.values import Errno, SockOpt, UDPError, parse_ip
+from udpsem.hosts.values import Errno, SockOpt, UDPError
+from udpsem.real.lib import delay_seconds, pure_answer
 from udpsem.real.net import Plan
 from udpsem.state.components import StoreGet, StoreNew, StoreSet
 
@@ -151,19 +152,11 @@ class RealHost:
                     fd += 1
                 self.socks[fd] = _Sock(sock)
             return fd
-        if isinstance(call, C.PortOfInt):
-            if not 1 <= call.n <= 65535:
-                raise UDPError(Errno.EINVAL)
-            return call.n
-        if isinstance(call, C.IpOfString):
-            a = parse_ip(call.text)
-            if a is None:
-                raise UDPError(Errno.EINVAL)
-            return a
+        known, value = pure_answer(call)
+        if known:
+            return value
         if isinstance(call, C.Delay):
-            if call.us < 0:
-                raise UDPError(Errno.EINVAL)
-            select_mod.select([self._kill_r], [], [], call.us / 1e6)
+            select_mod.select([self._kill_r], [], [], delay_seconds(call))
             self.check_alive()
             return None
         if isinstance(call, C.Select):

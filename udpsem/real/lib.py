@@ -40,6 +40,30 @@ def _addr(pair: tuple[str, int] | None) -> tuple[int | None, int | None]:
     return (None if a in (None, 0) else a, None if port == 0 else port)
 
 
+
+def pure_answer(call: C.Call) -> tuple[bool, Any]:
+    """The answer of a call the kernel has no part in, as the model gives it: `(True, v)` for
+    port_of_int and ip_of_string (UDPError EINVAL for a bad argument), `(False, None)` for
+    every other call. Shared by both real backends (this one and `real.host`)."""
+    if isinstance(call, C.PortOfInt):
+        if not 1 <= call.n <= 65535:
+            raise UDPError(Errno.EINVAL)
+        return True, call.n
+    if isinstance(call, C.IpOfString):
+        a = parse_ip(call.text)
+        if a is None:
+            raise UDPError(Errno.EINVAL)
+        return True, a
+    return False, None
+
+
+def delay_seconds(call: C.Delay) -> float:
+    """How long `delay` sleeps, in seconds (UDPError EINVAL for a negative time)."""
+    if call.us < 0:
+        raise UDPError(Errno.EINVAL)
+    return call.us / 1e6
+
+
 class RealLib:
     """Performs LIB calls on real sockets; raises UDPError like the model."""
 
@@ -91,19 +115,11 @@ class RealLib:
                 self.next_fd += 1
             self.socks[fd] = s
             return fd
-        if isinstance(call, C.PortOfInt):
-            if not 1 <= call.n <= 65535:
-                raise UDPError(Errno.EINVAL)
-            return call.n
-        if isinstance(call, C.IpOfString):
-            a = parse_ip(call.text)
-            if a is None:
-                raise UDPError(Errno.EINVAL)
-            return a
+        known, value = pure_answer(call)
+        if known:
+            return value
         if isinstance(call, C.Delay):
-            if call.us < 0:
-                raise UDPError(Errno.EINVAL)
-            time.sleep(call.us / 1e6)
+            time.sleep(delay_seconds(call))
             return None
         if isinstance(call, C.Select):
             return self._select(call)

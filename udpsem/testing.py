@@ -167,7 +167,7 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
         oq_cap=oq_cap, allow_badmem=_coin(draw), allow_intr=_coin(draw),
         icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw),
         rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)),
-        loopback_sync=_coin(draw))
+        loopback_sync=_coin(draw), neigh=_coin(draw))
 
 
 @st.composite
@@ -198,7 +198,8 @@ _MASKS = (24, 24, 16, 30, 31, 32, 8, 0)
 
 @st.composite
 def interface_sets(draw: st.DrawFn) -> tuple[Interface, ...]:
-    """LO plus 0..3 ETH interfaces with distinct ifids and disjoint, sane address sets."""
+    """LO plus 0..3 ETH interfaces with distinct ifids and disjoint, sane address sets, some
+    of them down."""
     n = draw(st.integers(0, 3))
     used: set[IP] = set()
     ifds = [LO_INTERFACE]
@@ -216,7 +217,9 @@ def interface_sets(draw: st.DrawFn) -> tuple[Interface, ...]:
         used.update(addrs)
         primary = _pick(draw, addrs)
         mask = _pick(draw, _MASKS) if _coin(draw) else draw(st.integers(0, 32))
-        ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask))
+        # One interface in four is administratively down (host_ifdown; routes gone).
+        up = draw(st.integers(0, 3)) > 0
+        ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask, up))
     return tuple(ifds)
 
 

@@ -18,6 +18,10 @@ The network-level conjuncts are named here:
 * **C3** a `STORERET(tid)` exists iff snippet tid waits for the store: at most one per tid,
   its snippet exists, is waiting, is not creating, and is not in a LIB call.
 * **M1** every message in transit is `msg_ok` and its timer is in `[0, dpropmax]`.
+* **M2** [L] a datagram held for neighbour resolution (network.neighbours) is held by a
+  live machine with dynamic neighbours, from one of its addresses, is UDP; its entry began
+  no later than now, and its timer is one of the entry's probes (since + k·NEIGH_RETRANS,
+  1 ≤ k ≤ NEIGH_PROBES), at most NEIGH_RETRANS ahead.
 * **G2** every snippet, store answer and application timer is `≥ 0`; a computing snippet's
   is at most `dthread`, a waiting one's is `∞`, a store answer's at most `dstore`.
 """
@@ -26,11 +30,11 @@ from __future__ import annotations
 
 from udpsem.base.time import NEVER
 from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations
-from udpsem.hosts.state import Run, Zombie
-from udpsem.network.messages import msg_ok
-from udpsem.state.world import Machine, Setup, World
+from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS, Run, Zombie
+from udpsem.network.messages import UDP, msg_ok
+from udpsem.state.world import InFlight, Machine, Setup, World
 
-NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2")
+NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "M2", "G2")
 
 
 def network_violations(setup: Setup, w: World,
@@ -68,10 +72,42 @@ def network_violations(setup: Setup, w: World,
     for k, f in enumerate(w.net):
         if not msg_ok(f.msg):
             out.append(Violation("M1", f"message {k} in transit is not msg_ok: {f.msg}"))
+        if f.hold is not None:
+            out.extend(_held(setup, w, k, f))
+            continue
         d = f.deadline - w.now
         if not 0 <= d <= setup.timing.dpropmax:
             out.append(Violation("M1", f"message {k} in transit has timer {d} ns, not in "
                                        f"[0, dpropmax = {setup.timing.dpropmax}]"))
+    return out
+
+
+def _held(setup: Setup, w: World, k: int, f: InFlight) -> list[Violation]:
+    """M2 for held datagram number k."""
+    out: list[Violation] = []
+
+    def bad(detail: str) -> None:
+        out.append(Violation("M2", f"held datagram {k}: {detail}", f.src))
+
+    assert f.hold is not None
+    names = {m.name: m for m in w.machines}
+    m = names.get(f.src) if f.src is not None else None
+    if m is None or m.host is None:
+        bad("its holder is not a live machine")
+    else:
+        if not setup.consts[m.name].neigh:
+            bad("its holder has static neighbours")
+        if not any(f.msg.src in i.ipset for i in m.host.ifds):
+            bad("its source is not an address of its holder")
+    if not isinstance(f.msg.body, UDP):
+        bad("it is not UDP")
+    span = f.deadline - f.hold
+    if f.hold > w.now:
+        bad(f"its entry begins in the future ({f.hold - w.now} ns)")
+    if span % NEIGH_RETRANS or not 1 <= span // NEIGH_RETRANS <= NEIGH_PROBES:
+        bad(f"its timer is {span} ns after the entry began, not a probe")
+    if not 0 <= f.deadline - w.now <= NEIGH_RETRANS:
+        bad(f"its timer {f.deadline - w.now} ns is not in [0, NEIGH_RETRANS]")
     return out
 
 

@@ -30,8 +30,17 @@ from udpsem.hosts.state import (
     LhSendMsg,
     RuleCtx,
 )
-from udpsem.network.lifecycle import host_crash, host_disconnect, host_exit, host_reconnect
-from udpsem.network.messages import IPMsg
+from udpsem.network import neighbours
+from udpsem.network.lifecycle import (
+    arrives_down,
+    host_crash,
+    host_disconnect,
+    host_exit,
+    host_ifdown,
+    host_ifup,
+    host_reconnect,
+)
+from udpsem.network.messages import UDP, IPMsg
 from udpsem.network.rules import host_lift, net_accept, net_accept_drop
 from udpsem.programs.threads import (
     advance,
@@ -154,9 +163,42 @@ def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
     """The host outputs `msg`: lost if unplugged (host_send_disc), else the network takes it
     (net_accept_drop / single / dup, with a propagation delay per copy)."""
     label = Label("send", m.name, None, msg)
+    if setup.consts[m.name].neigh and isinstance(msg.body, UDP):
+        held = _neigh_send(setup, w, m, rname, msg, label)
+        if held is not None:
+            return held
     if not m.conn:
         w2 = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
         return Transition(rname, "host_send_disc", label, w2)
+    return _on_wire(setup, w, m, rname, msg, label)
+
+
+def _neigh_send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg,
+                label: Label) -> Any:
+    """Dynamic neighbours (network.neighbours): held if unplugged; a choice between held and
+    a cached entry if the on-link destination does not answer; None: straight on the wire."""
+    base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+    if not m.conn:
+        return Transition(rname, "net_neigh_hold", label, neighbours.net_neigh_hold(
+            base, m.name, msg))
+    if neighbours.held_entry(w, m.name, msg.dst) is not None:
+        return Transition(rname, "net_neigh_hold", label, neighbours.net_neigh_hold(
+            base, m.name, msg))
+    if not neighbours.on_link(setup, base, m.name, msg.dst) or \
+            neighbours.answers(setup, base, msg.dst):
+        return None
+
+    def entry(choice: str) -> Any:
+        if choice == "hold":
+            return Transition(rname, "net_neigh_hold", label,
+                              neighbours.net_neigh_hold(base, m.name, msg))
+        return _on_wire(setup, w, m, rname, msg, label)
+
+    return Branch("neigh", ("hold", "cached"), entry)
+
+
+def _on_wire(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg, label: Label) -> Any:
+    """The network takes `msg` from plugged-in machine `m` (drop / single / dup)."""
     drops = dict(w.drops)
     options = setup.faults.fate_options(drops.get(m.name, 0))
     base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
@@ -367,8 +409,43 @@ def _entry(setup: Setup, m: Machine, now: int) -> _Entry:
     return e
 
 
+def _held_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
+    """A held datagram at its entry's probe: released, probed again, or failed with an ICMP
+    host-unreachable to its sender (network.neighbours)."""
+    src = f.src
+    assert src is not None
+    if neighbours.is_last_probe(f):
+        w2 = neighbours.net_neigh_fail(w, f)
+        m = w.machine(src)
+        if m.host is None:
+            return [Candidate("net_neigh_fail", None, lambda _: Transition(
+                "net_neigh_fail", None, Label("tau", src), w2))]
+        icmp = neighbours.failure_icmp(f.msg)
+        label = Label("deliver", src, None, icmp)
+        out = []
+        for en in recv_enabled(setup.ctx(src, w.now), m.host, icmp):
+            then = _then_host(setup, m, "net_neigh_fail", lambda st: label, None, en.rule.name)
+            out.append(Candidate("net_neigh_fail", en.outcome, partial(then, w2)))
+        return out
+    if w.machine(src).conn and neighbours.answers(setup, w, f.msg.dst):
+        t = setup.timing
+
+        def release(d: int) -> Transition:
+            return Transition("net_neigh_release", None, Label("send", src, None, f.msg),
+                              neighbours.net_neigh_release(w, f, d))
+
+        return [Candidate("net_neigh_release", Branch("delay", range(t.dpropmin,
+                                                                     t.dpropmax + 1),
+                                                      _identity), release)]
+    w3 = neighbours.net_neigh_probe(w, f)
+    return [Candidate("net_neigh_probe", None, lambda _: Transition(
+        "net_neigh_probe", None, Label("tau", src), w3))]
+
+
 def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     """A message whose timer is 0 leaves the network (net_emit / net_emit_outside)."""
+    if f.hold is not None:
+        return _held_candidates(setup, w, f)
     msg, now = f.msg, w.now
     owner = setup.owners.get(msg.dst)
     m = None
@@ -383,11 +460,11 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
                           lambda _: Transition("net_emit_outside", None, Label("out", None,
                                                                                None, msg), w2))]
     label = Label("deliver", m.name, None, msg)
-    if not m.conn:
+    if not m.conn or arrives_down(m, msg.dst):
         net = tuple(x for x in w.net if x is not f)
         w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
-        return [Candidate("host_recv_disc", None,
-                          lambda _: Transition("host_recv_disc", "net_emit", label, w2))]
+        lost = "host_recv_disc" if not m.conn else "host_recv_ifdown"
+        return [Candidate(lost, None, lambda _: Transition(lost, "net_emit", label, w2))]
     assert m.host is not None
     out = []
     for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
@@ -400,16 +477,25 @@ def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate:
     sched = tuple(e for e in w.schedule if e is not ev)
     m = w.machine(ev.host)
     now = w.now
+    net = w.net
     if m.host is None:
         m2 = m
     elif ev.kind == "disconnect":
         m2 = host_disconnect(m) or m
+        if setup.consts[m.name].neigh:
+            net = neighbours.purge(w, m.name)  # carrier loss flushes the neighbour table
     elif ev.kind == "reconnect":
         m2 = host_reconnect(m) or m
+    elif ev.kind == "ifdown":
+        m2 = host_ifdown(m) or m
+        net = neighbours.purge(w, m.name)
+    elif ev.kind == "ifup":
+        m2 = host_ifup(m) or m
     else:
         m2 = host_crash(m)
+        net = neighbours.purge(w, m.name)  # its link layer goes with it
     rname = f"host_{ev.kind}"
-    w2 = World(now, put_machine(w, m2), w.net, sched, w.drops, w.seq)
+    w2 = World(now, put_machine(w, m2), net, sched, w.drops, w.seq)
     if ev.kind == "crash":
         for s in m.snippets:
             setup.runtime.discard(s.code)

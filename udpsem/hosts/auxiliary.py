@@ -87,17 +87,20 @@ def dst_norm(consts: HostConsts, is1: IP | None, i: IP) -> IP:
 
 
 def has_route(h: Host, i: IP) -> bool:
-    """`has_route`: local, or some non-LO interface exists (the lowest ETH is the default)."""
-    return local(h, i) or any(not x.is_lo for x in h.ifds)
+    """`has_route`: local, or some non-LO interface is up (the lowest ETH is the default).
+    A down interface has no routes: its own addresses stay local, nothing else goes through
+    it [L: Linux 6.18, experiment]."""
+    return local(h, i) or any(not x.is_lo and x.up for x in h.ifds)
 
 
 def route_src(h: Host, i: IP) -> IP:
-    """`route_src`: the source address the host picks for destination `i`."""
+    """`route_src`: the source address the host picks for destination `i` (through an
+    interface that is up)."""
     if any(i in x.ipset for x in h.ifds):
         return i
     if is_loopback(i):
         return LOCALHOST
-    eths = non_lo(h)
+    eths = [x for x in non_lo(h) if x.up]
     for iface in eths:
         if in_prefix(i, iface.primary, iface.netmask):
             return iface.primary

@@ -17,12 +17,14 @@ Python encoding explicit:
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
   (the errors each rule declares, read from the rule registry).
 
-The Linux state added by experiment (issue 12) extends three conjuncts and adds one:
+The Linux state added by experiment (issue 12) extends three conjuncts and adds two:
 
 * **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST and IP_RECVERR flags booleans,
   every error-queue entry `(ECONNREFUSED | EHOSTUNREACH, ip, port)`; `rcvtimeo`
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0); `rcvbuf` is None or at
   least SOCK_MIN_RCVBUF (2304).
+* **I3** [L] every interface's `up` (administratively up) is a boolean; LO is always up
+  (I1 compares it with LO_INTERFACE).
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
@@ -60,7 +62,7 @@ from udpsem.hosts.state import (
 from udpsem.hosts.values import UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian
 from udpsem.network.messages import UDP, msg_ok
 
-HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
+HOST_CONJUNCTS = ("R1", "I1", "I2", "I3", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
                   "T2", "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
 
 
@@ -314,6 +316,8 @@ def _interfaces(h: Host, bad: Bad) -> None:
     for i in h.ifds:
         if not _ifid_ok(i.ifid):
             bad("I1", f"malformed ifid {i.ifid!r}")
+        if not isinstance(i.up, bool):
+            bad("I3", f"{i.ifid} has up = {i.up!r}, not a boolean")
     seen: dict[int, Any] = {}
     for i in h.ifds:
         if list(i.ipset) != sorted(set(i.ipset)):

@@ -36,6 +36,10 @@ class Interface:
     ipset: tuple[IP, ...]
     primary: IP
     netmask: int
+    # Administratively up (`ip link set DEV up`). A down interface's routes are gone (sends
+    # through it fail with ENETUNREACH) and nothing arrives on it, but its addresses stay this
+    # host's own (bind, and sends to them, still work) [L: Linux 6.18, experiment].
+    up: bool = field(default=True, metadata=EXTENSION)
 
     @property
     def is_lo(self) -> bool:
@@ -208,6 +212,12 @@ class HostConsts:
     # Linux processes a loopback send's delivery (and the ICMP it provokes) before sendto
     # returns (sendto_17); False keeps the paper's looser timing (via the out-queue, doq).
     loopback_sync: bool = field(default=False, metadata=EXTENSION)
+    # Dynamic neighbour (ARP) resolution, Linux's default: a datagram for a neighbour that does
+    # not answer, or sent while the host's carrier is lost, is held (network.neighbours) and
+    # sent if the neighbour answers a probe, or dropped after NEIGH_PROBES probes with an ICMP
+    # host-unreachable to the sender. False: static neighbours (the paper's model, and
+    # `udpsem real --netns`): a send while unplugged is lost (host_send_disc).
+    neigh: bool = field(default=False, metadata=EXTENSION)
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).
@@ -225,6 +235,11 @@ class HostConsts:
         return 9216 if self.arch == Arch.FREEBSD else 65507
 
 
+# Neighbour resolution on Linux 6.18 (sysctl net.ipv4.neigh.*, read by experiment): a probe is
+# sent at once and every retrans_time_ms = 1000 ms; after mcast_solicit = 3 unanswered ones
+# the entry fails (measured: 3.08 s from the first send to the error).
+NEIGH_RETRANS = 1_000 * MS
+NEIGH_PROBES = 3
 LINUX_RMEM_DEFAULT = 212992  # net.core.rmem_default on Linux 6.18 (experiment)
 SOCK_MIN_RCVBUF = 2304  # the least SO_RCVBUF Linux 6.18 keeps (experiment: setting 0 gives it)
 

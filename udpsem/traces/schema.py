@@ -252,7 +252,7 @@ class ConsoleLabel(_Label):
 
 
 class BareLabel(_Label):
-    kind: Literal["tau", "wake", "exit", "disconnect", "reconnect", "crash"]
+    kind: Literal["tau", "wake", "exit", "disconnect", "reconnect", "crash", "ifdown", "ifup"]
 
 
 Label = Annotated[TimeLabel | MessageLabel | CallLabel | ReturnLabel | ModCallLabel |
@@ -267,6 +267,7 @@ Choice = (Annotated[tuple[Literal["pick"], Nat], _TUPLE]
           | Annotated[tuple[Literal["eph"], PortNo], _TUPLE]
           | Annotated[tuple[Literal["sock"], Nat], _TUPLE]
           | Annotated[tuple[Literal["icmp"], StrictBool], _TUPLE]
+          | Annotated[tuple[Literal["neigh"], Literal["hold", "cached"]], _TUPLE]
           | Annotated[tuple[Literal["fate"], Annotated[StrictStr, Field(pattern=FATE)]], _TUPLE]
           | Annotated[tuple[Literal["errno"], Literal[ERRNOS]], _TUPLE])  # type: ignore[valid-type]
 """A `[kind, value]` pair: the first item says which."""

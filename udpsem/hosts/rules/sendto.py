@@ -139,14 +139,17 @@ def sendto_4(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
       summary="fail with ENETUNREACH when the host has no route to the destination")
 def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: the destination (given, or the peer) is not local and the host has no
-    non-LO interface, so the datagram cannot be routed; the socket is still autobound.
+    non-LO interface that is up, so the datagram cannot be routed; the socket is still
+    autobound.
 
     Errors: ENETUNREACH.
 
-    Common cases: sending off-host from a loopback-only host (a test namespace).
+    Common cases: sending off-host from a loopback-only host (a test namespace), or from a
+    host whose interface was taken down (host_ifdown).
 
     Model details: the destination is normalised by `dst_norm` first, so on linux 0.0.0.0
-    (meaning this host) always has a route.
+    (meaning this host) always has a route. A down interface's own addresses stay local, so
+    sends to them still succeed [L: Linux 6.18, experiment: `ip link set eth0 down`].
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); i = the given

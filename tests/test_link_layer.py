@@ -364,3 +364,51 @@ def test_link_events_preserve_network_ok(seed: int, events: list[tuple[int, str,
         v = network_violations(setup, w)
         assert not v, (steps, st_.transition.rule, v)
     assert w.now == setup.horizon
+
+
+# A router's ICMP net-unreachable (net_router_unreach) --------------------------------------
+
+def test_router_net_unreachable_is_optional_and_reaches_recverr_only() -> None:
+    """Linux 6.18, experiment: a router with no route answers with ICMP net-unreachable,
+    which only an IP_RECVERR socket reports (ENETUNREACH); the router rate-limits it, so
+    the model admits the run without it too; without router_icmp only that one."""
+    from dataclasses import replace
+
+    from udpsem.real.conformance import search_world
+
+    far = ip("10.9.9.9")
+
+    def a() -> Gen:
+        c = yield socket()
+        yield connect(c, far, 5000)
+        r = yield socket()
+        yield setsockopt(r, SockOpt.IP_RECVERR, True)
+        yield sendto(c, None, b"c", False)
+        yield sendto(r, (far, 5000), b"r", False)
+        yield delay(100_000)
+        yield geterr(c)
+        yield geterr(r)
+
+    def logs(err: Any) -> dict[Any, Any]:
+        return {("A", 0): (("socket", 3), ("connect", None), ("socket", 4),
+                           ("setsockopt", None), ("sendto", None), ("sendto", None),
+                           ("delay", None), ("geterr", None), ("geterr", err)),
+                ("B", 0): (("delay", None),)}
+
+    def admits(router: bool, err: Any) -> bool:
+        setup, w = _world(a, _quiet, horizon=1 * S)
+        consts = replace(setup.consts["A"], router_icmp=router)
+        setup.consts = {"A": consts, "B": consts}
+        start = ((("A", 0), 0, None), (("B", 0), 0, None))
+        found = search_world(setup, w, logs(err), start, lambda lab: (lab.host, lab.tid))
+        if found.path is not None:
+            from udpsem.core import coverage
+
+            for before, t in found.path:
+                coverage.transition(before, t)
+        return found.path is not None
+
+    assert admits(True, "ENETUNREACH")
+    assert admits(True, None)  # rate-limited, or forwarded beyond
+    assert not admits(False, "ENETUNREACH")
+    assert admits(False, None)

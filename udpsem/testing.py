@@ -289,11 +289,12 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
         if r == 1:
             if _coin(draw):
                 return (draw(_IP32), po(), _pick(draw, (Errno.ECONNREFUSED,
-                                                          Errno.EHOSTUNREACH)))
+                                                          Errno.EHOSTUNREACH,
+                                                          Errno.ENETUNREACH)))
             return (draw(_IP32), po(), draw(_SHORT), _coin(draw))
         return (draw(_IP32), po(), draw(_SHORT))
     if call == "geterr":
-        return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
+        return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH))
     if call == "getsockopt":
         return _pick(draw, (True, False, None, 0, 4000, LINUX_RMEM_DEFAULT))
     if call == "fionread":
@@ -353,7 +354,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
         ps2 = _draw_port_opt(draw)
     la = is1 is not None and _coin(draw)
     lp = ps1 is not None and _coin(draw)
-    es = _pick(draw, (None, None, None, None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
+    es = _pick(draw, (None, None, None, None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH,
+                      Errno.ENETUNREACH))
     n_mq = draw(st.integers(0, 3)) if _coin(draw) else 0
     mq = tuple(_draw_mq_msg(draw, locals_) for _ in range(n_mq))
     s = Sock(fd, is1, ps1, is2, ps2, es, Flags(_coin(draw), _coin(draw)), mq, (la, lp),
@@ -362,7 +364,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
         # The Linux state of issue 12: shutdown flags, SO_BROADCAST, timeouts, SO_RCVBUF.
         s = replace(s, shut=(_coin(draw), _coin(draw)),
                     f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw)),
-                    eq=tuple((_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)),
+                    eq=tuple((_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH,
+                                           Errno.ENETUNREACH)),
                               _draw_ip(draw, pool), _draw_port_opt(draw))
                              for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
@@ -438,7 +441,7 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
     dst = _pick(draw, locals_) if _coin(draw) else _draw_ip(draw, pool)
     ports_ = tuple(sorted({p for s in socks for p in (s.ps1, s.ps2) if p is not None}))
     if draw(st.integers(0, 3)) == 0:
-        kind = _pick(draw, (IcmpKind.PORT_UNREACH, IcmpKind.HOST_UNREACH))
+        kind = _pick(draw, tuple(IcmpKind))
         quads = [_quad(s) for s in socks if s.is1 is not None and s.is2 is not None]
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
@@ -634,7 +637,7 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
         return _draw_ip(draw, pool)
 
     if draw(st.integers(0, 2)) == 0:
-        kind = _pick(draw, (IcmpKind.PORT_UNREACH, IcmpKind.HOST_UNREACH))
+        kind = _pick(draw, tuple(IcmpKind))
         quads = [q for q in (_quad(s) for s in h.s) if q[0] is not None and q[2] is not None]
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)

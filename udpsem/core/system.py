@@ -41,7 +41,13 @@ from udpsem.network.lifecycle import (
     host_reconnect,
 )
 from udpsem.network.messages import UDP, IPMsg
-from udpsem.network.rules import host_lift, net_accept, net_accept_drop
+from udpsem.network.rules import (
+    host_lift,
+    net_accept,
+    net_accept_drop,
+    net_router_unreach,
+    off_link,
+)
 from udpsem.programs.threads import (
     advance,
     app_wake,
@@ -456,9 +462,21 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     if m is None:
         net = tuple(x for x in w.net if x is not f)
         w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
-        return [Candidate("net_emit_outside", None,
-                          lambda _: Transition("net_emit_outside", None, Label("out", None,
-                                                                               None, msg), w2))]
+        out = [Candidate("net_emit_outside", None,
+                         lambda _: Transition("net_emit_outside", None, Label("out", None,
+                                                                              None, msg), w2))]
+        if f.src is not None and setup.consts[f.src].router_icmp and \
+                isinstance(msg.body, UDP) and off_link(w, f.src, msg.dst):
+            t = setup.timing
+
+            def answered(d: int) -> Transition:
+                return Transition("net_router_unreach", None, Label("tau", f.src),
+                                  net_router_unreach(w, f, d))
+
+            out.append(Candidate("net_router_unreach",
+                                 Branch("delay", range(t.dpropmin, t.dpropmax + 1),
+                                        _identity), answered))
+        return out
     label = Label("deliver", m.name, None, msg)
     if not m.conn or arrives_down(m, msg.dst):
         net = tuple(x for x in w.net if x is not f)

@@ -407,13 +407,18 @@ def icmp_lookup(h: Host, consts: HostConsts, icmp: ICMP) -> list[Sock]:
 
 def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
     """`icmp_err(kind, s)`: only connected sockets get errors; host-unreach only on freebsd.
-    On linux a socket with IP_RECVERR gets them connected or not, host-unreach included
-    [L: Linux 6.18, experiment for port-unreachable; its source for host-unreachable]."""
+    On linux a socket with IP_RECVERR gets them connected or not, host-unreach included, and
+    a router's net-unreachable (ENETUNREACH) only with IP_RECVERR: Linux treats host- and
+    net-unreachable as soft errors [L: Linux 6.18, experiment for port-, host- and
+    net-unreachable]. A net-unreachable on windows or freebsd gives nothing here (untested:
+    an open question)."""
     recverr = consts.arch == Arch.LINUX and s.f.recverr
     if s.is2 is None and not recverr:
         return None
     if kind == IcmpKind.PORT_UNREACH:
         return Errno.ECONNREFUSED
+    if kind == IcmpKind.NET_UNREACH:
+        return Errno.ENETUNREACH if recverr else None
     return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD or recverr else None
 
 

@@ -20,7 +20,7 @@ Python encoding explicit:
 The Linux state added by experiment (issue 12) extends three conjuncts and adds two:
 
 * **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST and IP_RECVERR flags booleans,
-  every error-queue entry `(ECONNREFUSED | EHOSTUNREACH, ip, port)`; `rcvtimeo`
+  every error-queue entry `(ECONNREFUSED | EHOSTUNREACH | ENETUNREACH, ip, port)`; `rcvtimeo`
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0); `rcvbuf` is None or at
   least SOCK_MIN_RCVBUF (2304).
 * **I3** [L] every interface's `up` (administratively up) is a boolean; LO is always up
@@ -370,7 +370,7 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
             bad("S4", f"{where}: lk.la set but is1 is None")
         if lp and s.ps1 is None:
             bad("S4", f"{where}: lk.lp set but ps1 is None")
-        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH):
+        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH):
             bad("S5", f"{where}: pending error {s.es!r} is not one ICMP sets")
         for k, m in enumerate(s.mq):
             if not isinstance(m.body, UDP):
@@ -406,7 +406,7 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: IP_RECVERR = {s.f.recverr!r} is not a boolean")
     for k, ent in enumerate(s.eq):
         if not (isinstance(ent, tuple) and len(ent) == 3
-                and ent[0] in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)
+                and ent[0] in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH)
                 and is_ip(ent[1]) and is_port_opt(ent[2])):
             bad("S8", f"{where}: error-queue entry {k} {ent!r} is not (ICMP error, ip, port)")
 

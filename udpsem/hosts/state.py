@@ -218,6 +218,9 @@ class HostConsts:
     # host-unreachable to the sender. False: static neighbours (the paper's model, and
     # `udpsem real --netns`): a send while unplugged is lost (host_send_disc).
     neigh: bool = field(default=False, metadata=EXTENSION)
+    # This host's off-link traffic goes through Linux routers, which may answer a datagram for
+    # a network they have no route to with ICMP net-unreachable (net_router_unreach).
+    router_icmp: bool = field(default=False, metadata=EXTENSION)
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).

@@ -12,6 +12,7 @@ from udpsem.hosts.values import IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
 class IcmpKind(StrEnum):
     PORT_UNREACH = "ICMP_PORT_UNREACH"
     HOST_UNREACH = "ICMP_HOST_UNREACH"
+    NET_UNREACH = "ICMP_NET_UNREACH"  # from a router with no route (network.rules)
 
 
 @dataclass(frozen=True, slots=True)

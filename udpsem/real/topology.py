@@ -48,8 +48,9 @@ from udpsem.real.conformance import (
 from udpsem.state.components import App
 from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
-LINUX_NEIGH_CONSTS = replace(LINUX_CONSTS, neigh=True)
-"""Linux as the conformance suite has it, with dynamic neighbour resolution."""
+LINUX_NEIGH_CONSTS = replace(LINUX_CONSTS, neigh=True, router_icmp=True)
+"""Linux as the conformance suite has it, with dynamic neighbour resolution and Linux
+routers (which may answer with ICMP net-unreachable)."""
 
 ACTIONS = ("ifdown", "ifup", "disconnect", "reconnect")
 
@@ -80,7 +81,10 @@ class Topology:
     """A multi-host scenario (see the module docstring). `router`: the router's address on
     each link, in link order ("10.1.0.254/24", ...); empty: a single link, no router.
     `settle`: seconds the real run waits, once every thread is finished or in a call other
-    than delay, before it declares the threads in a call BLOCKED."""
+    than delay, before it declares the threads in a call BLOCKED. `slack_ms`: how late a
+    real action may be done (an `ip` command on a loaded machine) before the run is
+    discarded as not what the model is told (`LateAction`); scenarios leave at least
+    twice that between an action and the calls it affects."""
 
     name: str
     nodes: tuple[Node, ...]
@@ -91,6 +95,7 @@ class Topology:
     settle: float = 0.15
     horizon: int = 2 * S
     note: str = ""
+    slack_ms: int = 60
 
     def __post_init__(self) -> None:
         names = [n.name for n in self.nodes]
@@ -231,9 +236,13 @@ def _wait_all(runs: dict[str, _RealRun], settle: float, until: float,
     return out
 
 
+class LateAction(RuntimeError):
+    """A real action was done later than the scenario's slack allows (a loaded machine)."""
+
+
 def run_real(topo: Topology, lab: Lab) -> dict[tuple[str, int], Log]:
     """The per-thread logs of the topology's programs on the real kernel, keyed (host, tid),
-    with the actions performed at their times."""
+    with the actions performed at their times; LateAction if one was done too late."""
     runs = {n.name: _RealRun(topo.settle, lab.ns[n.name]) for n in topo.nodes
             if n.program is not None}
     start = time.monotonic()
@@ -246,6 +255,10 @@ def run_real(topo: Topology, lab: Lab) -> dict[tuple[str, int], Log]:
                 lab.act(a)
             except OSError as e:
                 errors.append(e)
+            late = (time.monotonic() - start) * 1000 - a.at_ms
+            if late > topo.slack_ms:
+                errors.append(LateAction(f"{topo.name}: {a.kind} {a.host} at {a.at_ms} ms was "
+                                         f"done {late:.0f} ms late (slack {topo.slack_ms} ms)"))
 
     actor = threading.Thread(target=actions, daemon=True, name="udpsem-topology-actions")
     actor.start()
@@ -306,14 +319,21 @@ def model_admits(topo: Topology, real: dict[tuple[str, int], Log],
     return found.path is not None, found.states, found.explain
 
 
-def check_topology(topo: Topology, tag: str | None = None) -> Verdict:
+def check_topology(topo: Topology, tag: str | None = None, attempts: int = 3) -> Verdict:
     """Build the topology's namespaces, run it on the real kernel, delete them, and decide
-    whether the model admits what the kernel did."""
-    with Lab(topo, tag) as lab:
-        real = run_real(topo, lab)
+    whether the model admits what the kernel did. A run whose actions were done too late
+    (LateAction) is discarded and made again, up to `attempts` runs in all."""
+    for k in range(attempts):
+        try:
+            with Lab(topo, tag) as lab:
+                real = run_real(topo, lab)
+            break
+        except LateAction:
+            if k == attempts - 1:
+                raise
     ok, n, why = model_admits(topo, real)
     return Verdict(topo.name, dict(real), ok, n, why)
 
 
-__all__ = ["ACTIONS", "LINUX_NEIGH_CONSTS", "Action", "Lab", "Node", "Topology",
+__all__ = ["ACTIONS", "LINUX_NEIGH_CONSTS", "Action", "Lab", "LateAction", "Node", "Topology",
            "check_topology", "model_admits", "model_world", "run_real"]

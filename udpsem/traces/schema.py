@@ -110,6 +110,9 @@ class ConstsModel(_Strict):
     rmem_default: Nat | None = None
     rmem_max: Nat = 4194304
     hz: Pos = 250
+    loopback_sync: StrictBool = False
+    neigh: StrictBool = False
+    router_icmp: StrictBool = False
 
 
 class HostModel(_Strict):

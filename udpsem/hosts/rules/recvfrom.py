@@ -64,13 +64,14 @@ def _report(ctx: RuleCtx, h: Host, tid: TID, s: Sock) -> Host:
 
 
 @rule("recvfrom_3", call="recvfrom", category="fail", trigger="call",
-      errors=("ECONNREFUSED", "EHOSTUNREACH"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"),
       summary="report and clear the pending ICMP error before any queued data")
 def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     """Description: an ICMP error is pending on the socket; recvfrom returns it and clears
     it, even when datagrams are queued (they stay for the next call).
 
-    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd; on linux with
+    IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected client waiting for a reply from a server that is down.
 
@@ -294,13 +295,14 @@ def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 
 @rule("recvfrom_7", category="slowfail", trigger="thread", states=(RecvFrom2,), urgent=True,
-      errors=("ECONNREFUSED", "EHOSTUNREACH"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"),
       summary="a blocked recvfrom fails with an ICMP error that arrived while it waited")
 def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: an ICMP error reached the socket of a thread blocked in recvfrom; the
     call returns the error and clears it.
 
-    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd; on linux with
+    IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected client waiting for a reply learns that the server's port is
     closed.

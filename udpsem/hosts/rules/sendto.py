@@ -225,13 +225,14 @@ def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
 
 @rule("sendto_5", call="sendto", category="fail", trigger="call",
-      errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"), archs=("linux", "freebsd"),
       summary="report and clear the pending ICMP error instead of sending (autobinding)")
 def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
     """Description: an earlier ICMP error is pending on the socket; sendto returns it and
     clears it, and sends nothing. The socket is autobound.
 
-    Errors: the pending error: ECONNREFUSED (port unreachable), or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED (port unreachable), or EHOSTUNREACH on freebsd;
+    on linux with IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected client keeps sending to a server that is down; every other
     send fails with ECONNREFUSED.
@@ -476,13 +477,14 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
 
 
 @rule("sendto_9", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
-      errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"), archs=("linux", "freebsd"),
       summary="a blocked sendto fails with the ICMP error that arrived while it waited")
 def sendto_9(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     """Description: an ICMP error reached the socket of a thread blocked in sendto; the call
     returns that error, clears it, and sends nothing.
 
-    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd; on linux with
+    IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected sender, blocked on a full queue, learns that the server is
     gone.

@@ -132,8 +132,8 @@ TIMING: Final[dict[str, tuple[str, str]]] = {
     "net_neigh_hold": ("sync", "delivery_out_1 (upper bound doq)"),
     "net_neigh_release": ("sharp", "the neighbour entry's probe, NEIGH_RETRANS apart"),
     "net_neigh_probe": ("sharp", "the neighbour entry's probe, NEIGH_RETRANS apart"),
-    "net_neigh_fail": ("sharp", "the entry's last probe, NEIGH_PROBES·NEIGH_RETRANS after it "
-                       "began"),
+    "net_neigh_fail": ("sharp", ("the entry's last probe, NEIGH_PROBES·NEIGH_RETRANS after "
+                                 "it began")),
 }
 
 _ROOT: Final = Path(__file__).resolve().parent.parent

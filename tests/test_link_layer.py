@@ -23,6 +23,7 @@ from udpsem.hosts.calls import (
     connect,
     delay,
     geterr,
+    getsockopt,
     recvfrom,
     sendto,
     setsockopt,
@@ -76,10 +77,10 @@ class _Prefer:
 
 
 def _world(a: Any, b: Any, schedule: tuple[Event, ...] = (), neigh: bool = True,
-           horizon: int = 5 * S) -> tuple[Setup, World]:
+           horizon: int = 5 * S, b_ip: int = B_IP) -> tuple[Setup, World]:
     rt = GeneratorRuntime()
     machines = []
-    for name, addr in (("A", A_IP), ("B", B_IP)):
+    for name, addr in (("A", A_IP), ("B", b_ip)):
         code, req = rt.start(_app, ("main",))
         machines.append(Machine(name, True, initial_host((eth(0, addr, 24),)),
                                 apps=(App(0, code, req, 0),)))
@@ -412,3 +413,82 @@ def test_router_net_unreachable_is_optional_and_reaches_recverr_only() -> None:
     assert admits(True, None)  # rate-limited, or forwarded beyond
     assert not admits(False, "ENETUNREACH")
     assert admits(False, None)
+
+
+# IP_TTL and a router's time-exceeded (setsockopt_9/10, getsockopt_9, net_router_ttl) ----------
+
+def _admitted(setup: Setup, w: World, logs: dict[Any, Any]) -> bool:
+    """Whether the model has a run with exactly these logs (its rules count for coverage)."""
+    from udpsem.core import coverage
+    from udpsem.real.conformance import search_world
+
+    start = tuple((k, 0, None) for k in sorted(logs))
+    found = search_world(setup, w, logs, start, lambda lab: (lab.host, lab.tid))
+    for before, t in found.path or ():
+        coverage.transition(before, t)
+    return found.path is not None
+
+
+def test_ip_ttl_values() -> None:
+    """Linux 6.18, experiment: 64 by default; 0 and 256 give EINVAL and keep it; 255 and 1
+    are kept; -1 restores 64."""
+
+    def a() -> Gen:
+        fd = yield socket()
+        yield getsockopt(fd, SockOpt.IP_TTL)
+        yield setsockopt(fd, SockOpt.IP_TTL, 0)
+        yield setsockopt(fd, SockOpt.IP_TTL, 256)
+        yield getsockopt(fd, SockOpt.IP_TTL)
+        yield setsockopt(fd, SockOpt.IP_TTL, 255)
+        yield getsockopt(fd, SockOpt.IP_TTL)
+        yield setsockopt(fd, SockOpt.IP_TTL, -1)
+        yield getsockopt(fd, SockOpt.IP_TTL)
+
+    setup, w = _world(a, _quiet, horizon=100 * MS)
+    res, rules, _ = _run(setup, w)
+    einval = Fail(Errno.EINVAL)
+    assert [v for _, v in res["A"][1:]] == [Ok(64), einval, einval, Ok(64), Ok(None), Ok(255),
+                                            Ok(None), Ok(64)]
+    assert {"setsockopt_9", "setsockopt_10", "getsockopt_9"} <= set(rules)
+
+
+def test_ttl_runs_out_at_the_router() -> None:
+    """Linux 6.18, experiment: TTL 1 to another subnet never arrives; the router's
+    time-exceeded reaches the IP_RECVERR socket only (EHOSTUNREACH), or is rate-limited;
+    TTL 2 arrives."""
+    far_b = ip("10.1.0.1")
+
+    def a() -> Gen:
+        r = yield socket()
+        yield setsockopt(r, SockOpt.IP_RECVERR, True)
+        yield setsockopt(r, SockOpt.IP_TTL, 1)
+        c = yield socket()
+        yield setsockopt(c, SockOpt.IP_TTL, 1)
+        yield connect(c, far_b, 5000)
+        yield sendto(r, (far_b, 5000), b"r", False)
+        yield sendto(c, None, b"c", False)
+        yield setsockopt(r, SockOpt.IP_TTL, 2)
+        yield delay(50_000)
+        yield geterr(c)
+        yield geterr(r)
+        yield sendto(r, (far_b, 5000), b"two", False)
+        yield delay(50_000)
+
+    def logs(err: Any) -> dict[Any, Any]:
+        return {("A", 0): (("socket", 3), ("setsockopt", None), ("setsockopt", None),
+                           ("socket", 4), ("setsockopt", None), ("connect", None),
+                           ("sendto", None), ("sendto", None), ("setsockopt", None),
+                           ("delay", None), ("geterr", None), ("geterr", err),
+                           ("sendto", None), ("delay", None)),
+                ("B", 0): (("socket", 3), ("bind", None), ("delay", None),
+                           ("recvfrom", ("10.0.0.1", "EPH", b"two")), ("recvfrom", "!EAGAIN"))}
+
+    setup, w = _world(a, _receiver(2, 200_000), horizon=1 * S, b_ip=far_b)
+    assert _admitted(setup, w, logs("EHOSTUNREACH"))
+    setup, w = _world(a, _receiver(2, 200_000), horizon=1 * S, b_ip=far_b)
+    assert _admitted(setup, w, logs(None))  # the router's ICMP rate-limited
+    wrong = logs(None)
+    wrong[("B", 0)] = (("socket", 3), ("bind", None), ("delay", None),
+                       ("recvfrom", ("10.0.0.1", "EPH", b"r")), ("recvfrom", "!EAGAIN"))
+    setup, w = _world(a, _receiver(2, 200_000), horizon=1 * S, b_ip=far_b)
+    assert not _admitted(setup, w, wrong)  # TTL 1 never gets through

@@ -126,6 +126,7 @@ TIMING: Final[dict[str, tuple[str, str]]] = {
     "delivery_in_udp_4": ("sync", "net_emit (sharp: at the datagram's arrival)"),
     # The link layer (issue 12): interfaces and neighbour resolution
     "net_router_unreach": ("sharp", "the datagram's propagation delay"),
+    "net_router_ttl": ("sharp", "the datagram's propagation delay"),
     "host_ifdown": ("scheduled", ""),
     "host_ifup": ("scheduled", ""),
     "host_recv_ifdown": ("sync", "net_emit (sharp: at the datagram's arrival)"),

@@ -369,7 +369,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
                               _draw_ip(draw, pool), _draw_port_opt(draw))
                              for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
-                    rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)))
+                    rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)),
+                    ttl=_pick(draw, (None, None, 1, 2, 255)))
     return s
 
 
@@ -451,7 +452,7 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
                                 _draw_port_opt(draw, ports_))
     else:
         body = UDP(_draw_port_opt(draw, ports_), _draw_port_opt(draw, ports_), draw(_SHORT))
-    return IPMsg(src, dst, body)
+    return IPMsg(src, dst, body, _pick(draw, _TTLS))
 
 
 _CONSTS = host_consts()
@@ -537,6 +538,7 @@ _CALL_KINDS = ("socket", "bind", "bind", "connect", "connect", "disconnect", "ge
                "getifaddrs", "create", "delay", "print_endline_flush", "exit",
                "shutdown", "fionread", "recvfrom", "setsockopt")
 _OPTS = tuple(SockOpt)
+_TTLS = (64, 64, 64, 1, 2, 255)  # IP_TTL: mostly the default, sometimes one that runs out
 _SHUTS = tuple(Shut)
 
 
@@ -580,8 +582,8 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
             return C.GetSockOpt(fd(), opt)
         if opt in BOOL_OPTS:
             return C.SetSockOpt(fd(), opt, _coin(draw))
-        v = _pick(draw, (0, 1, -1, 1500, 1_000_000, 10**9, -(10**9))) if _coin(draw) else \
-            draw(st.integers(-(2**31), 2**31))
+        v = _pick(draw, (0, 1, -1, 1500, 1_000_000, 10**9, -(10**9), 2, 255, 256)) \
+            if _coin(draw) else draw(st.integers(-(2**31), 2**31))
         return C.SetSockOpt(fd(), opt, v)
     if kind == "shutdown":
         return C.Shutdown(fd(), _pick(draw, _SHUTS))
@@ -646,7 +648,8 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
         return IPMsg(src(), dst(), ICMP(kind, src(), _draw_port_opt(draw, sock_ports), src(),
                                         _draw_port_opt(draw, sock_ports)))
     return IPMsg(src(), dst(), UDP(_draw_port_opt(draw, sock_ports),
-                                   _draw_port_opt(draw, sock_ports), draw(_SHORT)))
+                                   _draw_port_opt(draw, sock_ports), draw(_SHORT)),
+                 _pick(draw, _TTLS))
 
 
 def messages(case: HostCase, deliverable: bool = False) -> st.SearchStrategy[IPMsg]:

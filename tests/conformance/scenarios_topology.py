@@ -17,6 +17,7 @@ from udpsem.hosts.calls import (
     delay,
     geterr,
     getsockname,
+    getsockopt,
     recvfrom,
     sendto,
     setsockopt,
@@ -267,6 +268,30 @@ def routed_net_unreachable_with_recverr() -> G:
     yield recvfrom(r, True, errqueue=True)  # EAGAIN: one entry
 
 
+def routed_ttl_runs_out() -> G:
+    r = yield socket()
+    yield getsockopt(r, SockOpt.IP_TTL)  # 64
+    yield setsockopt(r, SockOpt.IP_TTL, 0)  # EINVAL
+    yield setsockopt(r, SockOpt.IP_TTL, 256)  # EINVAL
+    yield setsockopt(r, SockOpt.IP_RECVERR, True)
+    yield setsockopt(r, SockOpt.IP_TTL, 1)
+    c = yield socket()
+    yield setsockopt(c, SockOpt.IP_TTL, 1)
+    yield connect(c, B2, 44160)
+    yield delay(20_000)  # B binds meanwhile
+    yield sendto(r, (B2, 44160), b"r", False)  # dropped at the router: time exceeded
+    yield sendto(c, None, b"c", False)  # dropped too; c has no IP_RECVERR
+    yield delay(100_000)
+    yield geterr(c)  # None
+    yield geterr(r)  # EHOSTUNREACH
+    yield recvfrom(r, True, errqueue=True)  # (10.78.2.1, 44160, EHOSTUNREACH)
+    yield sendto(r, (C1, 44161), b"on-link", False)  # TTL 1 is enough on one's own link
+    yield setsockopt(r, SockOpt.IP_TTL, -1)
+    yield getsockopt(r, SockOpt.IP_TTL)  # 64 again
+    yield sendto(r, (B2, 44160), b"through", False)
+    yield delay(100_000)
+
+
 def routed_receiver_down() -> G:
     c = yield socket()
     yield connect(c, B2, 44130)
@@ -303,6 +328,8 @@ ROUTED = [
             note="the router's ICMP net-unreachable is only visible with IP_RECVERR"),
     _routed("routed_net_unreachable_with_recverr", routed_net_unreachable_with_recverr, None,
             note="the router's ICMP is rate-limited; the first one always goes"),
+    _routed("routed_ttl_runs_out", routed_ttl_runs_out, _drain(44160, 400_000, 2),
+            _drain(44161, 400_000, 2)),
     _routed("routed_receiver_interface_down", routed_receiver_down, routed_down_receiver,
             actions=(Action(20, "ifdown", "B"),)),
     _routed("routed_ifup_restores_the_default_route", _drain(44141, 700_000, 2),

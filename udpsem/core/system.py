@@ -45,6 +45,7 @@ from udpsem.network.rules import (
     host_lift,
     net_accept,
     net_accept_drop,
+    net_router_ttl,
     net_router_unreach,
     off_link,
 )
@@ -448,11 +449,28 @@ def _held_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
         "net_neigh_probe", None, Label("tau", src), w3))]
 
 
+def _ttl_candidate(setup: Setup, w: World, f: InFlight) -> Candidate:
+    """A datagram whose TTL runs out at the router (net_router_ttl), ICMP or not."""
+    t = setup.timing
+    label = Label("tau", f.src)
+
+    def then(answer: bool) -> Any:
+        if not answer:
+            return Transition("net_router_ttl", None, label, net_router_ttl(w, f, None))
+        return Branch("delay", range(t.dpropmin, t.dpropmax + 1), lambda d: Transition(
+            "net_router_ttl", None, label, net_router_ttl(w, f, d)))
+
+    return Candidate("net_router_ttl", Branch("icmp", (True, False), _identity), then)
+
+
 def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     """A message whose timer is 0 leaves the network (net_emit / net_emit_outside)."""
     if f.hold is not None:
         return _held_candidates(setup, w, f)
     msg, now = f.msg, w.now
+    if msg.ttl <= 1 and f.src is not None and isinstance(msg.body, UDP) and \
+            off_link(w, f.src, msg.dst):
+        return [_ttl_candidate(setup, w, f)]
     owner = setup.owners.get(msg.dst)
     m = None
     if owner is not None:

@@ -38,7 +38,7 @@ from udpsem.hosts.values import (
     in_prefix,
     is_loopback,
 )
-from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.network.messages import ICMP, IP_DEFAULT_TTL, UDP, IcmpKind, IPMsg
 
 T = TypeVar("T")
 Quad = tuple[IP | None, Port | None, IP | None, Port | None]
@@ -310,8 +310,8 @@ def full(consts: HostConsts, q: Sequence[IPMsg]) -> bool:
 
 
 def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
-           quad: Quad, broadcast: bool = False) -> tuple[tuple[IPMsg, ...], int, bool,
-                                                          bool] | None:
+           quad: Quad, broadcast: bool = False,
+           ttl: int | None = None) -> tuple[tuple[IPMsg, ...], int, bool, bool] | None:
     """`dosend`: build the datagram and try to queue it.
 
     Returns `(oq', oq_deadline', oqf', ok)`, or None for the paper's empty result set (no
@@ -333,7 +333,7 @@ def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
     src = is1 if is1 is not None else route_src(h, i)
     if h.oqf:
         return (h.oq, h.oq_deadline, True, False)
-    msg = IPMsg(src, i, UDP(ps1, pp, data))
+    msg = IPMsg(src, i, UDP(ps1, pp, data), IP_DEFAULT_TTL if ttl is None else ttl)
     oq = (*h.oq, msg)
     deadline = h.oq_deadline if h.oq else ctx.now + ctx.timing.doq
     return (oq, deadline, full(ctx.consts, oq), True)
@@ -410,8 +410,9 @@ def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
     On linux a socket with IP_RECVERR gets them connected or not, host-unreach included, and
     a router's net-unreachable (ENETUNREACH) only with IP_RECVERR: Linux treats host- and
     net-unreachable as soft errors [L: Linux 6.18, experiment for port-, host- and
-    net-unreachable]. A net-unreachable on windows or freebsd gives nothing here (untested:
-    an open question)."""
+    net-unreachable]; a router's time-exceeded (a TTL that ran out) likewise gives
+    EHOSTUNREACH with IP_RECVERR only [L: experiment]. These two on windows or freebsd give
+    nothing here (untested: an open question)."""
     recverr = consts.arch == Arch.LINUX and s.f.recverr
     if s.is2 is None and not recverr:
         return None
@@ -419,6 +420,8 @@ def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
         return Errno.ECONNREFUSED
     if kind == IcmpKind.NET_UNREACH:
         return Errno.ENETUNREACH if recverr else None
+    if kind == IcmpKind.TIME_EXCEEDED:
+        return Errno.EHOSTUNREACH if recverr else None
     return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD or recverr else None
 
 

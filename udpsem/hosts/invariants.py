@@ -22,7 +22,7 @@ The Linux state added by experiment (issue 12) extends three conjuncts and adds 
 * **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST and IP_RECVERR flags booleans,
   every error-queue entry `(ECONNREFUSED | EHOSTUNREACH | ENETUNREACH, ip, port)`; `rcvtimeo`
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0); `rcvbuf` is None or at
-  least SOCK_MIN_RCVBUF (2304).
+  least SOCK_MIN_RCVBUF (2304); `ttl` (IP_TTL) is None or in 1..255.
 * **I3** [L] every interface's `up` (administratively up) is a boolean; LO is always up
   (I1 compares it with LO_INTERFACE).
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
@@ -404,6 +404,8 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: rcvbuf = {s.rcvbuf!r} is below {SOCK_MIN_RCVBUF}")
     if not isinstance(s.f.recverr, bool):
         bad("S8", f"{where}: IP_RECVERR = {s.f.recverr!r} is not a boolean")
+    if s.ttl is not None and not (_is_int(s.ttl) and 1 <= s.ttl <= 255):
+        bad("S8", f"{where}: IP_TTL = {s.ttl!r} is not in 1..255")
     for k, ent in enumerate(s.eq):
         if not (isinstance(ent, tuple) and len(ent) == 3
                 and ent[0] in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH)

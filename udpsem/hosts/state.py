@@ -88,6 +88,8 @@ class Sock:
     rcvbuf: int | None = field(default=None, metadata=EXTENSION)
     # The error queue (IP_RECVERR): (error, quoted destination address, its port), oldest first
     eq: tuple[tuple[Errno, IP, Port | None], ...] = field(default=(), metadata=EXTENSION)
+    # IP_TTL as set (1..255); None: the default (IP_DEFAULT_TTL, 64)
+    ttl: int | None = field(default=None, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:

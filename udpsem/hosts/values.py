@@ -53,6 +53,7 @@ class SockOpt(StrEnum):
     SO_SNDTIMEO = "SO_SNDTIMEO"
     SO_RCVBUF = "SO_RCVBUF"
     IP_RECVERR = "IP_RECVERR"
+    IP_TTL = "IP_TTL"  # the TTL of the socket's datagrams, 1..255 (-1: the default, 64)
 
 
 BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from udpsem.base.frozen import fast_init
-from udpsem.hosts.values import IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
+from udpsem.hosts.values import EXTENSION, IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
+
+IP_DEFAULT_TTL = 64  # net.ipv4.ip_default_ttl on Linux 6.18 (experiment: getsockopt IP_TTL)
 
 
 class IcmpKind(StrEnum):
     PORT_UNREACH = "ICMP_PORT_UNREACH"
     HOST_UNREACH = "ICMP_HOST_UNREACH"
     NET_UNREACH = "ICMP_NET_UNREACH"  # from a router with no route (network.rules)
+    TIME_EXCEEDED = "ICMP_TIME_EXCEEDED"  # from a router, for a TTL that ran out
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +47,13 @@ Body = UDP | ICMP
 
 @dataclass(frozen=True, slots=True)
 class IPMsg:
-    """`IP(i1, i2, body)`: source address, destination address, body."""
+    """`IP(i1, i2, body)`: source address, destination address, body; `ttl` the IP time to
+    live (IP_TTL; a router drops a datagram whose TTL would reach 0)."""
 
     src: IP
     dst: IP
     body: Body
+    ttl: int = field(default=IP_DEFAULT_TTL, metadata=EXTENSION)
 
     def __str__(self) -> str:
         b = self.body
@@ -68,8 +73,11 @@ def _ip_ok(i: IP) -> bool:
 
 
 def msg_ok(m: IPMsg) -> bool:
-    """`msg_ok`: 32-bit addresses, ports in 1..65535 or None, UDP payload ≤ 65507."""
+    """`msg_ok`: 32-bit addresses, ports in 1..65535 or None, UDP payload ≤ 65507, a TTL in
+    1..255."""
     if not (_ip_ok(m.src) and _ip_ok(m.dst)):
+        return False
+    if not (isinstance(m.ttl, int) and not isinstance(m.ttl, bool) and 1 <= m.ttl <= 255):
         return False
     b = m.body
     if isinstance(b, UDP):

@@ -174,14 +174,49 @@ def off_link(w: World, src: str | None, dst: int) -> bool:
     return not any(not i.is_lo and in_prefix(dst, i.primary, i.netmask) for i in m.host.ifds)
 
 
-def router_icmp(msg: IPMsg) -> IPMsg:
-    """The ICMP net-unreachable a router sends back for `msg`. The model has no router
-    address: the ICMP comes from the unreachable destination (a receiver matches the quoted
-    datagram, not the ICMP's source)."""
+def router_icmp(msg: IPMsg, kind: IcmpKind = IcmpKind.NET_UNREACH) -> IPMsg:
+    """The ICMP error (net-unreachable, or time-exceeded) a router sends back for `msg`. The
+    model has no router address: the ICMP comes from the datagram's destination (a receiver
+    matches the quoted datagram, not the ICMP's source)."""
     b = msg.body
     assert isinstance(b, UDP)
-    return IPMsg(msg.dst, msg.src, ICMP(IcmpKind.NET_UNREACH, msg.src, b.sport, msg.dst,
-                                        b.dport))
+    return IPMsg(msg.dst, msg.src, ICMP(kind, msg.src, b.sport, msg.dst, b.dport))
+
+
+@rule("net_router_ttl", category="emit", trigger="net",
+      summary="a router drops an off-link datagram whose TTL runs out, maybe answering ICMP time-exceeded [Linux 6.18, experiment]")
+def net_router_ttl(w: World, f: InFlight, d: int | None) -> World:
+    """Description: a UDP datagram with TTL 1 (IP_TTL) sent off-link reaches the router
+    between the subnets, which would have to forward it with TTL 0: it is dropped, and the
+    router either answers the sender with an ICMP time-exceeded quoting it (arriving after a
+    delay d) or does not (its ICMP is rate-limited): choice `icmp`.
+
+    Errors: EHOSTUNREACH, only for an IP_RECVERR socket (a soft error on Linux).
+
+    Common cases: traceroute's first probe; a datagram meant to stay on its subnet.
+
+    Model details: provenance: Linux 6.18, experiment (a forwarding namespace between two
+    subnets: TTL 1 to the far subnet never arrived, the IP_RECVERR socket got EHOSTUNREACH
+    with origin ICMP, type 11, code 0, offender the router; a connected socket without it
+    saw nothing; TTL 2 arrived; TTL 1 on the sender's own subnet arrives, no router being
+    involved). The model's network has exactly one router between any two subnets, so TTL 2
+    always suffices. The ICMP's source is the datagram's destination (the model has no
+    router address).
+
+    Formal:
+        premises: msg_0 in flight from machine n (its arrival is now); msg is UDP with ttl = 1;
+          its destination j is in none of n's subnets; choice icmp = b
+        transition: msg_0 --τ--> IP(j, src, ICMP_TIME_EXCEEDED(src, sport, j, dport))_d if b,
+          else msg_0 --τ--> 0
+        after: the datagram is gone; with b, the ICMP is in flight to n, arriving at now + d,
+          d ∈ [dpropmin, dpropmax] (choice delay)
+        changes: the messages in flight
+    """
+    net = [x for x in w.net if x is not f]
+    if d is not None:
+        net.append(InFlight(router_icmp(f.msg, IcmpKind.TIME_EXCEEDED), w.now + d, None, f.seq))
+    net.sort(key=lambda x: (x.deadline, x.seq))
+    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
 
 
 @rule("net_router_unreach", category="emit", trigger="net",

@@ -197,7 +197,7 @@ class RealLib:
 
 
 _LINUX_OPTS = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO,
-                         SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR})
+                         SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR, SockOpt.IP_TTL})
 _SO = {SockOpt.SO_BROADCAST: socket_mod.SO_BROADCAST, SockOpt.SO_RCVTIMEO: socket_mod.SO_RCVTIMEO,
        SockOpt.SO_SNDTIMEO: socket_mod.SO_SNDTIMEO, SockOpt.SO_RCVBUF: socket_mod.SO_RCVBUF}
 _SHUT = {Shut.SHUT_RD: socket_mod.SHUT_RD, Shut.SHUT_WR: socket_mod.SHUT_WR,
@@ -231,6 +231,11 @@ def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
         return None
     if isinstance(call, C.GetSockOpt) and call.opt == SockOpt.IP_RECVERR:
         return bool(s.getsockopt(socket_mod.IPPROTO_IP, _IP_RECVERR))
+    if isinstance(call, C.SetSockOpt) and call.opt == SockOpt.IP_TTL:
+        s.setsockopt(socket_mod.IPPROTO_IP, socket_mod.IP_TTL, int(call.value))
+        return None
+    if isinstance(call, C.GetSockOpt) and call.opt == SockOpt.IP_TTL:
+        return s.getsockopt(socket_mod.IPPROTO_IP, socket_mod.IP_TTL)
     if isinstance(call, C.SetSockOpt):
         name = _SO[call.opt]
         if call.opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):

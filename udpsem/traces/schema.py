@@ -189,6 +189,7 @@ class MessageModel(_Strict):
     src: IPv4
     dst: IPv4
     body: UDPBody | ICMPBody
+    ttl: Annotated[int, Field(ge=1, le=255)] = 64  # IP_TTL, present only when not 64
 
 
 class _Label(_Strict):

@@ -413,7 +413,7 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
 
     def done(p: Port) -> Host:
         sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2),
-                      s.f.broadcast)
+                      s.f.broadcast, s.ttl)
         assert sent is not None and sent[3]
         oq, deadline, oqf, _ = sent
         h2 = replace(replace_sock(h, replace(s, ps1=p)), oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -468,7 +468,7 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         return None
     if s.shut[1]:
         return None  # sendto_14
-    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast)
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast, s.ttl)
     if sent is None or not sent[3]:
         return None
     oq, deadline, oqf, _ = sent
@@ -693,7 +693,7 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
     def done(p: Port) -> Any:  # a Host, or a Branch (ICMP_GEN nondet) resolving to one
         h1 = replace_sock(h, replace(s, ps1=p))
         sent = dosend(ctx, replace(h1, oq=(), oqf=False), call.dest, call.data,
-                      (s.is1, p, s.is2, s.ps2), s.f.broadcast)
+                      (s.is1, p, s.is2, s.ps2), s.f.broadcast, s.ttl)
         assert sent is not None and sent[3]
         msg = sent[0][0]
         return _map(_deliver_now(ctx, h1, msg),

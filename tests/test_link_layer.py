@@ -492,3 +492,39 @@ def test_ttl_runs_out_at_the_router() -> None:
                        ("recvfrom", ("10.0.0.1", "EPH", b"r")), ("recvfrom", "!EAGAIN"))
     setup, w = _world(a, _receiver(2, 200_000), horizon=1 * S, b_ip=far_b)
     assert not _admitted(setup, w, wrong)  # TTL 1 never gets through
+
+
+# `udpsem run --ifdown` -------------------------------------------------------------------
+
+def test_cli_ifdown_window_runs_and_replays(tmp_path: Any) -> None:
+    """`--ifdown ALAN@2s-4s`: ALAN's interface is down for two seconds, so KURT's pings are
+    lost on arrival (host_recv_ifdown) and ALAN believes KURT down: Theorem 2 is violated
+    (the paper assumes the detector's link stays up), exit 1; the trace names the window in
+    its header and replays."""
+    import json
+    import subprocess
+    import sys
+
+    trace = tmp_path / "hb.jsonl"
+
+    def udpsem(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "udpsem", *args], capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    r = udpsem("run", "heartbeat", "--duration", "6s", "--ifdown", "ALAN@2s-4s", "--trace",
+               str(trace), "--json")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["get_status"]["violations"] > 0
+    header = json.loads(trace.read_text().splitlines()[0])
+    assert header["faults"]["ifdowns"] == [{"host": "ALAN", "start": 2 * S, "end": 4 * S}]
+    rules = [json.loads(line)["rule"] for line in trace.read_text().splitlines()[1:]]
+    assert "host_ifdown" in rules and "host_ifup" in rules and "host_recv_ifdown" in rules
+    rp = udpsem("replay", str(trace))
+    assert rp.returncode == 0, rp.stdout + rp.stderr
+    kurt = udpsem("run", "heartbeat", "--duration", "4s", "--ifdown", "KURT@2s-3s")
+    assert kurt.returncode == 1 and "ENETUNREACH" in kurt.stderr  # the paper's sender
+    bad = udpsem("run", "heartbeat", "--ifdown", "NOBODY@1s-2s")
+    assert bad.returncode == 2 and "unknown host 'NOBODY'" in bad.stderr
+    bad = udpsem("run", "heartbeat", "--ifdown", "ALAN@2s")
+    assert bad.returncode == 2 and "--ifdown" in bad.stderr

@@ -49,7 +49,8 @@ def registered_module(spec: HostSpec) -> dict[str, Registered]:
 
 
 def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
-    """The scheduled disconnect/reconnect/crash events; ValueError for an unknown host."""
+    """The scheduled disconnect/reconnect/crash and ifdown/ifup events; ValueError for an
+    unknown host."""
     known = ", ".join(sorted(names))
     for w in faults.disconnects:
         if w.host not in names:
@@ -57,9 +58,14 @@ def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
     for c in faults.crashes:
         if c.host not in names:
             raise ValueError(f"--crash names unknown host {c.host!r} (hosts: {known})")
+    for w in faults.ifdowns:
+        if w.host not in names:
+            raise ValueError(f"--ifdown names unknown host {w.host!r} (hosts: {known})")
     events = [Event(w.start, "disconnect", w.host) for w in faults.disconnects]
     events += [Event(w.end, "reconnect", w.host) for w in faults.disconnects if w.end is not None]
     events += [Event(c.at, "crash", c.host) for c in faults.crashes]
+    events += [Event(w.start, "ifdown", w.host) for w in faults.ifdowns]
+    events += [Event(w.end, "ifup", w.host) for w in faults.ifdowns if w.end is not None]
     return tuple(events)
 
 

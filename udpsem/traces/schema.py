@@ -91,6 +91,7 @@ class FaultsModel(_Strict):
     allow_inject: StrictBool
     preset: Literal["paper"] | None
     never_disconnect: list[Name]
+    ifdowns: list[WindowModel] = []  # present only when some host's interfaces go down
 
 
 class ConstsModel(_Strict):

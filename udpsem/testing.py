@@ -317,7 +317,9 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "select":
         return (fdl(), fdl(), fdl()) if _coin(draw) else (fdl(), fdl())
     if call == "poll":
-        return tuple(_pick(draw, _POLL_EVENTS) for _ in range(draw(st.integers(0, 3))))
+        # revents: only Linux's bits (_POLL_EVENTS ends with 0xFFFF, an *events* mask with
+        # unknown bits, which no answer has: T2 refuses it)
+        return tuple(_pick(draw, _POLL_EVENTS[:-1]) for _ in range(draw(st.integers(0, 3))))
     if call == "port_of_int":
         return draw(_ANY_PORT)
     if call == "ip_of_string":

@@ -9,6 +9,11 @@ from udpsem.base.frozen import fast_init
 from udpsem.hosts.values import EXTENSION, IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
 
 IP_DEFAULT_TTL = 64  # net.ipv4.ip_default_ttl on Linux 6.18 (experiment: getsockopt IP_TTL)
+# The most of a datagram's payload an ICMP error quotes: Linux sends ICMP errors of at most
+# 576 bytes, so after its own IP (20) and ICMP (8) headers and the quoted IP (20) and UDP (8)
+# headers, 520 payload bytes remain (Linux 6.18, experiment: a 1000-byte datagram's error-queue
+# entry holds 520 bytes, a 520-byte one's all of them).
+ICMP_QUOTE_MAX = 520
 
 
 class IcmpKind(StrEnum):
@@ -16,6 +21,13 @@ class IcmpKind(StrEnum):
     HOST_UNREACH = "ICMP_HOST_UNREACH"
     NET_UNREACH = "ICMP_NET_UNREACH"  # from a router with no route (network.rules)
     TIME_EXCEEDED = "ICMP_TIME_EXCEEDED"  # from a router, for a TTL that ran out
+
+
+# Each kind's (type, code) on the wire: destination unreachable (3), port (3) or host (1), as
+# a program reads them in the error queue's sock_extended_err.
+ICMP_TYPE_CODE = {IcmpKind.PORT_UNREACH: (3, 3), IcmpKind.HOST_UNREACH: (3, 1),
+                  # a router's: destination unreachable, net (3, 0); time exceeded (11, 0)
+                  IcmpKind.NET_UNREACH: (3, 0), IcmpKind.TIME_EXCEEDED: (11, 0)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +41,15 @@ class UDP:
 
 @dataclass(frozen=True, slots=True)
 class ICMP:
-    """An ICMP error quoting the offending datagram `(is3, ps3) -> (is4, ps4)`."""
+    """An ICMP error quoting the offending datagram `(is3, ps3) -> (is4, ps4)`; `data`, the
+    start of its payload as quoted (HostConsts.icmp_quote; empty in the paper's model)."""
 
     kind: IcmpKind
     is3: IP
     ps3: Port | None
     is4: IP
     ps4: Port | None
+    data: bytes = field(default=b"", metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP, Port | None, IP, Port | None]:

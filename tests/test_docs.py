@@ -147,7 +147,8 @@ LIB_CALLS = {"socket", "bind", "connect", "disconnect", "getsockname", "getpeern
              "port_of_int", "ip_of_string", "getifaddrs", "create", "delay",
              "print_endline_flush", "exit"}
 # Constructors of messages and values, and the store operations, defined in docs/model.md.
-MODEL_CONSTRUCTORS = {"IP", "UDP", "ICMP_PORT_UNREACH", "ICMP_k", "SOCK", "FLAGS", "HOST",
+MODEL_CONSTRUCTORS = {"IP", "UDP", "ICMP_PORT_UNREACH", "ICMP_HOST_UNREACH", "ICMP_NET_UNREACH",
+                      "ICMP_TIME_EXCEEDED", "ICMP_k", "SOCK", "FLAGS", "HOST",
                       "MODULE", "THREAD", "THREADCREATE", "STORE", "STORERET", "APP",
                       "SENDTO2", "SELECT2", "RET", "OK", "FAIL", "new", "set", "get", "call",
                       "ret", "modcall", "modret", "store", "storeret", "out", "in", "Some",

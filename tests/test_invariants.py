@@ -16,6 +16,7 @@ from udpsem.hosts.invariants import HOST_CONJUNCTS, host_ok, host_violations, re
 from udpsem.hosts.state import (
     DELAY2,
     EXIT,
+    NEIGH_RETRANS,
     RUN,
     ZOMBIE,
     Host,
@@ -91,6 +92,8 @@ BREAKS: dict[str, Callable[[Host], Host]] = {
     "Q2": lambda h: replace(h, oq_deadline=NOW + T.doq + 1),
     "Q3": lambda h: replace(h, oqf=True),
     "G1": lambda h: _thread(h, 3, DELAY2, NOW - 1),
+    "I3": lambda h: replace(h, ifds=tuple(replace(i, up=1) if not i.is_lo else i  # type: ignore[arg-type]
+                                          for i in h.ifds)),
 }
 
 
@@ -202,6 +205,17 @@ def test_network_conjuncts_are_named() -> None:
     assert network_ok(setup, replace(w, net=(ok,)))  # type: ignore[arg-type]
     bad_msg = InFlight(IPMsg(KURT, ALAN, UDP(0, 1, b"")), w.now, "KURT", 0)
     assert "M1" in _conjuncts(setup, replace(w, net=(bad_msg,)))
+    # M2: a held datagram (neighbour resolution) needs a holder with dynamic neighbours, and
+    # a timer at one of its entry's probes.
+    neigh = {k: replace(c, neigh=True) for k, c in setup.consts.items()}  # type: ignore[attr-defined]
+    setup_n = replace(setup, consts=neigh)
+    held = InFlight(UDP_IN, w.now + NEIGH_RETRANS, "KURT", 0, w.now)  # type: ignore[attr-defined]
+    assert network_ok(setup_n, replace(w, net=(held,)))  # type: ignore[arg-type]
+    assert "M2" in _conjuncts(setup, replace(w, net=(held,)))  # static neighbours
+    off = replace(held, deadline=held.deadline - 1)
+    assert "M2" in _conjuncts(setup_n, replace(w, net=(off,)))  # not a probe time
+    foreign = replace(held, src="ALAN")  # not ALAN's address
+    assert "M2" in _conjuncts(setup_n, replace(w, net=(foreign,)))
     # C2: the host will answer thread 0, but no snippet waits for it.
     ret = replace(alan, host=replace(alan.host, ts=(ThreadEntry(0, Ret(Ok(3), "socket"),
                                                                 w.now),)))

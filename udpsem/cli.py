@@ -72,6 +72,9 @@ def cli(ctx: click.Context) -> None:
               help="unplug HOST during a window, e.g. KURT@20s-40s (repeatable)")
 @click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
               help="crash HOST at TIME, e.g. KURT@50s (repeatable)")
+@click.option("--ifdown", "ifdowns", multiple=True, metavar="HOST@START-END",
+              help="take HOST's interfaces down during a window (routes gone: sends fail "
+                   "with ENETUNREACH), e.g. KURT@20s-40s (repeatable)")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the trace (JSON Lines) to this file")
 @click.option("--limit", type=click.IntRange(1, None), default=60, show_default=True,
@@ -84,8 +87,8 @@ def cli(ctx: click.Context) -> None:
 def run(program: str, seed: int, duration: str | None, period: str | None,
         clients: int | None, messages: int | None, loss: float, dup: float, max_copies: int,
         preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...],
-        trace_path: Path | None, limit: int, all_rows: bool, settle: str | None,
-        as_json: bool) -> None:
+        ifdowns: tuple[str, ...], trace_path: Path | None, limit: int, all_rows: bool,
+        settle: str | None, as_json: bool) -> None:
     """Run PROGRAM in the model under a fault setting: a built-in program (see `udpsem
     programs`) or a program file FILE.py[:NAME], whose function NAME (default `world`)
     returns a udpsem.WorldSpec; its fault defaults apply unless an option overrides them.
@@ -122,8 +125,12 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
         crash_list = tuple(parse_crash(c) for c in crashes)
     except ValueError as e:
         _fail(f"--disconnect/--crash: {e}")
+    try:
+        down = tuple(parse_window(w) for w in ifdowns)
+    except ValueError as e:
+        _fail(f"--ifdown: {e}")
     faults = Faults(loss=loss, dup=dup, max_copies=max_copies, disconnects=windows,
-                    crashes=crash_list)
+                    crashes=crash_list, ifdowns=down)
     if is_file_ref(program):
         faults = _file_faults(program, faults)
     if preset is not None:

@@ -101,8 +101,9 @@ def scenario_params(sc: Any, given: dict[str, tuple[str, int | None]]) -> dict[s
 
 def file_faults(program: str, given: Any) -> Any:
     """A program file's fault defaults (a `Faults`), with each fault option given on the
-    command line (`--loss`, `--dup`, `--max-copies`, `--disconnect`, `--crash`: the current
-    command's parameters `loss`, `dup`, `max_copies`, `disconnects`, `crashes`) instead of
+    command line (`--loss`, `--dup`, `--max-copies`, `--disconnect`, `--crash`, `--ifdown`:
+    the current command's parameters `loss`, `dup`, `max_copies`, `disconnects`, `crashes`,
+    `ifdowns`) instead of
     its default. Shared by `udpsem run FILE.py` and `udpsem ui FILE.py`."""
     from dataclasses import replace
 
@@ -112,7 +113,10 @@ def file_faults(program: str, given: Any) -> Any:
     base = load(program).spec.run_faults()
     over: dict[str, Any] = {}
     for opt, field_name in (("loss", "loss"), ("dup", "dup"), ("max_copies", "max_copies"),
-                            ("disconnects", "disconnects"), ("crashes", "crashes")):
+                            ("disconnects", "disconnects"), ("crashes", "crashes"),
+                            ("ifdowns", "ifdowns")):
+        if opt not in ctx.params:
+            continue  # a command without that option (`--ifdown` is run's only)
         if ctx.get_parameter_source(opt) != click.core.ParameterSource.DEFAULT:
             over[field_name] = getattr(given, field_name)
     return replace(base, **over)

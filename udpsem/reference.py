@@ -125,6 +125,17 @@ TIMING: Final[dict[str, tuple[str, str]]] = {
     "delivery_loopback_bcast_1": ("upper", "doq, the out-queue timer"),
     "delivery_loopback_bcast_2": ("upper", "doq, the out-queue timer"),
     "delivery_in_udp_4": ("sync", "net_emit (sharp: at the datagram's arrival)"),
+    # The link layer (issue 12): interfaces and neighbour resolution
+    "net_router_unreach": ("sharp", "the datagram's propagation delay"),
+    "net_router_ttl": ("sharp", "the datagram's propagation delay"),
+    "host_ifdown": ("scheduled", ""),
+    "host_ifup": ("scheduled", ""),
+    "host_recv_ifdown": ("sync", "net_emit (sharp: at the datagram's arrival)"),
+    "net_neigh_hold": ("sync", "delivery_out_1 (upper bound doq)"),
+    "net_neigh_release": ("sharp", "the neighbour entry's probe, NEIGH_RETRANS apart"),
+    "net_neigh_probe": ("sharp", "the neighbour entry's probe, NEIGH_RETRANS apart"),
+    "net_neigh_fail": ("sharp", ("the entry's last probe, NEIGH_PROBES·NEIGH_RETRANS after "
+                                 "it began")),
 }
 
 _ROOT: Final = Path(__file__).resolve().parent.parent

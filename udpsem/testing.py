@@ -183,7 +183,7 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
         icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw),
         rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)),
         loopback_sync=_coin(draw), wmem_default=_pick(draw, (None, LINUX_WMEM_DEFAULT)),
-        icmp_quote=_coin(draw))
+        icmp_quote=_coin(draw), neigh=_coin(draw))
 
 
 @st.composite
@@ -214,7 +214,8 @@ _MASKS = (24, 24, 16, 30, 31, 32, 8, 0)
 
 @st.composite
 def interface_sets(draw: st.DrawFn) -> tuple[Interface, ...]:
-    """LO plus 0..3 ETH interfaces with distinct ifids and disjoint, sane address sets."""
+    """LO plus 0..3 ETH interfaces with distinct ifids and disjoint, sane address sets, some
+    of them down."""
     n = draw(st.integers(0, 3))
     used: set[IP] = set()
     ifds = [LO_INTERFACE]
@@ -232,7 +233,9 @@ def interface_sets(draw: st.DrawFn) -> tuple[Interface, ...]:
         used.update(addrs)
         primary = _pick(draw, addrs)
         mask = _pick(draw, _MASKS) if _coin(draw) else draw(st.integers(0, 32))
-        ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask))
+        # One interface in four is administratively down (host_ifdown; routes gone).
+        up = draw(st.integers(0, 3)) > 0
+        ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask, up))
     return tuple(ifds)
 
 
@@ -301,7 +304,7 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
             return (None, None, b"") if _coin(draw) else (None, None, b"", False)
         if r == 1:
             if _coin(draw):
-                e = _pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
+                e = _pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH))
                 if _coin(draw):  # with a buffer: payload, MSG_TRUNC, extended error
                     ee = (e, 2, 3, _pick(draw, (1, 3)), 0, 0, _pick(draw, (None, LOCALHOST)))
                     return (draw(_IP32), po(), draw(_SHORT), _coin(draw), ee)
@@ -315,7 +318,7 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "read":
         return b""
     if call == "geterr":
-        return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
+        return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH))
     if call == "getsockopt":
         return _pick(draw, (True, False, None, 0, 4000, LINUX_RMEM_DEFAULT))
     if call == "fionread":
@@ -447,7 +450,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
         ps2 = _draw_port_opt(draw)
     la = is1 is not None and _coin(draw)
     lp = ps1 is not None and _coin(draw)
-    es = _pick(draw, (None, None, None, None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
+    es = _pick(draw, (None, None, None, None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH,
+                      Errno.ENETUNREACH))
     n_mq = draw(st.integers(0, 3)) if _coin(draw) else 0
     mq = tuple(_draw_mq_msg(draw, locals_) for _ in range(n_mq))
     s = Sock(fd, is1, ps1, is2, ps2, es, Flags(_coin(draw), _coin(draw)), mq, (la, lp),
@@ -458,7 +462,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
                     f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw),
                               select_err_queue=_coin(draw), reuseport=_coin(draw),
                               freebind=_coin(draw)),
-                    eq=tuple(ErrEntry(_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)),
+                    eq=tuple(ErrEntry(_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH,
+                                                     Errno.ENETUNREACH)),
                                       _draw_ip(draw, pool), _draw_port_opt(draw),
                                       _pick(draw, (b"", b"abc", b"q" * 520)),
                                       _pick(draw, (None, *locals_[:1], *REMOTE_IPS[:1])),
@@ -466,7 +471,8 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
                              for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
                     rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)),
-                    sndbuf=_pick(draw, (None, SOCK_MIN_SNDBUF, LINUX_RMEM_DEFAULT)))
+                    sndbuf=_pick(draw, (None, SOCK_MIN_SNDBUF, LINUX_RMEM_DEFAULT)),
+                    ttl=_pick(draw, (None, None, 1, 2, 255)))
         if _coin(draw):
             # SO_RXQ_OVFL state: a drop count and the stamps of the queued datagrams
             drops = _pick(draw, (0, 1, 3))
@@ -579,7 +585,7 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
     dst = _pick(draw, locals_) if _coin(draw) else _draw_ip(draw, pool)
     ports_ = tuple(sorted({p for s in socks for p in (s.ps1, s.ps2) if p is not None}))
     if draw(st.integers(0, 3)) == 0:
-        kind = _pick(draw, (IcmpKind.PORT_UNREACH, IcmpKind.HOST_UNREACH))
+        kind = _pick(draw, tuple(IcmpKind))
         quads = [_quad(s) for s in socks if s.is1 is not None and s.is2 is not None]
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
@@ -589,7 +595,7 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
                                 _draw_port_opt(draw, ports_))
     else:
         body = UDP(_draw_port_opt(draw, ports_), _draw_port_opt(draw, ports_), draw(_SHORT))
-    return IPMsg(src, dst, body)
+    return IPMsg(src, dst, body, _pick(draw, _TTLS))
 
 
 _CONSTS = host_consts()
@@ -675,6 +681,7 @@ _CALL_KINDS = ("socket", "bind", "bind", "connect", "connect", "disconnect", "ge
                "getifaddrs", "create", "delay", "print_endline_flush", "exit",
                "shutdown", "fionread", "recvfrom", "setsockopt", "poll", "poll")
 _OPTS = tuple(SockOpt)
+_TTLS = (64, 64, 64, 1, 2, 255)  # IP_TTL: mostly the default, sometimes one that runs out
 _SHUTS = tuple(Shut)
 
 
@@ -730,8 +737,8 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
             return C.SetSockOpt(fd(), opt, _coin(draw))
         if opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO) and _coin(draw):
             return C.SetSockOpt(fd(), opt, draw(_DURATIONS))
-        v = _pick(draw, (0, 1, -1, 1500, 1_000_000, 10**9, -(10**9))) if _coin(draw) else \
-            draw(st.integers(-(2**31), 2**31))
+        v = _pick(draw, (0, 1, -1, 1500, 1_000_000, 10**9, -(10**9), 2, 255, 256)) \
+            if _coin(draw) else draw(st.integers(-(2**31), 2**31))
         return C.SetSockOpt(fd(), opt, v)
     if kind == "shutdown":
         return C.Shutdown(fd(), _pick(draw, _SHUTS))
@@ -794,7 +801,7 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
         return _draw_ip(draw, pool)
 
     if draw(st.integers(0, 2)) == 0:
-        kind = _pick(draw, (IcmpKind.PORT_UNREACH, IcmpKind.HOST_UNREACH))
+        kind = _pick(draw, tuple(IcmpKind))
         quads = [q for q in (_quad(s) for s in h.s) if q[0] is not None and q[2] is not None]
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
@@ -803,7 +810,8 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
         return IPMsg(src(), dst(), ICMP(kind, src(), _draw_port_opt(draw, sock_ports), src(),
                                         _draw_port_opt(draw, sock_ports)))
     return IPMsg(src(), dst(), UDP(_draw_port_opt(draw, sock_ports),
-                                   _draw_port_opt(draw, sock_ports), draw(_SHORT)))
+                                   _draw_port_opt(draw, sock_ports), draw(_SHORT)),
+                 _pick(draw, _TTLS))
 
 
 def messages(case: HostCase, deliverable: bool = False) -> st.SearchStrategy[IPMsg]:

@@ -12,4 +12,5 @@ import udpsem.hosts.lts
 import udpsem.programs.threads
 import udpsem.core.passage
 import udpsem.network.rules
-import udpsem.network.lifecycle  # noqa: F401
+import udpsem.network.lifecycle
+import udpsem.network.neighbours  # noqa: F401

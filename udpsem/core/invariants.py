@@ -18,9 +18,14 @@ The network-level conjuncts are named here:
 * **C3** a `STORERET(tid)` exists iff snippet tid waits for the store: at most one per tid,
   its snippet exists, is waiting, is not creating, and is not in a LIB call.
 * **M1** every message in transit is `msg_ok` and its timer is in `[0, dpropmax]`.
+* **M2** [L] a datagram held for neighbour resolution (network.neighbours) is held by a
+  live machine with dynamic neighbours, from one of its addresses, is UDP; its entry began
+  no later than now, and its timer is one of the entry's probes (since + k·NEIGH_RETRANS,
+  1 ≤ k ≤ NEIGH_PROBES), at most NEIGH_RETRANS ahead.
 * **G2** every snippet, store answer and application timer is `≥ 0`; a computing snippet's
   is at most `dthread`, a waiting one's is `∞`, a store answer's at most `dstore`.
-* **E1** every scheduled environment event will apply when it is due
+* **E1** every scheduled environment event will apply when it is due (an ifdown needs an
+  interface that is up, an ifup one that is down, and they alternate likewise)
   (docs/model.md#faults): it names a machine of the world that is alive, is not in
   the past, and a machine's pending disconnects and reconnects alternate, starting with
   the one its connection state admits (a disconnect if connected); a crash is a machine's
@@ -34,11 +39,11 @@ from typing import Any
 
 from udpsem.base.time import NEVER
 from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations
-from udpsem.hosts.state import Run, Zombie
-from udpsem.network.messages import msg_ok
-from udpsem.state.world import Machine, Setup, World
+from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS, Run, Zombie
+from udpsem.network.messages import UDP, msg_ok
+from udpsem.state.world import InFlight, Machine, Setup, World
 
-NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2", "E1")
+NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "M2", "G2", "E1")
 
 
 class MachineMemo:
@@ -112,6 +117,9 @@ def network_violations(setup: Setup, w: World, host_memo: HostOkMemo | None = No
     for k, f in enumerate(w.net):
         if not msg_ok(f.msg):
             out.append(Violation("M1", f"message {k} in transit is not msg_ok: {f.msg}"))
+        if f.hold is not None:
+            out.extend(_held(setup, w, k, f))
+            continue
         d = f.deadline - w.now
         if not 0 <= d <= setup.timing.dpropmax:
             out.append(Violation("M1", f"message {k} in transit has timer {d} ns, not in "
@@ -125,6 +133,10 @@ def _schedule(w: World) -> list[Violation]:
     out: list[Violation] = []
     machines = {m.name: m for m in w.machines}
     conn = {name: m.conn for name, m in machines.items()}
+    # (some non-loopback interface up, some down): what an ifdown / an ifup needs
+    ifs = {name: (any(not i.is_lo and i.up for i in m.host.ifds),
+                  any(not i.is_lo and not i.up for i in m.host.ifds))
+           for name, m in machines.items() if m.host is not None}
     crashed: set[str] = set()
     for ev in w.schedule:
         m = machines.get(ev.host)
@@ -143,8 +155,44 @@ def _schedule(w: World) -> list[Violation]:
                 out.append(Violation("E1", f"{what} cannot apply: the machine is {state} "
                                            "by then", ev.host))
             conn[ev.host] = not conn[ev.host]
+        elif ev.kind in ("ifdown", "ifup"):
+            some_up, some_down = ifs[ev.host]
+            if not (some_up if ev.kind == "ifdown" else some_down):
+                out.append(Violation("E1", f"{what} cannot apply: no interface of the machine "
+                                           f"is {'up' if ev.kind == 'ifdown' else 'down'} by "
+                                           "then", ev.host))
+            ifs[ev.host] = (ev.kind == "ifup", ev.kind == "ifdown")
         else:
             out.append(Violation("E1", f"{what}: unknown event kind", ev.host))
+    return out
+
+
+def _held(setup: Setup, w: World, k: int, f: InFlight) -> list[Violation]:
+    """M2 for held datagram number k."""
+    out: list[Violation] = []
+
+    def bad(detail: str) -> None:
+        out.append(Violation("M2", f"held datagram {k}: {detail}", f.src))
+
+    assert f.hold is not None
+    names = {m.name: m for m in w.machines}
+    m = names.get(f.src) if f.src is not None else None
+    if m is None or m.host is None:
+        bad("its holder is not a live machine")
+    else:
+        if not setup.consts[m.name].neigh:
+            bad("its holder has static neighbours")
+        if not any(f.msg.src in i.ipset for i in m.host.ifds):
+            bad("its source is not an address of its holder")
+    if not isinstance(f.msg.body, UDP):
+        bad("it is not UDP")
+    span = f.deadline - f.hold
+    if f.hold > w.now:
+        bad(f"its entry begins in the future ({f.hold - w.now} ns)")
+    if span % NEIGH_RETRANS or not 1 <= span // NEIGH_RETRANS <= NEIGH_PROBES:
+        bad(f"its timer is {span} ns after the entry began, not a probe")
+    if not 0 <= f.deadline - w.now <= NEIGH_RETRANS:
+        bad(f"its timer {f.deadline - w.now} ns is not in [0, NEIGH_RETRANS]")
     return out
 
 

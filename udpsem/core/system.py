@@ -28,9 +28,25 @@ from udpsem.hosts.state import (
     LhSendMsg,
     RuleCtx,
 )
-from udpsem.network.lifecycle import host_crash, host_disconnect, host_exit, host_reconnect
-from udpsem.network.messages import IPMsg
-from udpsem.network.rules import host_lift, net_accept, net_accept_drop
+from udpsem.network import neighbours
+from udpsem.network.lifecycle import (
+    arrives_down,
+    host_crash,
+    host_disconnect,
+    host_exit,
+    host_ifdown,
+    host_ifup,
+    host_reconnect,
+)
+from udpsem.network.messages import UDP, IPMsg
+from udpsem.network.rules import (
+    host_lift,
+    net_accept,
+    net_accept_drop,
+    net_router_ttl,
+    net_router_unreach,
+    off_link,
+)
 from udpsem.programs.threads import (
     advance,
     app_wake,
@@ -169,9 +185,42 @@ def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
     """The host outputs `msg`: lost if unplugged (host_send_disc), else the network takes it
     (net_accept_drop / single / dup, with a propagation delay per copy)."""
     label = Label("send", m.name, None, msg)
+    if setup.consts[m.name].neigh and isinstance(msg.body, UDP):
+        held = _neigh_send(setup, w, m, rname, msg, label)
+        if held is not None:
+            return held
     if not m.conn:
         w2 = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
         return Transition(rname, "host_send_disc", label, w2)
+    return _on_wire(setup, w, m, rname, msg, label)
+
+
+def _neigh_send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg,
+                label: Label) -> Any:
+    """Dynamic neighbours (network.neighbours): held if unplugged; a choice between held and
+    a cached entry if the on-link destination does not answer; None: straight on the wire."""
+    base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+    if not m.conn:
+        return Transition(rname, "net_neigh_hold", label, neighbours.net_neigh_hold(
+            base, m.name, msg))
+    if neighbours.held_entry(w, m.name, msg.dst) is not None:
+        return Transition(rname, "net_neigh_hold", label, neighbours.net_neigh_hold(
+            base, m.name, msg))
+    if not neighbours.on_link(setup, base, m.name, msg.dst) or \
+            neighbours.answers(setup, base, msg.dst):
+        return None
+
+    def entry(choice: str) -> Any:
+        if choice == "hold":
+            return Transition(rname, "net_neigh_hold", label,
+                              neighbours.net_neigh_hold(base, m.name, msg))
+        return _on_wire(setup, w, m, rname, msg, label)
+
+    return Branch("neigh", ("hold", "cached"), entry)
+
+
+def _on_wire(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg, label: Label) -> Any:
+    """The network takes `msg` from plugged-in machine `m` (drop / single / dup)."""
     drops = dict(w.drops)
     options = setup.faults.fate_options(drops.get(m.name, 0))
     base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
@@ -380,9 +429,61 @@ def _entry(setup: Setup, m: Machine, now: int) -> _Entry:
     return e
 
 
+def _held_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
+    """A held datagram at its entry's probe: released, probed again, or failed with an ICMP
+    host-unreachable to its sender (network.neighbours)."""
+    src = f.src
+    assert src is not None
+    if neighbours.is_last_probe(f):
+        w2 = neighbours.net_neigh_fail(w, f)
+        m = w.machine(src)
+        if m.host is None:
+            return [Candidate("net_neigh_fail", None, lambda _: Transition(
+                "net_neigh_fail", None, Label("tau", src), w2))]
+        icmp = neighbours.failure_icmp(f.msg)
+        label = Label("deliver", src, None, icmp)
+        out = []
+        for en in recv_enabled(setup.ctx(src, w.now), m.host, icmp):
+            then = _then_host(setup, m, "net_neigh_fail", lambda st: label, None, en.rule.name)
+            out.append(Candidate("net_neigh_fail", en.outcome, partial(then, w2)))
+        return out
+    if w.machine(src).conn and neighbours.answers(setup, w, f.msg.dst):
+        t = setup.timing
+
+        def release(d: int) -> Transition:
+            return Transition("net_neigh_release", None, Label("send", src, None, f.msg),
+                              neighbours.net_neigh_release(w, f, d))
+
+        return [Candidate("net_neigh_release", Branch("delay", range(t.dpropmin,
+                                                                     t.dpropmax + 1),
+                                                      _identity), release)]
+    w3 = neighbours.net_neigh_probe(w, f)
+    return [Candidate("net_neigh_probe", None, lambda _: Transition(
+        "net_neigh_probe", None, Label("tau", src), w3))]
+
+
+def _ttl_candidate(setup: Setup, w: World, f: InFlight) -> Candidate:
+    """A datagram whose TTL runs out at the router (net_router_ttl), ICMP or not."""
+    t = setup.timing
+    label = Label("tau", f.src)
+
+    def then(answer: bool) -> Any:
+        if not answer:
+            return Transition("net_router_ttl", None, label, net_router_ttl(w, f, None))
+        return Branch("delay", range(t.dpropmin, t.dpropmax + 1), lambda d: Transition(
+            "net_router_ttl", None, label, net_router_ttl(w, f, d)))
+
+    return Candidate("net_router_ttl", Branch("icmp", (True, False), _identity), then)
+
+
 def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     """A message whose timer is 0 leaves the network (net_emit / net_emit_outside)."""
+    if f.hold is not None:
+        return _held_candidates(setup, w, f)
     msg, now = f.msg, w.now
+    if msg.ttl <= 1 and f.src is not None and isinstance(msg.body, UDP) and \
+            off_link(w, f.src, msg.dst):
+        return [_ttl_candidate(setup, w, f)]
     owner = setup.owners.get(msg.dst)
     m = None
     if owner is not None:
@@ -392,15 +493,27 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     if m is None:
         net = tuple(x for x in w.net if x is not f)
         w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
-        return [Candidate("net_emit_outside", None,
-                          lambda _: Transition("net_emit_outside", None, Label("out", None,
-                                                                               None, msg), w2))]
+        out = [Candidate("net_emit_outside", None,
+                         lambda _: Transition("net_emit_outside", None, Label("out", None,
+                                                                              None, msg), w2))]
+        if f.src is not None and setup.consts[f.src].router_icmp and \
+                isinstance(msg.body, UDP) and off_link(w, f.src, msg.dst):
+            t = setup.timing
+
+            def answered(d: int) -> Transition:
+                return Transition("net_router_unreach", None, Label("tau", f.src),
+                                  net_router_unreach(w, f, d))
+
+            out.append(Candidate("net_router_unreach",
+                                 Branch("delay", range(t.dpropmin, t.dpropmax + 1),
+                                        _identity), answered))
+        return out
     label = Label("deliver", m.name, None, msg)
-    if not m.conn:
+    if not m.conn or arrives_down(m, msg.dst):
         net = tuple(x for x in w.net if x is not f)
         w2 = World(now, w.machines, net, w.schedule, w.drops, w.seq)
-        return [Candidate("host_recv_disc", None,
-                          lambda _: Transition("host_recv_disc", "net_emit", label, w2))]
+        lost = "host_recv_disc" if not m.conn else "host_recv_ifdown"
+        return [Candidate(lost, None, lambda _: Transition(lost, "net_emit", label, w2))]
     assert m.host is not None
     out = []
     for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
@@ -416,17 +529,26 @@ def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate | None:
     `programs.world.fault_events` schedules only events that apply (network_ok E1), so None
     means a broken world; the event then stops time, which no_time_stop reports."""
     m = w.machine(ev.host)
+    net = w.net
     if ev.kind == "disconnect":
         m2 = host_disconnect(m)
+        if m2 is not None and setup.consts[m.name].neigh:
+            net = neighbours.purge(w, m.name)  # carrier loss flushes the neighbour table
     elif ev.kind == "reconnect":
         m2 = host_reconnect(m)
+    elif ev.kind == "ifdown":
+        m2 = host_ifdown(m)
+        net = neighbours.purge(w, m.name)  # so does an interface going down
+    elif ev.kind == "ifup":
+        m2 = host_ifup(m)
     else:
         m2 = host_crash(m) if m.host is not None else None
+        net = neighbours.purge(w, m.name)  # its link layer goes with it
     if m2 is None:
         return None
     sched = tuple(e for e in w.schedule if e is not ev)
     rname = f"host_{ev.kind}"
-    w2 = World(w.now, put_machine(w, m2), w.net, sched, w.drops, w.seq)
+    w2 = World(w.now, put_machine(w, m2), net, sched, w.drops, w.seq)
     if ev.kind == "crash":
         for s in m.snippets:
             setup.runtime.discard(s.code)

@@ -263,6 +263,9 @@ class Keyer:
 
     def inflight(self, f: InFlight, now: int) -> bytes:
         mb, _ = self.cached(f.msg)
+        if f.hold is not None:  # held for neighbour resolution (network.neighbours)
+            return marshal.dumps((self.rel(f.deadline, now), mb, f.src,
+                                  self.rel(f.hold, now)), 2)
         return marshal.dumps((self.rel(f.deadline, now), mb, f.src), 2)
 
     def world(self, w: World, monitors: Any = ()) -> Any:

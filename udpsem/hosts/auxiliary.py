@@ -50,7 +50,7 @@ from udpsem.hosts.values import (
     is_loopback,
     is_martian,
 )
-from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.network.messages import ICMP, IP_DEFAULT_TTL, UDP, IcmpKind, IPMsg
 
 T = TypeVar("T")
 Quad = tuple[IP | None, Port | None, IP | None, Port | None]
@@ -99,17 +99,20 @@ def dst_norm(consts: HostConsts, is1: IP | None, i: IP) -> IP:
 
 
 def has_route(h: Host, i: IP) -> bool:
-    """`has_route`: local, or some non-LO interface exists (the lowest ETH is the default)."""
-    return local(h, i) or any(not x.is_lo for x in h.ifds)
+    """`has_route`: local, or some non-LO interface is up (the lowest ETH is the default).
+    A down interface has no routes: its own addresses stay local, nothing else goes through
+    it [L: Linux 6.18, experiment]."""
+    return local(h, i) or any(not x.is_lo and x.up for x in h.ifds)
 
 
 def route_src(h: Host, i: IP) -> IP:
-    """`route_src`: the source address the host picks for destination `i`."""
+    """`route_src`: the source address the host picks for destination `i` (through an
+    interface that is up)."""
     if any(i in x.ipset for x in h.ifds):
         return i
     if is_loopback(i):
         return LOCALHOST
-    eths = non_lo(h)
+    eths = [x for x in non_lo(h) if x.up]
     for iface in eths:
         if in_prefix(i, iface.primary, iface.netmask):
             return iface.primary
@@ -372,8 +375,8 @@ def full(consts: HostConsts, q: Sequence[IPMsg]) -> bool:
 
 
 def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
-           quad: Quad, broadcast: bool = False) -> tuple[tuple[IPMsg, ...], int, bool,
-                                                          bool] | None:
+           quad: Quad, broadcast: bool = False,
+           ttl: int | None = None) -> tuple[tuple[IPMsg, ...], int, bool, bool] | None:
     """`dosend`: build the datagram and try to queue it.
 
     Returns `(oq', oq_deadline', oqf', ok)`, or None for the paper's empty result set (no
@@ -395,7 +398,7 @@ def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
     src = is1 if is1 is not None else route_src(h, i)
     if h.oqf:
         return (h.oq, h.oq_deadline, True, False)
-    msg = IPMsg(src, i, UDP(ps1, pp, data))
+    msg = IPMsg(src, i, UDP(ps1, pp, data), IP_DEFAULT_TTL if ttl is None else ttl)
     oq = (*h.oq, msg)
     deadline = h.oq_deadline if h.oq else ctx.now + ctx.timing.doq
     return (oq, deadline, full(ctx.consts, oq), True)
@@ -478,13 +481,21 @@ def icmp_lookup(h: Host, consts: HostConsts, icmp: ICMP) -> list[Sock]:
 
 def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
     """`icmp_err(kind, s)`: only connected sockets get errors; host-unreach only on freebsd.
-    On linux a socket with IP_RECVERR gets them connected or not, host-unreach included
-    [L: Linux 6.18, experiment for port-unreachable; its source for host-unreachable]."""
+    On linux a socket with IP_RECVERR gets them connected or not, host-unreach included, and
+    a router's net-unreachable (ENETUNREACH) only with IP_RECVERR: Linux treats host- and
+    net-unreachable as soft errors [L: Linux 6.18, experiment for port-, host- and
+    net-unreachable]; a router's time-exceeded (a TTL that ran out) likewise gives
+    EHOSTUNREACH with IP_RECVERR only [L: experiment]. These two on windows or freebsd give
+    nothing here (untested: an open question)."""
     recverr = consts.arch == Arch.LINUX and s.f.recverr
     if s.is2 is None and not recverr:
         return None
     if kind == IcmpKind.PORT_UNREACH:
         return Errno.ECONNREFUSED
+    if kind == IcmpKind.NET_UNREACH:
+        return Errno.ENETUNREACH if recverr else None
+    if kind == IcmpKind.TIME_EXCEEDED:
+        return Errno.EHOSTUNREACH if recverr else None
     return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD or recverr else None
 
 

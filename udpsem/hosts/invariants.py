@@ -17,17 +17,19 @@ Python encoding explicit:
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
   (the errors each rule declares, read from the rule registry).
 
-The Linux state added by experiment (issue 12) extends four conjuncts and adds one:
+The Linux state added by experiment (issue 12) extends four conjuncts and adds two:
 
 * **S2** a socket's address may be a non-local unicast one (IP_FREEBIND, bind_7), only on an
   unconnected socket.
 * **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST, IP_RECVERR, SO_SELECT_ERR_QUEUE,
   SO_REUSEPORT and IP_FREEBIND flags booleans, every error-queue entry `(ECONNREFUSED |
-  EHOSTUNREACH, ip, port, a quote of at most 520 bytes, offender, ICMP kind)`; `rcvtimeo`
+  EHOSTUNREACH | ENETUNREACH, ip, port, a quote of at most 520 bytes, offender, ICMP kind)`; `rcvtimeo`
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0);
   `rcvbuf` is None or at least SOCK_MIN_RCVBUF (2304); `sndbuf` None or at least
-  SOCK_MIN_SNDBUF (4608); `drops` a count; `mqd` empty, or one SO_RXQ_OVFL stamp (at most
+  SOCK_MIN_SNDBUF (4608); `ttl` (IP_TTL) None or in 1..255; `drops` a count; `mqd` empty, or one SO_RXQ_OVFL stamp (at most
   `drops`) per queued datagram, not all 0.
+* **I3** [L] every interface's `up` (administratively up) is a boolean; LO is always up
+  (I1 compares it with LO_INTERFACE).
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
@@ -81,7 +83,7 @@ from udpsem.hosts.values import (
 )
 from udpsem.network.messages import ICMP_QUOTE_MAX, ICMP_TYPE_CODE, UDP, msg_ok
 
-HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
+HOST_CONJUNCTS = ("R1", "I1", "I2", "I3", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
                   "T2", "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
 
 
@@ -354,6 +356,8 @@ def _interfaces(h: Host, bad: Bad) -> None:
     for i in h.ifds:
         if not _ifid_ok(i.ifid):
             bad("I1", f"malformed ifid {i.ifid!r}")
+        if not isinstance(i.up, bool):
+            bad("I3", f"{i.ifid} has up = {i.up!r}, not a boolean")
     seen: dict[int, Any] = {}
     for i in h.ifds:
         if list(i.ipset) != sorted(set(i.ipset)):
@@ -409,7 +413,7 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
             bad("S4", f"{where}: lk.la set but is1 is None")
         if lp and s.ps1 is None:
             bad("S4", f"{where}: lk.lp set but ps1 is None")
-        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH):
+        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH):
             bad("S5", f"{where}: pending error {s.es!r} is not one ICMP sets")
         for k, m in enumerate(s.mq):
             if not isinstance(m.body, UDP):
@@ -455,9 +459,11 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: SO_SELECT_ERR_QUEUE = {s.f.select_err_queue!r} is not a boolean")
     if s.sndbuf is not None and not (_is_int(s.sndbuf) and s.sndbuf >= SOCK_MIN_SNDBUF):
         bad("S8", f"{where}: sndbuf = {s.sndbuf!r} is below {SOCK_MIN_SNDBUF}")
+    if s.ttl is not None and not (_is_int(s.ttl) and 1 <= s.ttl <= 255):
+        bad("S8", f"{where}: IP_TTL = {s.ttl!r} is not in 1..255")
     for k, ent in enumerate(s.eq):
         if not (isinstance(ent, ErrEntry)
-                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)
+                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH)
                 and is_ip(ent.ip) and is_port_opt(ent.port) and isinstance(ent.data, bytes)
                 and len(ent.data) <= ICMP_QUOTE_MAX and is_ip_opt(ent.offender)
                 and ent.kind in ICMP_TYPE_CODE):

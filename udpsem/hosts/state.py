@@ -36,6 +36,10 @@ class Interface:
     ipset: tuple[IP, ...]
     primary: IP
     netmask: int
+    # Administratively up (`ip link set DEV up`). A down interface's routes are gone (sends
+    # through it fail with ENETUNREACH) and nothing arrives on it, but its addresses stay this
+    # host's own (bind, and sends to them, still work) [L: Linux 6.18, experiment].
+    up: bool = field(default=True, metadata=EXTENSION)
 
     @property
     def is_lo(self) -> bool:
@@ -116,6 +120,8 @@ class Sock:
     # The drop count each queued datagram was stamped with (SO_RXQ_OVFL), aligned with mq;
     # () while every stamp is 0
     mqd: tuple[int, ...] = field(default=(), metadata=EXTENSION)
+    # IP_TTL as set (1..255); None: the default (IP_DEFAULT_TTL, 64)
+    ttl: int | None = field(default=None, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -265,6 +271,15 @@ class HostConsts:
     # ICMP errors this host sends quote the start of the offending payload (ICMP_QUOTE_MAX
     # bytes), as Linux's do; False: the paper's ICMP, addresses only
     icmp_quote: bool = field(default=False, metadata=EXTENSION)
+    # Dynamic neighbour (ARP) resolution, Linux's default: a datagram for a neighbour that does
+    # not answer, or sent while the host's carrier is lost, is held (network.neighbours) and
+    # sent if the neighbour answers a probe, or dropped after NEIGH_PROBES probes with an ICMP
+    # host-unreachable to the sender. False: static neighbours (the paper's model, and
+    # `udpsem real --netns`): a send while unplugged is lost (host_send_disc).
+    neigh: bool = field(default=False, metadata=EXTENSION)
+    # This host's off-link traffic goes through Linux routers, which may answer a datagram for
+    # a network they have no route to with ICMP net-unreachable (net_router_unreach).
+    router_icmp: bool = field(default=False, metadata=EXTENSION)
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).
@@ -282,6 +297,11 @@ class HostConsts:
         return 9216 if self.arch == Arch.FREEBSD else 65507
 
 
+# Neighbour resolution on Linux 6.18 (sysctl net.ipv4.neigh.*, read by experiment): a probe is
+# sent at once and every retrans_time_ms = 1000 ms; after mcast_solicit = 3 unanswered ones
+# the entry fails (measured: 3.08 s from the first send to the error).
+NEIGH_RETRANS = 1_000 * MS
+NEIGH_PROBES = 3
 LINUX_RMEM_DEFAULT = 212992  # net.core.rmem_default on Linux 6.18 (experiment)
 SOCK_MIN_RCVBUF = 2304  # the least SO_RCVBUF Linux 6.18 keeps (experiment: setting 0 gives it)
 LINUX_WMEM_DEFAULT = 212992  # net.core.wmem_default on Linux 6.18 (experiment)

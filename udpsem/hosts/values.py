@@ -59,6 +59,7 @@ class SockOpt(StrEnum):
     SO_REUSEPORT = "SO_REUSEPORT"
     IP_FREEBIND = "IP_FREEBIND"
     SO_RXQ_OVFL = "SO_RXQ_OVFL"
+    IP_TTL = "IP_TTL"  # the TTL of the socket's datagrams, 1..255 (-1: the default, 64)
 
 
 BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST,

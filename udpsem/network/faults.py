@@ -50,6 +50,9 @@ class Faults:
     allow_inject: bool = False
     preset: str | None = None
     never_disconnect: tuple[str, ...] = field(default=())
+    # Windows in which a host's interfaces are administratively down (host_ifdown/host_ifup;
+    # Linux 6.18, experiment): its routes are gone, sends fail with ENETUNREACH.
+    ifdowns: tuple[Window, ...] = field(default=())
 
     def fate_options(self, successive_drops: int) -> tuple[str, ...]:
         """What the network may do with the next datagram from a host whose last
@@ -98,9 +101,14 @@ def apply_preset(f: Faults, name: str, watched: str = "KURT", detector: str = "A
     if f.crashes:
         raise ValueError(f"preset paper: no host crashes (assumption 6), "
                          f"but --crash {f.crashes[0]} was given")
+    bad_if = [w for w in f.ifdowns if w.host == detector]
+    if bad_if:
+        raise ValueError(f"preset paper: {detector} is never disconnected (assumption 7), "
+                         f"but --ifdown {bad_if[0]} was given")
     return Faults(loss=f.loss, dup=f.dup, max_copies=min(f.max_copies, 3),
                   max_successive_drops=1, disconnects=f.disconnects, crashes=(),
-                  allow_inject=False, preset=name, never_disconnect=(detector,))
+                  allow_inject=False, preset=name, never_disconnect=(detector,),
+                  ifdowns=f.ifdowns)
 
 
 def parse_window(text: str) -> Window:

@@ -140,3 +140,100 @@ def host_exit(m: Machine, host: Host) -> Machine:
     """
     return replace(m, host=host, snippets=(), storerets=(), apps=())
 
+
+
+# Interfaces taken down and up (Linux 6.18, experiment) -----------------------------------------
+
+def _set_up(m: Machine, up: bool) -> Machine | None:
+    h = m.host
+    if h is None or all(i.up == up for i in h.ifds if not i.is_lo):
+        return None
+    ifds = tuple(i if i.is_lo else replace(i, up=up) for i in h.ifds)
+    return m.with_host(replace(h, ifds=ifds))
+
+
+@rule("host_ifdown", category="misc", trigger="net",
+      summary="a machine's interfaces are taken down: their routes go, nothing arrives on them [Linux 6.18, experiment]")
+def host_ifdown(m: Machine) -> Machine | None:
+    """Description: `ip link set DEV down` on every non-loopback interface of machine n (an
+    environment event, like a disconnect): routes through them are gone, so sends and
+    connects to anywhere but this host fail with ENETUNREACH (sendto_11, connect_2); nothing
+    arrives on them (host_recv_ifdown). Their addresses stay the host's own: bind to them,
+    and sends to them (over loopback), still work.
+
+    Errors: none here (ENETUNREACH comes from sendto_11 and connect_2).
+
+    Common cases: an administrator or a test taking the interface down; a connected socket's
+    next send fails at once.
+
+    Model details: provenance: Linux 6.18, experiment (two namespaces on a veth pair: after
+    `ip link set eth0 down`, sendto, send on a connected socket, connect and a broadcast all
+    gave ENETUNREACH; bind to the interface's address and a send to it succeeded and was
+    received; datagrams from the peer were lost). Datagrams the machine holds for neighbour
+    resolution are dropped without an error (Linux purges the neighbour queues).
+    Differences from a disconnect (carrier loss): there sends succeed and are lost (or held).
+
+    Formal:
+        premises: machine n is alive, some non-LO interface of n is up; a scheduled ifdown of
+          n is due
+        transition: n·HOST(c, h) --n·ifdown--> n·HOST(c, h')
+        after: h' = h with every non-LO interface's up := F; the datagrams n holds are gone
+        changes: n's interfaces, the messages n holds
+    """
+    return _set_up(m, False)
+
+
+@rule("host_ifup", category="misc", trigger="net",
+      summary="a machine's interfaces are brought back up, with their routes [Linux 6.18, experiment]")
+def host_ifup(m: Machine) -> Machine | None:
+    """Description: `ip link set DEV up` on every non-loopback interface of machine n: their
+    subnet routes come back and sends through them work again.
+
+    Errors: none.
+
+    Common cases: the end of an ifdown window; a connected socket's next send succeeds (its
+    binding and peer were kept).
+
+    Model details: provenance: Linux 6.18, experiment (the subnet route is back within
+    50 ms; a send on the socket connected before the interface went down was received by
+    the peer from the same address and port). The model's default route is the lowest
+    ETH, so it comes back with the interface.
+
+    Formal:
+        premises: machine n is alive, some non-LO interface of n is down; a scheduled ifup of
+          n is due
+        transition: n·HOST(c, h) --n·ifup--> n·HOST(c, h')
+        after: h' = h with every non-LO interface's up := T
+        changes: n's interfaces
+    """
+    return _set_up(m, True)
+
+
+@rule("host_recv_ifdown", category="misc", trigger="net",
+      summary="a datagram arriving for an address of a down interface is lost [Linux 6.18, experiment]")
+def host_recv_ifdown(m: Machine) -> Machine:
+    """Description: `HOST(c, h) --n·msg?--> HOST(c, h)` when msg's destination is an address
+    of an interface of n that is down: nothing arrives on a down interface.
+
+    Errors: none (the sender's sendto returned OK: its route is up).
+
+    Common cases: a peer sending to a host whose interface was taken down.
+
+    Model details: provenance: Linux 6.18, experiment (the peer's sendto returned OK, its
+    interface showed NO-CARRIER, and nothing was received). Synchronises with net_emit and
+    keeps the network receptive, like host_recv_disc.
+
+    Formal:
+        premises: net_emit offers msg to machine n (connected); the interface of n with
+          msg's destination is down
+        transition: n·HOST(c, h) --n·msg?--> n·HOST(c, h)
+        after: the message is discarded; h is unchanged
+        changes: nothing
+    """
+    return m
+
+
+def arrives_down(m: Machine, dst: int) -> bool:
+    """Whether `dst` is an address of one of machine m's interfaces that is down."""
+    h = m.host
+    return h is not None and any(not i.up and dst in i.ipset for i in h.ifds)

@@ -8,6 +8,7 @@ from enum import StrEnum
 from udpsem.base.frozen import fast_init
 from udpsem.hosts.values import EXTENSION, IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
 
+IP_DEFAULT_TTL = 64  # net.ipv4.ip_default_ttl on Linux 6.18 (experiment: getsockopt IP_TTL)
 # The most of a datagram's payload an ICMP error quotes: Linux sends ICMP errors of at most
 # 576 bytes, so after its own IP (20) and ICMP (8) headers and the quoted IP (20) and UDP (8)
 # headers, 520 payload bytes remain (Linux 6.18, experiment: a 1000-byte datagram's error-queue
@@ -18,11 +19,15 @@ ICMP_QUOTE_MAX = 520
 class IcmpKind(StrEnum):
     PORT_UNREACH = "ICMP_PORT_UNREACH"
     HOST_UNREACH = "ICMP_HOST_UNREACH"
+    NET_UNREACH = "ICMP_NET_UNREACH"  # from a router with no route (network.rules)
+    TIME_EXCEEDED = "ICMP_TIME_EXCEEDED"  # from a router, for a TTL that ran out
 
 
 # Each kind's (type, code) on the wire: destination unreachable (3), port (3) or host (1), as
 # a program reads them in the error queue's sock_extended_err.
-ICMP_TYPE_CODE = {IcmpKind.PORT_UNREACH: (3, 3), IcmpKind.HOST_UNREACH: (3, 1)}
+ICMP_TYPE_CODE = {IcmpKind.PORT_UNREACH: (3, 3), IcmpKind.HOST_UNREACH: (3, 1),
+                  # a router's: destination unreachable, net (3, 0); time exceeded (11, 0)
+                  IcmpKind.NET_UNREACH: (3, 0), IcmpKind.TIME_EXCEEDED: (11, 0)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +61,13 @@ Body = UDP | ICMP
 
 @dataclass(frozen=True, slots=True)
 class IPMsg:
-    """`IP(i1, i2, body)`: source address, destination address, body."""
+    """`IP(i1, i2, body)`: source address, destination address, body; `ttl` the IP time to
+    live (IP_TTL; a router drops a datagram whose TTL would reach 0)."""
 
     src: IP
     dst: IP
     body: Body
+    ttl: int = field(default=IP_DEFAULT_TTL, metadata=EXTENSION)
 
     def __str__(self) -> str:
         b = self.body
@@ -80,8 +87,11 @@ def _ip_ok(i: IP) -> bool:
 
 
 def msg_ok(m: IPMsg) -> bool:
-    """`msg_ok`: 32-bit addresses, ports in 1..65535 or None, UDP payload ≤ 65507."""
+    """`msg_ok`: 32-bit addresses, ports in 1..65535 or None, UDP payload ≤ 65507, a TTL in
+    1..255."""
     if not (_ip_ok(m.src) and _ip_ok(m.dst)):
+        return False
+    if not (isinstance(m.ttl, int) and not isinstance(m.ttl, bool) and 1 <= m.ttl <= 255):
         return False
     b = m.body
     if isinstance(b, UDP):

@@ -9,7 +9,8 @@ from udpsem.base.registry import rule
 from udpsem.hosts.state import (
     Host,
 )
-from udpsem.network.messages import IPMsg
+from udpsem.hosts.values import in_prefix
+from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 from udpsem.state.world import InFlight, Machine, Setup, World
 
 
@@ -160,6 +161,99 @@ def net_emit_outside(w: World, f: InFlight) -> World:
     """
     return World(w.now, w.machines, tuple(x for x in w.net if x is not f), w.schedule, w.drops,
                  w.seq)
+
+
+def off_link(w: World, src: str | None, dst: int) -> bool:
+    """Whether `dst` is outside every subnet of machine `src`'s interfaces (so the datagram
+    went to a router)."""
+    if src is None:
+        return False
+    m = w.machine(src)
+    if m.host is None:
+        return False
+    return not any(not i.is_lo and in_prefix(dst, i.primary, i.netmask) for i in m.host.ifds)
+
+
+def router_icmp(msg: IPMsg, kind: IcmpKind = IcmpKind.NET_UNREACH) -> IPMsg:
+    """The ICMP error (net-unreachable, or time-exceeded) a router sends back for `msg`. The
+    model has no router address: the ICMP comes from the datagram's destination (a receiver
+    matches the quoted datagram, not the ICMP's source)."""
+    b = msg.body
+    assert isinstance(b, UDP)
+    return IPMsg(msg.dst, msg.src, ICMP(kind, msg.src, b.sport, msg.dst, b.dport))
+
+
+@rule("net_router_ttl", category="emit", trigger="net",
+      summary="a router drops an off-link datagram whose TTL runs out, maybe answering ICMP time-exceeded [Linux 6.18, experiment]")
+def net_router_ttl(w: World, f: InFlight, d: int | None) -> World:
+    """Description: a UDP datagram with TTL 1 (IP_TTL) sent off-link reaches the router
+    between the subnets, which would have to forward it with TTL 0: it is dropped, and the
+    router either answers the sender with an ICMP time-exceeded quoting it (arriving after a
+    delay d) or does not (its ICMP is rate-limited): choice `icmp`.
+
+    Errors: EHOSTUNREACH, only for an IP_RECVERR socket (a soft error on Linux).
+
+    Common cases: traceroute's first probe; a datagram meant to stay on its subnet.
+
+    Model details: provenance: Linux 6.18, experiment (a forwarding namespace between two
+    subnets: TTL 1 to the far subnet never arrived, the IP_RECVERR socket got EHOSTUNREACH
+    with origin ICMP, type 11, code 0, offender the router; a connected socket without it
+    saw nothing; TTL 2 arrived; TTL 1 on the sender's own subnet arrives, no router being
+    involved). The model's network has exactly one router between any two subnets, so TTL 2
+    always suffices. The ICMP's source is the datagram's destination (the model has no
+    router address).
+
+    Formal:
+        premises: msg_0 in flight from machine n (its arrival is now); msg is UDP with ttl = 1;
+          its destination j is in none of n's subnets; choice icmp = b
+        transition: msg_0 --τ--> IP(j, src, ICMP_TIME_EXCEEDED(src, sport, j, dport))_d if b,
+          else msg_0 --τ--> 0
+        after: the datagram is gone; with b, the ICMP is in flight to n, arriving at now + d,
+          d ∈ [dpropmin, dpropmax] (choice delay)
+        changes: the messages in flight
+    """
+    net = [x for x in w.net if x is not f]
+    if d is not None:
+        net.append(InFlight(router_icmp(f.msg, IcmpKind.TIME_EXCEEDED), w.now + d, None, f.seq))
+    net.sort(key=lambda x: (x.deadline, x.seq))
+    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+
+
+@rule("net_router_unreach", category="emit", trigger="net",
+      summary="a router with no route answers an off-link datagram with ICMP net-unreachable [Linux 6.18, experiment]")
+def net_router_unreach(w: World, f: InFlight, d: int) -> World:
+    """Description: a datagram for an address no live machine owns, sent off-link by a
+    host whose routers are Linux routers (HostConsts.router_icmp), reaches a router with no
+    route for it: the router drops it and sends its sender an ICMP net-unreachable quoting
+    it, which arrives after a propagation delay. The alternative, at the same instant, is
+    net_emit_outside (the router forwards it beyond the modelled network, or its ICMP is
+    rate-limited).
+
+    Errors: ENETUNREACH, only for an IP_RECVERR socket (its pending error and its error
+    queue): a soft error on Linux, so a connected socket without it sees nothing.
+
+    Common cases: a client with IP_RECVERR sending to an address on a network that does not
+    exist.
+
+    Model details: provenance: Linux 6.18, experiment (a forwarding namespace between two
+    subnets, no default route: the IP_RECVERR socket's next sendto failed with ENETUNREACH,
+    its error queue held ENETUNREACH from origin ICMP, type 3, code 0, offender the router;
+    connected and unconnected sockets without IP_RECVERR saw nothing). The router
+    rate-limits these (1 per second per sender, bursts of 5; two of ten sends 10 ms apart
+    were answered), which is why the ICMP is optional. The ICMP's source is the unreachable
+    destination: the model has no router address.
+
+    Formal:
+        premises: msg_0 in flight from machine n (its arrival is now); no live machine owns
+          msg's destination j; j is in none of n's subnets; n has router_icmp; msg is UDP
+        transition: msg_0 --τ--> IP(j, src, ICMP_NET_UNREACH(src, sport, j, dport))_d
+        after: the datagram is gone; the ICMP is in flight to n, arriving at now + d, d ∈
+          [dpropmin, dpropmax] (choice delay)
+        changes: the messages in flight (one replaced)
+    """
+    back = InFlight(router_icmp(f.msg), w.now + d, None, f.seq)
+    net = sorted([*(x for x in w.net if x is not f), back], key=lambda x: (x.deadline, x.seq))
+    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
 
 
 @rule("net_inject", category="misc", trigger="net",

@@ -49,7 +49,8 @@ def registered_module(spec: HostSpec) -> dict[str, Registered]:
 
 
 def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
-    """The scheduled disconnect/reconnect/crash events; ValueError for an unknown host."""
+    """The scheduled disconnect/reconnect/crash and ifdown/ifup events; ValueError for an
+    unknown host."""
     known = ", ".join(sorted(names))
     for w in faults.disconnects:
         if w.host not in names:
@@ -57,6 +58,9 @@ def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
     for c in faults.crashes:
         if c.host not in names:
             raise ValueError(f"--crash names unknown host {c.host!r} (hosts: {known})")
+    for w in faults.ifdowns:
+        if w.host not in names:
+            raise ValueError(f"--ifdown names unknown host {w.host!r} (hosts: {known})")
     # Only events that will apply are scheduled (docs/model.md#faults): overlapping
     # windows of a host are one window (their union), a host crashes at most once (at its
     # earliest crash), and nothing of a host is scheduled from its crash on (a crashed host
@@ -67,6 +71,9 @@ def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
     windows = union_windows(faults.disconnects)
     events = [Event(w.start, "disconnect", w.host) for w in windows]
     events += [Event(w.end, "reconnect", w.host) for w in windows if w.end is not None]
+    downs = union_windows(faults.ifdowns)  # interfaces taken down, likewise one window
+    events += [Event(w.start, "ifdown", w.host) for w in downs]
+    events += [Event(w.end, "ifup", w.host) for w in downs if w.end is not None]
     events = [e for e in events if e.at < crash_at.get(e.host, e.at + 1)]
     events += [Event(at, "crash", host) for host, at in sorted(crash_at.items())]
     return tuple(events)

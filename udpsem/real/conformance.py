@@ -144,7 +144,7 @@ class Verdict:
     longest matched prefix per thread (what the model answered instead, where it did)."""
 
     scenario: str
-    real: dict[int, Log]
+    real: dict[Any, Log]  # by tid (one host) or (host, tid)
     admitted: bool
     states: int
     explain: str = ""
@@ -354,15 +354,22 @@ def _successors(setup: Setup, w: World) -> list[Any]:
     return out
 
 
-Progress = tuple[tuple[int, int, str | None], ...]  # (tid, entries matched, pending call)
+Progress = tuple[tuple[Any, int, str | None], ...]  # (thread key, entries matched, pending)
+ThreadKey = Callable[[Any], Any]
+"""Which real log a label's thread is: its tid (one host), or (host, tid) (several)."""
 
 
-def _advance(progress: Progress, real: dict[int, Log], label: Any) -> Progress | None:
+def _by_tid(label: Any) -> Any:
+    return label.tid
+
+
+def _advance(progress: Progress, real: dict[Any, Log], label: Any,
+             key: ThreadKey = _by_tid) -> Progress | None:
     """The progress after a transition's label, or None if it contradicts the real logs."""
     kind = label.kind
     if kind not in ("call", "return"):
         return progress
-    tid = label.tid
+    tid = key(label)
     rows = {t: (n, p) for t, n, p in progress}
     n, _pend = rows.get(tid, (0, None))
     log = real.get(tid)
@@ -379,7 +386,7 @@ def _advance(progress: Progress, real: dict[int, Log], label: Any) -> Progress |
     return tuple((t, *rows[t]) for t in sorted(rows))
 
 
-def _complete(progress: Progress, real: dict[int, Log]) -> bool:
+def _complete(progress: Progress, real: dict[Any, Log]) -> bool:
     rows = {t: (n, p) for t, n, p in progress}
     for tid, log in real.items():
         n, pend = rows.get(tid, (0, None))
@@ -418,7 +425,13 @@ def search(scenario: Scenario, real: dict[int, Log], ifds: tuple[Interface, ...]
            max_states: int = 200_000) -> Found:
     """Depth-first search of the model's executions for one with exactly the real logs."""
     setup, w0 = _world(scenario, ifds)
-    start: Progress = ((0, 0, None),)
+    return search_world(setup, w0, real, ((0, 0, None),), _by_tid, max_states)
+
+
+def search_world(setup: Setup, w0: World, real: dict[Any, Log], start: Progress,
+                 key: ThreadKey = _by_tid, max_states: int = 200_000) -> Found:
+    """Depth-first search of the executions of world `w0` for one whose threads' logs are
+    exactly `real` (keyed by `key` of a label; `start`: the threads known at the start)."""
     root = (w0, start)
     stack: list[tuple[World, Progress]] = [root]
     parent: dict[tuple[World, Progress], Any] = {root: None}
@@ -441,25 +454,25 @@ def search(scenario: Scenario, real: dict[int, Log], ifds: tuple[Interface, ...]
                 return Found(path, len(parent))
             continue
         for t in reversed(succ):
-            nxt = _advance(prog, real, t.label)
+            nxt = _advance(prog, real, t.label, key)
             if nxt is None:
                 lab = t.label
                 if lab.kind == "return":
                     matched = sum(n for _, n, _ in prog)
                     if matched > best[0]:
                         rows = {tid: n for tid, n, _ in prog}
-                        k = rows.get(lab.tid, 0)
-                        exp = real.get(lab.tid, ())
+                        k = rows.get(key(lab), 0)
+                        exp = real.get(key(lab), ())
                         want = exp[k] if k < len(exp) else "nothing"
-                        best = (matched, (f"best model run: thread {lab.tid} call #{k + 1} "
+                        best = (matched, (f"best model run: thread {key(lab)} call #{k + 1} "
                                           f"answered {norm(lab.value)!r} where the kernel "
                                           f"gave {want!r} (rule {t.rule})"))
                 continue
-            key = (t.world, nxt)
-            if key in parent:
+            key2 = (t.world, nxt)
+            if key2 in parent:
                 continue
-            parent[key] = (node, t)
-            stack.append(key)
+            parent[key2] = (node, t)
+            stack.append(key2)
     return Found(None, len(parent), best[1] or "no model run matches")
 
 
@@ -487,4 +500,5 @@ __all__ = [
     "norm",
     "run_real",
     "search",
+    "search_world",
 ]

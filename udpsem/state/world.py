@@ -19,6 +19,7 @@ from udpsem.hosts.state import (
     RuleCtx,
     Timing,
 )
+from udpsem.hosts.values import EXTENSION
 from udpsem.network.faults import Faults
 from udpsem.network.messages import IPMsg
 from udpsem.state.components import (
@@ -67,12 +68,16 @@ class Machine:
 @dataclass(frozen=True, slots=True)
 class InFlight:
     """`msg_d`: a datagram in transit, arriving at `deadline`; `src` is the sending machine
-    (None for injected ones), `seq` a serial number that keeps the order canonical."""
+    (None for injected ones), `seq` a serial number that keeps the order canonical; `hold`
+    marks a datagram its sender's link layer still holds (see network.neighbours)."""
 
     msg: IPMsg
     deadline: int
     src: str | None
     seq: int
+    # Held by `src` for neighbour resolution since this time (network.neighbours); the
+    # deadline is then the entry's next probe. None: on the wire.
+    hold: int | None = field(default=None, metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)

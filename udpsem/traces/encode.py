@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from udpsem.hosts.values import Fail, Ok, at_default, ip_str, is_extension
-from udpsem.network.messages import ICMP, UDP, IPMsg
+from udpsem.network.messages import ICMP, IP_DEFAULT_TTL, UDP, IPMsg
 from udpsem.programs.runtime import Code, Registered, Spawn, program_name
 
 
@@ -35,6 +35,9 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, Fail):
         return {"fail": x.errno.value}
     if isinstance(x, IPMsg):
+        if x.ttl != IP_DEFAULT_TTL:  # an extension field, left out at its default
+            return {"src": ip_str(x.src), "dst": ip_str(x.dst), "body": jsonable(x.body),
+                    "ttl": x.ttl}
         return {"src": ip_str(x.src), "dst": ip_str(x.dst), "body": jsonable(x.body)}
     if isinstance(x, UDP):
         return {"udp": [x.sport, x.dport], "data": jsonable(x.data)}
@@ -138,7 +141,8 @@ class JsonText:
             text = '{"ok":' + self(x.value) + "}"
         elif tp is IPMsg:
             text = ('{"src":' + str(_ascii(ip_str(x.src))) + ',"dst":' +
-                    str(_ascii(ip_str(x.dst))) + ',"body":' + self(x.body) + "}")
+                    str(_ascii(ip_str(x.dst))) + ',"body":' + self(x.body) +
+                    ("}" if x.ttl == IP_DEFAULT_TTL else ',"ttl":' + str(x.ttl) + "}"))
         elif tp is UDP:
             text = ('{"udp":[' + self(x.sport) + "," + self(x.dport) + '],"data":' +
                     self(x.data) + "}")

@@ -48,13 +48,17 @@ def record_json(i: int, st: Step, digester: Callable[[Any], str] = digest) -> di
 
 
 def faults_json(f: Faults) -> dict[str, Any]:
-    return {"loss": f.loss, "dup": f.dup, "max_copies": f.max_copies,
-            "max_successive_drops": f.max_successive_drops,
-            "disconnects": [{"host": w.host, "start": w.start, "end": w.end}
-                            for w in f.disconnects],
-            "crashes": [{"host": c.host, "at": c.at} for c in f.crashes],
-            "allow_inject": f.allow_inject, "preset": f.preset,
-            "never_disconnect": list(f.never_disconnect)}
+    out: dict[str, Any] = {
+        "loss": f.loss, "dup": f.dup, "max_copies": f.max_copies,
+        "max_successive_drops": f.max_successive_drops,
+        "disconnects": [{"host": w.host, "start": w.start, "end": w.end}
+                        for w in f.disconnects],
+        "crashes": [{"host": c.host, "at": c.at} for c in f.crashes],
+        "allow_inject": f.allow_inject, "preset": f.preset,
+        "never_disconnect": list(f.never_disconnect)}
+    if f.ifdowns:  # written only when set, so that other headers keep their bytes
+        out["ifdowns"] = [{"host": w.host, "start": w.start, "end": w.end} for w in f.ifdowns]
+    return out
 
 
 def hosts_json(world: World) -> list[dict[str, Any]]:
@@ -286,7 +290,9 @@ def rebuild(header: dict[str, Any], program: str | None = None,
                                       for w in f["disconnects"]),
                     crashes=tuple(Crash(c["host"], c["at"]) for c in f["crashes"]),
                     allow_inject=f["allow_inject"], preset=f["preset"],
-                    never_disconnect=tuple(f["never_disconnect"]))
+                    never_disconnect=tuple(f["never_disconnect"]),
+                    ifdowns=tuple(Window(w["host"], w["start"], w["end"])
+                                  for w in f.get("ifdowns", [])))
     timing = Timing(**header["timing"])
     consts = _consts(header["consts"])
     return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,

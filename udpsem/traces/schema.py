@@ -91,6 +91,7 @@ class FaultsModel(_Strict):
     allow_inject: StrictBool
     preset: Literal["paper"] | None
     never_disconnect: list[Name]
+    ifdowns: list[WindowModel] = []  # present only when some host's interfaces go down
 
 
 class ConstsModel(_Strict):
@@ -110,6 +111,9 @@ class ConstsModel(_Strict):
     rmem_default: Nat | None = None
     rmem_max: Nat = 4194304
     hz: Pos = 250
+    loopback_sync: StrictBool = False
+    neigh: StrictBool = False
+    router_icmp: StrictBool = False
 
 
 class HostModel(_Strict):
@@ -187,6 +191,7 @@ class MessageModel(_Strict):
     src: IPv4
     dst: IPv4
     body: UDPBody | ICMPBody
+    ttl: Annotated[int, Field(ge=1, le=255)] = 64  # IP_TTL, present only when not 64
 
 
 class _Label(_Strict):
@@ -253,7 +258,7 @@ class ConsoleLabel(_Label):
 
 
 class BareLabel(_Label):
-    kind: Literal["tau", "wake", "exit", "disconnect", "reconnect", "crash"]
+    kind: Literal["tau", "wake", "exit", "disconnect", "reconnect", "crash", "ifdown", "ifup"]
 
 
 Label = Annotated[TimeLabel | MessageLabel | CallLabel | ReturnLabel | ModCallLabel |
@@ -268,6 +273,7 @@ Choice = (Annotated[tuple[Literal["pick"], Nat], _TUPLE]
           | Annotated[tuple[Literal["eph"], PortNo], _TUPLE]
           | Annotated[tuple[Literal["sock"], Nat], _TUPLE]
           | Annotated[tuple[Literal["icmp"], StrictBool], _TUPLE]
+          | Annotated[tuple[Literal["neigh"], Literal["hold", "cached"]], _TUPLE]
           | Annotated[tuple[Literal["fate"], Annotated[StrictStr, Field(pattern=FATE)]], _TUPLE]
           | Annotated[tuple[Literal["errno"], Literal[ERRNOS]], _TUPLE])  # type: ignore[valid-type]
 """A `[kind, value]` pair: the first item says which."""

@@ -90,7 +90,8 @@ def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect, s: Any) -> Host | 
     Errors: ENETUNREACH.
 
     Common cases: connecting to a remote address from a loopback-only host (a test
-    namespace).
+    namespace), or from a host whose interface is down (host_ifdown) [L: Linux 6.18,
+    experiment].
 
     Model details: the autobind side effect happens even though the call fails, as on
     Linux; the port is a choice of kind `eph` when the socket had none.

@@ -54,7 +54,8 @@ def geterr_2(ctx: RuleCtx, h: Host, tid: TID, call: GetErr, s: Any) -> Host:
     """Description: the socket has a pending error (set by ICMP); it is returned as a value,
     not as a failure, and cleared.
 
-    Errors: none as a failure; the value is ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: none as a failure; the value is ECONNREFUSED, or EHOSTUNREACH on freebsd (on
+    linux with IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH).
 
     Common cases: a connected client reading why its server stopped answering.
 

@@ -9,6 +9,7 @@ from udpsem.hosts.auxiliary import rcvbuf_of, ret, sock
 from udpsem.hosts.calls import GetSockOpt
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Arch, Ok, SockOpt
+from udpsem.network.messages import IP_DEFAULT_TTL
 
 
 def _getsockopt_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
@@ -241,3 +242,27 @@ def getsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> H
         changes: ts(tid)
     """
     return ret(ctx, h, tid, Ok(getattr(s.f, _FLAG_OPTS[call.opt])), "getsockopt")
+
+
+@rule("getsockopt_9", call="getsockopt", category="succeed", trigger="call",
+      summary="return IP_TTL: the socket's time to live (64 by default) [Linux 6.18, experiment]")
+def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: the time to live the socket's datagrams get.
+
+    Errors: none.
+
+    Common cases: reading the default before changing it.
+
+    Model details: provenance: Linux 6.18, experiment (64, the host's
+    net.ipv4.ip_default_ttl, until IP_TTL is set; -1 restores it).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_TTL
+        transition: h --Lh_call(tid, getsockopt(fd, IP_TTL))--> h'
+        after: h' = h with {ts(tid) := RET(OK (s.ttl, or 64 if None))_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.IP_TTL:
+        return None
+    return ret(ctx, h, tid, Ok(IP_DEFAULT_TTL if s.ttl is None else s.ttl), "getsockopt")

@@ -88,14 +88,15 @@ def _recvfrom_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
 
 
 @rule("recvfrom_3", call="recvfrom", category="fail", trigger="call",
-      errors=("ECONNREFUSED", "EHOSTUNREACH"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"),
       summary="report and clear the pending ICMP error before any queued data",
       guard=_recvfrom_3_guard)
 def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, s: Any) -> Host:
     """Description: an ICMP error is pending on the socket; recvfrom returns it and clears
     it, even when datagrams are queued (they stay for the next call).
 
-    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd; on linux with
+    IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected client waiting for a reply from a server that is down.
 
@@ -359,14 +360,15 @@ def _recvfrom_7_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
 
 
 @rule("recvfrom_7", category="slowfail", trigger="thread", states=(RecvFrom2,), urgent=True,
-      errors=("ECONNREFUSED", "EHOSTUNREACH"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"),
       summary="a blocked recvfrom fails with an ICMP error that arrived while it waited",
       guard=_recvfrom_7_guard)
 def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID, s: Any) -> HostStep:
     """Description: an ICMP error reached the socket of a thread blocked in recvfrom; the
     call returns the error and clears it.
 
-    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd; on linux with
+    IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected client waiting for a reply learns that the server's port is
     closed.

@@ -163,14 +163,17 @@ def _sendto_11_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
       guard=_sendto_11_guard)
 def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the destination (given, or the peer) is not local and the host has no
-    non-LO interface, so the datagram cannot be routed; the socket is still autobound.
+    non-LO interface that is up, so the datagram cannot be routed; the socket is still
+    autobound.
 
     Errors: ENETUNREACH.
 
-    Common cases: sending off-host from a loopback-only host (a test namespace).
+    Common cases: sending off-host from a loopback-only host (a test namespace), or from a
+    host whose interface was taken down (host_ifdown).
 
     Model details: the destination is normalised by `dst_norm` first, so on linux 0.0.0.0
-    (meaning this host) always has a route.
+    (meaning this host) always has a route. A down interface's own addresses stay local, so
+    sends to them still succeed [L: Linux 6.18, experiment: `ip link set eth0 down`].
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); i = the given
@@ -260,14 +263,15 @@ def _sendto_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
 
 
 @rule("sendto_5", call="sendto", category="fail", trigger="call",
-      errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"), archs=("linux", "freebsd"),
       summary="report and clear the pending ICMP error instead of sending (autobinding)",
       guard=_sendto_5_guard)
 def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: an earlier ICMP error is pending on the socket; sendto returns it and
     clears it, and sends nothing. The socket is autobound.
 
-    Errors: the pending error: ECONNREFUSED (port unreachable), or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED (port unreachable), or EHOSTUNREACH on freebsd;
+    on linux with IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected client keeps sending to a server that is down; every other
     send fails with ECONNREFUSED.
@@ -473,7 +477,7 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Br
     """
     def done(p: Port) -> Host:
         sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2),
-                      s.f.broadcast)
+                      s.f.broadcast, s.ttl)
         assert sent is not None and sent[3]
         oq, deadline, oqf, _ = sent
         h2 = replace(replace_sock(h, replace(s, ps1=p)), oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -538,7 +542,7 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
         changes: oq, oq's timer, oqf, ts(tid)
     """
     st, s = w
-    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast)  # (its queue reads the clock)
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast, s.ttl)  # (its queue reads the clock)
     assert sent is not None
     oq, deadline, oqf, _ = sent
     h2 = replace(h, oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -557,14 +561,15 @@ def _sendto_9_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
 
 
 @rule("sendto_9", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
-      errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
+      errors=("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"), archs=("linux", "freebsd"),
       summary="a blocked sendto fails with the ICMP error that arrived while it waited",
       guard=_sendto_9_guard)
 def sendto_9(ctx: RuleCtx, h: Host, tid: TID, s: Any) -> HostStep:
     """Description: an ICMP error reached the socket of a thread blocked in sendto; the call
     returns that error, clears it, and sends nothing.
 
-    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd.
+    Errors: the pending error: ECONNREFUSED, or EHOSTUNREACH on freebsd; on linux with
+    IP_RECVERR also EHOSTUNREACH and a router's ENETUNREACH.
 
     Common cases: a connected sender, blocked on a full queue, learns that the server is
     gone.
@@ -790,7 +795,7 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
     def done(p: Port) -> Any:  # a Host, or a Branch (ICMP_GEN nondet) resolving to one
         h1 = replace_sock(h, replace(s, ps1=p))
         sent = dosend(ctx, replace(h1, oq=(), oqf=False), call.dest, call.data,
-                      (s.is1, p, s.is2, s.ps2), s.f.broadcast)
+                      (s.is1, p, s.is2, s.ps2), s.f.broadcast, s.ttl)
         assert sent is not None and sent[3]
         msg = sent[0][0]
         return _map(_deliver_now(ctx, h1, msg),

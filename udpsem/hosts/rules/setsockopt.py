@@ -9,7 +9,7 @@ from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import jiffies_ns, replace_sock, ret, sock
 from udpsem.hosts.calls import SetSockOpt
 from udpsem.hosts.state import SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, Host, RuleCtx
-from udpsem.hosts.values import TID, Ok, SockOpt
+from udpsem.hosts.values import TID, Errno, Fail, Ok, SockOpt
 
 
 def _setsockopt_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
@@ -285,3 +285,63 @@ def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> H
     """
     f = replace(s.f, **{_FLAG_OPTS[call.opt]: bool(call.value)})
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
+
+
+# IP_TTL (Linux 6.18, by experiment; the link-layer and router work of issue 12) ---------------
+
+def _ttl_ok(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and (v == -1 or 1 <= v <= 255)
+
+
+@rule("setsockopt_9", call="setsockopt", category="succeed", trigger="call",
+      summary="set IP_TTL: 1..255, or -1 for the default (64) [Linux 6.18, experiment]")
+def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: set the time to live of the socket's datagrams: a router drops a
+    datagram whose TTL would reach 0 and answers with ICMP time-exceeded (net_router_ttl);
+    -1 restores the default.
+
+    Errors: none (other values: setsockopt_10).
+
+    Common cases: traceroute-like probes; keeping datagrams on the local subnet (TTL 1).
+
+    Model details: provenance: Linux 6.18, experiment — getsockopt reads 64 by default, 255
+    and 1 are kept, -1 reads 64 again. The model's network has one router between
+    subnets, so TTL 1 stops a datagram at it and TTL 2 gets it through.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_TTL; v = -1 or 1 ≤ v ≤ 255
+        transition: h --Lh_call(tid, setsockopt(fd, IP_TTL, v))--> h'
+        after: h' = h with {s := s with {ttl := None if v = -1 else Some v}; ts(tid) := RET(OK
+          ())_dsch}
+        changes: s.ttl, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.IP_TTL or not _ttl_ok(call.value):
+        return None
+    ttl = None if call.value == -1 else int(call.value)
+    return ret(ctx, replace_sock(h, replace(s, ttl=ttl)), tid, Ok(None), "setsockopt")
+
+
+@rule("setsockopt_10", call="setsockopt", category="fail", trigger="call", errors=("EINVAL",),
+      summary="fail with EINVAL for an IP_TTL outside 1..255 (and not -1) [Linux 6.18, experiment]")
+def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: a time to live of 0, above 255, or negative other than -1 is refused;
+    the socket keeps its TTL.
+
+    Errors: EINVAL.
+
+    Common cases: a program passing 256 or 0.
+
+    Model details: provenance: Linux 6.18, experiment (0 and 256 gave EINVAL, the TTL
+    read 64 afterwards).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_TTL; v ≠ -1 and (v < 1 or v > 255)
+        transition: h --Lh_call(tid, setsockopt(fd, IP_TTL, v))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.IP_TTL or _ttl_ok(call.value):
+        return None
+    return ret(ctx, h, tid, Fail(Errno.EINVAL), "setsockopt")

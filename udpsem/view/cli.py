@@ -68,7 +68,7 @@ def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | No
 @click.option("--width", type=click.IntRange(400, 20000), default=1600, show_default=True,
               help="width in pixels")
 @click.option("--no-check", is_flag=True,
-              help="do not replay the trace to find property violations")
+              help="do not replay the trace (no property violations, no sessions lane)")
 @click.option("--program", "program_file", default=None, metavar="FILE.py[:NAME]",
               help="the program file the trace was recorded from (replayed to check its "
                    "properties; its digest is checked)")

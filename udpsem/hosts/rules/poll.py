@@ -3,6 +3,8 @@ project). Registered in Linux's order: 2, then 1."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.base.time import MS, NEVER, deadline_after
 from udpsem.hosts.auxiliary import any_sock, ret, revents, set_thread
@@ -40,9 +42,17 @@ def _closed(h: Host, fds: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+def _poll_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Any:
+    """The guard of poll_2: the witness the outcome needs, or None."""
+    if len(call.fds) <= ctx.consts.open_max:
+        return None
+    return True
+
+
 @rule("poll_2", call="poll", category="fail", trigger="call", errors=("EINVAL",),
-      summary="fail with EINVAL when poll is given more entries than OPEN_MAX [Linux 6.18, experiment]")
-def poll_2(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
+      summary="fail with EINVAL when poll is given more entries than OPEN_MAX [Linux 6.18, experiment]",
+      guard=_poll_2_guard)
+def poll_2(ctx: RuleCtx, h: Host, tid: TID, call: Poll, _: Any) -> Host:
     """Description: the number of entries exceeds the process's file limit (RLIMIT_NOFILE,
     the host constant OPEN_MAX), whatever the entries are.
 
@@ -60,14 +70,20 @@ def poll_2(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    if len(call.fds) <= ctx.consts.open_max:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EINVAL), "poll")
 
 
+def _poll_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Any:
+    """The guard of poll_1: the witness the outcome needs, or None."""
+    if len(call.fds) > ctx.consts.open_max:
+        return None
+    return True
+
+
 @rule("poll_1", call="poll", category="enter2", trigger="call",
-      summary="block in poll until some entry has an event or the timeout expires [Linux 6.18, experiment]")
-def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
+      summary="block in poll until some entry has an event or the timeout expires [Linux 6.18, experiment]",
+      guard=_poll_1_guard)
+def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll, _: Any) -> Host:
     """Description: every poll with at most OPEN_MAX entries first enters POLL2(fds); the
     answer comes from poll_3 (an event) or poll_4 (the timeout).
 
@@ -91,17 +107,24 @@ def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
           as a 16-bit mask; closed0 the fds naming closed orphans now)
         changes: ts(tid) (blocks)
     """
-    if len(call.fds) > ctx.consts.open_max:
-        return None
     deadline = NEVER if call.timeout_ms < 0 else deadline_after(ctx.now, call.timeout_ms * MS)
     # events is a C short: only its 16 bits reach the kernel, and unknown bits are ignored
     fds = tuple((fd, ev & 0xFFFF) for fd, ev in call.fds)
     return set_thread(h, tid, Poll2(fds, _closed(h, fds)), deadline)
 
 
+def _poll_3_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of poll_3: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Poll2) or not _wakes(ctx, h, e.state):
+        return None
+    return e
+
+
 @rule("poll_3", category="slowsucceed", trigger="thread", states=(Poll2,), urgent=True,
-      summary="answer a blocked poll with every entry's revents as soon as one has an event [Linux 6.18, experiment]")
-def poll_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="answer a blocked poll with every entry's revents as soon as one has an event [Linux 6.18, experiment]",
+      guard=_poll_3_guard)
+def poll_3(ctx: RuleCtx, h: Host, tid: TID, e: Any) -> HostStep:
     """Description: a thread in POLL2(fds) returns the tuple of revents, one per entry, as
     soon as some entry has one: the events it asked for that hold, plus POLLERR, POLLHUP
     and POLLNVAL, which are reported unasked.
@@ -132,15 +155,23 @@ def poll_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK R)_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Poll2) or not _wakes(ctx, h, e.state):
-        return None
     return HostStep(ret(ctx, h, tid, Ok(_answer(ctx, h, e.state)), "poll"))
 
 
+def _poll_4_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of poll_4: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Poll2) or e.deadline != ctx.now:
+        return None
+    if _wakes(ctx, h, e.state):
+        return None
+    return e
+
+
 @rule("poll_4", category="slowsucceed", trigger="thread", states=(Poll2,),
-      summary="answer a blocked poll when its timeout expires (all 0 unless an fd was closed meanwhile) [Linux 6.18, experiment]")
-def poll_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="answer a blocked poll when its timeout expires (all 0 unless an fd was closed meanwhile) [Linux 6.18, experiment]",
+      guard=_poll_4_guard)
+def poll_4(ctx: RuleCtx, h: Host, tid: TID, e: Any) -> HostStep:
     """Description: the poll timer has reached 0 with nothing to wake it; the call returns
     each entry's revents as they are now: all 0, except POLLNVAL for a socket another
     thread closed while the poll waited.
@@ -160,9 +191,4 @@ def poll_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK R)_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Poll2) or e.deadline != ctx.now:
-        return None
-    if _wakes(ctx, h, e.state):
-        return None
     return HostStep(ret(ctx, h, tid, Ok(_answer(ctx, h, e.state)), "poll"))

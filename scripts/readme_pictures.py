@@ -6,11 +6,15 @@
   heartbeat with KURT unplugged from 20 s to 40 s and 10 % loss under Theorem 2's assumptions;
 * docs/pictures/counterexample.svg (and .jsonl, its trace): the shrunk counterexample that
   `udpsem explore` finds when two successive pings may be lost;
+* docs/pictures/sessions.svg: the echo program's first 3.5 s, two clients over a lossy,
+  duplicating network, with a sessions lane per session end;
+* docs/pictures/heartbeat-1h.svg: an hour of the heartbeat, thinned (about 17,000 elements
+  become counts per 4 px bin, every anomaly kept);
 * docs/pictures/explorer.png: a screenshot of `udpsem ui` on the demo's trace, at the step
   that unplugs KURT (needs Chromium and Playwright, as the browser tests do).
 
 `tests/test_readme_pictures.py` checks that they exist, that the README shows them, and that
-the heartbeat chart is what this script draws today.
+the heartbeat and sessions charts are what this script draws today.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "pictures"
 DEMO = ["run", "heartbeat", "--seed", "7", "--duration", "60s", "--loss", "0.1",
         "--preset", "paper", "--disconnect", "KURT@20s-40s"]
+SESSIONS = ["run", "echo", "--clients", "2", "--messages", "3", "--loss", "0.3", "--dup", "0.2",
+            "--seed", "1"]
+SESSIONS_CHART = ["--to", "3.5s"]
+LONG = ["run", "heartbeat", "--seed", "7", "--duration", "1h", "--loss", "0.1", "--preset",
+        "paper", "--disconnect", "KURT@20m-22m"]
 COUNTEREXAMPLE = ["explore", "heartbeat", "--horizon", "4s", "--preset", "paper",
                   "--max-successive-drops", "2"]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -39,6 +48,21 @@ def udpsem(*args: str) -> None:
 def heartbeat_chart(trace: Path) -> Path:
     udpsem(*DEMO, "--trace", str(trace))
     out = OUT / "heartbeat.svg"
+    udpsem("chart", str(trace), "-o", str(out))
+    return out
+
+
+def sessions_chart(trace: Path) -> Path:
+    udpsem(*SESSIONS, "--trace", str(trace))
+    out = OUT / "sessions.svg"
+    udpsem("chart", str(trace), "-o", str(out), *SESSIONS_CHART)
+    return out
+
+
+def long_chart(trace: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "udpsem", *LONG, "--trace", str(trace)], cwd=ROOT,
+                   stdout=subprocess.DEVNULL, check=True)
+    out = OUT / "heartbeat-1h.svg"
     udpsem("chart", str(trace), "-o", str(out))
     return out
 
@@ -82,8 +106,10 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "heartbeat.jsonl"
-        for p in (heartbeat_chart(trace), counterexample_chart(), explorer_screenshot(trace)):
-            print(f"wrote {p.relative_to(ROOT)}")
+        for p in (heartbeat_chart(trace), sessions_chart(Path(tmp) / "echo.jsonl"),
+                  long_chart(Path(tmp) / "hb-1h.jsonl.gz"), counterexample_chart(),
+                  explorer_screenshot(trace)):
+            print(f"wrote {p.relative_to(ROOT)}", flush=True)
 
 
 if __name__ == "__main__":

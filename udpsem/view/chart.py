@@ -18,8 +18,9 @@ from html import escape
 from typing import Any
 
 from udpsem.base.time import MS, S
-from udpsem.view.events import ChartData, Mark, Msg, msg_tooltip
-from udpsem.view.state import fmt_time
+from udpsem.view.events import Annot, CallBar, ChartData, Mark, Msg, msg_tooltip
+from udpsem.view.state import fmt_dur, fmt_time
+from udpsem.view.thin import BIN_PX, MAX_ELEMENTS, Changing, Thinned, thin, window_elements
 
 LEFT = 120        # room for host names
 RIGHT = 30
@@ -28,6 +29,7 @@ AXIS = 22
 SUB = 15          # height of one thread sub-lane
 LIFE = 18         # the lifeline band itself
 STATUS = 14
+ANNOT = 20        # a program annotation lane: its events and its verdict strip
 GAP = 46          # between hosts: room for arrows
 LEGEND_H = 30
 
@@ -47,6 +49,10 @@ def nice_step(span: int, target: int) -> int:
     if span <= 0:
         return S
     raw = span / max(target, 1)
+    if raw >= 60 * S:  # minutes and hours, not 5000 s
+        for m in (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440):
+            if m * 60 * S >= raw:
+                return m * 60 * S
     k = 10 ** math.floor(math.log10(raw))
     for m in (1, 2, 5, 10):
         if m * k >= raw:
@@ -78,6 +84,9 @@ class _Layout:
             if data.status.get(h):
                 self.lane_y[(h, "status")] = y + STATUS / 2 + 2
                 y += STATUS + 4
+            for lane in data.annot_lanes.get(h, []):
+                self.lane_y[(h, "annot " + lane)] = y + ANNOT / 2
+                y += ANNOT
             self.block[h] = (top, y)
             y += GAP
         self.height = int(y - GAP + AXIS + 30)
@@ -91,13 +100,18 @@ class _Layout:
 
 def svg(data: ChartData, *, t_from: int | None = None, t_to: int | None = None,
         hosts: list[str] | None = None, width: int = 1600, title: str | None = None,
-        marker_t: int | None = None) -> str:
+        marker_t: int | None = None, max_elements: int = MAX_ELEMENTS) -> str:
     """The chart as an SVG document (a string). `t_from`/`t_to` choose a time window,
-    `hosts` the lifelines (in that order), `marker_t` draws the explorer's current time."""
+    `hosts` the lifelines (in that order), `marker_t` draws the explorer's current time.
+    A window with more than `max_elements` elements is thinned (`udpsem.view.thin`; 0:
+    never), and the chart says so."""
     t0 = t_from if t_from is not None else 0
     t1 = t_to if t_to is not None else max(data.t_end, 1)
     shown = [h for h in (hosts or data.hosts) if h in data.hosts]
     lay = _Layout(data, t0, t1, shown, width)
+    thinned: Thinned | None = None
+    if max_elements and window_elements(data, lay.t0, lay.t1, shown) > max_elements:
+        thinned = thin(data, lay.t0, lay.t1, shown, lay.plot_w)
     out: list[str] = []
     w, h = lay.width, lay.height
     out.append(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -121,7 +135,10 @@ def svg(data: ChartData, *, t_from: int | None = None, t_to: int | None = None,
     counts = data.counts()
     summary = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
     out.append(f'<text x="{LEFT}" y="40" fill="#444">datagram copies: {escape(summary)}</text>')
-    _legend(out, TOP)
+    if thinned is not None:
+        out.append(f'<text class="thinned" x="{LEFT}" y="54" fill="#a33" font-size="10">'
+                   f"{escape(thin_note(thinned))}</text>")
+    _legend(out, TOP, sessions=bool(data.annot_lanes), status=bool(data.status))
     _axis(out, lay, TOP + LEGEND_H + AXIS - 4, top=True)
     _axis(out, lay, h - 24, top=False)
     # bands under everything
@@ -156,12 +173,29 @@ def svg(data: ChartData, *, t_from: int | None = None, t_to: int | None = None,
                        f'font-size="9">{escape(lane)}</text>')
             out.append(f'<line x1="{LEFT}" y1="{ly:.1f}" x2="{LEFT + lay.plot_w}" y2="{ly:.1f}" '
                        f'stroke="#e4e4e4"/>')
-    _calls(out, data, lay)
-    _status(out, data, lay)
-    for m in data.msgs:
-        _arrow(out, m, lay)
-    for mk in data.marks:
-        _mark(out, mk, lay)
+    for (host, lane), strip in data.verdict_strips.items():
+        _verdict_strip(out, host, lane, strip, lay)
+    if thinned is None:
+        _calls(out, data.calls, lay)
+        _status(out, data.status, data, lay)
+        for m in data.msgs:
+            _arrow(out, m, lay)
+        for mk in data.marks:
+            _mark(out, mk, lay)
+        for host, evs in data.annotations.items():
+            for ev in evs:
+                _annot(out, ev, lay)
+    else:
+        _call_groups(out, thinned, lay)
+        _calls(out, thinned.calls, lay)
+        _status(out, thinned.status, data, lay)
+        _traffic(out, thinned, lay)
+        for m in thinned.msgs:
+            _arrow(out, m, lay)
+        for mk in thinned.marks:
+            _mark(out, mk, lay)
+        for ev in thinned.annotations:
+            _annot(out, ev, lay)
     for v in data.violations:
         if lay.inside(v.t):
             x = lay.x(v.t)
@@ -179,7 +213,7 @@ def svg(data: ChartData, *, t_from: int | None = None, t_to: int | None = None,
     return "\n".join(out)
 
 
-def _legend(out: list[str], y: float) -> None:
+def _legend(out: list[str], y: float, sessions: bool = False, status: bool = True) -> None:
     x = LEFT
     items = [
         ("arrow", "#1f6fb2", "datagram delivered"),
@@ -190,8 +224,11 @@ def _legend(out: list[str], y: float) -> None:
         ("arrow", "#ff7f0e", "ICMP error"),
         ("diamond", "#8c564b", "select timeout"),
         ("band", "", "unplugged / crashed"),
-        ("strip", "", "get_status answer 1 / 0"),
     ]
+    if status or not sessions:
+        items.append(("strip", "", "get_status answer 1 / 0"))
+    if sessions:
+        items.append(("session", "", "session: value sent / delivered / ACK; guarantees"))
     for kind, colour, text in items:
         cy = y + 10
         if kind == "arrow":
@@ -213,6 +250,14 @@ def _legend(out: list[str], y: float) -> None:
             out.append(f'<rect x="{x}" y="{cy - 6}" width="10" height="12" fill="url(#hatch)"/>'
                        f'<rect x="{x + 12}" y="{cy - 6}" width="10" height="12" fill="#444" '
                        f'opacity="0.25"/>')
+        elif kind == "session":
+            out.append(f'<path d="M{x + 3},{cy - 6} L{x + 6.5},{cy} L{x - 0.5},{cy} z" '
+                       f'fill="#1f6fb2"/><circle cx="{x + 12}" cy="{cy}" r="3" '
+                       f'fill="#2ca02c"/><line x1="{x + 19}" y1="{cy - 3}" x2="{x + 19}" '
+                       f'y2="{cy + 3}" stroke="#7f7f7f" stroke-width="1.5"/>'
+                       f'<rect x="{x}" y="{cy + 5}" width="11" height="2.5" fill="#2ca02c"/>'
+                       f'<rect x="{x + 11}" y="{cy + 5}" width="11" height="2.5" '
+                       f'fill="#d62728"/>')
         elif kind == "strip":
             out.append(f'<rect x="{x}" y="{cy - 4}" width="11" height="8" fill="#2ca02c"/>'
                        f'<rect x="{x + 11}" y="{cy - 4}" width="11" height="8" fill="#d62728"/>')
@@ -239,6 +284,9 @@ def _axis(out: list[str], lay: _Layout, y: float, top: bool) -> None:
 
 
 def _tick_label(t: int, step: int) -> str:
+    if step >= 60 * S:  # hours and minutes on long traces
+        h, m = divmod(t // (60 * S), 60)
+        return (f"{h}h" if h else "") + (f"{m}m" if m or not h else "")
     if step >= S:
         return f"{t // S}s"
     if step >= MS:
@@ -277,15 +325,20 @@ def _arrow(out: list[str], m: Msg, lay: _Layout) -> None:
         colour = "#ff7f0e"
     elif m.copies > 1 and m.fate in ("delivered", "in_flight"):
         colour = "#9467bd"
-    tip = _title(msg_tooltip(m))
+    tip = _title(_group_text(m.n, m.t0, m.t_last, "datagram copies like this one")
+                 + msg_tooltip(m))
     cls = f"msg {m.fate}"
     attrs = f'class="{cls}" data-i="{m.i0}"' + (f' data-j="{m.i1}"' if m.i1 is not None else "")
+    attrs += _group_attrs(m.n, m.t0, m.t_last)
     x0 = lay.x(m.t0)
     if src_shown:
         assert m.src is not None
         ys = _edge_y(lay, m.src, m.dst)
     else:
         ys = (lay.block[m.dst][0] - GAP / 2) if m.dst is not None else 0  # from outside
+    if m.n > 1:
+        tip += _count_label(x0 + 5, ys + (12 if m.fate != "send_unplugged" else -3), m.n,
+                            colour)
     if m.fate == "send_unplugged":
         if not src_shown:
             return
@@ -339,8 +392,27 @@ def _arrow(out: list[str], m: Msg, lay: _Layout) -> None:
                f'stroke="{colour}" stroke-width="1.3" marker-end="url(#ah)"/>{mult}{tip}</g>')
 
 
-def _calls(out: list[str], data: ChartData, lay: _Layout) -> None:
-    for c in data.calls:
+def _group_attrs(n: int, first: int, last: int | None) -> str:
+    """The attributes of a thinned chart's group of n elements (none for a single one)."""
+    if n == 1:
+        return ""
+    return f' data-n="{n}" data-from="{first}" data-to="{last if last is not None else first}"'
+
+
+def _group_text(n: int, first: int, last: int | None, what: str) -> str:
+    if n == 1:
+        return ""
+    end = fmt_time(last) if last is not None else fmt_time(first)
+    return f"{n} {what} from {fmt_time(first)} to {end} (thinned: drawn once); the first:\n"
+
+
+def _count_label(x: float, y: float, n: int, colour: str) -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="9" fill="{colour}" font-weight="bold" '
+            f'pointer-events="none">×{n}</text>')
+
+
+def _calls(out: list[str], calls: list[CallBar], lay: _Layout) -> None:
+    for c in calls:
         key = (c.host, c.lane)
         if key not in lay.lane_y:
             continue
@@ -348,23 +420,27 @@ def _calls(out: list[str], data: ChartData, lay: _Layout) -> None:
         if end < lay.t0 or c.t0 > lay.t1:
             continue
         y = lay.lane_y[key]
-        x0, x1 = lay.x(c.t0), lay.x(end)
+        x0, x1 = lay.x(c.t0), lay.x(max(end, c.t_last or end))
         colour = "#c0392b" if c.failed else ("#6a8caf" if c.lane != "app" else "#5b8c5a")
-        tip = f"{c.host} {c.lane}: {c.text}\ncalled {fmt_time(c.t0)} (step {c.i0})"
+        tip = (_group_text(c.n, c.t0, c.t_last, "failed calls")
+               + f"{c.host} {c.lane}: {c.text}\ncalled {fmt_time(c.t0)} (step {c.i0})")
         if c.t1 is not None:
             tip += f"\nreturned {c.result} at {fmt_time(c.t1)} (step {c.i1})"
         else:
             tip += "\nnot returned by the end"
-        out.append(f'<g class="call" data-i="{c.i0}"><rect x="{x0:.1f}" y="{y - 4:.1f}" '
+        count = _count_label(x1 + 2, y + 3, c.n, colour) if c.n > 1 else ""
+        out.append(f'<g class="call{" failed" if c.failed else ""}" data-i="{c.i0}"'
+                   f'{_group_attrs(c.n, c.t0, c.t_last)}><rect x="{x0:.1f}" y="{y - 4:.1f}" '
                    f'width="{max(x1 - x0, 1.5):.1f}" height="8" rx="2" fill="{colour}" '
-                   f'opacity="0.75"/>{_title(tip)}</g>')
+                   f'opacity="0.75"/>{count}{_title(tip)}</g>')
         if c.lane == "app" and x1 - x0 > 60:
             out.append(f'<text x="{x0 + 3:.1f}" y="{y + 3:.1f}" font-size="8" fill="white" '
                        f'pointer-events="none">{escape(c.name)} → {escape(c.result[:20])}</text>')
 
 
-def _status(out: list[str], data: ChartData, lay: _Layout) -> None:
-    for host, changes in data.status.items():
+def _status(out: list[str], status: dict[str, list[tuple[int, int, Any]]], data: ChartData,
+            lay: _Layout) -> None:
+    for host, changes in status.items():
         key = (host, "status")
         if key not in lay.lane_y:
             continue
@@ -375,9 +451,23 @@ def _status(out: list[str], data: ChartData, lay: _Layout) -> None:
             end = changes[k + 1][1] if k + 1 < len(changes) else data.ends.get(host, lay.t1)
             if end < lay.t0 or t > lay.t1:
                 continue
+            if isinstance(v, Changing):  # thinned: n changes within one bin, then the last
+                xa, xb = lay.x(t), lay.x(v.last)
+                tip = (f"{host} get_status: {v.n} changes from {fmt_time(t)} to "
+                       f"{fmt_time(v.last)} (thinned), then {v.value}")
+                out.append(f'<g class="status changing" data-i="{i}"'
+                           f'{_group_attrs(v.n, t, v.last)}><rect x="{xa:.1f}" '
+                           f'y="{y - 6:.1f}" width="{max(xb - xa, BIN_PX):.1f}" height="12" '
+                           f'fill="#ff7f0e"/>{_title(tip)}</g>')
+                t, v = v.last, v.value
+                if end <= t:
+                    continue
+                cls = "status rest"  # the last value of the changes: not a change of its own
+            else:
+                cls = "status"
             x0, x1 = lay.x(t), lay.x(end)
             colour = "#2ca02c" if v == 1 else ("#d62728" if v == 0 else "#999")
-            out.append(f'<g class="status" data-i="{i}"><rect x="{x0:.1f}" y="{y - 6:.1f}" '
+            out.append(f'<g class="{cls}" data-i="{i}"><rect x="{x0:.1f}" y="{y - 6:.1f}" '
                        f'width="{max(x1 - x0, 1):.1f}" height="12" fill="{colour}"/>'
                        f"{_title(f'{host} get_status answers {v} from {fmt_time(t)}')}</g>")
             label = f"status {v} from {fmt_time(t)}"
@@ -395,17 +485,140 @@ def _mark(out: list[str], mk: Mark, lay: _Layout) -> None:
         return
     y = lay.lane_y.get(key, lay.y[mk.host])
     x = lay.x(mk.t)
-    tip = _title(f"{mk.host} {mk.lane} at {fmt_time(mk.t)} (step {mk.i}): {mk.text}")
+    tip = _title(_group_text(mk.n, mk.t, mk.t_last, "marks like this one")
+                 + f"{mk.host} {mk.lane} at {fmt_time(mk.t)} (step {mk.i}): {mk.text}")
     if mk.kind == "timeout":
-        shape = _diamond(x, y, "#8c564b")
+        colour = "#8c564b"
+        shape = _diamond(x, y, colour)
     elif mk.kind == "icmp":
+        colour = "#ff7f0e"
         shape = (f'<path d="M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y + 4:.1f} L{x - 5:.1f},'
-                 f'{y + 4:.1f} z" fill="#ff7f0e"/>')
+                 f'{y + 4:.1f} z" fill="{colour}"/>')
     elif mk.kind in ("exception", "error"):
-        shape = _cross(x, y, "#d62728", 5)
+        colour = "#d62728"
+        shape = _cross(x, y, colour, 5)
     else:
-        shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#17becf"/>'
-    out.append(f'<g class="mark {mk.kind}" data-i="{mk.i}">{shape}{tip}</g>')
+        colour = "#17becf"
+        shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>'
+    if mk.n > 1:
+        shape += _count_label(x + 5, y - 3, mk.n, colour)
+    out.append(f'<g class="mark {mk.kind}" data-i="{mk.i}"'
+               f'{_group_attrs(mk.n, mk.t, mk.t_last)}>{shape}{tip}</g>')
+
+
+ANNOT_STYLE = {"connected": "#2ca02c", "sent": "#1f6fb2", "delivered": "#2ca02c",
+               "acked": "#7f7f7f"}
+
+
+def _annot(out: list[str], ev: Annot, lay: _Layout) -> None:
+    """A program annotation: a session's connect (a bar), values sent (▲ above the lane's
+    line), values delivered (● below it) and acknowledgements received (a tick)."""
+    key = (ev.host, "annot " + ev.lane)
+    if key not in lay.lane_y or not lay.inside(ev.t):
+        return
+    y, x = lay.lane_y[key], lay.x(ev.t)
+    colour = ANNOT_STYLE.get(ev.kind, "#17becf")
+    if ev.kind == "sent":
+        shape = (f'<path d="M{x:.1f},{y - 8:.1f} L{x + 3.5:.1f},{y - 2:.1f} '
+                 f'L{x - 3.5:.1f},{y - 2:.1f} z" fill="{colour}"/>')
+    elif ev.kind == "delivered":
+        shape = f'<circle cx="{x:.1f}" cy="{y + 4:.1f}" r="3" fill="{colour}"/>'
+    elif ev.kind == "acked":
+        shape = (f'<line x1="{x:.1f}" y1="{y - 3:.1f}" x2="{x:.1f}" y2="{y + 3:.1f}" '
+                 f'stroke="{colour}" stroke-width="1.5"/>')
+    else:  # connected
+        shape = (f'<rect x="{x - 1.5:.1f}" y="{y - 8:.1f}" width="3" height="16" '
+                 f'fill="{colour}"/>')
+    if ev.n > 1:
+        shape += _count_label(x + 4, y - 1, ev.n, colour)
+    tip = _title(_group_text(ev.n, ev.t, ev.t_last, f"{ev.kind} events")
+                 + f"{ev.host} {ev.lane} at {fmt_time(ev.t)} (step {ev.i}): {ev.text}")
+    out.append(f'<g class="annot {ev.kind}" data-i="{ev.i}"'
+               f'{_group_attrs(ev.n, ev.t, ev.t_last)}>{shape}{tip}</g>')
+
+
+def _verdict_strip(out: list[str], host: str, lane: str,
+                   strip: list[tuple[int, int, bool, str]], lay: _Layout) -> None:
+    """A program annotation lane's name, its line, and its verdict: green while the
+    guarantees hold along the run, red from the step that breaks them."""
+    key = (host, "annot " + lane)
+    if key not in lay.lane_y:
+        return
+    y = lay.lane_y[key]
+    out.append(f'<text x="{LEFT - 10}" y="{y + 3:.1f}" text-anchor="end" fill="#777" '
+               f'font-size="9">{escape(lane)}</text>')
+    for k, (i, t, holds, msg) in enumerate(strip):
+        end = strip[k + 1][1] if k + 1 < len(strip) else lay.t1
+        if end < lay.t0 or t > lay.t1:
+            continue
+        x0, x1 = lay.x(t), lay.x(end)
+        colour = "#2ca02c" if holds else "#d62728"
+        out.append(f'<g class="verdict {"holds" if holds else "violated"}" data-i="{i}">'
+                   f'<rect x="{x0:.1f}" y="{y - 1:.1f}" width="{max(x1 - x0, 1):.1f}" '
+                   f'height="2.5" fill="{colour}"/>'
+                   f"{_title(f'{host} {lane} from {fmt_time(t)}: {msg}')}</g>")
+
+
+def _traffic(out: list[str], th: Thinned, lay: _Layout) -> None:
+    """Ordinary datagrams of a thinned chart: one band per bin and (sender, receiver),
+    darker for more."""
+    most = max((tr.n for tr in th.traffic), default=1)
+    for tr in th.traffic:
+        if tr.src not in lay.y and tr.dst not in lay.y:
+            continue
+        if tr.src in lay.y and tr.dst in lay.y:
+            assert tr.src is not None and tr.dst is not None
+            ya, yb = _edge_y(lay, tr.src, tr.dst), _edge_y(lay, tr.dst, tr.src)
+        else:
+            h = tr.src if tr.src in lay.y else tr.dst
+            assert h is not None
+            ya = lay.block[h][1]
+            yb = ya + GAP * 0.6
+        top, bot = min(ya, yb), max(ya, yb)
+        x0, x1 = lay.x(tr.t0), lay.x(tr.t1)
+        op = 0.2 + 0.6 * tr.n / most
+        tip = (f"{tr.n} datagram{'s' if tr.n > 1 else ''} {tr.src or 'outside'} → "
+               f"{tr.dst or 'outside'} delivered, sent {fmt_time(tr.first)} to "
+               f"{fmt_time(tr.last)} (from step {tr.i0}), delay {fmt_dur(tr.dmin)} to "
+               f"{fmt_dur(tr.dmax)}")
+        out.append(f'<g class="traffic" data-i="{tr.i0}" data-n="{tr.n}"><rect x="{x0:.1f}" '
+                   f'y="{top:.1f}" width="{max(x1 - x0 - 0.5, 0.5):.1f}" '
+                   f'height="{bot - top:.1f}" fill="#1f6fb2" opacity="{op:.2f}"/>'
+                   f"{_title(tip)}</g>")
+
+
+def _call_groups(out: list[str], th: Thinned, lay: _Layout) -> None:
+    """Short calls that succeeded, of a thinned chart: one block per bin and lane."""
+    for cg in th.call_groups:
+        key = (cg.host, cg.lane)
+        if key not in lay.lane_y:
+            continue
+        y = lay.lane_y[key]
+        x0, x1 = lay.x(cg.t0), lay.x(cg.t1)
+        colour = "#6a8caf" if cg.lane != "app" else "#5b8c5a"
+        names = ", ".join(f"{k} ×{v}" for k, v in sorted(cg.names.items()))
+        tip = (f"{cg.host} {cg.lane}: {cg.n} call{'s' if cg.n > 1 else ''} from "
+               f"{fmt_time(cg.t0)} to {fmt_time(cg.t1)} (from step {cg.i0}): {names}")
+        out.append(f'<g class="callgroup" data-i="{cg.i0}" data-n="{cg.n}"><rect '
+                   f'x="{x0:.1f}" y="{y - 3:.1f}" width="{max(x1 - x0 - 0.5, 0.5):.1f}" '
+                   f'height="6" fill="{colour}" opacity="0.45"/>{_title(tip)}</g>')
+
+
+def thin_note(th: Thinned) -> str:
+    """What the chart says about its thinning (one line)."""
+    kept = ", ".join(f"{v:,} {k}" for k, v in sorted(th.anomalies.items()) if v)
+    return (f"thinned, {th.elements:,} elements: {th.ordinary_msgs:,} datagrams delivered once "
+            f"and {th.ordinary_calls:,} short calls as counts per {_short_dur(th.bin_ns)}; "
+            f"every anomaly kept ({kept or 'none'}; ×n: n in one {BIN_PX} px bin); "
+            f"--from/--to for full detail")
+
+
+def _short_dur(d: int) -> str:
+    """A duration to three significant digits: `9.94s`, `250ms`."""
+    for unit, name in ((S, "s"), (MS, "ms")):
+        if d >= unit:
+            return f"{d / unit:.3g}{name}"
+    return fmt_dur(d)
 
 
 def html(data: ChartData, **kw: Any) -> str:
@@ -446,16 +659,20 @@ def load(trace: str, check: bool = True, rebuild_with: Any = None,
     from udpsem.view.events import events
 
     header, records = read_trace(trace)
-    recs = list(records)
-    data = events(header, recs, header.get("params", {}).get("duration_ns"))
+    data = events(header, records, header.get("params", {}).get("duration_ns"))
     if check and (header.get("program") != "custom" or rebuild_with is not None):
-        from udpsem.view.session import Session
+        from udpsem.view.events import addr_hosts
+        from udpsem.view.session import replay_findings
+        from udpsem.view.sessions_lane import SessionLanes
 
+        lanes = SessionLanes(addr_hosts(header))
         try:
-            sess = Session.load(trace, rebuild_with=rebuild_with, program=program)
+            found = replay_findings(trace, program=program, rebuild_with=rebuild_with,
+                                    on_step=lanes.on_step)
         except TraceError:
             return data
-        add_violations(data, sess.first_violations())
+        add_violations(data, found)
+        lanes.apply(data)
     return data
 
 

@@ -28,7 +28,7 @@ def _window(t_from: str | None, t_to: str | None) -> tuple[int | None, int | Non
 
 def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | None = None,
                 hosts: list[str] | None = None, width: int = 1600, check: bool = True,
-                program: str | None = None) -> str:
+                program: str | None = None, max_elements: int | None = None) -> str:
     """Draw `trace` into `out` (.svg or .html); returns a one-line description. `program`:
     the program file a trace of one was recorded from (to replay it and check its
     properties). Raises TraceError for an unreadable trace, ValueError for bad options."""
@@ -41,7 +41,10 @@ def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | No
             raise ValueError(f"--hosts: no host {', '.join(unknown)} in the trace "
                              f"(it has {', '.join(data.hosts)})")
     suffix = out.suffix.lower()
-    kw = {"t_from": t_from, "t_to": t_to, "hosts": hosts or None, "width": width}
+    from udpsem.view.thin import MAX_ELEMENTS
+
+    kw = {"t_from": t_from, "t_to": t_to, "hosts": hosts or None, "width": width,
+          "max_elements": MAX_ELEMENTS if max_elements is None else max_elements}
     if suffix == ".svg":
         text = svg(data, **kw)  # type: ignore[arg-type]
     elif suffix in (".html", ".htm"):
@@ -65,21 +68,27 @@ def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | No
 @click.option("--width", type=click.IntRange(400, 20000), default=1600, show_default=True,
               help="width in pixels")
 @click.option("--no-check", is_flag=True,
-              help="do not replay the trace to find property violations")
+              help="do not replay the trace (no property violations, no sessions lane)")
 @click.option("--program", "program_file", default=None, metavar="FILE.py[:NAME]",
               help="the program file the trace was recorded from (replayed to check its "
                    "properties; its digest is checked)")
+@click.option("--max-elements", type=click.IntRange(0, None), default=None,
+              metavar="N", help="thin a window with more than N elements: ordinary traffic "
+              "as counts, every anomaly kept (0: never thin) [2000]")
 def chart(trace_file: str, out: Path, t_from: str | None, t_to: str | None,
-          hosts: str | None, width: int, no_check: bool, program_file: str | None) -> None:
+          hosts: str | None, width: int, no_check: bool, program_file: str | None,
+          max_elements: int | None) -> None:
     """Draw a sequence chart of a trace: hosts as lifelines, datagrams as arrows with their
-    fate, unplugged and crash windows, timeouts, status changes and violations."""
+    fate, unplugged and crash windows, timeouts, status changes, sessions and violations.
+    A long window is thinned (ordinary traffic as counts, every anomaly kept; the chart
+    says so); --from/--to on a shorter one gives full detail."""
     from udpsem.traces.replay import TraceError
 
     a, b = _window(t_from, t_to)
     host_list = [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None
     try:
         msg = write_chart(trace_file, out, a, b, host_list, width, not no_check,
-                          program_file)
+                          program_file, max_elements)
     except TraceError as e:
         _fail(str(e))
     except ValueError as e:

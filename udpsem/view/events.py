@@ -51,6 +51,8 @@ class Msg:
     i1: int | None = None
     t1: int | None = None
     rule: str = ""
+    n: int = 1  # > 1: a thinned chart's group of n such copies, the last sent at t_last
+    t_last: int | None = None
 
 
 @dataclass
@@ -67,6 +69,8 @@ class CallBar:
     t1: int | None = None
     result: str = ""
     failed: bool = False
+    n: int = 1  # > 1: a thinned chart's group of n such calls, the last made at t_last
+    t_last: int | None = None
 
 
 @dataclass
@@ -77,6 +81,23 @@ class Mark:
     t: int
     kind: str  # timeout | icmp | error | exception | console | violation
     text: str
+    n: int = 1  # > 1: a thinned chart's group of n such marks, the last at t_last
+    t_last: int | None = None
+
+
+@dataclass
+class Annot:
+    """A program annotation on a lane of its own under a host (a session's connect, values
+    sent and delivered, acknowledgements received)."""
+
+    host: str
+    lane: str
+    i: int
+    t: int
+    kind: str  # connected | sent | delivered | acked
+    text: str
+    n: int = 1  # > 1: a thinned chart's group of n such events, the last at t_last
+    t_last: int | None = None
 
 
 @dataclass
@@ -106,6 +127,12 @@ class ChartData:
     violations: list[Mark] = field(default_factory=list)
     ends: dict[str, int] = field(default_factory=dict)  # host -> when it crashed
     title: str = ""
+    # program annotations (replay finds them): host -> its annotation lanes, in order; host ->
+    # the events on them; (host, lane) -> the verdict strip (step, time, holds, message)
+    annot_lanes: dict[str, list[str]] = field(default_factory=dict)
+    annotations: dict[str, list[Annot]] = field(default_factory=dict)
+    verdict_strips: dict[tuple[str, str], list[tuple[int, int, bool, str]]] = field(
+        default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -217,7 +244,8 @@ def label_text(rec_label: dict[str, Any]) -> str:
     return f"{who} {text} {json_value_text(v)}"
 
 
-def _addr_hosts(header: dict[str, Any]) -> dict[str, str]:
+def addr_hosts(header: dict[str, Any]) -> dict[str, str]:
+    """Dotted address -> the host that owns it, from a trace header."""
     out = {}
     for h in header.get("hosts", []):
         for a in h.get("addresses", []):
@@ -229,7 +257,7 @@ def events(header: dict[str, Any], records: Iterable[dict[str, Any]],
            t_end: int | None = None) -> ChartData:
     """The chart contents of a trace (header and step records)."""
     hosts = [h["name"] for h in header.get("hosts", [])]
-    owner = _addr_hosts(header)
+    owner = addr_hosts(header)
     data = ChartData(header.get("program", "?"), hosts, 0, 0, title=describe(header))
     lanes: dict[str, set[str]] = {h: set() for h in hosts}
     pending: dict[tuple[int, str], list[Msg]] = defaultdict(list)  # (deadline, msg) -> copies

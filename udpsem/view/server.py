@@ -135,6 +135,7 @@ class Explorer:
             records = s.records_of(line)
             data = events(s.header, records)
             add_violations(data, s.first_violations(line))
+            s.session_lanes(line).apply(data)
             return svg(data, marker_t=worlds[-1].now, width=1400)
 
 

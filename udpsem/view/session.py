@@ -190,25 +190,25 @@ class Session:
             out["session_guarantees"] = sessions
         return out
 
+    def session_lanes(self, path: StatePath | None = None) -> Any:
+        """The sessions lane's annotations along the path (the whole trace by default), a
+        `sessions_lane.SessionLanes`."""
+        from udpsem.view.events import addr_hosts
+        from udpsem.view.sessions_lane import SessionLanes
+
+        _, steps = self.resolve(path or StatePath(len(self.steps)))
+        lanes = SessionLanes(addr_hosts(self.header))
+        for i, st in enumerate(steps):
+            lanes.on_step(i, st)
+        return lanes
+
     def monitors(self) -> list[Monitor]:
-        """The trace properties: a built-in program's (Theorem 2 for the heartbeat), or the
-        program file's own monitors (only from the file the user gave, never from the name
-        in the header), and no_escape."""
-        if self.program is not None:
-            return monitors_for(self.program)
-        if self.header.get("source") is not None:
-            return monitors_for("")  # no_escape only: the file was not given
-        return monitors_for(self.header.get("program", ""))
+        """The trace properties of the session's trace (see `trace_monitors`)."""
+        return trace_monitors(self.header, self.program)
 
     def invariants(self) -> list[Invariant]:
-        """The state properties: the model's (host_ok, network_ok) and, for a program file
-        the user gave, its own invariants."""
-        out = model_invariants()
-        if self.program is not None:
-            from udpsem.programs.files import load
-
-            out.extend(load(self.program).spec.invariants)
-        return out
+        """The state properties of the session's trace (see `trace_invariants`)."""
+        return trace_invariants(self.program)
 
     def first_violations(self, path: StatePath | None = None) -> list[tuple[str, int, int, str]]:
         """(property, step index, time, message) of each property's first violation along
@@ -233,6 +233,80 @@ class Session:
                     break
         self._violations[key] = out
         return out
+
+
+def trace_monitors(header: dict[str, Any], program: str | None = None) -> list[Monitor]:
+    """The trace properties of a trace: a built-in program's (Theorem 2 for the heartbeat),
+    or the program file's own monitors (only from the file the user gave, never from the name
+    in the header), and no_escape."""
+    if program is not None:
+        return monitors_for(program)
+    if header.get("source") is not None:
+        return monitors_for("")  # no_escape only: the file was not given
+    return monitors_for(header.get("program", ""))
+
+
+def trace_invariants(program: str | None = None) -> list[Invariant]:
+    """The state properties: the model's (host_ok, network_ok) and, for a program file the
+    user gave, its own invariants."""
+    out = model_invariants()
+    if program is not None:
+        from udpsem.programs.files import load
+
+        out.extend(load(program).spec.invariants)
+    return out
+
+
+def replay_findings(trace: str | Path, program: str | None = None,
+                    rebuild_with: Callable[[dict[str, Any]], tuple[Setup, World]] | None = None,
+                    on_step: Callable[[int, Step], None] | None = None
+                    ) -> list[tuple[str, int, int, str]]:
+    """Replay a trace once, keeping no state behind (flat memory however long it is), and
+    give (property, step index, time, message) of each property's first violation, as
+    `Session.first_violations` does: the monitors' first, then the invariants'.
+    `on_step(i, step)` sees every step (for program annotations). TraceError if the trace
+    cannot be read, rebuilt or replayed."""
+    header, recs = read_trace(trace)
+    try:
+        if rebuild_with is not None:
+            setup, world = rebuild_with(header)
+        else:
+            setup, world = rebuild(header, program, history=False)
+    except (UnknownProgram, SourceMismatch) as e:
+        raise TraceError(f"{trace}:1: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise TraceError(f"{trace}:1: header does not describe a runnable setup: {e}"
+                         ) from None
+    mons, invs = trace_monitors(header, program), trace_invariants(program)
+    states = [m.initial(setup, world) for m in mons]
+    found: dict[str, tuple[int, int, str]] = {}
+    for n, rec in enumerate(recs):
+        chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])
+        try:
+            st = step(setup, world, chooser)
+        except ChoiceError as e:
+            raise TraceError(f"{trace}: step {n} ({rec['rule']}): {e}") from None
+        if st is None or st.transition.rule != rec["rule"]:
+            raise TraceError(f"{trace}: step {n}: the model does not take the recorded "
+                             f"step {rec['rule']} here (replay it with `udpsem replay`)")
+        w = st.world
+        for k, mon in enumerate(mons):
+            if mon.name in found:
+                continue
+            states[k] = mon.step(states[k], st.transition)
+            v = mon.violation(states[k], w)
+            if v is not None:
+                found[mon.name] = (n, w.now, v)
+        for inv in invs:
+            if inv.name not in found:
+                bad = inv.violation(setup, w)
+                if bad is not None:
+                    found[inv.name] = (n, w.now, bad)
+        if on_step is not None:
+            on_step(n, st)
+        world = w
+    names = [m.name for m in mons] + [i.name for i in invs]
+    return [(name, *found[name]) for name in names if name in found]
 
 
 def _session_guarantees(steps: list[Step]) -> dict[str, Any] | None:

@@ -312,7 +312,10 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "select":
         return (fdl(), fdl(), fdl()) if _coin(draw) else (fdl(), fdl())
     if call == "poll":
-        return tuple(_pick(draw, _POLL_EVENTS) for _ in range(draw(st.integers(0, 3))))
+        # revents: what the kernel reports is always within POLL_ALL (T2), whereas a request's
+        # events mask may carry any bits (0xFFFF in _POLL_EVENTS)
+        return tuple(_pick(draw, _POLL_EVENTS) & POLL_ALL
+                     for _ in range(draw(st.integers(0, 3))))
     if call == "port_of_int":
         return draw(_ANY_PORT)
     if call == "ip_of_string":

@@ -18,15 +18,26 @@ def _answer(ctx: RuleCtx, h: Host, st: Poll2) -> tuple[int, ...]:
 
 def _wakes(ctx: RuleCtx, h: Host, st: Poll2) -> bool:
     """Some entry has an event, not counting a socket closed while the poll waits (Linux
-    sees that one only when it looks again, at a wake-up or the timeout)."""
+    sees that one only when it looks again, at a wake-up or the timeout); one already
+    closed when poll was called counts (Linux found no file for it at once)."""
     for fd, ev in st.fds:
         if revents(h, ctx.consts, fd, ev) == 0:
             continue
         s = any_sock(h, fd)
-        if s is not None and s.cl:
+        if s is not None and s.cl and fd not in st.closed0:
             continue
         return True
     return False
+
+
+def _closed(h: Host, fds: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    """The polled fds that name a closed socket (an orphan) now, sorted, without repeats."""
+    found = set()
+    for fd, _ in fds:
+        s = any_sock(h, fd)
+        if s is not None and s.cl:
+            found.add(fd)
+    return tuple(sorted(found))
 
 
 @rule("poll_2", call="poll", category="fail", trigger="call", errors=("EINVAL",),
@@ -76,8 +87,8 @@ def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
     Formal:
         premises: ts(tid) = RUN; len fds ≤ OPEN_MAX; d' = ∞ if t < 0, else t ms
         transition: h --Lh_call(tid, poll(fds, t))--> h'
-        after: h' = h with {ts(tid) := POLL2(fds) with sharp timer d'} (each events taken as a
-          16-bit mask)
+        after: h' = h with {ts(tid) := POLL2(fds, closed0) with sharp timer d'} (each events taken
+          as a 16-bit mask; closed0 the fds naming closed orphans now)
         changes: ts(tid) (blocks)
     """
     if len(call.fds) > ctx.consts.open_max:
@@ -85,7 +96,7 @@ def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
     deadline = NEVER if call.timeout_ms < 0 else deadline_after(ctx.now, call.timeout_ms * MS)
     # events is a C short: only its 16 bits reach the kernel, and unknown bits are ignored
     fds = tuple((fd, ev & 0xFFFF) for fd, ev in call.fds)
-    return set_thread(h, tid, Poll2(fds), deadline)
+    return set_thread(h, tid, Poll2(fds, _closed(h, fds)), deadline)
 
 
 @rule("poll_3", category="slowsucceed", trigger="thread", states=(Poll2,), urgent=True,
@@ -107,16 +118,16 @@ def poll_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     SO_SELECT_ERR_QUEUE; POLLOUT|POLLWRNORM|POLLWRBAND while the out-queue has room;
     POLLNVAL for an fd with no open socket; 0 for a negative fd. Duplicated fds are
     answered each with its own events. A socket closed by another thread while the poll
-    waits does not wake it (it answers POLLNVAL at the next look); the model treats a
-    socket already closed when poll is called, while another thread still waits on it, the
-    same way (Linux answers POLLNVAL at once). Console fds are always writable, never
-    readable. Urgent.
+    waits does not wake it (it answers POLLNVAL at the next look); one already closed when
+    poll was called (an orphan another thread still waits on; POLL2 records it) answers
+    POLLNVAL at once, as Linux does. Console fds are always writable, never readable.
+    Urgent.
 
     Formal:
         premises: ts(tid) = POLL2(fds); R = [revents(h, fd, ev) | (fd, ev) ∈ fds], revents =
           poll_mask(h, fd) ∧ (ev ∨ POLLERR ∨ POLLHUP ∨ POLLNVAL); some entry with R ≠ 0 names a
-          negative fd, a console fd, an open socket, or an fd with no socket at all (not a
-          closed orphan). Urgent.
+          negative fd, a console fd, an open socket, an fd with no socket at all, or an orphan
+          already closed at the call (closed0), not one closed since. Urgent.
         transition: h --Lh_tau--> h'
         after: h' = h with {ts(tid) := RET(OK R)_dsch}
         changes: ts(tid)

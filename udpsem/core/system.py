@@ -17,6 +17,7 @@ from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.labels import Label, Transition
+from udpsem.base.registry import info_of
 from udpsem.base.time import NEVER
 from udpsem.core.passage import time_pass
 from udpsem.hosts.calls import Call, Create
@@ -220,7 +221,7 @@ def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> l
             except KeyError:
                 return []  # store_get_1 does not apply: reading an unallocated location
         label = Label("store", name, s.tid, req)
-        sname = fn.rule_info.name  # type: ignore[attr-defined]
+        sname = info_of(fn).name
 
         def then_store(w: World, _: Any) -> Transition:
             m2 = fn(setup, w.now, m, s.tid, req)

@@ -289,6 +289,16 @@ class GeneratorRuntime:
         if gen is not None:
             gen.close()
 
+    def frame_key(self, code: Code) -> bytes | None:
+        """A key of `code`'s thread state smaller than its answer history: equal keys mean
+        equal futures. None when the frame cannot be keyed safely (callers then use
+        `code.digest`)."""
+        gen = self.live.get(code)
+        if gen is None:
+            gen = self._rebuild(code)
+            self._keep(code, gen, None)
+        return generator_key(gen)
+
     def _escaped(self, code: Code, e: BaseException, gen: Any) -> Raised:
         if isinstance(e, UDPError):
             text = f"UDP {e.errno.value}"
@@ -563,16 +573,3 @@ def generator_key(gen: Any) -> bytes | None:
         return _marshal.dumps(_frame_struct(gen, {}, []), 2)
     except (_Unkeyable, ValueError, RecursionError):
         return None
-
-
-def _frame_key(self: GeneratorRuntime, code: Code) -> bytes | None:
-    """A key of `code`'s thread state smaller than its answer history: equal keys mean equal
-    futures. None when the frame cannot be keyed safely (callers then use `code.digest`)."""
-    gen = self.live.get(code)
-    if gen is None:
-        gen = self._rebuild(code)
-        self._keep(code, gen, None)
-    return generator_key(gen)
-
-
-GeneratorRuntime.frame_key = _frame_key  # type: ignore[attr-defined]

@@ -449,3 +449,135 @@ def test_chart_of_icmp_errors() -> None:
     orange = [ln for g in doc.iter(f"{SVG}g") if g.get("class") == "msg delivered"
               for ln in g.iter(f"{SVG}line")]
     assert orange and all(ln.get("stroke") == "#ff7f0e" for ln in orange)
+
+
+# `udpsem ui FILE.py`: the explorer for a user's own program file -------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+BUGGY = str(EXAMPLES / "reqresp_buggy.py")
+# Seed 2 of reqresp_buggy: a slow first answer makes the client retry and then take the stale
+# reply as the answer to its second question (`udpsem run ... --seed 2` exits 1 saying so).
+BUGGY_SEED = "2"
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    p = subprocess.Popen([sys.executable, "-m", "udpsem", "ui", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    if not line.startswith("udpsem explorer: http://127.0.0.1:"):
+        p.kill()
+        raise AssertionError(f"no address printed: {line!r} {p.communicate()[1]}")
+    return p, line.split()[2]
+
+
+@pytest.fixture(scope="module")
+def user_ui() -> Iterator[str]:
+    p, url = _serve(BUGGY, "--seed", BUGGY_SEED)
+    yield url
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def test_ui_program_file_api(user_ui: str, tmp_path: Path) -> None:
+    # the same run as `udpsem run FILE.py --seed 2`: same steps, same verdict
+    trace = tmp_path / "r.jsonl"
+    ran = udpsem("run", BUGGY, "--seed", BUGGY_SEED, "--json", "--trace", str(trace),
+                 check=False)
+    assert ran.returncode == 1
+    summary = json.loads(ran.stdout)
+    _, recs = _records(trace)
+    info = _get(user_ui + "api/info")
+    assert info["program"] == BUGGY and info["hosts"] == ["CLIENT", "SERVER"]
+    assert info["trace_steps"] == summary["transitions"] == len(recs)
+    first = _get(user_ui + "api/state?path=0")
+    assert set(first["verdicts"]) == {"host_ok", "network_ok", "answers_match", "no_escape"}
+    assert all(v["holds"] for v in first["verdicts"].values())
+    # step by step along the recorded run: each state's step is the trace's
+    for k in (1, 2, len(recs) // 2):
+        st = _get(f"{user_ui}api/state?path={k}")
+        assert st["step"]["rule"] == recs[k - 1]["rule"] and st["back"] == str(k - 1)
+    last = _get(f"{user_ui}api/state?path={len(recs)}")
+    bad = last["verdicts"]["answers_match"]
+    assert not bad["holds"] and "b're 1' as the answer to b'2'" in bad["message"]
+    assert summary["violations"][0].endswith(bad["message"])
+    # branching off the user's program: the model computes the successor (here the slowest
+    # delay of the exploration grid, dpropmax = 10 ms, instead of the trace's)
+    k = next(r["i"] for r in recs if r["partner"] == "net_accept_single")
+    st = _get(f"{user_ui}api/state?path={k}")
+    slow = next(s for s in st["successors"] if ["delay", 10_000_000] in s["choices"])
+    assert not slow["follows_trace"]
+    br = _get(f"{user_ui}api/state?path={urllib.request.quote(slow['path'])}")
+    assert br["branched"] == 1 and br["step"]["partner"] == "net_accept_single"
+    assert br["back"] == str(k) and "answers_match" in br["verdicts"]
+    net = next(s for s in br["state"]["sections"] if s["key"] == "net")
+    assert any("(in 10ms)" in r["text"] and r["changed"] for r in net["rows"])
+    # and on from there: the successors of the branched state are the model's
+    nxt = br["successors"][0]
+    br2 = _get(f"{user_ui}api/state?path={urllib.request.quote(nxt['path'])}")
+    assert br2["branched"] == 2 and br2["step"]["rule"] == nxt["rule"]
+    chart = _get(f"{user_ui}api/chart?path={urllib.request.quote(nxt['path'])}")
+    assert ET.fromstring(chart).tag == f"{SVG}svg"
+
+
+def test_ui_program_file_fault_defaults_and_options() -> None:
+    # examples/sessions.py's WorldSpec sets loss 0.2, dup 0.1: they apply, --loss overrides
+    p, url = _serve(str(EXAMPLES / "sessions.py"), "--seed", "2", "--loss", "0", "--duration",
+                    "2s")
+    try:
+        info = _get(url + "api/info")
+        assert info["title"] == f"{EXAMPLES / 'sessions.py'}, seed 2: dup 0.1"
+        last = _get(f"{url}api/state?path={info['trace_steps']}")
+        assert last["verdicts"]["session_guarantees"]["holds"]
+        assert last["verdicts"]["lengths_right"]["holds"]
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+@pytest.mark.parametrize("args", [
+    ["nosuch.py"],
+    [f"{BUGGY}:nope"],
+    [BUGGY, "--period", "1s"],
+    [BUGGY, "--loss", "2"],
+    [BUGGY, "--disconnect", "CLIENT@5s"],
+])
+def test_ui_program_file_bad_input_as_run(args: list[str]) -> None:
+    ui_p = udpsem("ui", *args, check=False)
+    run_p = udpsem("run", *args, check=False)
+    assert ui_p.returncode == run_p.returncode == 2
+    assert ui_p.stderr == run_p.stderr and "Traceback" not in ui_p.stderr
+    assert len(ui_p.stderr.strip().splitlines()) == 1
+
+
+def test_ui_program_file_that_raises_as_run(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.py"
+    bad.write_text("import udpsem\n\ndef world():\n    return 1 / 0\n")
+    ui_p = udpsem("ui", str(bad), check=False)
+    run_p = udpsem("run", str(bad), check=False)
+    assert ui_p.returncode == run_p.returncode == 2
+    assert ui_p.stderr == run_p.stderr and "world() raised ZeroDivisionError" in ui_p.stderr
+
+
+def test_ui_trace_of_a_program_file(tmp_path: Path) -> None:
+    trace = tmp_path / "r.jsonl"
+    udpsem("run", BUGGY, "--seed", BUGGY_SEED, "--trace", str(trace), check=False)
+    no_prog = udpsem("ui", str(trace), check=False)
+    assert no_prog.returncode == 2 and f"--program {BUGGY}" in no_prog.stderr
+    opts = udpsem("ui", str(trace), "--seed", "3", check=False)
+    assert opts.returncode == 2 and "--seed" in opts.stderr and "PROGRAM" in opts.stderr
+    other = udpsem("ui", str(trace), "--program", str(EXAMPLES / "reqresp.py"), check=False)
+    assert other.returncode == 2 and "not the file the trace was recorded from" in other.stderr
+    p, url = _serve(str(trace), "--program", BUGGY)
+    try:
+        info = _get(url + "api/info")
+        last = _get(f"{url}api/state?path={info['trace_steps']}")
+        assert not last["verdicts"]["answers_match"]["holds"]
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    # `udpsem chart --program` replays it too and draws the violation
+    out = tmp_path / "r.svg"
+    udpsem("chart", str(trace), "--program", BUGGY, "-o", str(out))
+    doc = ET.parse(out).getroot()
+    assert Counter(g.get("class") for g in doc.iter(f"{SVG}g"))["violation"] == 1

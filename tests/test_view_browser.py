@@ -155,3 +155,72 @@ def test_bad_path_shows_an_error(browser: Any,
     page.wait_for_selector("#error", state="visible", timeout=15_000)
     assert "outside the trace" in page.inner_text("#error")
     page.close()
+
+
+EXAMPLE = str(Path(__file__).resolve().parent.parent / "examples" / "reqresp_buggy.py")
+
+
+@pytest.fixture(scope="module")
+def served_file(tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """`udpsem ui examples/reqresp_buggy.py --seed 2`, as a user starts it; the records of
+    the same run (`udpsem run` with the same seed gives the same trace)."""
+    path = tmp_path_factory.mktemp("browser-file") / "r.jsonl"
+    subprocess.run([sys.executable, "-m", "udpsem", "run", EXAMPLE, "--seed", "2", "--trace",
+                    str(path)], check=False, capture_output=True)  # exit 1: answers_match
+    recs = [json.loads(x) for x in path.read_text().splitlines()[1:]]
+    p = subprocess.Popen([sys.executable, "-m", "udpsem", "ui", EXAMPLE, "--seed", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    assert line.startswith("udpsem explorer: http://127.0.0.1:"), line
+    yield line.split()[2], recs
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def test_user_program_step_branch_and_verdicts(browser: Any,
+                                               served_file: tuple[str, list[dict[str, Any]]],
+                                               tmp_path: Path) -> None:
+    url, recs = served_file
+    page = browser.new_page()
+    page.goto(f"{url}#/0")
+    _wait(page, "0")
+    assert "reqresp_buggy.py" in page.inner_text("#title")
+    assert "CLIENT" in page.inner_text("#state") and "SERVER" in page.inner_text("#state")
+    assert "answers_match: holds" in page.inner_text("#verdicts")
+    page.click("#forward")
+    _wait(page, "1")
+    assert page.inner_text("#step .rule") == recs[0]["rule"]
+    page.keyboard.press("ArrowRight")
+    _wait(page, "2")
+    assert page.inner_text("#step .rule") == recs[1]["rule"]
+    page.keyboard.press("End")
+    _wait(page, str(len(recs)))
+    assert "answers_match: VIOLATED" in page.inner_text("#verdicts")
+    assert "b're 1' as the answer to b'2'" in page.inner_text("#verdicts")
+    assert page.locator("#chart svg g.violation").count() == 1
+    page.screenshot(path=str(tmp_path / "file-end.png"), full_page=True)
+    # branch off where the client's first question is sent: the slowest delay instead
+    k = next(r["i"] for r in recs if r["partner"] == "net_accept_single")
+    page.goto(f"{url}#/{k}")
+    _wait(page, str(k))
+    slow = page.locator("#successors button", has_text="delay 10000000")
+    assert slow.count() == 1
+    target = slow.get_attribute("data-path")
+    assert target is not None and "~" in target
+    slow.click()
+    _wait(page, target)
+    assert "off the trace" in page.inner_text("#position")
+    assert "(in 10ms)" in page.inner_text("#state")
+    assert page.inner_text("#step .rule") == recs[k]["rule"]
+    # and one more step from the model, then back to the branching state
+    page.locator("#successors button").first.click()
+    page.wait_for_function("() => document.body.dataset.loaded.split('~').length === 3",
+                           timeout=15_000)
+    assert "+2 off the trace" in page.inner_text("#position")
+    page.click("#back")
+    _wait(page, target)
+    page.click("#back")
+    _wait(page, str(k))
+    page.close()

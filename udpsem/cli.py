@@ -21,6 +21,7 @@ from udpsem.base.time import fmt_ns
 from udpsem.cli_input import PROBABILITY, SEED_MAX
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.cli_input import file_faults as _file_faults
 from udpsem.cli_input import scenario_params as _scenario_params
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
@@ -196,23 +197,6 @@ def _violated(obs: Any) -> bool:
     if callable(v):
         v = v()
     return bool(v)
-
-
-def _file_faults(program: str, given: Faults) -> Faults:
-    """A program file's fault defaults, with each fault option given on the command line
-    instead of its default."""
-    from dataclasses import replace
-
-    from udpsem.programs.files import load
-
-    ctx = click.get_current_context()
-    base = load(program).spec.run_faults()
-    over: dict[str, Any] = {}
-    for opt, field_name in (("loss", "loss"), ("dup", "dup"), ("max_copies", "max_copies"),
-                            ("disconnects", "disconnects"), ("crashes", "crashes")):
-        if ctx.get_parameter_source(opt) != click.core.ParameterSource.DEFAULT:
-            over[field_name] = getattr(given, field_name)
-    return replace(base, **over)
 
 
 @cli.command()

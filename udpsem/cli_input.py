@@ -97,3 +97,22 @@ def scenario_params(sc: Any, given: dict[str, tuple[str, int | None]]) -> dict[s
             fail(f"{flag} must be positive")
         params[key] = value
     return params
+
+
+def file_faults(program: str, given: Any) -> Any:
+    """A program file's fault defaults (a `Faults`), with each fault option given on the
+    command line (`--loss`, `--dup`, `--max-copies`, `--disconnect`, `--crash`: the current
+    command's parameters `loss`, `dup`, `max_copies`, `disconnects`, `crashes`) instead of
+    its default. Shared by `udpsem run FILE.py` and `udpsem ui FILE.py`."""
+    from dataclasses import replace
+
+    from udpsem.programs.files import load
+
+    ctx = click.get_current_context()
+    base = load(program).spec.run_faults()
+    over: dict[str, Any] = {}
+    for opt, field_name in (("loss", "loss"), ("dup", "dup"), ("max_copies", "max_copies"),
+                            ("disconnects", "disconnects"), ("crashes", "crashes")):
+        if ctx.get_parameter_source(opt) != click.core.ParameterSource.DEFAULT:
+            over[field_name] = getattr(given, field_name)
+    return replace(base, **over)

@@ -79,6 +79,7 @@ TIMING: Final[dict[str, tuple[str, str]]] = {
     "badmem_3": ("any", ""),
     "badmem_4": ("any", ""),
     "select_4": ("sharp", "the select timeout"),
+    "poll_4": ("sharp", "the poll timeout"),
     "delay_3": ("sharp", "the delay"),
     "print_2": ("upper", "dsch"),
     "exit_2": ("upper", "dsch"),

@@ -40,14 +40,17 @@ from udpsem.hosts.state import (
     DELAY2,
     EXIT,
     LINUX_RMEM_DEFAULT,
+    LINUX_WMEM_DEFAULT,
     LO_INTERFACE,
     RUN,
     SOCK_MIN_RCVBUF,
+    SOCK_MIN_SNDBUF,
     ZOMBIE,
     Flags,
     Host,
     HostConsts,
     Interface,
+    Poll2,
     Print2,
     RecvFrom2,
     Ret,
@@ -64,6 +67,11 @@ from udpsem.hosts.values import (
     FD,
     IP,
     LOCALHOST,
+    POLL_ALL,
+    POLLERR,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
     Arch,
     Errno,
     Fail,
@@ -167,7 +175,7 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
         oq_cap=oq_cap, allow_badmem=_coin(draw), allow_intr=_coin(draw),
         icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw),
         rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)),
-        loopback_sync=_coin(draw))
+        loopback_sync=_coin(draw), wmem_default=_pick(draw, (None, LINUX_WMEM_DEFAULT)))
 
 
 @st.composite
@@ -296,7 +304,9 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "fionread":
         return draw(st.integers(0, 65507))
     if call == "select":
-        return (fdl(), fdl())
+        return (fdl(), fdl(), fdl()) if _coin(draw) else (fdl(), fdl())
+    if call == "poll":
+        return tuple(_pick(draw, _POLL_EVENTS) for _ in range(draw(st.integers(0, 3))))
     if call == "port_of_int":
         return draw(_ANY_PORT)
     if call == "ip_of_string":
@@ -358,13 +368,19 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
     if draw(st.integers(0, 2)) == 0:
         # The Linux state of issue 12: shutdown flags, SO_BROADCAST, timeouts, SO_RCVBUF.
         s = replace(s, shut=(_coin(draw), _coin(draw)),
-                    f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw)),
+                    f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw),
+                              select_err_queue=_coin(draw)),
                     eq=tuple((_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)),
                               _draw_ip(draw, pool), _draw_port_opt(draw))
                              for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
-                    rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)))
+                    rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)),
+                    sndbuf=_pick(draw, (None, SOCK_MIN_SNDBUF, LINUX_RMEM_DEFAULT)))
     return s
+
+
+# poll event masks: none, single bits, the usual combinations, everything.
+_POLL_EVENTS = (0, POLLIN, POLLOUT, POLLIN | POLLOUT, POLLERR, POLLNVAL, POLL_ALL, 0xFFFF)
 
 
 # Socket timeouts in ns: none, zero (give up at once), and 20, 40 and 400 ms, whole jiffies
@@ -376,7 +392,7 @@ def _quad(s: Sock) -> tuple[IP | None, Port | None, IP | None, Port | None]:
     return (s.is1, s.ps1, s.is2, s.ps2)
 
 
-_KINDS = ("run", "run", "ret", "sendto", "recvfrom", "select", "delay", "print")
+_KINDS = ("run", "run", "ret", "sendto", "recvfrom", "select", "delay", "print", "poll")
 
 
 def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timing: Timing,
@@ -415,8 +431,16 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
             ws = tuple(_pick(draw, fds) for _ in range(draw(st.integers(0, 2))))
         else:
             rs = ws = ()
+        xs = tuple(_pick(draw, fds) for _ in range(draw(st.integers(0, 2)))) if fds else ()
         dl = NEVER if _coin(draw) else _deadline(draw, now, 3 * S)
-        return ThreadEntry(tid, Select2(rs, ws), dl)
+        return ThreadEntry(tid, Select2(rs, ws, xs if _coin(draw) else None), dl)
+    if kind == "poll":
+        # Any fd may be polled: sockets, console, unused, negative.
+        cands = [s.fd for s in socks] + list(consts.console) + [-1, 13]
+        ents = tuple((_pick(draw, cands), _pick(draw, _POLL_EVENTS))
+                     for _ in range(draw(st.integers(0, 3))))
+        dl = NEVER if _coin(draw) else _deadline(draw, now, 3 * S)
+        return ThreadEntry(tid, Poll2(ents), dl)
     if kind == "ret":
         return ThreadEntry(tid, _draw_ret(draw), _deadline(draw, now, timing.dsch))
     if kind == "delay":
@@ -529,7 +553,7 @@ _CALL_KINDS = ("socket", "bind", "bind", "connect", "connect", "disconnect", "ge
                "recvfrom", "close", "geterr", "getsockopt",
                "setsockopt", "close", "select", "select", "port_of_int", "ip_of_string",
                "getifaddrs", "create", "delay", "print_endline_flush", "exit",
-               "shutdown", "fionread", "recvfrom", "setsockopt")
+               "shutdown", "fionread", "recvfrom", "setsockopt", "poll", "poll")
 _OPTS = tuple(SockOpt)
 _SHUTS = tuple(Shut)
 
@@ -585,7 +609,15 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
         rs = tuple(fd() for _ in range(draw(st.integers(0, 3))))
         ws = tuple(fd() for _ in range(draw(st.integers(0, 2))))
         tms = _pick(draw, _TIMEOUTS) if _coin(draw) else draw(st.integers(-10**6, 10**9))
-        return C.Select(rs, ws, tms)
+        xs = tuple(fd() for _ in range(draw(st.integers(0, 2)))) if _coin(draw) else None
+        return C.Select(rs, ws, tms, xs)
+    if kind == "poll":
+        ents = tuple((fd() if draw(st.integers(0, 5)) else -1,
+                      _pick(draw, _POLL_EVENTS) if _coin(draw) else draw(
+                          st.integers(-(2**15), 2**16)))
+                     for _ in range(draw(st.integers(0, 3))))
+        return C.Poll(ents, _pick(draw, (-1, 0, 1, 50, -7)) if _coin(draw) else draw(
+            st.integers(-10**4, 10**4)))
     if kind == "port_of_int":
         return C.PortOfInt(_pick(draw, _INTS) if _coin(draw) else draw(
             st.integers(-70000, 70000)))
@@ -609,7 +641,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
 
 
 def calls(case: HostCase) -> st.SearchStrategy[C.Call]:
-    """A well-typed LIB call for this host (any of the 20 calls), with fds drawn from used
+    """A well-typed LIB call for this host (any LIB call), with fds drawn from used
     (sockets, orphans, console) and unused ones."""
     return st.composite(lambda draw: _draw_call(draw, case))()
 

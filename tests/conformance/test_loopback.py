@@ -8,13 +8,14 @@ from dataclasses import replace
 
 import pytest
 
+from tests.conformance.scenarios_iface import SCENARIOS as IFACE
 from tests.conformance.scenarios_linux import SCENARIOS as LINUX
 from tests.conformance.scenarios_paper import SCENARIOS as PAPER
 from udpsem.real.conformance import Scenario, check
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="runs the real Linux kernel")
 
-ALL = [*PAPER, *LINUX]
+ALL = [*PAPER, *LINUX, *IFACE]
 
 
 @pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.name)

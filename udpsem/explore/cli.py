@@ -423,7 +423,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
         from udpsem.view.cli import write_chart
 
         try:
-            write_chart(cx_written, chart_path)
+            write_chart(cx_written, chart_path,
+                        program=(cx_summary or {}).get("program_file"))
         except (OSError, ValueError) as e:
             _fail(f"--chart {chart_path}: {e}")
         chart_written = str(chart_path)

@@ -15,6 +15,7 @@ from udpsem.hosts.state import (
     HostConsts,
     HostStep,
     Interface,
+    Poll2,
     RecvFrom2,
     Ret,
     RuleCtx,
@@ -30,6 +31,16 @@ from udpsem.hosts.values import (
     IP,
     LO_BROADCAST,
     LOCALHOST,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    POLLPRI,
+    POLLRDHUP,
+    POLLRDNORM,
+    POLLWRBAND,
+    POLLWRNORM,
     TID,
     Arch,
     Errno,
@@ -255,13 +266,16 @@ def ret(ctx: RuleCtx, h: Host, tid: TID, value: Result, call: str = "") -> Host:
 
 
 def refs(h: Host, fd: FD) -> bool:
-    """`refs(h, fd)`: some thread is blocked in recvfrom, sendto or select on this fd."""
+    """`refs(h, fd)`: some thread is blocked in recvfrom, sendto, select or poll on this fd."""
     for e in h.ts:
         st = e.state
         if isinstance(st, (RecvFrom2, SendTo2)):
             if st.fd == fd:
                 return True
-        elif isinstance(st, Select2) and (fd in st.reads or fd in st.writes):
+        elif isinstance(st, Select2):
+            if fd in st.reads or fd in st.writes or fd in (st.excepts or ()):
+                return True
+        elif isinstance(st, Poll2) and any(f == fd for f, _ in st.fds):
             return True
     return False
 
@@ -280,10 +294,57 @@ def gc(h: Host) -> Host:
 
 
 def readable(h: Host, fd: FD) -> bool:
-    """`readable(h, fd)`: an open socket with queued data or a pending error, or shut down
-    for reading (a receive then returns at once) [L: Linux 6.18, experiment]."""
+    """`readable(h, fd)`: an open socket with queued data, a pending error or a non-empty
+    error queue, or shut down for reading (a receive then returns at once) [L: Linux 6.18,
+    experiment: select's read set is poll's POLLIN | POLLHUP | POLLERR]."""
     s = sock(h, fd)
-    return s is not None and (bool(s.mq) or s.es is not None or s.shut[0])
+    return s is not None and (bool(s.mq) or s.es is not None or bool(s.eq) or s.shut[0])
+
+
+def exceptional(h: Host, fd: FD) -> bool:
+    """`exceptional(h, fd)`: select's exception set, poll's POLLPRI. For a UDP socket only
+    SO_SELECT_ERR_QUEUE with a pending error or a non-empty error queue puts it there
+    [L: Linux 6.18, experiment]; a console fd never."""
+    s = sock(h, fd)
+    return s is not None and s.f.select_err_queue and (s.es is not None or bool(s.eq))
+
+
+# What Linux's udp_poll answers for a socket (datagram_poll), as poll(2) bits: IN|RDNORM for a
+# queued datagram or a receive shut down, RDHUP for the latter, HUP when both directions are
+# shut down, ERR for a pending error or error queue (PRI too with SO_SELECT_ERR_QUEUE), and
+# OUT|WRNORM|WRBAND while the out-queue has room [L: Linux 6.18, experiment].
+_POLL_READ = POLLIN | POLLRDNORM
+_POLL_WRITE = POLLOUT | POLLWRNORM | POLLWRBAND
+
+
+def poll_mask(h: Host, consts: HostConsts, fd: FD) -> int:
+    """`poll_mask(h, fd)`: every poll(2) event bit true of `fd` now. A negative fd: 0 (poll
+    skips it); a console fd: writable; no open socket (unused, or closed): POLLNVAL."""
+    if fd < 0:
+        return 0
+    if fd in consts.console:
+        return _POLL_WRITE
+    s = sock(h, fd)
+    if s is None:
+        return POLLNVAL
+    m = 0
+    if s.es is not None or s.eq:
+        m |= POLLERR | (POLLPRI if s.f.select_err_queue else 0)
+    if s.shut[0]:
+        m |= POLLRDHUP | _POLL_READ
+    if s.shut[0] and s.shut[1]:
+        m |= POLLHUP
+    if s.mq:
+        m |= _POLL_READ
+    if not h.oqf:
+        m |= _POLL_WRITE
+    return m
+
+
+def revents(h: Host, consts: HostConsts, fd: FD, events: int) -> int:
+    """`revents(h, fd, events)`: what poll reports for one entry: the mask restricted to the
+    events asked for, plus POLLERR, POLLHUP and POLLNVAL, which are always reported."""
+    return poll_mask(h, consts, fd) & (events | POLLERR | POLLHUP | POLLNVAL)
 
 
 def writable(h: Host, consts: HostConsts, fd: FD) -> bool:

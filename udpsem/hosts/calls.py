@@ -125,6 +125,8 @@ class Select(Call):
     reads: tuple[FD, ...]
     writes: tuple[FD, ...]
     timeout_us: int | None
+    # the exception set; None: the paper's two-set select, whose answer is a pair
+    excepts: tuple[FD, ...] | None = field(default=None, metadata=EXTENSION)
     name: ClassVar[str] = "select"
     slow: ClassVar[bool] = True
 
@@ -278,14 +280,18 @@ def close(fd: FD) -> Close:
 
 
 def select(reads: list[FD] | tuple[FD, ...], writes: list[FD] | tuple[FD, ...],
-           timeout_us: int | None) -> Select:
+           timeout_us: int | None,
+           excepts: list[FD] | tuple[FD, ...] | None = None) -> Select:
     """`readable, writable = yield select(reads, writes, timeout_us)`: wait until some fd
     in `reads` has a datagram (or a pending error) or some fd in `writes` can send.
 
     `timeout_us`: MICROseconds to wait at most (an int), or None to wait for ever; 0
-    polls. Result: the pair of tuples of the ready fds, `((), ())` on timeout. Errors:
-    EINVAL for a negative timeout, EBADF for an fd that is not open."""
-    return Select(tuple(reads), tuple(writes), timeout_us)
+    polls. Result: the pair of tuples of the ready fds, `((), ())` on timeout. With
+    `excepts` (the exception set) the result is a triple, the third the exceptional fds:
+    for UDP on Linux only a socket with SO_SELECT_ERR_QUEUE and an error pending or queued.
+    Errors: EINVAL for a negative timeout, EBADF for an fd that is not open."""
+    return Select(tuple(reads), tuple(writes), timeout_us,
+                  None if excepts is None else tuple(excepts))
 
 
 def port_of_int(n: int) -> PortOfInt:
@@ -353,7 +359,18 @@ class FionRead(Call):
     takes_fd: ClassVar[bool] = True
 
 
-ALL_CALLS = (*ALL_CALLS, Shutdown, FionRead)
+@dataclass(frozen=True, slots=True)
+class Poll(Call):
+    """`poll(fds, timeout_ms)`: `fds` is a tuple of `(fd, events)`; the answer is the tuple
+    of each entry's revents (0 for none)."""
+
+    fds: tuple[tuple[FD, int], ...]
+    timeout_ms: int
+    name: ClassVar[str] = "poll"
+    slow: ClassVar[bool] = True
+
+
+ALL_CALLS = (*ALL_CALLS, Shutdown, FionRead, Poll)
 CALL_NAMES = frozenset(c.name for c in ALL_CALLS)
 
 
@@ -363,3 +380,15 @@ def shutdown(fd: FD, how: Shut) -> Shutdown:
 
 def fionread(fd: FD) -> FionRead:
     return FionRead(fd)
+
+
+def poll(fds: list[tuple[FD, int]] | tuple[tuple[FD, int], ...], timeout_ms: int) -> Poll:
+    """`revents = yield poll([(fd, POLLIN), ...], timeout_ms)`: wait until some entry has
+    an event (the events asked for, or POLLERR, POLLHUP, POLLNVAL, always reported).
+
+    `events` and the answer are masks of the POLL* bits of `udpsem.hosts.values` (Linux's
+    values); a negative fd is skipped (revents 0); an fd that is not open answers POLLNVAL.
+    `timeout_ms`: milliseconds, 0 to look without waiting, negative (-1) to wait for ever.
+    Result: the tuple of the entries' revents, in order (all 0 on timeout). Errors: EINVAL
+    when there are more entries than OPEN_MAX (RLIMIT_NOFILE)."""
+    return Poll(tuple((int(fd), int(ev)) for fd, ev in fds), int(timeout_ms))

@@ -19,14 +19,18 @@ Python encoding explicit:
 
 The Linux state added by experiment (issue 12) extends three conjuncts and adds one:
 
-* **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST and IP_RECVERR flags booleans,
-  every error-queue entry `(ECONNREFUSED | EHOSTUNREACH, ip, port)`; `rcvtimeo`
-  and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0); `rcvbuf` is None or at
-  least SOCK_MIN_RCVBUF (2304).
+* **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST, IP_RECVERR and
+  SO_SELECT_ERR_QUEUE flags booleans, every error-queue entry `(ECONNREFUSED | EHOSTUNREACH,
+  ip, port)`; `rcvtimeo` and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0);
+  `rcvbuf` is None or at least SOCK_MIN_RCVBUF (2304); `sndbuf` None or at least
+  SOCK_MIN_SNDBUF (4608).
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
-  buffer length; a receive ended by shutdown answers no source (`None`) and no data.
+  buffer length; a receive ended by shutdown answers no source (`None`) and no data. A select
+  answer is a pair, or a triple with an exception set; a poll answer a tuple of POLL* masks.
+* **T5** a `POLL2` holds `(fd, events)` entries, `events` a 16-bit mask (a C short); any fd (a
+  bad one answers POLLNVAL); a `SELECT2`'s exception set names sockets or console fds too.
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ from udpsem.hosts.state import (
     LO,
     LO_INTERFACE,
     SOCK_MIN_RCVBUF,
+    SOCK_MIN_SNDBUF,
     Delay2,
     ExitState,
     Host,
     HostConsts,
+    Poll2,
     Print2,
     RecvFrom2,
     Ret,
@@ -57,7 +63,15 @@ from udpsem.hosts.state import (
     Timing,
     Zombie,
 )
-from udpsem.hosts.values import UDP_PAYLOAD_MAX, Errno, Fail, Ok, is_loopback, is_martian
+from udpsem.hosts.values import (
+    POLL_ALL,
+    UDP_PAYLOAD_MAX,
+    Errno,
+    Fail,
+    Ok,
+    is_loopback,
+    is_martian,
+)
 from udpsem.network.messages import UDP, msg_ok
 
 HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
@@ -151,8 +165,8 @@ RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "getsockopt": lambda v: v is None or isinstance(v, bool) or (_is_int(v) and v >= 0),
     "setsockopt": lambda v: v is None,
     "close": lambda v: v is None,
-    "select": lambda v: (isinstance(v, tuple) and len(v) == 2 and _fd_list(v[0])
-                         and _fd_list(v[1])),
+    "select": lambda v: (isinstance(v, tuple) and len(v) in (2, 3)
+                         and all(_fd_list(x) for x in v)),
     "port_of_int": is_port,
     "ip_of_string": is_ip,
     "getifaddrs": lambda v: isinstance(v, tuple) and all(_ifaddr_row(r) for r in v),
@@ -163,10 +177,15 @@ RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "exit": lambda v: False,
     "shutdown": lambda v: v is None,
     "fionread": lambda v: _is_int(v) and v >= 0,
+    "poll": lambda v: isinstance(v, tuple) and all(_poll_bits(x) for x in v),
 }
 
+
+def _poll_bits(x: Any) -> bool:
+    return _is_int(x) and x & ~POLL_ALL == 0 and x >= 0
+
 _STATE_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay2: "delay",
-               Print2: "print_endline_flush"}
+               Print2: "print_endline_flush", Poll2: "poll"}
 # Generic call rules registered for every call ("*") and the calls they really concern.
 _STAR_CALLS = {
     "notsockfd_1": tuple(c.name for c in ALL_CALLS if c.takes_fd),
@@ -400,6 +419,10 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: rcvbuf = {s.rcvbuf!r} is below {SOCK_MIN_RCVBUF}")
     if not isinstance(s.f.recverr, bool):
         bad("S8", f"{where}: IP_RECVERR = {s.f.recverr!r} is not a boolean")
+    if not isinstance(s.f.select_err_queue, bool):
+        bad("S8", f"{where}: SO_SELECT_ERR_QUEUE = {s.f.select_err_queue!r} is not a boolean")
+    if s.sndbuf is not None and not (_is_int(s.sndbuf) and s.sndbuf >= SOCK_MIN_SNDBUF):
+        bad("S8", f"{where}: sndbuf = {s.sndbuf!r} is below {SOCK_MIN_SNDBUF}")
     for k, ent in enumerate(s.eq):
         if not (isinstance(ent, tuple) and len(ent) == 3
                 and ent[0] in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)
@@ -452,7 +475,7 @@ def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) ->
         elif isinstance(st, Delay2):
             if dl >= NEVER:
                 bad("T1", f"{where}: DELAY2 with an infinite timer")
-        elif isinstance(st, Select2):
+        elif isinstance(st, (Select2, Poll2)):
             pass  # any timer in [0, ∞]; G1 covers the lower bound
         else:
             bad("T1", f"{where}: unknown thread state {st!r}")
@@ -469,9 +492,15 @@ def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) ->
         elif isinstance(st, SendTo2):
             _t4(h, st, by_fd, where, bad)
         elif isinstance(st, Select2):
-            for fd in (*st.reads, *st.writes):
+            for fd in (*st.reads, *st.writes, *(st.excepts or ())):
                 if fd not in by_fd and fd not in consts.console:
                     bad("T5", f"{where}: SELECT2 on fd {fd}, neither a socket nor console")
+        elif isinstance(st, Poll2):
+            # Any fd may be polled (a bad one answers POLLNVAL); the entries are well typed.
+            for ent in st.fds:
+                if not (isinstance(ent, tuple) and len(ent) == 2 and _is_int(ent[0])
+                        and _is_int(ent[1]) and 0 <= ent[1] <= 0xFFFF):
+                    bad("T5", f"{where}: POLL2 entry {ent!r} is not (fd, events)")
 
 
 def _t4(h: Host, st: SendTo2, by_fd: dict[int, Any], where: str, bad: Bad) -> None:

@@ -58,6 +58,9 @@ class Flags:
     reuseaddr: bool = False
     broadcast: bool = field(default=False, metadata=EXTENSION)  # SO_BROADCAST [L: experiment]
     recverr: bool = field(default=False, metadata=EXTENSION)  # IP_RECVERR [L: experiment]
+    # SO_SELECT_ERR_QUEUE: a pending error or error queue also sets POLLPRI (select's
+    # exception set) [L: experiment]
+    select_err_queue: bool = field(default=False, metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class Sock:
     rcvbuf: int | None = field(default=None, metadata=EXTENSION)
     # The error queue (IP_RECVERR): (error, quoted destination address, its port), oldest first
     eq: tuple[tuple[Errno, IP, Port | None], ...] = field(default=(), metadata=EXTENSION)
+    # SO_SNDBUF as set (bytes, doubled); None: the host's default
+    sndbuf: int | None = field(default=None, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -131,6 +136,15 @@ class Select2:
 
     reads: tuple[FD, ...]
     writes: tuple[FD, ...]
+    excepts: tuple[FD, ...] | None = field(default=None, metadata=EXTENSION)
+
+
+@dataclass(frozen=True, slots=True)
+class Poll2:
+    """Blocked in poll on `fds`, the call's `(fd, events)` entries; the deadline is the
+    timeout (sharp) or NEVER [L: Linux 6.18, experiment]."""
+
+    fds: tuple[tuple[FD, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,12 +169,13 @@ class Zombie:
     """Another thread called exit; this thread will never be answered."""
 
 
-ThreadState = Run | Ret | SendTo2 | RecvFrom2 | Select2 | Delay2 | Print2 | ExitState | Zombie
+ThreadState = (Run | Ret | SendTo2 | RecvFrom2 | Select2 | Poll2 | Delay2 | Print2 | ExitState
+               | Zombie)
 RUN = Run()
 ZOMBIE = Zombie()
 DELAY2 = Delay2()
 EXIT = ExitState()
-BLOCKED_STATES = (SendTo2, RecvFrom2, Select2, Delay2)
+BLOCKED_STATES = (SendTo2, RecvFrom2, Select2, Poll2, Delay2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +219,13 @@ class HostConsts:
     rmem_default: int | None = field(default=None, metadata=EXTENSION)
     # net.core.rmem_max: SO_RCVBUF is clamped to it, then doubled
     rmem_max: int = field(default=4194304, metadata=EXTENSION)
+    # Send-buffer bound (bytes), as SO_SNDBUF reads: None, the paper's model (no per-socket
+    # bound); Linux's net.core.wmem_default is 212992 (LINUX_WMEM_DEFAULT). On loopback Linux
+    # frees a datagram's buffer space as it is delivered, so the bound never blocks a send
+    # there (experiment: five 60000-byte sends with SO_SNDBUF 4608 all succeed).
+    wmem_default: int | None = field(default=None, metadata=EXTENSION)
+    # net.core.wmem_max: SO_SNDBUF is clamped to it, then doubled
+    wmem_max: int = field(default=4194304, metadata=EXTENSION)
     hz: int = field(default=250, metadata=EXTENSION)  # tick rate: timeouts are whole jiffies
     # Linux processes a loopback send's delivery (and the ICMP it provokes) before sendto
     # returns (sendto_17); False keeps the paper's looser timing (via the out-queue, doq).
@@ -227,6 +249,8 @@ class HostConsts:
 
 LINUX_RMEM_DEFAULT = 212992  # net.core.rmem_default on Linux 6.18 (experiment)
 SOCK_MIN_RCVBUF = 2304  # the least SO_RCVBUF Linux 6.18 keeps (experiment: setting 0 gives it)
+LINUX_WMEM_DEFAULT = 212992  # net.core.wmem_default on Linux 6.18 (experiment)
+SOCK_MIN_SNDBUF = 4608  # the least SO_SNDBUF Linux 6.18 keeps (experiment: setting 0 gives it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +346,6 @@ class HostStep:
     label: HostLabel = field(default=LH_TAU)
 
 # Records built on every step: a faster __init__, same meaning (see base.frozen).
-fast_init(Interface, Flags, Sock, Run, Ret, SendTo2, RecvFrom2, Select2, Delay2, Print2, ExitState,
-          Zombie, ThreadEntry, Timing, HostConsts, Host, RuleCtx, LhCall, LhReturn, LhSendMsg,
+fast_init(Interface, Flags, Sock, Run, Ret, SendTo2, RecvFrom2, Select2, Poll2, Delay2, Print2,
+          ExitState, Zombie, ThreadEntry, Timing, HostConsts, Host, RuleCtx, LhCall, LhReturn, LhSendMsg,
           LhRecvMsg, LhConsole, LhTau, LhExit, LhEpsilon, HostStep)

@@ -43,8 +43,9 @@ class Arch(StrEnum):
 
 class SockOpt(StrEnum):
     """The socket options of the model: the paper's two boolean ones, then the Linux ones
-    added by experiment (SO_BROADCAST is boolean; the timeouts are integers in µs, 0 for
-    none; SO_RCVBUF is an integer in bytes)."""
+    added by experiment (SO_BROADCAST, IP_RECVERR and SO_SELECT_ERR_QUEUE are boolean; the
+    timeouts are integers in µs, 0 for none; SO_RCVBUF and SO_SNDBUF are integers in
+    bytes)."""
 
     SO_BSDCOMPAT = "SO_BSDCOMPAT"
     SO_REUSEADDR = "SO_REUSEADDR"
@@ -53,10 +54,12 @@ class SockOpt(StrEnum):
     SO_SNDTIMEO = "SO_SNDTIMEO"
     SO_RCVBUF = "SO_RCVBUF"
     IP_RECVERR = "IP_RECVERR"
+    SO_SELECT_ERR_QUEUE = "SO_SELECT_ERR_QUEUE"
+    SO_SNDBUF = "SO_SNDBUF"
 
 
 BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST,
-                              SockOpt.IP_RECVERR})
+                              SockOpt.IP_RECVERR, SockOpt.SO_SELECT_ERR_QUEUE})
 TIMEOUT_OPTS: Final = frozenset({SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO})
 
 
@@ -66,6 +69,23 @@ class Shut(StrEnum):
     SHUT_RD = "SHUT_RD"
     SHUT_WR = "SHUT_WR"
     SHUT_RDWR = "SHUT_RDWR"
+
+
+# poll(2) event bits, with Linux's values (<asm-generic/poll.h>): a program passes a mask of
+# these for each fd and gets one back (Linux 6.18, experiment).
+POLLIN: Final = 0x001
+POLLPRI: Final = 0x002
+POLLOUT: Final = 0x004
+POLLERR: Final = 0x008
+POLLHUP: Final = 0x010
+POLLNVAL: Final = 0x020
+POLLRDNORM: Final = 0x040
+POLLRDBAND: Final = 0x080
+POLLWRNORM: Final = 0x100
+POLLWRBAND: Final = 0x200
+POLLRDHUP: Final = 0x2000
+POLL_ALL: Final = (POLLIN | POLLPRI | POLLOUT | POLLERR | POLLHUP | POLLNVAL | POLLRDNORM
+                   | POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLRDHUP)
 
 
 class IcmpGen(StrEnum):

@@ -32,7 +32,14 @@ from udpsem.core import coverage
 from udpsem.core.drivers import fire
 from udpsem.core.system import enabled
 from udpsem.hosts import calls as C
-from udpsem.hosts.state import LINUX_RMEM_DEFAULT, HostConsts, Interface, Timing, initial_host
+from udpsem.hosts.state import (
+    LINUX_RMEM_DEFAULT,
+    LINUX_WMEM_DEFAULT,
+    HostConsts,
+    Interface,
+    Timing,
+    initial_host,
+)
 from udpsem.hosts.values import Errno, Fail, Ok, UDPError, ip_str
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
@@ -102,7 +109,8 @@ def lenient(program: Program) -> Program:
 
 # Scenarios ------------------------------------------------------------------------------------
 
-LINUX_CONSTS = HostConsts(priv=True, rmem_default=LINUX_RMEM_DEFAULT, loopback_sync=True)
+LINUX_CONSTS = HostConsts(priv=True, rmem_default=LINUX_RMEM_DEFAULT, loopback_sync=True,
+                          wmem_default=LINUX_WMEM_DEFAULT)
 
 @dataclass(frozen=True)
 class Scenario:
@@ -110,7 +118,7 @@ class Scenario:
 
     `ifds`: the model host's interfaces besides LO (None: this machine's IPv4 interfaces).
     `consts`: the model host's constants (default LINUX_CONSTS: privileged, as the suite
-    runs as root, with Linux's default receive buffer).
+    runs as root, with Linux's default receive and send buffers).
     `netns`: run the real side inside this network namespace (a name under /run/netns; the
     caller creates it), e.g. a loopback-only host.
     `settle`: seconds the real run waits, once every thread is finished or in a call, before

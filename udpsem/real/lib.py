@@ -107,6 +107,8 @@ class RealLib:
             return None
         if isinstance(call, C.Select):
             return self._select(call)
+        if isinstance(call, C.Poll):
+            return self._poll(call)
         s = self._sock(call.fd)  # type: ignore[attr-defined]
         if isinstance(call, C.Bind):
             s.bind((ip_str(call.ip) if call.ip is not None else "0.0.0.0", call.port or 0))
@@ -190,16 +192,48 @@ class RealLib:
             raise UDPError(Errno.EINVAL)
         rs = [self._sock(fd) for fd in call.reads]
         ws = [self._sock(fd) for fd in call.writes]
+        xs = [self._sock(fd) for fd in call.excepts or ()]
         timeout = None if call.timeout_us is None else call.timeout_us / 1e6
-        r, w, _ = select_mod.select(rs, ws, [], timeout)
-        return (tuple(fd for fd in call.reads if self.socks[fd] in r),
-                tuple(fd for fd in call.writes if self.socks[fd] in w))
+        r, w, x = select_mod.select(rs, ws, xs, timeout)
+        ready = (tuple(fd for fd in call.reads if self.socks[fd] in r),
+                 tuple(fd for fd in call.writes if self.socks[fd] in w))
+        if call.excepts is None:
+            return ready
+        return (*ready, tuple(fd for fd in call.excepts if self.socks[fd] in x))
+
+    def _poll(self, call: C.Poll) -> Any:
+        """poll(2) itself (through libc, so that duplicates, negative fds and bad fds reach
+        the kernel as the program wrote them)."""
+        n = len(call.fds)
+        arr = (_PollFd * n)()
+        for k, (fd, ev) in enumerate(call.fds):
+            s = self.socks.get(fd)
+            if fd < 0:
+                real = -1
+            elif s is not None and s.fileno() >= 0:
+                real = s.fileno()
+            elif fd < 3:
+                real = fd  # a console fd
+            else:
+                real = _NO_FD
+            arr[k].fd, arr[k].events, arr[k].revents = real, ctypes.c_short(ev).value, 0
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.poll.argtypes = [ctypes.POINTER(_PollFd), ctypes.c_ulong, ctypes.c_int]
+        if libc.poll(arr, n, call.timeout_ms) < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "poll")
+        return tuple(a.revents & 0xFFFF for a in arr)
 
 
 _LINUX_OPTS = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO,
-                         SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR})
+                         SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR, SockOpt.SO_SELECT_ERR_QUEUE,
+                         SockOpt.SO_SNDBUF})
+_SO_SELECT_ERR_QUEUE = 45  # <asm-generic/socket.h>; not exported by Python's socket module
 _SO = {SockOpt.SO_BROADCAST: socket_mod.SO_BROADCAST, SockOpt.SO_RCVTIMEO: socket_mod.SO_RCVTIMEO,
-       SockOpt.SO_SNDTIMEO: socket_mod.SO_SNDTIMEO, SockOpt.SO_RCVBUF: socket_mod.SO_RCVBUF}
+       SockOpt.SO_SNDTIMEO: socket_mod.SO_SNDTIMEO, SockOpt.SO_RCVBUF: socket_mod.SO_RCVBUF,
+       SockOpt.SO_SNDBUF: socket_mod.SO_SNDBUF,
+       SockOpt.SO_SELECT_ERR_QUEUE: _SO_SELECT_ERR_QUEUE}
+_BOOL_SO = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_SELECT_ERR_QUEUE})
 _SHUT = {Shut.SHUT_RD: socket_mod.SHUT_RD, Shut.SHUT_WR: socket_mod.SHUT_WR,
          Shut.SHUT_RDWR: socket_mod.SHUT_RDWR}
 
@@ -245,7 +279,14 @@ def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
         sec, usec = struct.unpack("ll", s.getsockopt(socket_mod.SOL_SOCKET, name, 16))
         return sec * 1_000_000 + usec
     v = s.getsockopt(socket_mod.SOL_SOCKET, name)
-    return bool(v) if call.opt == SockOpt.SO_BROADCAST else v
+    return bool(v) if call.opt in _BOOL_SO else v
+
+
+class _PollFd(ctypes.Structure):
+    _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
+
+
+_NO_FD = 1 << 24  # an fd number no process here holds: poll answers POLLNVAL for it
 
 
 class _SockaddrUnspec(ctypes.Structure):

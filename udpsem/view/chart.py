@@ -436,10 +436,12 @@ document.querySelectorAll('svg g[data-i]').forEach(g => {{
 """
 
 
-def load(trace: str, check: bool = True, rebuild_with: Any = None) -> ChartData:
+def load(trace: str, check: bool = True, rebuild_with: Any = None,
+         program: str | None = None) -> ChartData:
     """The chart contents of a trace file. With `check`, the trace is replayed (through the
-    program catalog, or `rebuild_with`) and each property monitor's first violation is
-    drawn; a trace that cannot be rebuilt is then drawn from its records alone."""
+    program catalog, `program` for a trace of a program file, or `rebuild_with`) and each
+    property monitor's first violation is drawn; a trace that cannot be rebuilt is then
+    drawn from its records alone."""
     from udpsem.traces.replay import TraceError, read_trace
     from udpsem.view.events import events
 
@@ -450,7 +452,7 @@ def load(trace: str, check: bool = True, rebuild_with: Any = None) -> ChartData:
         from udpsem.view.session import Session
 
         try:
-            sess = Session.load(trace, rebuild_with=rebuild_with)
+            sess = Session.load(trace, rebuild_with=rebuild_with, program=program)
         except TraceError:
             return data
         add_violations(data, sess.first_violations())

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import click
 
+from udpsem.cli_input import PROBABILITY, SEED_MAX
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.cli_input import file_faults as _file_faults
+from udpsem.cli_input import scenario_params as _scenario_params
 
 
 def _window(t_from: str | None, t_to: str | None) -> tuple[int | None, int | None]:
@@ -24,12 +27,14 @@ def _window(t_from: str | None, t_to: str | None) -> tuple[int | None, int | Non
 
 
 def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | None = None,
-                hosts: list[str] | None = None, width: int = 1600, check: bool = True) -> str:
-    """Draw `trace` into `out` (.svg or .html); returns a one-line description. Raises
-    TraceError for an unreadable trace, ValueError for bad options."""
+                hosts: list[str] | None = None, width: int = 1600, check: bool = True,
+                program: str | None = None) -> str:
+    """Draw `trace` into `out` (.svg or .html); returns a one-line description. `program`:
+    the program file a trace of one was recorded from (to replay it and check its
+    properties). Raises TraceError for an unreadable trace, ValueError for bad options."""
     from udpsem.view.chart import html, load, svg
 
-    data = load(trace, check=check)
+    data = load(trace, check=check, program=program)
     if hosts:
         unknown = [h for h in hosts if h not in data.hosts]
         if unknown:
@@ -61,8 +66,11 @@ def write_chart(trace: str, out: Path, t_from: int | None = None, t_to: int | No
               help="width in pixels")
 @click.option("--no-check", is_flag=True,
               help="do not replay the trace to find property violations")
+@click.option("--program", "program_file", default=None, metavar="FILE.py[:NAME]",
+              help="the program file the trace was recorded from (replayed to check its "
+                   "properties; its digest is checked)")
 def chart(trace_file: str, out: Path, t_from: str | None, t_to: str | None,
-          hosts: str | None, width: int, no_check: bool) -> None:
+          hosts: str | None, width: int, no_check: bool, program_file: str | None) -> None:
     """Draw a sequence chart of a trace: hosts as lifelines, datagrams as arrows with their
     fate, unplugged and crash windows, timeouts, status changes and violations."""
     from udpsem.traces.replay import TraceError
@@ -70,7 +78,8 @@ def chart(trace_file: str, out: Path, t_from: str | None, t_to: str | None,
     a, b = _window(t_from, t_to)
     host_list = [h.strip() for h in hosts.split(",") if h.strip()] if hosts else None
     try:
-        msg = write_chart(trace_file, out, a, b, host_list, width, not no_check)
+        msg = write_chart(trace_file, out, a, b, host_list, width, not no_check,
+                          program_file)
     except TraceError as e:
         _fail(str(e))
     except ValueError as e:
@@ -80,37 +89,73 @@ def chart(trace_file: str, out: Path, t_from: str | None, t_to: str | None,
     click.echo(msg)
 
 
+# The options of `udpsem ui PROGRAM`, as `udpsem run` names them: (parameter, flag).
+_RUN_OPTIONS = (("seed", "--seed"), ("duration", "--duration"), ("period", "--period"),
+                ("clients", "--clients"), ("messages", "--messages"), ("loss", "--loss"),
+                ("dup", "--dup"), ("max_copies", "--max-copies"), ("preset", "--preset"),
+                ("disconnects", "--disconnect"), ("crashes", "--crash"))
+
+
 @click.command("ui")
-@click.argument("target", metavar="TRACE | PROGRAM")
+@click.argument("target", metavar="TRACE | PROGRAM | FILE.py[:NAME]")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="port on 127.0.0.1 (0: a free one)")
-@click.option("--seed", type=int, default=0, show_default=True, help="PROGRAM: seed of the run")
+@click.option("--program", "program_file", default=None, metavar="FILE.py[:NAME]",
+              help="TRACE: the program file it was recorded from (its digest is checked)")
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
+              help="PROGRAM: seed of the random chooser")
 @click.option("--duration", default=None, help="PROGRAM: virtual time to run")
-@click.option("--loss", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="PROGRAM: probability of loss")
-@click.option("--dup", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="PROGRAM: probability of duplication")
+@click.option("--period", default=None, help="heartbeat: how often get_status is called")
+@click.option("--clients", type=click.IntRange(1, 64), default=None,
+              help="echo: number of clients")
+@click.option("--messages", type=click.IntRange(0, 100_000), default=None,
+              help="echo: strings each client sends")
+@click.option("--loss", type=PROBABILITY, default=0.0, show_default=True,
+              help="PROGRAM: probability that the network drops a datagram")
+@click.option("--dup", type=PROBABILITY, default=0.0, show_default=True,
+              help="PROGRAM: probability that the network duplicates a datagram")
+@click.option("--max-copies", type=click.IntRange(2, 64), default=3, show_default=True,
+              help="PROGRAM: most copies a duplication makes")
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
-              help="PROGRAM: Theorem 2's assumptions")
+              help="PROGRAM: paper, Theorem 2's assumptions")
 @click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
               help="PROGRAM: unplug HOST during a window (repeatable)")
 @click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
               help="PROGRAM: crash HOST at TIME (repeatable)")
-def ui(target: str, port: int, seed: int, duration: str | None, loss: float, dup: float,
-       preset: str | None, disconnects: tuple[str, ...], crashes: tuple[str, ...]) -> None:
-    """Serve the explorer for a TRACE file (or a fresh run of PROGRAM) on 127.0.0.1: step
-    through it, see each state and rule, branch off by picking an enabled transition. It
-    prints the address and opens nothing by itself; stop it with Ctrl-C."""
+def ui(target: str, port: int, program_file: str | None, seed: int, duration: str | None,
+       period: str | None, clients: int | None, messages: int | None, loss: float,
+       dup: float, max_copies: int, preset: str | None, disconnects: tuple[str, ...],
+       crashes: tuple[str, ...]) -> None:
+    """Serve the explorer on 127.0.0.1 for a TRACE file, or for a fresh run of a built-in
+    PROGRAM or of a program file FILE.py[:NAME] (loaded as `udpsem run FILE.py` loads it;
+    its fault defaults apply unless an option overrides them, and its invariants and
+    monitors are among the verdicts). Step through the run, see each state and rule,
+    branch off by picking an enabled transition. It prints the address and opens nothing
+    by itself; stop it with Ctrl-C."""
+    from udpsem.programs.files import is_file_ref
     from udpsem.traces.replay import TraceError
     from udpsem.view.server import make_server
     from udpsem.view.session import Session
 
-    trace = target
-    if not Path(target).exists():
-        trace = _record_run(target, seed, duration, loss, dup, preset, disconnects, crashes)
+    ctx = click.get_current_context()
+    given = [flag for name, flag in _RUN_OPTIONS
+             if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+    program: str | None = None
+    if is_file_ref(target) or not Path(target).exists():
+        if program_file is not None:
+            _fail("--program applies to a TRACE; to run a program file, name it: "
+                  "udpsem ui FILE.py")
+        program = target if is_file_ref(target) else None
+        trace = _record_run(target, seed, duration, period, clients, messages, loss, dup,
+                            max_copies, preset, disconnects, crashes)
+    else:
+        if given:
+            _fail(f"{', '.join(given)}: run options apply to a PROGRAM, not to the trace "
+                  f"{target}")
+        trace, program = target, program_file
     click.echo(f"loading {trace} …", err=True)
     try:
-        sess = Session.load(trace)
+        sess = Session.load(trace, program=program)
     except TraceError as e:
         _fail(str(e))
     try:
@@ -129,31 +174,50 @@ def ui(target: str, port: int, seed: int, duration: str | None, loss: float, dup
         srv.server_close()
 
 
-def _record_run(program: str, seed: int, duration: str | None, loss: float, dup: float,
-                preset: str | None, disconnects: tuple[str, ...],
+def _record_run(program: str, seed: int, duration: str | None, period: str | None,
+                clients: int | None, messages: int | None, loss: float, dup: float,
+                max_copies: int, preset: str | None, disconnects: tuple[str, ...],
                 crashes: tuple[str, ...]) -> str:
-    """Run a catalogued program into a temporary trace file (for `udpsem ui PROGRAM`)."""
+    """Run a built-in program or a program file into a temporary trace file (for `udpsem
+    ui PROGRAM`), building it from the options as `udpsem run` does. An exception escaping
+    a thread does not stop the run: it is data in the model, shown by the no_escape
+    verdict and on the chart."""
     from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
     from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
+    from udpsem.programs.files import is_file_ref
     from udpsem.traces.record import run
 
     try:
-        scenario(program)
+        sc = scenario(program)
     except UnknownProgram as e:
-        _fail(f"{program}: no such trace file, and {e}")
+        _fail(str(e) if is_file_ref(program) else f"{program}: no such trace file, and {e}")
+    params = _scenario_params(sc, {
+        "duration_ns": ("--duration", None if duration is None
+                        else _duration(duration, "--duration")),
+        "period_ns": ("--period", None if period is None else _duration(period, "--period")),
+        "clients": ("--clients", clients),
+        "messages": ("--messages", messages),
+    })
     try:
-        faults = Faults(loss=loss, dup=dup,
+        faults = Faults(loss=loss, dup=dup, max_copies=max_copies,
                         disconnects=tuple(parse_window(w) for w in disconnects),
                         crashes=tuple(parse_crash(c) for c in crashes))
-        if preset is not None:
-            faults = apply_preset(faults, preset)
     except ValueError as e:
-        _fail(f"--disconnect/--crash/--preset: {e}")
-    params = {} if duration is None else {"duration_ns": _duration(duration, "--duration")}
+        _fail(f"--disconnect/--crash: {e}")
+    if is_file_ref(program):
+        faults = _file_faults(program, faults)
+    if preset is not None:
+        try:
+            faults = apply_preset(faults, preset)
+        except ValueError as e:
+            _fail(str(e))
+    stem = "".join(c if c.isalnum() else "-" for c in Path(program.partition(":")[0]).stem)
+    click.echo(f"running {program} …", err=True)
     try:
-        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix=f"udpsem-{program}-",
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix=f"udpsem-{stem}-",
                                          delete=False, encoding="utf-8") as fh:
-            run(program, params, faults, seed, trace=fh)  # type: ignore[arg-type]
+            run(program, params, faults, seed, trace=fh,  # type: ignore[arg-type]
+                stop_on_escape=False)
     except ScenarioError as e:
         _fail(str(e))
     return fh.name
@@ -162,11 +226,10 @@ def _record_run(program: str, seed: int, duration: str | None, loss: float, dup:
 def last_state_text(trace: str, program: str | None = None) -> str:
     """The rendered last state of a trace (for counterexample reports); `program`: the
     program file of a trace of one."""
-    from udpsem.traces.record import rebuild
     from udpsem.view.session import Session
     from udpsem.view.state import mark_changes, render
 
-    sess = Session.load(trace, rebuild_with=lambda h: rebuild(h, program))
+    sess = Session.load(trace, program=program)
     prev = render(sess.worlds[-2]) if len(sess.worlds) > 1 else None
     return mark_changes(prev, render(sess.worlds[-1])).text()
 

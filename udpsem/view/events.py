@@ -28,6 +28,7 @@ STATUS_CALLS = frozenset({"get_status"})
 # Notable steps that are not datagrams: rule -> (kind, text).
 MARK_RULES = {
     "select_4": ("timeout", "select timed out with nothing ready"),
+    "poll_4": ("timeout", "poll timed out"),
     "delivery_in_icmp_1": ("icmp", "ICMP error recorded on the socket"),
     "sendto_5": ("error", "sendto failed with the pending ICMP error"),
 }

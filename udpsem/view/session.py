@@ -21,10 +21,10 @@ from udpsem.base.choice import ChoiceError, ScriptedChooser
 from udpsem.core.drivers import Step, step
 from udpsem.explore.choosers import Discretisation
 from udpsem.explore.engine import expand, monitors_for
-from udpsem.explore.properties import Monitor, model_invariants
+from udpsem.explore.properties import Invariant, Monitor, model_invariants
 from udpsem.programs.catalog import UnknownProgram
 from udpsem.state.world import Setup, World
-from udpsem.traces.record import label_json, rebuild
+from udpsem.traces.record import SourceMismatch, label_json, rebuild
 from udpsem.traces.replay import TraceError, read_trace
 
 
@@ -63,18 +63,26 @@ class Session:
     steps: list[Step]
     records: list[dict[str, Any]]
     source: str = ""
+    program: str | None = None  # the program file (FILE.py[:NAME]) of a trace of one
     _branches: dict[tuple[int, tuple[Any, ...]], tuple[World, Step]] = field(
         default_factory=dict)
+    _violations: dict[str, list[tuple[str, int, int, str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, trace: str | Path,
              rebuild_with: Callable[[dict[str, Any]], tuple[Setup, World]] | None = None,
-             progress: Callable[[int], None] | None = None) -> Session:
-        """Replay the trace at `trace`; TraceError if it cannot be read or diverges."""
+             progress: Callable[[int], None] | None = None,
+             program: str | None = None) -> Session:
+        """Replay the trace at `trace`; TraceError if it cannot be read or diverges.
+        `program`: the program file a trace of one was recorded from (`FILE.py[:NAME]`, its
+        digest is checked; its invariants and monitors give verdicts), as for `replay`."""
         header, recs = read_trace(trace)
         try:
-            setup, world = (rebuild_with or rebuild)(header)
-        except UnknownProgram as e:
+            if rebuild_with is not None:
+                setup, world = rebuild_with(header)
+            else:
+                setup, world = rebuild(header, program)
+        except (UnknownProgram, SourceMismatch) as e:
             raise TraceError(f"{trace}:1: {e}") from None
         except (KeyError, TypeError, ValueError) as e:
             raise TraceError(f"{trace}:1: header does not describe a runnable setup: {e}"
@@ -98,7 +106,7 @@ class Session:
             records.append(step_record(n, st))
             if progress is not None and n % 4096 == 0:
                 progress(n)
-        return cls(header, setup, worlds, steps, records, str(trace))
+        return cls(header, setup, worlds, steps, records, str(trace), program)
 
     @classmethod
     def start(cls, header: dict[str, Any], setup: Setup, world: World) -> Session:
@@ -169,7 +177,7 @@ class Session:
         trace monitors (Theorem 2 for the heartbeat, no escaping exception) along the path."""
         worlds, steps = self.resolve(path)
         out: dict[str, dict[str, Any]] = {}
-        for inv in model_invariants():
+        for inv in self.invariants():
             msg = inv.violation(self.setup, worlds[-1])
             out[inv.name] = {"holds": msg is None, "message": msg or inv.summary}
         for mon, (first, msg) in zip(self.monitors(), _monitor_run(self, worlds, steps),
@@ -183,18 +191,47 @@ class Session:
         return out
 
     def monitors(self) -> list[Monitor]:
+        """The trace properties: a built-in program's (Theorem 2 for the heartbeat), or the
+        program file's own monitors (only from the file the user gave, never from the name
+        in the header), and no_escape."""
+        if self.program is not None:
+            return monitors_for(self.program)
+        if self.header.get("source") is not None:
+            return monitors_for("")  # no_escape only: the file was not given
         return monitors_for(self.header.get("program", ""))
 
+    def invariants(self) -> list[Invariant]:
+        """The state properties: the model's (host_ok, network_ok) and, for a program file
+        the user gave, its own invariants."""
+        out = model_invariants()
+        if self.program is not None:
+            from udpsem.programs.files import load
+
+            out.extend(load(self.program).spec.invariants)
+        return out
+
     def first_violations(self, path: StatePath | None = None) -> list[tuple[str, int, int, str]]:
-        """(property, step index, time, message) of each monitor's first violation along
-        the path (the whole trace by default)."""
+        """(property, step index, time, message) of each property's first violation along
+        the path (the whole trace by default): the monitors' and the invariants' (the state
+        after step i violates it)."""
         p = path or StatePath(len(self.steps))
+        key = format_path(p)
+        hit = self._violations.get(key)
+        if hit is not None:
+            return hit
         worlds, steps = self.resolve(p)
         out = []
         for mon, (first, msg) in zip(self.monitors(), _monitor_run(self, worlds, steps),
                                      strict=True):
             if first is not None and msg is not None:
                 out.append((mon.name, first, worlds[first + 1].now, msg))
+        for inv in self.invariants():
+            for k in range(1, len(worlds)):
+                bad = inv.violation(self.setup, worlds[k])
+                if bad is not None:
+                    out.append((inv.name, k - 1, worlds[k].now, bad))
+                    break
+        self._violations[key] = out
         return out
 
 

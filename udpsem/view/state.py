@@ -20,6 +20,7 @@ from udpsem.hosts.state import (
     Delay2,
     ExitState,
     Host,
+    Poll2,
     Print2,
     RecvFrom2,
     Ret,
@@ -182,7 +183,11 @@ def thread_state_text(st: Any) -> str:
     if isinstance(st, RecvFrom2):
         return f"blocked in recvfrom(fd {st.fd})"
     if isinstance(st, Select2):
-        return (f"blocked in select(reads {list(st.reads)}, writes {list(st.writes)})")
+        xs = "" if st.excepts is None else f", excepts {list(st.excepts)}"
+        return (f"blocked in select(reads {list(st.reads)}, writes {list(st.writes)}{xs})")
+    if isinstance(st, Poll2):
+        return "blocked in poll(" + ", ".join(f"fd {fd} events {ev:#x}"
+                                               for fd, ev in st.fds) + ")"
     if isinstance(st, Delay2):
         return "sleeping in delay"
     if isinstance(st, Print2):

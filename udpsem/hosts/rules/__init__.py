@@ -32,4 +32,5 @@ from udpsem.hosts.rules import (  # noqa: F401  (registration)
     input,
     shutdown,
     fionread,
+    poll,
 )

@@ -15,6 +15,7 @@ from udpsem.hosts.state import (
     Host,
     HostStep,
     LhReturn,
+    Poll2,
     RecvFrom2,
     Ret,
     RuleCtx,
@@ -100,15 +101,16 @@ def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
     return ret(ctx, h, tid, Fail(Errno.EBADF), call.name)
 
 
-_SLOW_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay2: "delay"}
+_SLOW_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay2: "delay",
+              Poll2: "poll"}
 
 
 @rule("intr_1", category="slowintr", trigger="thread",
-      states=(SendTo2, RecvFrom2, Select2, Delay2),
+      states=(SendTo2, RecvFrom2, Select2, Delay2, Poll2),
       summary="a signal interrupts a blocked slow call, which fails with EINTR")
 def intr_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
-    """Description: a thread blocked in sendto, recvfrom, select or delay is woken by a
-    signal and its call fails.
+    """Description: a thread blocked in sendto, recvfrom, select, poll or delay is woken by
+    a signal and its call fails.
 
     Errors: EINTR.
 
@@ -117,8 +119,8 @@ def intr_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     Model details: enabled only with the host switch ALLOW_INTR; never urgent.
 
     Formal:
-        premises: ALLOW_INTR; ts(tid) ∈ {SENDTO2 _, RECVFROM2 _, SELECT2 _, DELAY2} (a blocked slow
-          call), at any moment (a signal); not urgent
+        premises: ALLOW_INTR; ts(tid) ∈ {SENDTO2 _, RECVFROM2 _, SELECT2 _, POLL2 _, DELAY2} (a
+          blocked slow call), at any moment (a signal); not urgent
         transition: h --Lh_tau--> h'
         after: h' = h with {ts(tid) := RET(FAIL EINTR)_dsch}
         changes: ts(tid)
@@ -161,7 +163,7 @@ def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Branch[Host] | No
 def _valid_fds(h: Host, call: Any, ctx: RuleCtx) -> bool:
     if isinstance(call, Select):
         return all(fd in ctx.consts.console or sock(h, fd) is not None
-                   for fd in (*call.reads, *call.writes))
+                   for fd in (*call.reads, *call.writes, *(call.excepts or ())))
     return sock(h, call.fd) is not None
 
 

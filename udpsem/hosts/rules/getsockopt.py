@@ -118,3 +118,54 @@ def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
     if s is None or call.opt != SockOpt.SO_RCVBUF:
         return None
     return ret(ctx, h, tid, Ok(rcvbuf_of(ctx.consts, s)), "getsockopt")
+
+
+@rule("getsockopt_5", call="getsockopt", category="succeed", trigger="call",
+      summary="return SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]")
+def getsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer whether errors mark the socket exceptional (setsockopt_5).
+
+    Errors: none.
+
+    Common cases: a library checking a socket it was handed.
+
+    Model details: provenance: Linux 6.18, experiment (off on a new socket; reads back what
+    was set, as a boolean).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_SELECT_ERR_QUEUE
+        transition: h --Lh_call(tid, getsockopt(fd, SO_SELECT_ERR_QUEUE))--> h'
+        after: h' = h with {ts(tid) := RET(OK s.f.select_err_queue)_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_SELECT_ERR_QUEUE:
+        return None
+    return ret(ctx, h, tid, Ok(s.f.select_err_queue), "getsockopt")
+
+
+@rule("getsockopt_6", call="getsockopt", category="succeed", trigger="call",
+      summary="return SO_SNDBUF: the send-buffer bound in bytes (None: unbounded) [Linux 6.18, experiment]")
+def getsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer the socket's send-buffer size: what SO_SNDBUF set (doubled and
+    clamped), else the host's default.
+
+    Errors: none.
+
+    Common cases: a program checking how much it may send before the kernel pushes back.
+
+    Model details: provenance: Linux 6.18, experiment (212992 by default,
+    net.core.wmem_default). On a host whose WMEM_DEFAULT constant is None (the model's
+    default) a socket without SO_SNDBUF answers None.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_SNDBUF
+        transition: h --Lh_call(tid, getsockopt(fd, SO_SNDBUF))--> h'
+        after: h' = h with {ts(tid) := RET(OK (s.sndbuf, else WMEM_DEFAULT))_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_SNDBUF:
+        return None
+    v = s.sndbuf if s.sndbuf is not None else ctx.consts.wmem_default
+    return ret(ctx, h, tid, Ok(v), "getsockopt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from udpsem.base.registry import rule
 from udpsem.base.time import NEVER, us_to_ns
-from udpsem.hosts.auxiliary import readable, ret, set_thread, sock, writable
+from udpsem.hosts.auxiliary import exceptional, readable, ret, set_thread, sock, writable
 from udpsem.hosts.calls import Select
 from udpsem.hosts.state import Host, HostStep, RuleCtx, Select2
 from udpsem.hosts.values import FD, TID, Errno, Fail, Ok
@@ -15,11 +15,18 @@ def _fds_ok(ctx: RuleCtx, h: Host, fds: tuple[FD, ...]) -> bool:
     return all(fd in ctx.consts.console or sock(h, fd) is not None for fd in fds)
 
 
-def _ready(ctx: RuleCtx, h: Host, st: Select2) -> tuple[tuple[FD, ...], tuple[FD, ...]]:
-    """`(R, W)`: the ready fds of the read and write sets, in argument order with duplicates."""
+def _all_fds(call: Select | Select2) -> tuple[FD, ...]:
+    return (*call.reads, *call.writes, *(call.excepts or ()))
+
+
+def _ready(ctx: RuleCtx, h: Host, st: Select2) -> tuple[tuple[FD, ...], ...]:
+    """`(R, W)`, or `(R, W, E)` with an exception set: the ready fds of each set, in
+    argument order with duplicates."""
     r = tuple(fd for fd in st.reads if readable(h, fd))
     w = tuple(fd for fd in st.writes if writable(h, ctx.consts, fd))
-    return r, w
+    if st.excepts is None:
+        return r, w
+    return r, w, tuple(fd for fd in st.excepts if exceptional(h, fd))
 
 
 @rule("select_5", call="select", category="fail", trigger="call", errors=("EINVAL",),
@@ -55,8 +62,8 @@ def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
 
     Common cases: selecting on an fd after closing it.
 
-    Model details: select has its own bad-fd rule because it takes lists of fds; console
-    fds are accepted (they are never readable and always writable). An orphan (a closed
+    Model details: select has its own bad-fd rule because it takes lists of fds (the
+    exception set, when given, counts too); console fds are accepted (they are never readable and always writable). An orphan (a closed
     socket another thread still waits on) counts as bad.
 
     Formal:
@@ -66,7 +73,7 @@ def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EBADF)_dsch}
         changes: ts(tid)
     """
-    if _fds_ok(ctx, h, (*call.reads, *call.writes)):
+    if _fds_ok(ctx, h, _all_fds(call)):
         return None
     return ret(ctx, h, tid, Fail(Errno.EBADF), "select")
 
@@ -96,10 +103,10 @@ def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
     tms = call.timeout_us
     if tms is not None and tms < 0:
         return None
-    if not _fds_ok(ctx, h, (*call.reads, *call.writes)):
+    if not _fds_ok(ctx, h, _all_fds(call)):
         return None
     deadline = NEVER if tms is None else ctx.now + us_to_ns(tms)
-    return set_thread(h, tid, Select2(call.reads, call.writes), deadline)
+    return set_thread(h, tid, Select2(call.reads, call.writes, call.excepts), deadline)
 
 
 @rule("select_3", category="slowsucceed", trigger="thread", states=(Select2,), urgent=True,
@@ -114,24 +121,29 @@ def select_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     out-queue has room (ready at once).
 
     Model details: urgent, so time cannot pass while it is enabled. R and W keep the
-    argument order and its duplicates (tuples). A socket closed by another thread while
+    argument order and its duplicates (tuples). readable includes a non-empty error queue
+    (IP_RECVERR) even with no error pending: Linux's read set is POLLIN | POLLHUP | POLLERR
+    [Linux 6.18, experiment]. With an exception set the answer is `(R, W, E)`, E the fds
+    with SO_SELECT_ERR_QUEUE and an error pending or queued (POLLPRI): for UDP Linux puts
+    nothing else there [Linux 6.18, experiment]. A socket closed by another thread while
     the select waits is never ready, because readable/writable look at open sockets only;
     console fds are always writable and never readable.
 
     Formal:
-        premises: ts(tid) = SELECT2(rs, ws); R = [fd ∈ rs | readable(h, fd)], W = [fd ∈ ws |
-          writable(h, fd)] (argument order, duplicates kept); R @ W ≠ []. Urgent.
+        premises: ts(tid) = SELECT2(rs, ws[, xs]); R = [fd ∈ rs | readable(h, fd)], W = [fd ∈ ws |
+          writable(h, fd)], E = [fd ∈ xs | exceptional(h, fd)] (argument order, duplicates kept);
+          R @ W @ E ≠ []. Urgent.
         transition: h --Lh_tau--> h'
-        after: h' = h with {ts(tid) := RET(OK (R, W))_dsch}
+        after: h' = h with {ts(tid) := RET(OK (R, W[, E]))_dsch}
         changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Select2):
         return None
-    r, w = _ready(ctx, h, e.state)
-    if not r and not w:
+    ready = _ready(ctx, h, e.state)
+    if not any(ready):
         return None
-    return HostStep(ret(ctx, h, tid, Ok((r, w)), "select"))
+    return HostStep(ret(ctx, h, tid, Ok(ready), "select"))
 
 
 @rule("select_4", category="slowsucceed", trigger="thread", states=(Select2,),
@@ -149,16 +161,16 @@ def select_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     instant select_3 applies instead.
 
     Formal:
-        premises: ts(tid) = SELECT2(rs, ws) with timer = 0 (sharp: exactly at the deadline); R @ W
-          = []
+        premises: ts(tid) = SELECT2(rs, ws[, xs]) with timer = 0 (sharp: exactly at the deadline);
+          R @ W @ E = []
         transition: h --Lh_tau--> h'
-        after: h' = h with {ts(tid) := RET(OK ([], []))_dsch}
+        after: h' = h with {ts(tid) := RET(OK ([], [][, []]))_dsch}
         changes: ts(tid)
     """
     e = h.thread(tid)
     if e is None or not isinstance(e.state, Select2) or e.deadline != ctx.now:
         return None
-    r, w = _ready(ctx, h, e.state)
-    if r or w:
+    ready = _ready(ctx, h, e.state)
+    if any(ready):
         return None
-    return HostStep(ret(ctx, h, tid, Ok(((), ())), "select"))
+    return HostStep(ret(ctx, h, tid, Ok(ready), "select"))

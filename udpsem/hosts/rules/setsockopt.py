@@ -7,7 +7,7 @@ from dataclasses import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import jiffies_ns, replace_sock, ret, sock
 from udpsem.hosts.calls import SetSockOpt
-from udpsem.hosts.state import SOCK_MIN_RCVBUF, Host, RuleCtx
+from udpsem.hosts.state import SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, Host, RuleCtx
 from udpsem.hosts.values import TID, Ok, SockOpt
 
 
@@ -140,3 +140,65 @@ def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
     size = max(2 * v, SOCK_MIN_RCVBUF)
     return ret(ctx, replace_sock(h, replace(s, rcvbuf=size)), tid, Ok(None), "setsockopt")
+
+
+@rule("setsockopt_5", call="setsockopt", category="succeed", trigger="call",
+      summary="set SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]")
+def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: store whether a pending error or a non-empty error queue also marks
+    the socket exceptional: POLLPRI for poll, the exception set for select.
+
+    Errors: none.
+
+    Common cases: a program that watches for ICMP errors (IP_RECVERR) in select's
+    exception set, apart from readable data.
+
+    Model details: provenance: Linux 6.18, experiment — without it a UDP socket is never in
+    select's exception set (data, errors, shutdown and an error queue all leave it empty);
+    with it, an error pending or queued sets POLLPRI as well as POLLERR.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_SELECT_ERR_QUEUE
+        transition: h --Lh_call(tid, setsockopt(fd, SO_SELECT_ERR_QUEUE, b))--> h'
+        after: h' = h with {s := s with {f.select_err_queue := b}; ts(tid) := RET(OK ())_dsch}
+        changes: s.f.select_err_queue, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_SELECT_ERR_QUEUE:
+        return None
+    f = replace(s.f, select_err_queue=bool(call.value))
+    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
+
+
+@rule("setsockopt_6", call="setsockopt", category="succeed", trigger="call",
+      summary="set SO_SNDBUF: clamp to wmem_max, double, and keep at least 4608 bytes [Linux 6.18, experiment]")
+def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: set the socket's send-buffer bound: the value is clamped to the host's
+    WMEM_MAX, doubled, and raised to 4608 bytes if smaller.
+
+    Errors: none.
+
+    Common cases: a sender shrinking its buffer to feel back-pressure sooner.
+
+    Model details: provenance: Linux 6.18, experiment — 0, 1000 and 2304 read back 4608,
+    5000 reads 10000, 10^9 and -1 read 8388608 (2 × wmem_max). The bound is stored and read
+    back; it never makes a send block or fail in the model: on loopback Linux frees a
+    datagram's buffer as soon as it is delivered (five 60000-byte sends with SO_SNDBUF 4608
+    all succeed at once), and the model's out-queue (OQ_CAP, sendto_6/sendto_8) stands for
+    the host's transmit queue as a whole.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = SO_SNDBUF; v' = WMEM_MAX if v < 0
+          or v > WMEM_MAX, else v
+        transition: h --Lh_call(tid, setsockopt(fd, SO_SNDBUF, v))--> h'
+        after: h' = h with {s := s with {sndbuf := the larger of 2 v' and 4608}; ts(tid) := RET(OK
+          ())_dsch}
+        changes: s.sndbuf, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_SNDBUF:
+        return None
+    v = int(call.value)
+    v = ctx.consts.wmem_max if v < 0 else min(v, ctx.consts.wmem_max)
+    size = max(2 * v, SOCK_MIN_SNDBUF)
+    return ret(ctx, replace_sock(h, replace(s, sndbuf=size)), tid, Ok(None), "setsockopt")

@@ -39,9 +39,12 @@ COMPILE = [
     "udpsem/state/*.py",
     "udpsem/core/*.py",
     "udpsem/programs/threads.py", "udpsem/programs/runtime.py", "udpsem/programs/data.py",
-    "udpsem/explore/engine.py", "udpsem/explore/fingerprint.py",
+    "udpsem/explore/engine.py", "udpsem/explore/fingerprint.py", "udpsem/explore/choosers.py",
     "udpsem/explore/properties.py",
     "udpsem/traces/encode.py", "udpsem/traces/record.py",
+    # the trace checker: its SearchRuntime subclasses programs.runtime.GeneratorRuntime, and
+    # an interpreted class cannot inherit from a compiled one
+    "udpsem/check/search.py",
 ]
 # Never compiled: package `__init__`s (their import order is the registry's), `base.frozen`
 # (it generates the records' `__init__` with exec at import: nothing to gain), and

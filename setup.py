@@ -16,6 +16,7 @@ the Python headers are missing, or when mypyc can compile nothing. Set
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
@@ -23,6 +24,7 @@ import re
 import shutil
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from setuptools import setup
@@ -108,7 +110,8 @@ def _compiled_extensions() -> list:
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
-                exts = mypycify(options + modules, opt_level=opt, debug_level="0")
+                exts = mypycify(options + modules, opt_level=opt, debug_level="0",
+                                target_dir=str(BUILD / "c"))
         except SystemExit:
             text = out.getvalue()
             failed: dict[str, str] = {}
@@ -135,5 +138,10 @@ _BUILDS = {"bdist_wheel", "build", "build_ext", "install"}
 if os.environ.get("UDPSEM_COMPILE") == "1" and "editable_wheel" in sys.argv:
     sys.exit("udpsem build: UDPSEM_COMPILE=1 builds a wheel, not an editable install: "
              "leave out -e (pip install \".[dev]\")")
+# Every build in a fresh directory: a wheel packs whatever its build directory holds, and a
+# ./build left by an earlier build (compiled or not) would put stale extension modules into it.
+BUILD = Path(tempfile.mkdtemp(prefix="udpsem-build-"))
+atexit.register(shutil.rmtree, BUILD, ignore_errors=True)
 setup(ext_modules=_compiled_extensions()
-      if os.environ.get("UDPSEM_COMPILE") == "1" and _BUILDS & set(sys.argv) else [])
+      if os.environ.get("UDPSEM_COMPILE") == "1" and _BUILDS & set(sys.argv) else [],
+      options={"build": {"build_base": str(BUILD)}})

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from udpsem.cli import cli
 from udpsem.hosts.state import HostConsts
-from udpsem.hosts.values import IcmpGen
+from udpsem.hosts.values import Arch, IcmpGen
 from udpsem.network.faults import Crash, Faults, Window, apply_preset
 from udpsem.programs.catalog import SCENARIOS
 from udpsem.traces.record import run
@@ -56,7 +56,7 @@ RUNS = [
     ("echo", {"duration_ns": 4 * S, "clients": 2, "messages": 3}, Faults(loss=0.2, dup=0.2), 4,
      None),
     ("echo", {"duration_ns": 2 * S, "clients": 1, "messages": 2}, Faults(), 5,
-     HostConsts(arch="freebsd")),  # type: ignore[arg-type]
+     HostConsts(arch=Arch.FREEBSD)),
 ]
 
 

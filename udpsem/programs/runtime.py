@@ -205,7 +205,8 @@ _PKG_DIR = __file__.rsplit("/programs/", 1)[0]
 def user_traceback(exc: BaseException) -> str:
     """The traceback of `exc` without udpsem's own frames (all frames if none is left)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if not f.filename.startswith(_PKG_DIR)]
+    # A compiled module's frames name its file relative to the package's parent.
+    mine = [f for f in frames if not f.filename.startswith((_PKG_DIR, "udpsem/"))]
     text = "".join(traceback.format_list(mine or frames))
     head = "Traceback (most recent call last):\n" if text else ""
     return head + text + "".join(traceback.format_exception_only(type(exc), exc))

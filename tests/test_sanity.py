@@ -7,7 +7,10 @@ receptiveness (network_ok, no deadlock) along seeded heartbeat simulations.
 2. No time-stop: an urgent host has some non-time rule enabled.
 3. Intended overlap only (computed with linux_error_order off, so every fail rule shows):
    two rules apply to one state and label only in cases (a)–(e).
-4. Local receptiveness at network level in reachable states.
+4. Local receptiveness at network level in reachable states, also under generated fault
+   settings whose windows overlap (`udpsem.testing.fault_settings`): every scheduled event
+   that fires changes something, and a host is down exactly while one of its windows is
+   open (their union) until it crashes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from udpsem.base.choice import RandomChooser
@@ -36,7 +39,7 @@ from udpsem.hosts.state import HostConsts, Run, Zombie
 from udpsem.network.faults import Crash, Faults, Window
 from udpsem.programs.heartbeat import HeartbeatOptions, build
 from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.testing import HostCase, calls, host_cases, host_consts, messages
+from udpsem.testing import HostCase, calls, fault_settings, host_cases, host_consts, messages
 
 ALL_FAILS = host_consts().map(lambda k: replace(k, linux_error_order=False))
 CASES_ALL_FAILS = host_cases(consts=ALL_FAILS)
@@ -150,3 +153,40 @@ def test_heartbeat_runs_stay_network_ok(seed: int, faults: Faults) -> None:
     # No deadlock and no time-stop: the run only ends at the horizon.
     assert w.now >= setup.horizon
     assert steps > 100
+
+
+# A heartbeat run is dearer than a host step: a fifteenth of the profile's examples (20 under
+# `ci`, about 1300 under `thorough`).
+_RUNS = settings(max_examples=max(10, settings().max_examples // 15))
+_FAULT_HORIZON = 5 * S
+
+
+def _down(faults: Faults, host: str, t: int) -> bool:
+    """Whether one of `host`'s windows is open at `t` (the union semantics)."""
+    return any(w.host == host and w.start <= t and (w.end is None or t < w.end)
+               for w in faults.disconnects)
+
+
+@_RUNS
+@given(fault_settings(("ALAN", "KURT"), _FAULT_HORIZON), st.integers(0, 2**32 - 1))
+def test_generated_faults_apply_as_their_union(faults: Faults, seed: int) -> None:
+    opts = HeartbeatOptions(duration=_FAULT_HORIZON, period=250 * MS, kurt_start=300 * MS)
+    setup, w = build(opts, faults, GeneratorRuntime())
+    assert network_violations(setup, w) == []
+    crash_at = {c.host: c.at for c in sorted(faults.crashes, key=lambda c: -c.at)}
+    for st_ in simulate(setup, w, RandomChooser(seed, faults.loss, faults.dup)):
+        before, w = w, st_.world
+        v = network_violations(setup, w)
+        assert not v, (st_.transition.rule, v)
+        t = st_.transition
+        if t.rule in ("host_disconnect", "host_reconnect", "host_crash"):
+            # no step that changes nothing
+            assert before.machine(t.label.host) != w.machine(t.label.host), t.rule
+        for m in w.machines:
+            if m.host is None:
+                assert w.now >= crash_at[m.name]
+                continue
+            # at an instant with an event due, the event may still be pending: check between
+            if not any(e.at == w.now for e in before.schedule):
+                assert m.conn == (not _down(faults, m.name, w.now)), (m.name, w.now, faults)
+    assert w.now >= setup.horizon

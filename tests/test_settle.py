@@ -52,8 +52,61 @@ def test_paper_bound_at_100ms_fails_only_at_the_boundary_instant() -> None:
     res, _ = explore(_cfg(100))
     assert res.verdicts["theorem2"] == "violated"
     assert res.violation is not None and res.violation.time == 5_600 * MS
+    assert "2.600000000s after 3.000000000s" in res.violation.message  # exactly the tie
+    # strictly later than 2.6 s, every answer is right: a complete exploration (every
+    # state, so every moment a get_status could be served) finds no violation. So any
+    # violation at settle 2.6 s has its gap in [2.6 s, 2.6 s + 1 ns): the tie above.
     just_above, _ = explore(_cfg(100, SETTLE + 1 * NS))
     assert just_above.complete and just_above.verdicts["theorem2"] == "holds"
+
+
+def test_the_100ms_violation_is_a_genuine_tie(tmp_path: Path) -> None:
+    """The one violation at 100 ms, read off its counterexample: KURT's ping leaves at 3 s,
+    the instant KURT is unplugged (delivery_out_1 before host_disconnect, both at 3 s); it
+    arrives at 3.1 s, ALAN's select_3/recvfrom/set(1) and the new select (2.5 s timeout) all
+    happen at 3.1 s (eager timing); the run then lets time pass to 5.6 s, where the select's
+    sharp timer is 0 and select_4 is enabled but has not fired. At one instant the model
+    interleaves freely (urgency only stops time), so a get_status served now, before
+    select_4, reads the cell's 1 though KURT has been down exactly 2.6 s: a real state of
+    the model, and a violation only of the closed reading "at least 2.6 s"."""
+    from udpsem.base.choice import ScriptedChooser
+    from udpsem.core.drivers import step
+    from udpsem.core.system import enabled
+    from udpsem.hosts.state import Select2
+    from udpsem.traces.record import rebuild
+
+    cx = tmp_path / "cx100.jsonl"
+    out = _explore_json("--dpropmax", "100ms", "--counterexample", str(cx))
+    assert out["verdicts"]["theorem2"] == "violated" and out["violation"]["time_ns"] == 5_600 * MS
+    header, records = read_trace(cx)
+    setup, w = rebuild(header)
+    rules: list[tuple[int, str, str | None]] = []
+    for rec in records:
+        st = step(setup, w, ScriptedChooser([tuple(c) for c in rec["choices"]]))
+        assert st is not None
+        w = st.transition.world
+        rules.append((w.now, st.transition.rule, st.transition.partner))
+    at3 = [r for t, r, _ in rules if t == 3 * S]
+    assert at3.index("delivery_out_1") < at3.index("host_disconnect")
+    assert (3_100 * MS, "delivery_in_udp_1", "net_emit") in rules
+    assert (3_100 * MS, "select_1", None) in rules  # the fresh 2.5 s select, at 3.1 s
+    assert rules[-1] == (5_600 * MS, "time_pass", None) and w.now == 5_600 * MS
+    alan = w.machine("ALAN")
+    assert alan.host is not None
+    waiting = [e for e in alan.host.ts if isinstance(e.state, Select2)]
+    assert [e.deadline for e in waiting] == [5_600 * MS]  # the timer is exactly 0 now
+    assert "select_4" in [c.rule for c in enabled(setup, w)]  # enabled, not yet fired
+    assert 1 in dict(alan.store).values()  # the cell get_status reads still says "up"
+    assert not w.machine("KURT").conn
+
+
+def test_at_101ms_the_strict_bound_fails_too() -> None:
+    """One millisecond more of dpropmax and even "more than 2.6 s" fails: the late ping
+    arrives at 3.101 s, so the select times out at 5.601 s, 2.601 s after the disconnect."""
+    res, _ = explore(_cfg(101, SETTLE + 1 * NS))
+    assert res.verdicts["theorem2"] == "violated"
+    assert res.violation is not None and res.violation.time == 5_601 * MS
+    assert "2.601000000s after 3.000000000s" in res.violation.message
 
 
 @pytest.fixture(scope="module")

@@ -99,14 +99,16 @@ def test_float_delay_and_str_select_timeout() -> None:
     def prog() -> Gen:
         yield delay(0.5)  # type: ignore[arg-type]
 
-    assert "delay: us must be an int of microseconds, got float 0.5" in \
+    assert "delay: us must be an int of microseconds in -2**62..2**62-1 (the LIB's int), " \
+        "got float 0.5" in \
         str(_fail_module(prog))
 
     def prog2() -> Gen:
         fd = yield socket()
         yield select([fd], [], "1s")  # type: ignore[arg-type]
 
-    assert "select: timeout_us must be None or an int of microseconds, got str '1s'" in \
+    assert "select: timeout_us must be None or an int of microseconds in -2**62..2**62-1 " \
+        "(the LIB's int), got str '1s'" in \
         str(_fail_module(prog2))
 
 
@@ -188,7 +190,7 @@ def test_negative_sleep() -> None:
     def app() -> Gen:
         yield Sleep(-1)
 
-    assert "Sleep: ns must be a non-negative int of nanoseconds, got int -1" in \
+    assert "Sleep: ns must be a non-negative int of nanoseconds (at most 2**62-1), got int -1" in \
         str(_fail_app(app))
 
 

@@ -15,6 +15,11 @@ invariants against the model:
   drawn from the host's own, loopback, remote, broadcast and martian ones.
 * `messages(case)`: `msg_ok` UDP and ICMP datagrams, to own addresses and others, with ports
   and quotes that often match the host's sockets.
+* `durations_us()`: LIB durations in µs (delay, select timeouts, socket timeouts), from
+  negative (EINVAL) to the largest the LIB takes (`LIB_INT_MAX`), often ones whose deadline
+  reaches or passes `NEVER` (the clock's end, where the model saturates them).
+* `fault_settings(hosts, horizon)`: fault settings with disconnect windows that overlap,
+  touch, nest or never end, and crashes, also inside windows and twice for one host.
 * `outcomes(outcome, rnd)`: every successor of a (possibly branching) rule outcome, or a
   bounded sample (first, last and a few drawn options) of a Branch with many options.
 """
@@ -32,7 +37,7 @@ except ImportError as e:  # pragma: no cover - only without the extra
     raise ImportError("udpsem.testing needs Hypothesis: pip install 'udpsem[testing]'") from e
 
 from udpsem.base.choice import Branch
-from udpsem.base.time import MS, NEVER, S
+from udpsem.base.time import LAST, MS, NEVER, S
 from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import full, own, refs
 from udpsem.hosts.invariants import call_errors
@@ -84,6 +89,7 @@ from udpsem.hosts.values import (
     is_loopback,
     is_martian,
 )
+from udpsem.network.faults import Crash, Faults, Window
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 
 T = TypeVar("T")
@@ -329,6 +335,64 @@ def results() -> st.SearchStrategy[Ret]:
     return st.composite(_draw_ret)()
 
 
+# Durations -----------------------------------------------------------------------------------
+
+# LIB durations in µs worth hitting: EINVAL, zero, one, the heartbeat's 2.5 s, 31.7 years (exact),
+# 5·10^15 (158 years: past NEVER = 2^62 ns from any now), the µs that land exactly on NEVER
+# from now = 904 ns (2^62 = 4611686018427387904), and the largest the LIB takes.
+_DURATIONS_US = (-1, 0, 1, 2_500_000, 10**15, 5 * 10**15, 4_611_686_018_427_387,
+                 C.LIB_INT_MAX)
+
+
+def durations_us() -> st.SearchStrategy[int]:
+    """A LIB duration in µs: an interesting one, a short one (-1 s .. 1000 s), or any up to
+    `LIB_INT_MAX` (the largest a program may pass)."""
+    return st.one_of(st.sampled_from(_DURATIONS_US), st.integers(-10**6, 10**9),
+                     st.integers(0, C.LIB_INT_MAX))
+
+
+_DURATIONS = durations_us()
+
+
+# Faults --------------------------------------------------------------------------------------
+
+@st.composite
+def fault_settings(draw: st.DrawFn, hosts: tuple[str, ...], horizon: int,
+                   crashes: bool = True) -> Faults:
+    """A fault setting for `hosts` over [0, horizon]: up to four disconnect windows per
+    host, which often overlap, touch, nest or never end (the schedule is their union,
+    docs/model.md#faults), and crashes (`crashes`), also inside a window or twice for one
+    host; sometimes loss and duplication."""
+    grid = max(1, horizon // 20)  # window edges on a coarse grid, so that they often meet
+
+    def t() -> int:
+        return draw(st.integers(0, 20)) * grid if _coin(draw) else draw(st.integers(0, horizon))
+
+    windows: list[Window] = []
+    for h in hosts:
+        for _ in range(draw(st.integers(0, 4))):
+            start = t()
+            if draw(st.integers(0, 5)) == 0:
+                windows.append(Window(h, start, None))
+                continue
+            end = start + max(1, t() // 2)
+            windows.append(Window(h, start, end))
+            if _coin(draw):  # one that overlaps, touches or nests in it
+                s2 = _pick(draw, (start, end, (start + end) // 2, max(0, start - grid)))
+                windows.append(Window(h, s2, s2 + max(1, t() // 2)))
+    crash_list: list[Crash] = []
+    if crashes:
+        for h in hosts:
+            for _ in range(draw(st.integers(0, 2)) if draw(st.integers(0, 2)) == 0 else 0):
+                inside = [w for w in windows if w.host == h]
+                at = _pick(draw, inside).start + grid // 2 if inside and _coin(draw) else t()
+                crash_list.append(Crash(h, at))
+    loss = _pick(draw, (0.0, 0.0, 0.1, 0.3))
+    dup = _pick(draw, (0.0, 0.0, 0.2))
+    return Faults(loss=loss, dup=dup, max_copies=3, disconnects=tuple(windows),
+                  crashes=tuple(crash_list))
+
+
 # Hosts ---------------------------------------------------------------------------------------
 
 def _deadline(draw: st.DrawFn, now: int, span: int) -> int:
@@ -339,6 +403,18 @@ def _deadline(draw: st.DrawFn, now: int, span: int) -> int:
     if r == 1:
         return now + span
     return now + draw(st.integers(0, span))
+
+
+def _long_deadline(draw: st.DrawFn, now: int) -> int:
+    """A sharp LIB timer (DELAY2, SELECT2): within 3 s, or saturated at the clock's last
+    instant (a duration that reached past NEVER, `deadline_after`)."""
+    return LAST if draw(st.integers(0, 4)) == 0 else _deadline(draw, now, 3 * S)
+
+
+def _timeout_deadline(draw: st.DrawFn, now: int, timeo: int) -> int:
+    """The deadline of a call blocked with socket timeout `timeo` (ns), saturated as
+    `deadline_after` does."""
+    return min(_deadline(draw, now, timeo), LAST)
 
 
 def _draw_mq_msg(draw: st.DrawFn, locals_: list[IP]) -> IPMsg:
@@ -383,9 +459,9 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
 _POLL_EVENTS = (0, POLLIN, POLLOUT, POLLIN | POLLOUT, POLLERR, POLLNVAL, POLL_ALL, 0xFFFF)
 
 
-# Socket timeouts in ns: none, zero (give up at once), and 20, 40 and 400 ms, whole jiffies
-# for HZ = 100, 250 and 1000 alike (multiples of 20 ms: of 10, 4 and 1 ms).
-_TIMEOS = (None, None, 0, 20_000_000, 40_000_000, 400_000_000)
+# Socket timeouts in ns: none, zero (give up at once), 20, 40 and 400 ms, and 5·10^15 µs (past
+# NEVER), whole jiffies for HZ = 100, 250 and 1000 alike (multiples of 20 ms: of 10, 4, 1 ms).
+_TIMEOS = (None, None, 0, 20_000_000, 40_000_000, 400_000_000, 5 * 10**18)
 
 
 def _quad(s: Sock) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -406,7 +482,7 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
         maxlen = None if _coin(draw) else _pick(draw, (0, 1, 4, 100))
         dl = NEVER
         if s.rcvtimeo and _coin(draw):
-            dl = _deadline(draw, now, s.rcvtimeo)
+            dl = _timeout_deadline(draw, now, s.rcvtimeo)
         return ThreadEntry(tid, RecvFrom2(s.fd, maxlen, _coin(draw)), dl)
     if kind == "sendto":
         s = _pick(draw, bound)
@@ -422,7 +498,7 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
             dest = (_draw_ip(draw, pool), _draw_port(draw))
         dl = NEVER
         if s.sndtimeo and _coin(draw):
-            dl = _deadline(draw, now, s.sndtimeo)
+            dl = _timeout_deadline(draw, now, s.sndtimeo)
         return ThreadEntry(tid, SendTo2(s.fd, dest, draw(_SHORT), q), dl)
     if kind == "select":
         fds = [s.fd for s in socks] + list(consts.console)
@@ -432,19 +508,19 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
         else:
             rs = ws = ()
         xs = tuple(_pick(draw, fds) for _ in range(draw(st.integers(0, 2)))) if fds else ()
-        dl = NEVER if _coin(draw) else _deadline(draw, now, 3 * S)
+        dl = NEVER if _coin(draw) else _long_deadline(draw, now)
         return ThreadEntry(tid, Select2(rs, ws, xs if _coin(draw) else None), dl)
     if kind == "poll":
         # Any fd may be polled: sockets, console, unused, negative.
         cands = [s.fd for s in socks] + list(consts.console) + [-1, 13]
         ents = tuple((_pick(draw, cands), _pick(draw, _POLL_EVENTS))
                      for _ in range(draw(st.integers(0, 3))))
-        dl = NEVER if _coin(draw) else _deadline(draw, now, 3 * S)
+        dl = NEVER if _coin(draw) else _long_deadline(draw, now)
         return ThreadEntry(tid, Poll2(ents), dl)
     if kind == "ret":
         return ThreadEntry(tid, _draw_ret(draw), _deadline(draw, now, timing.dsch))
     if kind == "delay":
-        return ThreadEntry(tid, DELAY2, _deadline(draw, now, 3 * S))
+        return ThreadEntry(tid, DELAY2, _long_deadline(draw, now))
     if kind == "print":
         return ThreadEntry(tid, Print2(_pick(draw, ("", "hello", "KURT down"))),
                            _deadline(draw, now, timing.dsch))
@@ -546,7 +622,7 @@ def _program(*_: Any) -> Generator[Any, Any, None]:
 
 _TEXTS = ("192.168.0.11", "127.0.0.1", "0.0.0.0", "1.2.3", "256.1.1.1", "a.b.c.d", "",
           "01.2.3.4", "255.255.255.255", " 1.2.3.4")
-_INTS = (-1, 0, 1, 65535, 65536, -2**62, 2**62)
+_INTS = (-1, 0, 1, 65535, 65536, C.LIB_INT_MIN, C.LIB_INT_MAX)
 _TIMEOUTS = (None, None, 0, 1, 2_500_000, -1)
 _CALL_KINDS = ("socket", "bind", "bind", "connect", "connect", "disconnect", "getsockname",
                "getpeername", "sendto", "sendto", "sendto", "sendto", "recvfrom", "recvfrom",
@@ -598,6 +674,8 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
             return C.GetSockOpt(fd(), opt)
         if opt in BOOL_OPTS:
             return C.SetSockOpt(fd(), opt, _coin(draw))
+        if opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO) and _coin(draw):
+            return C.SetSockOpt(fd(), opt, draw(_DURATIONS))
         v = _pick(draw, (0, 1, -1, 1500, 1_000_000, 10**9, -(10**9))) if _coin(draw) else \
             draw(st.integers(-(2**31), 2**31))
         return C.SetSockOpt(fd(), opt, v)
@@ -608,7 +686,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
     if kind == "select":
         rs = tuple(fd() for _ in range(draw(st.integers(0, 3))))
         ws = tuple(fd() for _ in range(draw(st.integers(0, 2))))
-        tms = _pick(draw, _TIMEOUTS) if _coin(draw) else draw(st.integers(-10**6, 10**9))
+        tms = _pick(draw, _TIMEOUTS) if _coin(draw) else draw(_DURATIONS)
         xs = tuple(fd() for _ in range(draw(st.integers(0, 2)))) if _coin(draw) else None
         return C.Select(rs, ws, tms, xs)
     if kind == "poll":
@@ -617,7 +695,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
                           st.integers(-(2**15), 2**16)))
                      for _ in range(draw(st.integers(0, 3))))
         return C.Poll(ents, _pick(draw, (-1, 0, 1, 50, -7)) if _coin(draw) else draw(
-            st.integers(-10**4, 10**4)))
+            st.one_of(st.integers(-10**4, 10**4), _DURATIONS)))
     if kind == "port_of_int":
         return C.PortOfInt(_pick(draw, _INTS) if _coin(draw) else draw(
             st.integers(-70000, 70000)))
@@ -629,8 +707,7 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
     if kind == "create":
         return C.Create(_program, ())
     if kind == "delay":
-        return C.Delay(_pick(draw, (-1, 0, 1)) if _coin(draw) else draw(
-            st.integers(-10**6, 10**9)))
+        return C.Delay(_pick(draw, (-1, 0, 1)) if _coin(draw) else draw(_DURATIONS))
     if kind == "print_endline_flush":
         return C.PrintEndlineFlush(_pick(draw, ("", "hi", "KURT is down")))
     if kind == "exit":
@@ -730,6 +807,8 @@ __all__ = [
     "REMOTE_IPS",
     "HostCase",
     "calls",
+    "durations_us",
+    "fault_settings",
     "first_outcome",
     "host_cases",
     "host_consts",

@@ -20,11 +20,26 @@ MS: Final = 1_000_000
 S: Final = 1_000_000_000
 NEVER: Final = 1 << 62
 """The infinite timer `∞`. About 146 years of nanoseconds: beyond any horizon we run."""
+LAST: Final = NEVER - 1
+"""The last instant of the model's clock: every horizon is at most this (NEVER itself is
+`∞`, not an instant), and every finite deadline is at most this (`deadline_after`)."""
 
 
 def us_to_ns(us: int) -> int:
     """LIB durations are microseconds; the model clock is nanoseconds."""
     return us * US
+
+
+def deadline_after(now: int, ns: int) -> int:
+    """The finite deadline `ns` after `now`, for a LIB duration however long (delay, a select
+    timeout, SO_RCVTIMEO/SO_SNDTIMEO, an application's sleep): `now + ns`, or `LAST` if that
+    is later. `∞` is not a number a duration can reach (docs/model.md#timers): an integer
+    `NEVER` would otherwise turn a 160-year delay into a sleep that never ends and a select
+    timeout into "no timeout". Linux saturates the same way (its hrtimers end at
+    KTIME_MAX: `nanosleep` of 2^40 s reports KTIME_MAX - now as the time left, experiment on
+    6.18). A run stops at its horizon (at most `LAST`) before anything due then happens, so
+    no run can tell a deadline set to `LAST` from the exact one."""
+    return min(now + ns, LAST)
 
 
 def remaining(deadline: int, now: int) -> int:

@@ -20,6 +20,11 @@ The network-level conjuncts are named here:
 * **M1** every message in transit is `msg_ok` and its timer is in `[0, dpropmax]`.
 * **G2** every snippet, store answer and application timer is `≥ 0`; a computing snippet's
   is at most `dthread`, a waiting one's is `∞`, a store answer's at most `dstore`.
+* **E1** every scheduled environment event will apply when it is due
+  (docs/model.md#faults): it names a machine of the world that is alive, is not in
+  the past, and a machine's pending disconnects and reconnects alternate, starting with
+  the one its connection state admits (a disconnect if connected); a crash is a machine's
+  last pending event. So no event fires as a step that changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from udpsem.hosts.state import Run, Zombie
 from udpsem.network.messages import msg_ok
 from udpsem.state.world import Machine, Setup, World
 
-NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2")
+NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2", "E1")
 
 
 def network_violations(setup: Setup, w: World,
@@ -72,6 +77,35 @@ def network_violations(setup: Setup, w: World,
         if not 0 <= d <= setup.timing.dpropmax:
             out.append(Violation("M1", f"message {k} in transit has timer {d} ns, not in "
                                        f"[0, dpropmax = {setup.timing.dpropmax}]"))
+    out.extend(_schedule(w))
+    return out
+
+
+def _schedule(w: World) -> list[Violation]:
+    """E1: every pending scheduled event applies when it is due."""
+    out: list[Violation] = []
+    machines = {m.name: m for m in w.machines}
+    conn = {name: m.conn for name, m in machines.items()}
+    crashed: set[str] = set()
+    for ev in w.schedule:
+        m = machines.get(ev.host)
+        what = f"scheduled {ev.kind} at {ev.at} ns"
+        if m is None:
+            out.append(Violation("E1", f"{what} names no machine of the world", ev.host))
+        elif m.host is None or ev.host in crashed:
+            out.append(Violation("E1", f"{what}: the machine has crashed by then", ev.host))
+        elif ev.at < w.now:
+            out.append(Violation("E1", f"{what} is in the past (now {w.now} ns)", ev.host))
+        elif ev.kind == "crash":
+            crashed.add(ev.host)
+        elif ev.kind in ("disconnect", "reconnect"):
+            if conn[ev.host] != (ev.kind == "disconnect"):
+                state = "connected" if conn[ev.host] else "disconnected"
+                out.append(Violation("E1", f"{what} cannot apply: the machine is {state} "
+                                           "by then", ev.host))
+            conn[ev.host] = not conn[ev.host]
+        else:
+            out.append(Violation("E1", f"{what}: unknown event kind", ev.host))
     return out
 
 

@@ -397,20 +397,24 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     return out
 
 
-def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate:
-    sched = tuple(e for e in w.schedule if e is not ev)
+def _event_candidate(setup: Setup, w: World, ev: Event) -> Candidate | None:
+    """The scheduled event `ev`, due now, as an urgent candidate; None if it cannot apply
+    (docs/model.md#faults: host_disconnect only for a connected living host,
+    host_reconnect only for a disconnected living one, host_crash only for a living one).
+    `programs.world.fault_events` schedules only events that apply (network_ok E1), so None
+    means a broken world; the event then stops time, which no_time_stop reports."""
     m = w.machine(ev.host)
-    now = w.now
-    if m.host is None:
-        m2 = m
-    elif ev.kind == "disconnect":
-        m2 = host_disconnect(m) or m
+    if ev.kind == "disconnect":
+        m2 = host_disconnect(m)
     elif ev.kind == "reconnect":
-        m2 = host_reconnect(m) or m
+        m2 = host_reconnect(m)
     else:
-        m2 = host_crash(m)
+        m2 = host_crash(m) if m.host is not None else None
+    if m2 is None:
+        return None
+    sched = tuple(e for e in w.schedule if e is not ev)
     rname = f"host_{ev.kind}"
-    w2 = World(now, put_machine(w, m2), w.net, sched, w.drops, w.seq)
+    w2 = World(w.now, put_machine(w, m2), w.net, sched, w.drops, w.seq)
     if ev.kind == "crash":
         for s in m.snippets:
             setup.runtime.discard(s.code)
@@ -499,7 +503,9 @@ def enabled(setup: Setup, w: World) -> Candidates:
     for ev in w.schedule:  # sorted by time
         if ev.at > now:
             break
-        tail.append(_event_candidate(setup, w, ev))
+        c = _event_candidate(setup, w, ev)
+        if c is not None:
+            tail.append(c)
     if not urgent and not any(c.urgent for c in tail):
         if w.net and w.net[0].deadline < least:
             least = w.net[0].deadline

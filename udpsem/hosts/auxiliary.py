@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from udpsem.base.choice import Branch
-from udpsem.base.time import NEVER
+from udpsem.base.time import NEVER, deadline_after
 from udpsem.hosts.state import (
     Host,
     HostConsts,
@@ -549,5 +549,6 @@ def jiffies_ns(consts: HostConsts, us: int) -> int | None:
 
 
 def timeout_deadline(now: int, timeo: int | None) -> int:
-    """The deadline of a blocked call with this socket timeout (NEVER without one)."""
-    return NEVER if timeo is None else now + timeo
+    """The deadline of a blocked call with this socket timeout (NEVER without one); a finite
+    timeout however long stays finite (`deadline_after`)."""
+    return NEVER if timeo is None else deadline_after(now, timeo)

@@ -157,6 +157,14 @@ class Create(Call):
     name: ClassVar[str] = "create"
 
 
+LIB_INT_MIN: int = -(1 << 62)
+LIB_INT_MAX: int = (1 << 62) - 1
+"""The LIB's int, as in the paper's OCaml LIB (63 bits): the range of every int argument
+(durations, socket-option values, `port_of_int`'s n). So the longest `delay` or `select`
+timeout is LIB_INT_MAX µs (about 146,000 years); every trace can record it (traces hold
+signed 64-bit ints)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delay(Call):
     us: int
@@ -320,7 +328,9 @@ def create(program: Any, arg: Any = ()) -> Create:
 
 
 def delay(us: int) -> Delay:
-    """`yield delay(us)`: sleep `us` MICROseconds (an int). Result: None.
+    """`yield delay(us)`: sleep `us` MICROseconds (an int, at most LIB_INT_MAX). Result:
+    None. A delay however long is finite and ends (at the clock's last instant if it would
+    end later).
 
     Errors: EINVAL for a negative duration."""
     return Delay(us)

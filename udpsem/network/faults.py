@@ -64,6 +64,22 @@ class Faults:
         return tuple(opts)
 
 
+def union_windows(windows: tuple[Window, ...]) -> tuple[Window, ...]:
+    """The disconnect windows as their union, per host: windows of one host that overlap or
+    touch become one (docs/model.md#faults: the host is down while any of its windows
+    is open), so the scheduled disconnects and reconnects of a host alternate and each one
+    applies. Sorted by host, then start; an open end (None) absorbs every later window."""
+    out: list[Window] = []
+    for w in sorted(windows, key=lambda w: (w.host, w.start)):
+        last = out[-1] if out and out[-1].host == w.host else None
+        if last is not None and (last.end is None or w.start <= last.end):
+            end = None if last.end is None or w.end is None else max(last.end, w.end)
+            out[-1] = Window(w.host, last.start, end)
+        else:
+            out.append(w)
+    return tuple(out)
+
+
 PRESETS = ("paper",)
 
 

@@ -5,7 +5,8 @@ the host's rules. So before the runtime hands a request on, it checks it here: t
 request at all (a LIB call or store operation in a module thread; `ModCall` or `Sleep` in an
 application), that every LIB argument has its type and range (ports `1..65535` or None, IPs
 as IP values from `ip()`, payloads `bytes`, durations ints of µs (a negative one is the
-model's EINVAL, rules delay_2 and select_5), fds as fds), and
+model's EINVAL, rules delay_2 and select_5), fds as fds, every int in the LIB's range
+`-2**62..2**62-1`), and
 that every value is data (`udpsem.programs.data`). A failed check is thrown into the thread
 at its `yield` as `ProgramError`, so an uncaught one escapes with a traceback pointing at the
 user's line (and `udpsem run` stops there; exploration reports `no_escape`).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from udpsem.hosts.calls import Call
+from udpsem.hosts.calls import LIB_INT_MAX, LIB_INT_MIN, Call
 from udpsem.hosts.values import SockOpt
 from udpsem.programs.data import ALLOWED, article, not_data
 from udpsem.state.components import ModCall, Sleep, StoreGet, StoreNew, StoreSet
@@ -45,8 +46,16 @@ def _int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _lib_int(x: Any) -> bool:
+    """An int in the LIB's range (the paper's OCaml int, `hosts.calls.LIB_INT_MAX`)."""
+    return _int(x) and LIB_INT_MIN <= x <= LIB_INT_MAX
+
+
+RANGE = "in -2**62..2**62-1 (the LIB's int)"
+
+
 def _fd(x: Any) -> str | None:
-    if _int(x) and x >= 0:
+    if _lib_int(x) and x >= 0:
         return None
     return f"must be an fd (the value a `yield socket()` gave), got {_show(x)}"
 
@@ -73,10 +82,10 @@ def _port(x: Any, optional: bool) -> str | None:
 def _duration(x: Any, optional: bool, unit: str) -> str | None:
     if x is None and optional:
         return None
-    if _int(x) and x >= 0:
+    if _lib_int(x) and x >= 0:
         return None
     none = "None or " if optional else ""
-    return f"must be {none}a non-negative int of {unit}, got {_show(x)}"
+    return f"must be {none}a non-negative int of {unit} (at most 2**62-1), got {_show(x)}"
 
 
 def _typed(x: Any, tp: type | tuple[type, ...], what: str) -> str | None:
@@ -115,20 +124,25 @@ def _field(name: str, annotation: str, x: Any) -> str | None:
         return _typed(x, bytes, "bytes (encode a str first)")
     if name in ("nonblock", "value", "peek") and "bool" in str(annotation):
         if "int" in str(annotation):  # e.g. setsockopt's value: a bool or an int option
-            return _typed(x, int, "a bool or an int") if not isinstance(x, bool) else None
+            if isinstance(x, bool) or _lib_int(x):
+                return None
+            return f"must be a bool or an int {RANGE}, got {_show(x)}"
         return _typed(x, bool, "a bool")
-    if name == "us" or name == "timeout_us":
-        # any int: a negative one is the model's EINVAL (delay_2, select_5), not a misuse
-        if (x is None and optional) or _int(x):
+    if name in ("us", "timeout_us", "timeout_ms"):
+        # any int in the LIB's range: a negative one is the model's EINVAL (delay_2,
+        # select_5) or poll's "for ever", not a misuse; however long, the model keeps it
+        # finite (deadline_after)
+        if (x is None and optional) or _lib_int(x):
             return None
         none = "None or " if optional else ""
-        return f"must be {none}an int of microseconds, got {_show(x)}"
+        unit = "milliseconds" if name == "timeout_ms" else "microseconds"
+        return f"must be {none}an int of {unit} {RANGE}, got {_show(x)}"
     if name == "opt":
         return _typed(x, SockOpt, "a SockOpt")
     if name == "text":
         return _typed(x, str, "a str")
     if name == "n":
-        return _typed(x, int, "an int")
+        return None if _lib_int(x) else f"must be an int {RANGE}, got {_show(x)}"
     if name == "program":
         return None if callable(x) else f"must be a generator function, got {_show(x)}"
     bad = not_data(x)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from udpsem.base.registry import rule
-from udpsem.base.time import NEVER
+from udpsem.base.time import NEVER, deadline_after
 from udpsem.hosts.calls import Create
 from udpsem.hosts.values import Ok
 from udpsem.state.components import (
@@ -131,7 +131,8 @@ def thread_return_1(setup: Setup, now: int, m: Machine, s: Snippet) -> Machine |
     answer = Ok(s.request.value) if isinstance(s.request, Return) else s.request
     code, req = setup.runtime.advance(app.code, answer)
     setup.runtime.discard(s.code)
-    dl = now + req.ns if isinstance(req, Sleep) else (now if isinstance(req, ModCall) else NEVER)
+    dl = deadline_after(now, req.ns) if isinstance(req, Sleep) else (
+        now if isinstance(req, ModCall) else NEVER)
     apps = tuple(App(a.tid, code, req, dl) if a.tid == s.tid else a for a in m.apps)
     return m.with_parts(snippets=drop_snippet(m, s.tid), apps=apps)
 
@@ -344,7 +345,8 @@ def app_wake(setup: Setup, now: int, m: Machine, app: App) -> Machine | None:
     if not isinstance(app.request, Sleep) or app.deadline != now:
         return None
     code, req = setup.runtime.advance(app.code, Ok(None))
-    dl = now + req.ns if isinstance(req, Sleep) else (now if isinstance(req, ModCall) else NEVER)
+    dl = deadline_after(now, req.ns) if isinstance(req, Sleep) else (
+        now if isinstance(req, ModCall) else NEVER)
     apps = tuple(App(a.tid, code, req, dl) if a.tid == app.tid else a for a in m.apps)
     return m.with_parts(apps=apps)
 

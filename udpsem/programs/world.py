@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from udpsem.base.time import NEVER
+from udpsem.base.time import LAST, NEVER, deadline_after
 from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
 from udpsem.hosts.values import ip
-from udpsem.network.faults import Faults
+from udpsem.network.faults import Faults, union_windows
 from udpsem.programs.runtime import APPLICATION, Registered
 from udpsem.state.components import App, ModCall, Sleep
 from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
@@ -57,9 +57,18 @@ def fault_events(faults: Faults, names: Sequence[str]) -> tuple[Event, ...]:
     for c in faults.crashes:
         if c.host not in names:
             raise ValueError(f"--crash names unknown host {c.host!r} (hosts: {known})")
-    events = [Event(w.start, "disconnect", w.host) for w in faults.disconnects]
-    events += [Event(w.end, "reconnect", w.host) for w in faults.disconnects if w.end is not None]
-    events += [Event(c.at, "crash", c.host) for c in faults.crashes]
+    # Only events that will apply are scheduled (docs/model.md#faults): overlapping
+    # windows of a host are one window (their union), a host crashes at most once (at its
+    # earliest crash), and nothing of a host is scheduled from its crash on (a crashed host
+    # never returns; at the crash's instant the crash comes first, see `initial_world`).
+    crash_at: dict[str, int] = {}
+    for c in faults.crashes:
+        crash_at[c.host] = min(c.at, crash_at.get(c.host, c.at))
+    windows = union_windows(faults.disconnects)
+    events = [Event(w.start, "disconnect", w.host) for w in windows]
+    events += [Event(w.end, "reconnect", w.host) for w in windows if w.end is not None]
+    events = [e for e in events if e.at < crash_at.get(e.host, e.at + 1)]
+    events += [Event(at, "crash", host) for host, at in sorted(crash_at.items())]
     return tuple(events)
 
 
@@ -77,7 +86,7 @@ def build_world(hosts: Sequence[HostSpec], faults: Faults, runtime: Any, *,
             code, req = runtime.start(spec.app, spec.arg, (spec.name, 0, "app", APPLICATION))
             deadline = spec.start if isinstance(req, ModCall) else NEVER
             if isinstance(req, Sleep):
-                deadline = spec.start + req.ns
+                deadline = deadline_after(spec.start, req.ns)
             apps = (App(0, code, req, deadline),)
         machines.append(Machine(spec.name, True, initial_host(ifds, (0,)), apps=apps))
     ms = tuple(machines)
@@ -116,8 +125,10 @@ class WorldSpec:
     def __post_init__(self) -> None:
         if not self.hosts:
             raise ValueError("a world needs at least one host")
-        if not isinstance(self.horizon, int) or self.horizon <= 0:
-            raise ValueError(f"horizon must be a positive int of ns, got {self.horizon!r}")
+        if not isinstance(self.horizon, int) or isinstance(self.horizon, bool) \
+                or not 0 < self.horizon <= LAST:
+            raise ValueError(f"horizon must be a positive int of ns, at most {LAST} (the "
+                             f"model's last instant, about 146 years), got {self.horizon!r}")
         for k, h in enumerate(self.hosts):
             if not isinstance(h, HostSpec):
                 raise TypeError(f"hosts[{k}] is a {type(h).__name__}, not a HostSpec")

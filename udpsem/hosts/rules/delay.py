@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from udpsem.base.registry import rule
-from udpsem.base.time import us_to_ns
+from udpsem.base.time import deadline_after, us_to_ns
 from udpsem.hosts.auxiliary import ret, set_thread
 from udpsem.hosts.calls import Delay
 from udpsem.hosts.state import DELAY2, Delay2, Host, HostStep, RuleCtx
@@ -43,7 +43,9 @@ def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
     Common cases: the heartbeat sender pausing between beats.
 
     Model details: the deadline is now + n µs; `delay(0)` wakes at once (delay_3 is enabled
-    immediately, without time passing).
+    immediately, without time passing). A delay however long stays finite and ends: a
+    deadline beyond the clock's last instant is that instant (`deadline_after`), as Linux's
+    nanosleep saturates at KTIME_MAX.
 
     Formal:
         premises: ts(tid) = RUN; n ≥ 0
@@ -53,7 +55,7 @@ def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
     """
     if call.us < 0:
         return None
-    return set_thread(h, tid, DELAY2, ctx.now + us_to_ns(call.us))
+    return set_thread(h, tid, DELAY2, deadline_after(ctx.now, us_to_ns(call.us)))
 
 
 @rule("delay_3", category="slowsucceed", trigger="thread", states=(Delay2,),

@@ -4,7 +4,7 @@ project). Registered in Linux's order: 2, then 1."""
 from __future__ import annotations
 
 from udpsem.base.registry import rule
-from udpsem.base.time import MS, NEVER
+from udpsem.base.time import MS, NEVER, deadline_after
 from udpsem.hosts.auxiliary import any_sock, ret, revents, set_thread
 from udpsem.hosts.calls import Poll
 from udpsem.hosts.state import Host, HostStep, Poll2, RuleCtx
@@ -68,7 +68,8 @@ def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — the timeout is in milliseconds; 0
     looks once; any negative timeout (not only -1) waits for ever. As select_1, the call
     enters the blocked state even when something is ready (poll_3 is urgent). The timer is
-    sharp. Entries of negative fds are skipped, and an fd that is not open is not an error:
+    sharp, and finite however long (`deadline_after`: past the clock's last instant it is
+    that instant; Linux's own int of ms reaches only 24.8 days). Entries of negative fds are skipped, and an fd that is not open is not an error:
     it answers POLLNVAL (poll_3 then answers at once). Poll has no autobind and reads
     nothing from the sockets.
 
@@ -81,7 +82,7 @@ def poll_1(ctx: RuleCtx, h: Host, tid: TID, call: Poll) -> Host | None:
     """
     if len(call.fds) > ctx.consts.open_max:
         return None
-    deadline = NEVER if call.timeout_ms < 0 else ctx.now + call.timeout_ms * MS
+    deadline = NEVER if call.timeout_ms < 0 else deadline_after(ctx.now, call.timeout_ms * MS)
     # events is a C short: only its 16 bits reach the kernel, and unknown bits are ignored
     fds = tuple((fd, ev & 0xFFFF) for fd, ev in call.fds)
     return set_thread(h, tid, Poll2(fds), deadline)

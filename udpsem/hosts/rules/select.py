@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from udpsem.base.registry import rule
-from udpsem.base.time import NEVER, us_to_ns
+from udpsem.base.time import NEVER, deadline_after, us_to_ns
 from udpsem.hosts.auxiliary import exceptional, readable, ret, set_thread, sock, writable
 from udpsem.hosts.calls import Select
 from udpsem.hosts.state import Host, HostStep, RuleCtx, Select2
@@ -91,6 +91,9 @@ def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
     Model details: exactly as the paper, even when an fd is already ready or the timeout is
     0 (select_3 is urgent, so the thread is answered without time passing). The timer is
     sharp: the deadline is now plus the timeout in µs, or NEVER when there is no timeout.
+    A timeout however long stays finite (never "no timeout"): a deadline beyond the clock's
+    last instant is that instant (`deadline_after`; Linux likewise keeps a huge timeout
+    finite: a select of 2^62 s is interrupted with 2^62 s less the time waited left).
 
     Formal:
         premises: ts(tid) = RUN; every fd ∈ rs @ ws is in CONSOLE or sock(h, fd) ≠ None; tms = None
@@ -105,7 +108,7 @@ def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
         return None
     if not _fds_ok(ctx, h, _all_fds(call)):
         return None
-    deadline = NEVER if tms is None else ctx.now + us_to_ns(tms)
+    deadline = NEVER if tms is None else deadline_after(ctx.now, us_to_ns(tms))
     return set_thread(h, tid, Select2(call.reads, call.writes, call.excepts), deadline)
 
 

@@ -52,7 +52,8 @@ def main() -> None:
     script = HERE / a.script
     if not script.is_file():
         sys.exit(f"no benchmark {a.script!r} in {HERE}")
-    builds = {"pure": a.pure, "compiled": a.compiled}
+    # absolute, not resolved: a venv's python is a symlink that must stay one
+    builds = {"pure": os.path.abspath(a.pure), "compiled": os.path.abspath(a.compiled)}
     for name, python in builds.items():
         got = _which(python)
         print(f"build: {name} = {python} imports the {got} build")

@@ -342,6 +342,7 @@ def test_sendto_17_delivers_before_returning() -> None:
 # IP_RECVERR and the error queue ---------------------------------------------------------------------
 
 def test_ip_recverr_errors_reach_unconnected_sockets_and_queue() -> None:
+    from udpsem.hosts.state import ErrEntry
     from udpsem.network.messages import ICMP, IcmpKind
 
     s = Sock(3, None, 5000, f=Flags(recverr=True))
@@ -349,7 +350,10 @@ def test_ip_recverr_errors_reach_unconnected_sockets_and_queue() -> None:
     name, st = recv(ctx(), host(socks=[s]), icmp)
     assert name == "delivery_in_icmp_1"
     assert st.host.s[0].es == Errno.ECONNREFUSED
-    assert st.host.s[0].eq == ((Errno.ECONNREFUSED, KURT, 7),)
+    # the entry: the error, the failed datagram's destination, its quoted payload (none: this
+    # ICMP quotes addresses only), the ICMP's sender, its kind
+    assert st.host.s[0].eq == (ErrEntry(Errno.ECONNREFUSED, KURT, 7, b"", KURT,
+                                        IcmpKind.PORT_UNREACH),)
     host_unreach = IPMsg(KURT, ALAN, ICMP(IcmpKind.HOST_UNREACH, ALAN, 5000, KURT, 8))
     _, st2 = recv(ctx(), st.host, host_unreach)
     assert st2.host.s[0].es == Errno.EHOSTUNREACH and len(st2.host.s[0].eq) == 2

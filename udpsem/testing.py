@@ -39,7 +39,7 @@ except ImportError as e:  # pragma: no cover - only without the extra
 from udpsem.base.choice import Branch
 from udpsem.base.time import LAST, MS, NEVER, S
 from udpsem.hosts import calls as C
-from udpsem.hosts.auxiliary import full, own, refs
+from udpsem.hosts.auxiliary import freebindable, full, own, refs
 from udpsem.hosts.invariants import call_errors
 from udpsem.hosts.state import (
     DELAY2,
@@ -51,6 +51,7 @@ from udpsem.hosts.state import (
     SOCK_MIN_RCVBUF,
     SOCK_MIN_SNDBUF,
     ZOMBIE,
+    ErrEntry,
     Flags,
     Host,
     HostConsts,
@@ -181,7 +182,8 @@ def host_consts(draw: st.DrawFn, arch: Arch | None = None) -> HostConsts:
         oq_cap=oq_cap, allow_badmem=_coin(draw), allow_intr=_coin(draw),
         icmp_gen=_pick(draw, _GENS), linux_error_order=_coin(draw),
         rmem_default=_pick(draw, _RMEMS), hz=_pick(draw, (250, 250, 100, 1000)),
-        loopback_sync=_coin(draw), wmem_default=_pick(draw, (None, LINUX_WMEM_DEFAULT)))
+        loopback_sync=_coin(draw), wmem_default=_pick(draw, (None, LINUX_WMEM_DEFAULT)),
+        icmp_quote=_coin(draw))
 
 
 @st.composite
@@ -299,10 +301,19 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
             return (None, None, b"") if _coin(draw) else (None, None, b"", False)
         if r == 1:
             if _coin(draw):
-                return (draw(_IP32), po(), _pick(draw, (Errno.ECONNREFUSED,
-                                                          Errno.EHOSTUNREACH)))
+                e = _pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
+                if _coin(draw):  # with a buffer: payload, MSG_TRUNC, extended error
+                    ee = (e, 2, 3, _pick(draw, (1, 3)), 0, 0, _pick(draw, (None, LOCALHOST)))
+                    return (draw(_IP32), po(), draw(_SHORT), _coin(draw), ee)
+                return (draw(_IP32), po(), e)
             return (draw(_IP32), po(), draw(_SHORT), _coin(draw))
+        if r == 2 and _coin(draw):
+            return draw(_SHORT)  # recv / read: the data alone
+        if r == 2 and _coin(draw):  # with the SO_RXQ_OVFL drop count
+            return (draw(_IP32), po(), draw(_SHORT), _coin(draw), _pick(draw, (0, 3)))
         return (draw(_IP32), po(), draw(_SHORT))
+    if call == "read":
+        return b""
     if call == "geterr":
         return _pick(draw, (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH))
     if call == "getsockopt":
@@ -312,7 +323,7 @@ def _ok_value(draw: st.DrawFn, call: str) -> Any:
     if call == "select":
         return (fdl(), fdl(), fdl()) if _coin(draw) else (fdl(), fdl())
     if call == "poll":
-        return tuple(_pick(draw, _POLL_EVENTS) for _ in range(draw(st.integers(0, 3))))
+        return tuple(_pick(draw, _POLL_REVENTS) for _ in range(draw(st.integers(0, 3))))
     if call == "port_of_int":
         return draw(_ANY_PORT)
     if call == "ip_of_string":
@@ -427,7 +438,7 @@ def _draw_mq_msg(draw: st.DrawFn, locals_: list[IP]) -> IPMsg:
 
 
 def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
-                 eph: tuple[Port, ...]) -> Sock:
+                 eph: tuple[Port, ...], ifds: tuple[Interface, ...] = ()) -> Sock:
     is1 = _maybe(draw, lambda: _pick(draw, locals_))
     ps1 = _maybe(draw, lambda: _draw_port(draw, eph))
     is2 = ps2 = None
@@ -445,18 +456,36 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
         # The Linux state of issue 12: shutdown flags, SO_BROADCAST, timeouts, SO_RCVBUF.
         s = replace(s, shut=(_coin(draw), _coin(draw)),
                     f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw),
-                              select_err_queue=_coin(draw)),
-                    eq=tuple((_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)),
-                              _draw_ip(draw, pool), _draw_port_opt(draw))
+                              select_err_queue=_coin(draw), reuseport=_coin(draw),
+                              freebind=_coin(draw)),
+                    eq=tuple(ErrEntry(_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)),
+                                      _draw_ip(draw, pool), _draw_port_opt(draw),
+                                      _pick(draw, (b"", b"abc", b"q" * 520)),
+                                      _pick(draw, (None, *locals_[:1], *REMOTE_IPS[:1])),
+                                      _pick(draw, tuple(IcmpKind)))
                              for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
                     rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)),
                     sndbuf=_pick(draw, (None, SOCK_MIN_SNDBUF, LINUX_RMEM_DEFAULT)))
+        if _coin(draw):
+            # SO_RXQ_OVFL state: a drop count and the stamps of the queued datagrams
+            drops = _pick(draw, (0, 1, 3))
+            s = replace(s, f=replace(s.f, rxq_ovfl=_coin(draw)), drops=drops)
+            stamps = tuple(draw(st.integers(0, drops)) for _ in s.mq)
+            if any(stamps):
+                s = replace(s, mqd=stamps)
+        if s.f.freebind and s.ps1 is not None and _coin(draw):
+            # bound with IP_FREEBIND to an address the host lacks (bind_7): never connected
+            away = [a for a in pool if freebindable(Host(ifds), a)]
+            if away:
+                s = replace(s, is1=_pick(draw, away), is2=None, ps2=None)
     return s
 
 
 # poll event masks: none, single bits, the usual combinations, everything.
 _POLL_EVENTS = (0, POLLIN, POLLOUT, POLLIN | POLLOUT, POLLERR, POLLNVAL, POLL_ALL, 0xFFFF)
+# What poll can answer for an entry: masks of the POLL* bits only (not 0xFFFF).
+_POLL_REVENTS = _POLL_EVENTS[:-1]
 
 
 # Socket timeouts in ns: none, zero (give up at once), 20, 40 and 400 ms, and 5·10^15 µs (past
@@ -483,9 +512,17 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
         dl = NEVER
         if s.rcvtimeo and _coin(draw):
             dl = _timeout_deadline(draw, now, s.rcvtimeo)
-        return ThreadEntry(tid, RecvFrom2(s.fd, maxlen, _coin(draw)), dl)
+        via = "recvfrom" if maxlen is None or _coin(draw) else _pick(draw, ("recv", "read"))
+        return ThreadEntry(tid, RecvFrom2(s.fd, maxlen, _coin(draw), via,
+                                          via == "recvfrom" and _coin(draw)), dl)
     if kind == "sendto":
-        s = _pick(draw, bound)
+        # a socket bound to an address the host lacks (IP_FREEBIND) has no route: it never
+        # blocks in sendto
+        routable = [s for s in bound
+                    if s.is1 is None or s.is1 in locals_ or is_loopback(s.is1)]
+        if not routable:
+            return ThreadEntry(tid, RUN, NEVER)
+        s = _pick(draw, routable)
         q = _quad(s)
         if _coin(draw):
             # The quad when it blocked may differ from the socket's now (connect/disconnect
@@ -527,6 +564,11 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
     return ThreadEntry(tid, RUN, NEVER)
 
 
+def _quote(draw: st.DrawFn) -> bytes:
+    """What an ICMP error quotes of the payload: nothing (the paper), or up to 520 bytes."""
+    return _pick(draw, (b"", b"", b"req-1", b"z" * 520))  # type: ignore[no-any-return]
+
+
 def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
                  socks: list[Sock]) -> IPMsg:
     """A datagram as out-queues hold them (Q1): msg_ok with a local source; often local
@@ -540,7 +582,7 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
             assert i1 is not None and i2 is not None
-            return IPMsg(src, i1, ICMP(kind, i1, p1, i2, p2))
+            return IPMsg(src, i1, ICMP(kind, i1, p1, i2, p2, _quote(draw)))
         body: UDP | ICMP = ICMP(kind, dst, _draw_port_opt(draw, ports_), src,
                                 _draw_port_opt(draw, ports_))
     else:
@@ -577,7 +619,7 @@ def host_cases(draw: st.DrawFn, consts: st.SearchStrategy[HostConsts] | None = N
             fds.append(fd)
     lo, hi = k.eph_range
     eph = (lo, hi, lo + 1) if hi > lo else (lo,)
-    socks = [_draw_socket(draw, fd, pool, locals_, eph) for fd in fds]
+    socks = [_draw_socket(draw, fd, pool, locals_, eph, ifds) for fd in fds]
 
     # Threads.
     tids = sorted({draw(st.integers(0, 9)) for _ in range(draw(st.integers(1, 5)))})
@@ -661,13 +703,23 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
     if kind == "connect":
         return C.Connect(fd(), ipv(), _draw_port_opt(draw, sock_ports))
     if kind == "sendto":
+        if draw(st.integers(0, 4)) == 0:
+            alias: C.Call = _pick(draw, (C.send(fd(), _draw_payload(draw), _coin(draw)),
+                                         C.write(fd(), _draw_payload(draw))))
+            return alias
         return C.SendTo(fd(), _maybe(draw, lambda: (ipv(), _draw_port(draw, sock_ports))),
                         _draw_payload(draw), _coin(draw))
     if kind == "recvfrom":
         if _coin(draw):
             return C.RecvFrom(fd(), _coin(draw))
-        return C.RecvFrom(fd(), _coin(draw), _pick(draw, (None, -1, 0, 1, 3, 100, 70000)),
-                          _coin(draw), draw(st.integers(0, 3)) == 0)
+        if draw(st.integers(0, 3)) == 0:
+            # recv / read (read of 0 bytes is its own call, read_1)
+            n = _pick(draw, (0, 1, 3, 100))
+            reader: C.Call = _pick(draw, (C.recv(fd(), n, _coin(draw), _coin(draw)),
+                                          C.read(fd(), n)))
+            return reader
+        return C.recvfrom(fd(), _coin(draw), _pick(draw, (None, -1, 0, 1, 3, 100, 70000)),
+                          _coin(draw), draw(st.integers(0, 3)) == 0, _coin(draw))
     if kind in ("getsockopt", "setsockopt"):
         opt = _pick(draw, _OPTS)
         if kind == "getsockopt":
@@ -745,7 +797,7 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
             d = dst() if deliverable or _coin(draw) else i1
-            return IPMsg(i2 if _coin(draw) else src(), d, ICMP(kind, i1, p1, i2, p2))
+            return IPMsg(i2 if _coin(draw) else src(), d, ICMP(kind, i1, p1, i2, p2, _quote(draw)))
         return IPMsg(src(), dst(), ICMP(kind, src(), _draw_port_opt(draw, sock_ports), src(),
                                         _draw_port_opt(draw, sock_ports)))
     return IPMsg(src(), dst(), UDP(_draw_port_opt(draw, sock_ports),

@@ -48,6 +48,7 @@ from udpsem.hosts.values import (
     Result,
     in_prefix,
     is_loopback,
+    is_martian,
 )
 from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 
@@ -231,14 +232,17 @@ def with_autobind(consts: HostConsts, ps: Port | None, socks: Sequence[Sock],
 
 
 def conflict(h: Host, s: Sock, i: IP | None, p: Port) -> bool:
-    """`conflict(h, s, i, p)`: another socket holds p, not both reuseaddr, addresses overlap."""
+    """`conflict(h, s, i, p)`: another socket holds p, not both reuseaddr, addresses overlap.
+    With SO_REUSEPORT (as the flags are now), the first such holder in list order (the most
+    recently bound) decides: if it and `s` both have it, there is no conflict, whatever older
+    holders have, as Linux's udp_lib_lport_inuse answers [L: Linux 6.18, experiment]."""
     for o in h.s:
         if o.fd == s.fd or o.ps1 != p:
             continue
         if s.f.reuseaddr and o.f.reuseaddr:
             continue
         if i is None or o.is1 is None or o.is1 == i:
-            return True
+            return not (s.f.reuseport and o.f.reuseport)
     return False
 
 
@@ -447,11 +451,20 @@ def lookup_all(h: Host, quad: tuple[IP, Port | None, IP, Port | None]) -> list[S
 
 def lookup(h: Host, consts: HostConsts,
            quad: tuple[IP, Port | None, IP, Port | None]) -> list[Sock]:
-    """`lookup`: the candidate receivers. Linux/windows: the first best; freebsd: any best."""
+    """`lookup`: the candidate receivers. Linux/windows: the first best; freebsd: any best.
+    On linux, when the first best is an unconnected SO_REUSEPORT socket, its group: every
+    best with SO_REUSEPORT, unconnected, on the same address and port (Linux picks one by a
+    hash of the 4-tuple, which a program cannot predict; the model leaves it a choice)
+    [L: Linux 6.18, experiment]."""
     found = lookup_all(h, quad)
     if consts.arch == Arch.FREEBSD:
         return found
-    return found[:1]
+    first = found[:1]
+    if consts.arch == Arch.LINUX and first and first[0].f.reuseport and first[0].is2 is None:
+        f0 = first[0]
+        return [s for s in found
+                if s.f.reuseport and s.is2 is None and s.is1 == f0.is1 and s.ps1 == f0.ps1]
+    return first
 
 
 def icmp_lookup(h: Host, consts: HostConsts, icmp: ICMP) -> list[Sock]:
@@ -484,6 +497,13 @@ def step(h: Host, label: object | None = None) -> HostStep:
 
 # Linux additions (Linux 6.18, by experiment; issue 12) ------------------------------------
 
+def freebindable(h: Host, i: IP) -> bool:
+    """An address IP_FREEBIND lets a socket bind although it is not local: any unicast
+    address (neither martian nor a broadcast of this host) [L: Linux 6.18, experiment; Linux
+    also accepts martian ones, which the model leaves out]."""
+    return not local(h, i) and not is_martian(i) and not linux_bcast(h, i)
+
+
 def linux_bcast(h: Host, i: IP) -> bool:
     """A broadcast address as Linux refuses it without SO_BROADCAST: `bcast`, or LO's own
     subnet broadcast 127.255.255.255 [L: experiment]."""
@@ -492,7 +512,11 @@ def linux_bcast(h: Host, i: IP) -> bool:
 
 def has_route_from(h: Host, is1: IP | None, i: IP) -> bool:
     """`has_route`, plus Linux's route for 255.255.255.255 through the interface of a bound
-    source address (so a loopback-only host can broadcast from 127.0.0.1) [L: experiment]."""
+    source address (so a loopback-only host can broadcast from 127.0.0.1) [L: experiment].
+    A source address that is not local (bound with IP_FREEBIND) has no route to anywhere
+    (Linux: ENETUNREACH) [L: Linux 6.18, experiment]."""
+    if is1 is not None and not local(h, is1):
+        return False
     return has_route(h, i) or (i == BROADCAST and is1 is not None)
 
 

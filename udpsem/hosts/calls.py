@@ -71,6 +71,9 @@ class SendTo(Call):
     dest: tuple[IP, Port] | None
     data: bytes
     nonblock: bool
+    # which system call the program made: "sendto", or "send" / "write" (no destination);
+    # Linux treats all three alike [L: Linux 6.18, experiment]
+    via: str = field(default="sendto", metadata=EXTENSION)
     name: ClassVar[str] = "sendto"
     takes_fd: ClassVar[bool] = True
     slow: ClassVar[bool] = True
@@ -84,6 +87,11 @@ class RecvFrom(Call):
     maxlen: int | None = field(default=None, metadata=EXTENSION)
     peek: bool = field(default=False, metadata=EXTENSION)  # MSG_PEEK: the datagram stays
     errqueue: bool = field(default=False, metadata=EXTENSION)  # MSG_ERRQUEUE (IP_RECVERR)
+    # which system call the program made: "recvfrom", or "recv" / "read", which answer the
+    # data only [L: Linux 6.18, experiment]
+    via: str = field(default="recvfrom", metadata=EXTENSION)
+    # read the SO_RXQ_OVFL control message: the answer ends with the drop count it carries
+    ovfl: bool = field(default=False, metadata=EXTENSION)
     name: ClassVar[str] = "recvfrom"
     takes_fd: ClassVar[bool] = True
     slow: ClassVar[bool] = True
@@ -248,16 +256,19 @@ def sendto(fd: FD, dest: tuple[IP, Port] | None, data: bytes, nonblock: bool) ->
 
 
 def recvfrom(fd: FD, nonblock: bool, maxlen: int | None = None,
-             peek: bool = False, errqueue: bool = False) -> RecvFrom:
+             peek: bool = False, errqueue: bool = False, ovfl: bool = False) -> RecvFrom:
     """`src_ip, src_port, data = yield recvfrom(fd, nonblock)`: take the oldest datagram.
 
     Blocks until one arrives unless `nonblock` (then EAGAIN). With `maxlen`, at most that
     many bytes and a fourth component, whether the datagram was truncated (Linux's
     MSG_TRUNC flag); with `peek` (MSG_PEEK), the datagram stays queued. With `errqueue`
     (MSG_ERRQUEUE), the oldest entry of the error queue instead: `OK (ip, port, errno)`,
-    the destination the failed datagram was sent to and the error. Errors: ECONNREFUSED
-    and EHOSTUNREACH (a pending ICMP error), EAGAIN, EBADF, ENOTSOCK."""
-    return RecvFrom(fd, nonblock, maxlen, peek, errqueue)
+    the destination the failed datagram was sent to and the error (with `maxlen`, also its
+    quoted payload, the truncation flag and the extended error). With `ovfl` (a recvmsg
+    reading SO_RXQ_OVFL) the answer is `(ip, port, data, truncated, drops)`, `drops` the
+    count the datagram was stamped with (0 when Linux sends no control message). Errors:
+    ECONNREFUSED and EHOSTUNREACH (a pending ICMP error), EAGAIN, EBADF, ENOTSOCK."""
+    return RecvFrom(fd, nonblock, maxlen, peek, errqueue, "recvfrom", ovfl)
 
 
 def geterr(fd: FD) -> GetErr:
@@ -380,7 +391,16 @@ class Poll(Call):
     slow: ClassVar[bool] = True
 
 
-ALL_CALLS = (*ALL_CALLS, Shutdown, FionRead, Poll)
+@dataclass(frozen=True, slots=True)
+class ReadZero(Call):
+    """`read(fd, buf, 0)`: Linux answers 0 before it looks at the socket at all."""
+
+    fd: FD
+    name: ClassVar[str] = "read"
+    takes_fd: ClassVar[bool] = True
+
+
+ALL_CALLS = (*ALL_CALLS, Shutdown, FionRead, Poll, ReadZero)
 CALL_NAMES = frozenset(c.name for c in ALL_CALLS)
 
 
@@ -402,3 +422,36 @@ def poll(fds: list[tuple[FD, int]] | tuple[tuple[FD, int], ...], timeout_ms: int
     Result: the tuple of the entries' revents, in order (all 0 on timeout). Errors: EINVAL
     when there are more entries than OPEN_MAX (RLIMIT_NOFILE)."""
     return Poll(tuple((int(fd), int(ev)) for fd, ev in fds), int(timeout_ms))
+
+
+# send, write, recv, read: the same system calls as sendto and recvfrom on Linux (experiment)
+
+def send(fd: FD, data: bytes, nonblock: bool = False) -> SendTo:
+    """`yield send(fd, data)`: `sendto` to the connected peer (Linux: the same call with no
+    address). Unconnected: EDESTADDRREQ, after an autobind, as sendto without a destination.
+    `nonblock` is MSG_DONTWAIT. Result: None."""
+    return SendTo(fd, None, data, nonblock, "send")
+
+
+def write(fd: FD, data: bytes) -> SendTo:
+    """`yield write(fd, data)`: `send(fd, data)` with no flags (a blocking fd); an empty
+    `data` sends an empty datagram. Result: None."""
+    return SendTo(fd, None, data, False, "write")
+
+
+def recv(fd: FD, n: int, nonblock: bool = False, peek: bool = False) -> RecvFrom:
+    """`data = yield recv(fd, n)`: `recvfrom` with a buffer of `n` bytes, answering only the
+    data (at most n bytes; the rest of the datagram is lost). `nonblock` is MSG_DONTWAIT,
+    `peek` MSG_PEEK. recv of 0 bytes still takes a datagram (and reports a pending error)."""
+    return RecvFrom(fd, nonblock, n, peek, False, "recv")
+
+
+def read(fd: FD, n: int) -> RecvFrom | ReadZero:
+    """`data = yield read(fd, n)`: `recv(fd, n)` with no flags. Reading 0 bytes answers
+    `b""` at once without touching the socket (no datagram taken, no error reported, no
+    waiting): Linux's read returns before it asks the protocol."""
+    if n < 0:
+        raise ValueError(f"read: the byte count must be at least 0, not {n}")
+    if n == 0:
+        return ReadZero(fd)
+    return RecvFrom(fd, False, n, False, False, "read")

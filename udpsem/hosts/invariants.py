@@ -17,17 +17,23 @@ Python encoding explicit:
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
   (the errors each rule declares, read from the rule registry).
 
-The Linux state added by experiment (issue 12) extends three conjuncts and adds one:
+The Linux state added by experiment (issue 12) extends four conjuncts and adds one:
 
-* **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST, IP_RECVERR and
-  SO_SELECT_ERR_QUEUE flags booleans, every error-queue entry `(ECONNREFUSED | EHOSTUNREACH,
-  ip, port)`; `rcvtimeo` and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0);
+* **S2** a socket's address may be a non-local unicast one (IP_FREEBIND, bind_7), only on an
+  unconnected socket.
+* **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST, IP_RECVERR, SO_SELECT_ERR_QUEUE,
+  SO_REUSEPORT and IP_FREEBIND flags booleans, every error-queue entry `(ECONNREFUSED |
+  EHOSTUNREACH, ip, port, a quote of at most 520 bytes, offender, ICMP kind)`; `rcvtimeo`
+  and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0);
   `rcvbuf` is None or at least SOCK_MIN_RCVBUF (2304); `sndbuf` None or at least
-  SOCK_MIN_SNDBUF (4608).
+  SOCK_MIN_SNDBUF (4608); `drops` a count; `mqd` empty, or one SO_RXQ_OVFL stamp (at most
+  `drops`) per queued datagram, not all 0.
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
-  buffer length; a receive ended by shutdown answers no source (`None`) and no data. A select
+  buffer length, `(ip, port, data, truncated, drops)` reading SO_RXQ_OVFL, or the data alone
+  for recv and read; a receive ended by shutdown answers no
+  source (`None`) and no data. A select
   answer is a pair, or a triple with an exception set; a poll answer a tuple of POLL* masks.
 * **T5** a `POLL2` holds `(fd, events)` entries, `events` a 16-bit mask (a C short); any fd (a
   bad one answers POLLNVAL); a `SELECT2`'s exception set names sockets or console fds too.
@@ -41,7 +47,7 @@ from functools import cache
 from typing import Any
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.auxiliary import full, linux_bcast, local, refs, used_fds
+from udpsem.hosts.auxiliary import freebindable, full, linux_bcast, local, refs, used_fds
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
     LO,
@@ -49,6 +55,7 @@ from udpsem.hosts.state import (
     SOCK_MIN_RCVBUF,
     SOCK_MIN_SNDBUF,
     Delay2,
+    ErrEntry,
     ExitState,
     Host,
     HostConsts,
@@ -72,7 +79,7 @@ from udpsem.hosts.values import (
     is_loopback,
     is_martian,
 )
-from udpsem.network.messages import UDP, msg_ok
+from udpsem.network.messages import ICMP_QUOTE_MAX, ICMP_TYPE_CODE, UDP, msg_ok
 
 HOST_CONJUNCTS = ("R1", "I1", "I2", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
                   "T2", "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
@@ -133,13 +140,26 @@ def _ifaddr_row(x: Any) -> bool:
             and _is_int(x[3]) and 0 <= x[3] <= 32)
 
 
+def _extended_err(x: Any) -> bool:
+    """`(ee_errno, ee_origin, ee_type, ee_code, ee_info, ee_data, offender)`."""
+    return (isinstance(x, tuple) and len(x) == 7 and isinstance(x[0], Errno)
+            and all(_is_int(f) and f >= 0 for f in x[1:6]) and is_ip_opt(x[6]))
+
+
 def _recv_answer(v: Any) -> bool:
     """`(ip, port, data)` or `(ip, port, data, truncated)`; `(None, None, b"")` (plus the
     flag) is a receive ended by shutdown."""
-    if not isinstance(v, tuple) or len(v) not in (3, 4):
+    if isinstance(v, bytes):  # recv / read: the data only
+        return True
+    if not isinstance(v, tuple) or len(v) not in (3, 4, 5):
         return False
     if len(v) == 3 and isinstance(v[2], Errno):  # an error-queue entry (MSG_ERRQUEUE)
         return is_ip(v[0]) and is_port_opt(v[1])
+    if len(v) == 5:  # an error-queue entry with its payload and extended error (recvfrom_17),
+        # or a datagram with its SO_RXQ_OVFL drop count
+        return (is_ip(v[0]) and is_port_opt(v[1]) and isinstance(v[2], bytes)
+                and isinstance(v[3], bool)
+                and (_extended_err(v[4]) or (_is_int(v[4]) and v[4] >= 0)))
     if len(v) == 4 and not isinstance(v[3], bool):
         return False
     if not isinstance(v[2], bytes):
@@ -178,6 +198,7 @@ RESULT_SHAPES: dict[str, Callable[[Any], bool]] = {
     "shutdown": lambda v: v is None,
     "fionread": lambda v: _is_int(v) and v >= 0,
     "poll": lambda v: isinstance(v, tuple) and all(_poll_bits(x) for x in v),
+    "read": lambda v: v == b"",  # a read of 0 bytes (read_1); longer reads are recvfrom
 }
 
 
@@ -374,7 +395,10 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
         for name, v in (("ps1", s.ps1), ("ps2", s.ps2)):
             if not is_port_opt(v):
                 bad("S2", f"{where}: {name} = {v!r} is not a port in 1..65535")
-        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1):
+        # IP_FREEBIND binds a unicast address the host lacks (bind_7); such a socket has no
+        # route, so it is never connected [L: Linux 6.18, experiment]
+        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1) and (
+                not freebindable(h, s.is1) or s.is2 is not None):
             bad("S2", f"{where}: local address {s.is1} is not local")
         if s.is2 is None and s.ps2 is not None:
             bad("S3", f"{where}: a peer port without a peer address")
@@ -419,15 +443,26 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: rcvbuf = {s.rcvbuf!r} is below {SOCK_MIN_RCVBUF}")
     if not isinstance(s.f.recverr, bool):
         bad("S8", f"{where}: IP_RECVERR = {s.f.recverr!r} is not a boolean")
+    if not all(isinstance(x, bool) for x in (s.f.reuseport, s.f.freebind, s.f.rxq_ovfl)):
+        bad("S8", f"{where}: SO_REUSEPORT / IP_FREEBIND / SO_RXQ_OVFL are not booleans")
+    if not (_is_int(s.drops) and s.drops >= 0):
+        bad("S8", f"{where}: drops = {s.drops!r} is not a count")
+    elif s.mqd and not (len(s.mqd) == len(s.mq) and any(s.mqd)
+                        and all(_is_int(d) and 0 <= d <= s.drops for d in s.mqd)):
+        bad("S8", f"{where}: mqd = {s.mqd!r} is not one stamp (at most drops = {s.drops}) "
+                  "per queued datagram, some of them non-zero")
     if not isinstance(s.f.select_err_queue, bool):
         bad("S8", f"{where}: SO_SELECT_ERR_QUEUE = {s.f.select_err_queue!r} is not a boolean")
     if s.sndbuf is not None and not (_is_int(s.sndbuf) and s.sndbuf >= SOCK_MIN_SNDBUF):
         bad("S8", f"{where}: sndbuf = {s.sndbuf!r} is below {SOCK_MIN_SNDBUF}")
     for k, ent in enumerate(s.eq):
-        if not (isinstance(ent, tuple) and len(ent) == 3
-                and ent[0] in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)
-                and is_ip(ent[1]) and is_port_opt(ent[2])):
-            bad("S8", f"{where}: error-queue entry {k} {ent!r} is not (ICMP error, ip, port)")
+        if not (isinstance(ent, ErrEntry)
+                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH)
+                and is_ip(ent.ip) and is_port_opt(ent.port) and isinstance(ent.data, bytes)
+                and len(ent.data) <= ICMP_QUOTE_MAX and is_ip_opt(ent.offender)
+                and ent.kind in ICMP_TYPE_CODE):
+            bad("S8", f"{where}: error-queue entry {k} {ent!r} is not (ICMP error, ip, port, "
+                      f"a quote of at most {ICMP_QUOTE_MAX} bytes, offender, ICMP kind)")
 
 
 def _timed_wait_ok(s: Any, st: Any, dl: int, now: int) -> bool:
@@ -489,6 +524,8 @@ def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) ->
                 bad("T3", f"{where}: RECVFROM2 on fd {st.fd}, which has no socket")
             elif s.ps1 is None:
                 bad("T3", f"{where}: RECVFROM2 on socket {st.fd}, which has no port")
+            if st.via not in ("recvfrom", "recv", "read"):
+                bad("T3", f"{where}: RECVFROM2 made by {st.via!r}, not recvfrom, recv or read")
         elif isinstance(st, SendTo2):
             _t4(h, st, by_fd, where, bad)
         elif isinstance(st, Select2):

@@ -22,7 +22,7 @@ from udpsem.hosts.values import (
     Port,
     Result,
 )
-from udpsem.network.messages import IPMsg
+from udpsem.network.messages import IcmpKind, IPMsg
 
 LO = "lo"
 IfId = str | tuple[str, int]
@@ -61,6 +61,28 @@ class Flags:
     # SO_SELECT_ERR_QUEUE: a pending error or error queue also sets POLLPRI (select's
     # exception set) [L: experiment]
     select_err_queue: bool = field(default=False, metadata=EXTENSION)
+    # SO_REUSEPORT: sockets that all set it share an address and port, and each datagram
+    # goes to one of them [L: experiment]
+    reuseport: bool = field(default=False, metadata=EXTENSION)
+    # IP_FREEBIND: bind may take an address that is not (yet) local [L: experiment]
+    freebind: bool = field(default=False, metadata=EXTENSION)
+    # SO_RXQ_OVFL: a datagram queued while it is on carries the socket's drop count then, and
+    # a receive reads that count [L: experiment]
+    rxq_ovfl: bool = field(default=False, metadata=EXTENSION)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrEntry:
+    """An error-queue entry (IP_RECVERR) [L: Linux 6.18, experiment]: the error, where the
+    failed datagram was going, its payload as the ICMP quoted it, the ICMP's sender (the
+    offender) and kind."""
+
+    errno: Errno
+    ip: IP
+    port: Port | None
+    data: bytes = b""
+    offender: IP | None = None
+    kind: IcmpKind = IcmpKind.PORT_UNREACH
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +107,15 @@ class Sock:
     sndtimeo: int | None = field(default=None, metadata=EXTENSION)  # SO_SNDTIMEO, likewise
     # SO_RCVBUF as set (bytes, doubled); None: the host's default
     rcvbuf: int | None = field(default=None, metadata=EXTENSION)
-    # The error queue (IP_RECVERR): (error, quoted destination address, its port), oldest first
-    eq: tuple[tuple[Errno, IP, Port | None], ...] = field(default=(), metadata=EXTENSION)
+    # The error queue (IP_RECVERR), oldest first
+    eq: tuple[ErrEntry, ...] = field(default=(), metadata=EXTENSION)
     # SO_SNDBUF as set (bytes, doubled); None: the host's default
     sndbuf: int | None = field(default=None, metadata=EXTENSION)
+    # How many datagrams this socket's full receive buffer has dropped (Linux's sk_drops)
+    drops: int = field(default=0, metadata=EXTENSION)
+    # The drop count each queued datagram was stamped with (SO_RXQ_OVFL), aligned with mq;
+    # () while every stamp is 0
+    mqd: tuple[int, ...] = field(default=(), metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -128,6 +155,8 @@ class RecvFrom2:
     fd: FD
     maxlen: int | None = field(default=None, metadata=EXTENSION)
     peek: bool = field(default=False, metadata=EXTENSION)
+    via: str = field(default="recvfrom", metadata=EXTENSION)  # recv / read: data only
+    ovfl: bool = field(default=False, metadata=EXTENSION)  # answer the SO_RXQ_OVFL count
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +259,9 @@ class HostConsts:
     # Linux processes a loopback send's delivery (and the ICMP it provokes) before sendto
     # returns (sendto_17); False keeps the paper's looser timing (via the out-queue, doq).
     loopback_sync: bool = field(default=False, metadata=EXTENSION)
+    # ICMP errors this host sends quote the start of the offending payload (ICMP_QUOTE_MAX
+    # bytes), as Linux's do; False: the paper's ICMP, addresses only
+    icmp_quote: bool = field(default=False, metadata=EXTENSION)
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).
@@ -346,6 +378,6 @@ class HostStep:
     label: HostLabel = field(default=LH_TAU)
 
 # Records built on every step: a faster __init__, same meaning (see base.frozen).
-fast_init(Interface, Flags, Sock, Run, Ret, SendTo2, RecvFrom2, Select2, Poll2, Delay2, Print2,
+fast_init(Interface, Flags, ErrEntry, Sock, Run, Ret, SendTo2, RecvFrom2, Select2, Poll2, Delay2, Print2,
           ExitState, Zombie, ThreadEntry, Timing, HostConsts, Host, RuleCtx, LhCall, LhReturn, LhSendMsg,
           LhRecvMsg, LhConsole, LhTau, LhExit, LhEpsilon, HostStep)

@@ -43,9 +43,9 @@ class Arch(StrEnum):
 
 class SockOpt(StrEnum):
     """The socket options of the model: the paper's two boolean ones, then the Linux ones
-    added by experiment (SO_BROADCAST, IP_RECVERR and SO_SELECT_ERR_QUEUE are boolean; the
-    timeouts are integers in µs, 0 for none; SO_RCVBUF and SO_SNDBUF are integers in
-    bytes)."""
+    added by experiment (SO_BROADCAST, IP_RECVERR, SO_SELECT_ERR_QUEUE, SO_REUSEPORT,
+    IP_FREEBIND and SO_RXQ_OVFL are boolean; the timeouts are integers in µs, 0 for none; SO_RCVBUF and
+    SO_SNDBUF are integers in bytes)."""
 
     SO_BSDCOMPAT = "SO_BSDCOMPAT"
     SO_REUSEADDR = "SO_REUSEADDR"
@@ -56,10 +56,14 @@ class SockOpt(StrEnum):
     IP_RECVERR = "IP_RECVERR"
     SO_SELECT_ERR_QUEUE = "SO_SELECT_ERR_QUEUE"
     SO_SNDBUF = "SO_SNDBUF"
+    SO_REUSEPORT = "SO_REUSEPORT"
+    IP_FREEBIND = "IP_FREEBIND"
+    SO_RXQ_OVFL = "SO_RXQ_OVFL"
 
 
 BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST,
-                              SockOpt.IP_RECVERR, SockOpt.SO_SELECT_ERR_QUEUE})
+                              SockOpt.IP_RECVERR, SockOpt.SO_SELECT_ERR_QUEUE,
+                              SockOpt.SO_REUSEPORT, SockOpt.IP_FREEBIND, SockOpt.SO_RXQ_OVFL})
 TIMEOUT_OPTS: Final = frozenset({SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO})
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from udpsem.base.frozen import fast_init
-from udpsem.hosts.values import IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
+from udpsem.hosts.values import EXTENSION, IP, UDP_PAYLOAD_MAX, Port, ip_str, port_str
+
+# The most of a datagram's payload an ICMP error quotes: Linux sends ICMP errors of at most
+# 576 bytes, so after its own IP (20) and ICMP (8) headers and the quoted IP (20) and UDP (8)
+# headers, 520 payload bytes remain (Linux 6.18, experiment: a 1000-byte datagram's error-queue
+# entry holds 520 bytes, a 520-byte one's all of them).
+ICMP_QUOTE_MAX = 520
 
 
 class IcmpKind(StrEnum):
     PORT_UNREACH = "ICMP_PORT_UNREACH"
     HOST_UNREACH = "ICMP_HOST_UNREACH"
+
+
+# Each kind's (type, code) on the wire: destination unreachable (3), port (3) or host (1), as
+# a program reads them in the error queue's sock_extended_err.
+ICMP_TYPE_CODE = {IcmpKind.PORT_UNREACH: (3, 3), IcmpKind.HOST_UNREACH: (3, 1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +36,15 @@ class UDP:
 
 @dataclass(frozen=True, slots=True)
 class ICMP:
-    """An ICMP error quoting the offending datagram `(is3, ps3) -> (is4, ps4)`."""
+    """An ICMP error quoting the offending datagram `(is3, ps3) -> (is4, ps4)`; `data`, the
+    start of its payload as quoted (HostConsts.icmp_quote; empty in the paper's model)."""
 
     kind: IcmpKind
     is3: IP
     ps3: Port | None
     is4: IP
     ps4: Port | None
+    data: bytes = field(default=b"", metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP, Port | None, IP, Port | None]:

@@ -98,7 +98,19 @@ def _field(name: str, annotation: str, x: Any) -> str | None:
     optional = "None" in str(annotation)
     if name == "fd":
         return _fd(x)
-    if name in ("reads", "writes"):
+    if name == "excepts" and x is None:
+        return None  # the paper's two-set select
+    if name == "fds":  # poll's (fd, events) entries: any int fd (negative ones are skipped)
+        if not isinstance(x, tuple):
+            return f"must be a list of (fd, events) pairs, got {_show(x)}"
+        for k, v in enumerate(x):
+            if not (isinstance(v, tuple) and len(v) == 2 and _lib_int(v[0])
+                    and _lib_int(v[1])):
+                return f"[{k}] must be a pair (fd, events) of ints {RANGE}, got {_show(v)}"
+        return None
+    if name == "via":
+        return _typed(x, str, "a str")
+    if name in ("reads", "writes", "excepts"):
         if not isinstance(x, tuple):
             return f"must be a list of fds, got {_show(x)}"
         for k, v in enumerate(x):

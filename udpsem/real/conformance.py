@@ -110,7 +110,7 @@ def lenient(program: Program) -> Program:
 # Scenarios ------------------------------------------------------------------------------------
 
 LINUX_CONSTS = HostConsts(priv=True, rmem_default=LINUX_RMEM_DEFAULT, loopback_sync=True,
-                          wmem_default=LINUX_WMEM_DEFAULT)
+                          wmem_default=LINUX_WMEM_DEFAULT, icmp_quote=True)
 
 @dataclass(frozen=True)
 class Scenario:
@@ -118,7 +118,8 @@ class Scenario:
 
     `ifds`: the model host's interfaces besides LO (None: this machine's IPv4 interfaces).
     `consts`: the model host's constants (default LINUX_CONSTS: privileged, as the suite
-    runs as root, with Linux's default receive and send buffers).
+    runs as root, with Linux's default receive and send buffers, and ICMP errors quoting the
+    offending payload).
     `netns`: run the real side inside this network namespace (a name under /run/netns; the
     caller creates it), e.g. a loopback-only host.
     `settle`: seconds the real run waits, once every thread is finished or in a call, before

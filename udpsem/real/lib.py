@@ -123,6 +123,14 @@ class RealLib:
             return _addr(s.getsockname())
         if isinstance(call, C.GetPeerName):
             return _addr(s.getpeername())
+        if isinstance(call, C.SendTo) and call.via == "write":
+            _libc_io("write", s.fileno(), call.data, len(call.data))
+            return None
+        if isinstance(call, C.ReadZero):
+            _libc_io("read", s.fileno(), ctypes.create_string_buffer(1), 0)
+            return b""
+        if isinstance(call, C.RecvFrom) and call.via in ("recv", "read"):
+            return self._recv(s, call)
         if isinstance(call, C.SendTo):
             flags = socket_mod.MSG_DONTWAIT if call.nonblock else 0
             if call.dest is None:
@@ -131,8 +139,9 @@ class RealLib:
                 s.sendto(call.data, flags, (ip_str(call.dest[0]), call.dest[1]))
             return None
         if isinstance(call, C.RecvFrom) and call.errqueue:
-            return _errqueue(s)
-        if isinstance(call, C.RecvFrom) and (call.maxlen is not None or call.peek):
+            return _errqueue(s, call.maxlen)
+        if isinstance(call, C.RecvFrom) and (call.maxlen is not None or call.peek
+                                             or call.ovfl):
             return self._recvmsg(s, call)
         if isinstance(call, C.RecvFrom):
             if not call.nonblock and self.recv_wait is None:
@@ -176,16 +185,35 @@ class RealLib:
         if not call.nonblock and self.recv_wait is not None:
             s.settimeout(self.recv_wait)
         try:
-            data, _, mflags, src = s.recvmsg(size, 0, flags)
+            data, anc, mflags, src = s.recvmsg(size, 64 if call.ovfl else 0, flags)
         except TimeoutError:
             raise RuntimeError("blocking recvfrom got nothing on the real kernel") from None
         finally:
             if not call.nonblock and self.recv_wait is not None:
                 s.settimeout(None)
         a, p = _addr(src if src else None)
+        truncated = bool(mflags & socket_mod.MSG_TRUNC)
+        if call.ovfl:
+            drops = 0  # no control message: Linux sends one only for a non-zero count
+            for level, kind, value in anc:
+                if level == socket_mod.SOL_SOCKET and kind == _SO_RXQ_OVFL:
+                    (drops,) = struct.unpack("I", value[:4])
+            return (a, p, data, truncated, drops)
         if call.maxlen is None:
             return (a, p, data)
-        return (a, p, data, bool(mflags & socket_mod.MSG_TRUNC))
+        return (a, p, data, truncated)
+
+    def _recv(self, s: socket_mod.socket, call: C.RecvFrom) -> bytes:
+        """recv(2) or read(2) itself, into a buffer of `maxlen` bytes: the data only."""
+        n = max(0, call.maxlen or 0)
+        buf = ctypes.create_string_buffer(max(1, n))
+        if call.via == "read":
+            got = _libc_io("read", s.fileno(), buf, n)
+        else:
+            flags = (socket_mod.MSG_PEEK if call.peek else 0) | (
+                socket_mod.MSG_DONTWAIT if call.nonblock else 0)
+            got = _libc_io("recv", s.fileno(), buf, n, flags)
+        return buf.raw[:got]
 
     def _select(self, call: C.Select) -> Any:
         if call.timeout_us is not None and call.timeout_us < 0:
@@ -227,28 +255,46 @@ class RealLib:
 
 _LINUX_OPTS = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO,
                          SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR, SockOpt.SO_SELECT_ERR_QUEUE,
-                         SockOpt.SO_SNDBUF})
+                         SockOpt.SO_SNDBUF, SockOpt.SO_REUSEPORT, SockOpt.IP_FREEBIND,
+                         SockOpt.SO_RXQ_OVFL})
 _SO_SELECT_ERR_QUEUE = 45  # <asm-generic/socket.h>; not exported by Python's socket module
+_SO_RXQ_OVFL = 40  # <asm-generic/socket.h>, likewise
 _SO = {SockOpt.SO_BROADCAST: socket_mod.SO_BROADCAST, SockOpt.SO_RCVTIMEO: socket_mod.SO_RCVTIMEO,
        SockOpt.SO_SNDTIMEO: socket_mod.SO_SNDTIMEO, SockOpt.SO_RCVBUF: socket_mod.SO_RCVBUF,
        SockOpt.SO_SNDBUF: socket_mod.SO_SNDBUF,
-       SockOpt.SO_SELECT_ERR_QUEUE: _SO_SELECT_ERR_QUEUE}
-_BOOL_SO = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_SELECT_ERR_QUEUE})
+       SockOpt.SO_SELECT_ERR_QUEUE: _SO_SELECT_ERR_QUEUE, SockOpt.SO_REUSEPORT: socket_mod.SO_REUSEPORT,
+       SockOpt.SO_RXQ_OVFL: _SO_RXQ_OVFL}
+_BOOL_SO = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_SELECT_ERR_QUEUE, SockOpt.SO_REUSEPORT,
+                      SockOpt.SO_RXQ_OVFL})
 _SHUT = {Shut.SHUT_RD: socket_mod.SHUT_RD, Shut.SHUT_WR: socket_mod.SHUT_WR,
          Shut.SHUT_RDWR: socket_mod.SHUT_RDWR}
 
 
 _IP_RECVERR = 11  # <linux/in.h>; not exported by Python's socket module
+_IP_FREEBIND = 15  # <linux/in.h>, likewise
+_IP_OPTS = {SockOpt.IP_RECVERR: _IP_RECVERR, SockOpt.IP_FREEBIND: _IP_FREEBIND}
 
 
-def _errqueue(s: socket_mod.socket) -> Any:
-    """recvmsg(MSG_ERRQUEUE): (the failed datagram's destination, its port, the error)."""
-    _, anc, _, addr = s.recvmsg(65536, 512, socket_mod.MSG_ERRQUEUE | socket_mod.MSG_DONTWAIT)
+def _errqueue(s: socket_mod.socket, maxlen: int | None) -> Any:
+    """recvmsg(MSG_ERRQUEUE): (the failed datagram's destination, its port, the error); with a
+    buffer length, (destination, port, payload, MSG_TRUNC, the sock_extended_err with the
+    offender's address)."""
+    size = 65536 if maxlen is None else max(0, maxlen)
+    payload, anc, mflags, addr = s.recvmsg(
+        size, 512, socket_mod.MSG_ERRQUEUE | socket_mod.MSG_DONTWAIT)
     for level, kind, data in anc:
         if level == socket_mod.IPPROTO_IP and kind == _IP_RECVERR:
-            (ee_errno,) = struct.unpack("I", data[:4])
+            # struct sock_extended_err: u32 errno; u8 origin, type, code, pad; u32 info, data;
+            # then the offender's struct sockaddr_in (family, port, address)
+            ee_errno, origin, icmp_type, code, _pad, info, ee_data = struct.unpack(
+                "IBBBBII", data[:16])
             a, p = _addr(addr)
-            return (a, p, _ERRNO[ee_errno])
+            if maxlen is None:
+                return (a, p, _ERRNO[ee_errno])
+            family = struct.unpack("=H", data[16:18])[0] if len(data) >= 24 else 0
+            offender = parse_ip(socket_mod.inet_ntoa(data[20:24])) if family else None
+            ee = (_ERRNO[ee_errno], origin, icmp_type, code, info, ee_data, offender)
+            return (a, p, payload, bool(mflags & socket_mod.MSG_TRUNC), ee)
     raise RuntimeError("MSG_ERRQUEUE answered without an IP_RECVERR message")
 
 
@@ -260,11 +306,11 @@ def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
         return None
     if isinstance(call, C.FionRead):
         return struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0" * 4))[0]
-    if isinstance(call, C.SetSockOpt) and call.opt == SockOpt.IP_RECVERR:
-        s.setsockopt(socket_mod.IPPROTO_IP, _IP_RECVERR, int(call.value))
+    if isinstance(call, C.SetSockOpt) and call.opt in _IP_OPTS:
+        s.setsockopt(socket_mod.IPPROTO_IP, _IP_OPTS[call.opt], int(call.value))
         return None
-    if isinstance(call, C.GetSockOpt) and call.opt == SockOpt.IP_RECVERR:
-        return bool(s.getsockopt(socket_mod.IPPROTO_IP, _IP_RECVERR))
+    if isinstance(call, C.GetSockOpt) and call.opt in _IP_OPTS:
+        return bool(s.getsockopt(socket_mod.IPPROTO_IP, _IP_OPTS[call.opt]))
     if isinstance(call, C.SetSockOpt):
         name = _SO[call.opt]
         if call.opt in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
@@ -280,6 +326,20 @@ def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
         return sec * 1_000_000 + usec
     v = s.getsockopt(socket_mod.SOL_SOCKET, name)
     return bool(v) if call.opt in _BOOL_SO else v
+
+
+def _libc_io(name: str, *args: Any) -> int:
+    """read(2), write(2) or recv(2) through libc (Python's own wrappers skip the system call
+    for a zero length); OSError on failure."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, name)
+    fn.restype = ctypes.c_ssize_t
+    n = fn(*[ctypes.c_size_t(a) if isinstance(a, int) and k == 2 else a
+             for k, a in enumerate(args)])
+    if n < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {errno_mod.errorcode.get(err, err)}")
+    return int(n)
 
 
 class _PollFd(ctypes.Structure):

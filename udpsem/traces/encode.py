@@ -39,7 +39,11 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, UDP):
         return {"udp": [x.sport, x.dport], "data": jsonable(x.data)}
     if isinstance(x, ICMP):
-        return {"icmp": x.kind.value, "quote": [ip_str(x.is3), x.ps3, ip_str(x.is4), x.ps4]}
+        out_icmp: dict[str, Any] = {"icmp": x.kind.value,
+                                    "quote": [ip_str(x.is3), x.ps3, ip_str(x.is4), x.ps4]}
+        if x.data:  # the quoted payload (an extension: left out when empty)
+            out_icmp["data"] = jsonable(x.data)
+        return out_icmp
     if isinstance(x, Code):
         return {"code": x.name, "n": x.n, "digest": x.digest.hex()}
     if isinstance(x, (Registered, Spawn)):

@@ -180,6 +180,7 @@ class UDPBody(_Strict):
 class ICMPBody(_Strict):
     icmp: Literal[ICMP_KINDS]  # type: ignore[valid-type]
     quote: Annotated[list[IPv4 | PortNo | None], Field(min_length=4, max_length=4)]
+    data: BytesValue | None = None  # the quoted payload, when the host quotes it
 
 
 class MessageModel(_Strict):

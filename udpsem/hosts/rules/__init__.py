@@ -33,4 +33,5 @@ from udpsem.hosts.rules import (  # noqa: F401  (registration)
     shutdown,
     fionread,
     poll,
+    read,
 )

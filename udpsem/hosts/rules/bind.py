@@ -9,6 +9,7 @@ from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,
     conflict,
+    freebindable,
     front,
     local,
     others,
@@ -42,16 +43,19 @@ def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
 
     Common cases: binding to another machine's address by mistake.
 
-    Model details: all of 127/8 counts as local, as on Linux.
+    Model details: all of 127/8 counts as local, as on Linux. With IP_FREEBIND a unicast
+    address need not be local (bind_7) [Linux 6.18, experiment].
 
     Formal:
-        premises: ts(tid) = RUN; s = sock(h, fd); is = Some i; i ≠ 0.0.0.0; ¬local(h, i)
+        premises: ts(tid) = RUN; s = sock(h, fd); is = Some i; i ≠ 0.0.0.0; ¬local(h, i); ¬(s.f.freebind
+          ∧ freebindable(h, i))
         transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
         after: h' = h with {ts(tid) := RET(FAIL EADDRNOTAVAIL)_dsch}
         changes: ts(tid)
     """
     i = _addr(call)
-    if sock(h, call.fd) is None or i is None or local(h, i):
+    s = sock(h, call.fd)
+    if s is None or i is None or local(h, i) or (s.f.freebind and freebindable(h, i)):
         return None
     return _fail(ctx, h, tid, Errno.EADDRNOTAVAIL)
 
@@ -106,18 +110,23 @@ def bind_4(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
       summary="fail with EADDRINUSE when another socket holds the port on an overlapping address")
 def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
     """Description: another socket has this port, the addresses overlap (equal or either a
-    wildcard) and not both sockets set SO_REUSEADDR.
+    wildcard) and not both sockets set SO_REUSEADDR (nor both SO_REUSEPORT).
 
     Errors: EADDRINUSE.
 
     Common cases: two servers on one port.
 
     Model details: Linux's conflict rule, used on every architecture. Orphans still conflict.
+    SO_REUSEPORT on both, as the flags are at this bind, also avoids the conflict, and then
+    the first overlapping holder in list order (the most recently bound) decides alone: a
+    group whose newest member has the flag admits a new member even if an older one
+    cleared it; one socket with only SO_REUSEADDR and the other with only SO_REUSEPORT
+    conflict [Linux 6.18, experiment].
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); ps = Some p; conflict(h, s, is, p): some s' ∈
           others holds s'.ps1 = Some p, not both have SO_REUSEADDR, and is = None ∨ s'.is1 = None ∨
-          s'.is1 = is
+          s'.is1 = is, and the first such s' in list order lacks SO_REUSEPORT or s does
         transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
         after: h' = h with {ts(tid) := RET(FAIL EADDRINUSE)_dsch}
         changes: ts(tid)
@@ -193,6 +202,54 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
 
     def done(p: Port) -> Host:
         s2 = replace(s, is1=i, ps1=p, lk=(i is not None, call.port is not None))
+        return ret(ctx, front(h, s2), tid, Ok(None), "bind")
+
+    return with_autobind(ctx.consts, call.port, rest, done)
+
+
+@rule("bind_7", call="bind", category="succeed", trigger="call",
+      summary="with IP_FREEBIND, bind the socket to a unicast address the host does not have [Linux 6.18, experiment]")
+def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] | None:
+    """Description: a socket with IP_FREEBIND is bound to an address that is not (yet) one
+    of the host's, with the given or an ephemeral port, exactly as bind_1 binds a local one.
+
+    Errors: none; the failures are those of bind_1 (bind_3..bind_6).
+
+    Common cases: a service binding the address it will serve before the interface that
+    carries it comes up.
+
+    Model details: provenance: Linux 6.18, experiment — bind succeeds and getsockname shows
+    the address; datagrams to it cannot arrive (it is not local), and the socket has no
+    route: sendto and connect fail with ENETUNREACH (sendto_11, connect_2, through
+    has_route_from), also after IP_FREEBIND is cleared. Port conflicts are as for bind_1
+    (a wildcard socket on the same port conflicts). Linux also lets it bind martian and
+    broadcast addresses; the model keeps failing those with EADDRNOTAVAIL (bind_2).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None ∧ s.is2 = None; s.f.freebind; is =
+          Some i; freebindable(h, i) (not local, not martian, not a broadcast); p ∈ autobind(ps,
+          others) (a choice when ps = None); if ps = Some p: (p ≥ 1024 ∨ priv) ∧ ¬conflict(h, s,
+          i, p)
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {s := front(s with {is1 := Some i, ps1 := Some p, lk := (T, ps ≠
+          None)}); ts(tid) := RET(OK ())_dsch}
+        changes: s.is1, s.ps1, s.lk, the socket's place (front of h.s), ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or s.is2 is not None or not s.f.freebind:
+        return None
+    i = _addr(call)
+    if i is None or not freebindable(h, i):
+        return None
+    rest = others(h, call.fd)
+    if call.port is not None:
+        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
+            return None
+    elif not autobind_possible(ctx.consts, None, rest):
+        return None
+
+    def done(p: Port) -> Host:
+        s2 = replace(s, is1=i, ps1=p, lk=(True, call.port is not None))
         return ret(ctx, front(h, s2), tid, Ok(None), "bind")
 
     return with_autobind(ctx.consts, call.port, rest, done)

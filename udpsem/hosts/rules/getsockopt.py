@@ -169,3 +169,32 @@ def getsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
         return None
     v = s.sndbuf if s.sndbuf is not None else ctx.consts.wmem_default
     return ret(ctx, h, tid, Ok(v), "getsockopt")
+
+
+_FLAG_OPTS = {SockOpt.SO_REUSEPORT: "reuseport", SockOpt.IP_FREEBIND: "freebind",
+              SockOpt.SO_RXQ_OVFL: "rxq_ovfl"}
+
+
+@rule("getsockopt_7", call="getsockopt", category="succeed", trigger="call",
+      summary="return SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL [Linux 6.18, experiment]")
+def getsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+    """Description: answer whether the socket has SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL
+    on.
+
+    Errors: none.
+
+    Common cases: a server library checking the socket it was handed before binding.
+
+    Model details: provenance: Linux 6.18, experiment (off on a new socket; setting 5 reads
+    back True).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_REUSEPORT, IP_FREEBIND, SO_RXQ_OVFL}
+        transition: h --Lh_call(tid, getsockopt(fd, opt))--> h'
+        after: h' = h with {ts(tid) := RET(OK the flag)_dsch}
+        changes: ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt not in _FLAG_OPTS:
+        return None
+    return ret(ctx, h, tid, Ok(getattr(s.f, _FLAG_OPTS[call.opt])), "getsockopt")

@@ -11,12 +11,15 @@ from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import own
 from udpsem.hosts.rules.outqueue import (
     append_mq,
+    drop_on,
     fitting,
     icmp_targets,
     maybe_icmp,
     port_unreach,
+    quoted,
     set_es,
     udp_receivers,
+    unfitting,
     with_receiver,
 )
 from udpsem.hosts.state import Host, RuleCtx
@@ -45,7 +48,9 @@ def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
     Common cases: every datagram a server or the heartbeat's detector receives.
 
     Model details: the best score wins; on linux and windows a tie goes to the most
-    recently bound socket, on freebsd it is a choice of kind `sock`. Receive queues are
+    recently bound socket, on freebsd it is a choice of kind `sock`; on linux a tie of
+    SO_REUSEPORT sockets on one address is a choice too (Linux hashes the 4-tuple) [Linux
+    6.18, experiment]. Receive queues are
     unbounded unless SO_RCVBUF or the host's RMEM_DEFAULT bounds them (then a full one
     drops: delivery_in_udp_4). Orphans still receive.
 
@@ -92,7 +97,8 @@ def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
         return None
     if udp_receivers(ctx, h, m):
         return None
-    return maybe_icmp(ctx, h, port_unreach(m.src, b.sport, m.dst, b.dport), lambda h2: h2)
+    return maybe_icmp(ctx, h, port_unreach(m.src, b.sport, m.dst, b.dport, quoted(ctx, b.data)),
+                      lambda h2: h2)
 
 
 @rule("delivery_in_udp_3", trigger="recv", category="accept",
@@ -146,7 +152,7 @@ def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] |
     cands = icmp_targets(ctx, h, b)
     if not cands:
         return None
-    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind, b))
+    return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind, b, m.src))
 
 
 @rule("delivery_in_icmp_2", trigger="recv", category="accept",
@@ -179,7 +185,7 @@ def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
 
 @rule("delivery_in_udp_4", trigger="recv", category="accept",
       summary="drop an arriving UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]")
-def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
+def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
     """Description: a UDP datagram from the network matches a socket whose receive buffer
     has no room for it; it is dropped silently.
 
@@ -188,20 +194,22 @@ def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
     Common cases: a server under a burst of requests it reads too slowly.
 
     Model details: provenance: Linux 6.18, experiment on loopback (the accounting is the
-    same as delivery_loopback_udp_3's). Only with a bounded buffer.
+    same as delivery_loopback_udp_3's). Only with a bounded buffer. The socket's drop
+    count goes up (SO_RXQ_OVFL reports it); in an SO_REUSEPORT group Linux hashes to one
+    member first, so a full member drops even when another has room (a choice here).
 
     Formal:
         premises: m = IP(i3, i4, UDP(p3, p4, data)); i4 ∈ own(h), i4 ∉ LOOPBACK; i3 ∉
-          MARTIAN ∪ LOOPBACK; lookup(h, (i3, p3, i4, p4)) ≠ ∅ and no candidate s has
-          fits(s, m)
+          MARTIAN ∪ LOOPBACK; some s ∈ lookup(h, (i3, p3, i4, p4)) has ¬fits(s, m) (a
+          choice if several)
         transition: h --Lh_recvmsg m--> h'
-        after: h' = h (dropped, no ICMP)
-        changes: nothing
+        after: h' = h with {s := s with {drops := s.drops + 1}} (dropped, no ICMP)
+        changes: s.drops
     """
     b = m.body
     if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
         return None
-    cands = udp_receivers(ctx, h, m)
-    if not cands or fitting(ctx, cands, m):
+    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
+    if not unfit:
         return None
-    return h
+    return with_receiver(unfit, lambda s: drop_on(h, s))

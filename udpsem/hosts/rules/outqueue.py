@@ -23,17 +23,25 @@ from udpsem.hosts.auxiliary import (
     lookup,
     replace_sock,
 )
-from udpsem.hosts.state import Host, HostStep, LhSendMsg, RuleCtx, Sock
+from udpsem.hosts.state import ErrEntry, Host, HostStep, LhSendMsg, RuleCtx, Sock
 from udpsem.hosts.values import FD, IP, Arch, Errno, IcmpGen, Port, is_loopback, is_martian
-from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.network.messages import ICMP, ICMP_QUOTE_MAX, UDP, IcmpKind, IPMsg
 
 T = TypeVar("T")
 
 
-def port_unreach(i3: IP, p3: Port | None, i4: IP, p4: Port | None) -> IPMsg:
+def port_unreach(i3: IP, p3: Port | None, i4: IP, p4: Port | None,
+                 data: bytes = b"") -> IPMsg:
     """`IP(i4, i3, ICMP_PORT_UNREACH(i3, p3, i4, p4))`: the answer to an unmatched datagram
-    from `(i3, p3)` to `(i4, p4)`, quoting it."""
-    return IPMsg(i4, i3, ICMP(IcmpKind.PORT_UNREACH, i3, p3, i4, p4))
+    from `(i3, p3)` to `(i4, p4)`, quoting it (with the start of its payload `data`, at most
+    ICMP_QUOTE_MAX bytes)."""
+    return IPMsg(i4, i3, ICMP(IcmpKind.PORT_UNREACH, i3, p3, i4, p4, data[:ICMP_QUOTE_MAX]))
+
+
+def quoted(ctx: RuleCtx, data: bytes) -> bytes:
+    """What of an unmatched datagram's payload this host's ICMP error quotes: its start if
+    the host quotes payloads (HostConsts.icmp_quote, Linux), else nothing (the paper)."""
+    return data[:ICMP_QUOTE_MAX] if ctx.consts.icmp_quote else b""
 
 
 def maybe_icmp(ctx: RuleCtx, h: Host, icmp: IPMsg, cont: Callable[[Host], T]) -> T | Branch[T]:
@@ -84,17 +92,35 @@ def icmp_targets(ctx: RuleCtx, h: Host, icmp: ICMP) -> list[Sock]:
 
 
 def append_mq(h: Host, s: Sock, m: IPMsg) -> Host:
-    """`s.mq := s.mq @ [m]` (position of `s` in the list kept)."""
-    return replace_sock(h, replace(s, mq=(*s.mq, m)))
+    """`s.mq := s.mq @ [m]` (position of `s` in the list kept); with SO_RXQ_OVFL the datagram
+    is stamped with the socket's drop count [L: Linux 6.18, experiment]."""
+    stamp = s.drops if s.f.rxq_ovfl else 0
+    if stamp == 0 and not s.mqd:
+        return replace_sock(h, replace(s, mq=(*s.mq, m)))
+    mqd = s.mqd or (0,) * len(s.mq)
+    return replace_sock(h, replace(s, mq=(*s.mq, m), mqd=(*mqd, stamp)))
 
 
-def set_es(ctx: RuleCtx, h: Host, s: Sock, kind: IcmpKind, icmp: ICMP | None = None) -> Host:
+def drop_on(h: Host, s: Sock) -> Host:
+    """A datagram for `s` is dropped because its receive buffer is full: `s.drops + 1`."""
+    return replace_sock(h, replace(s, drops=s.drops + 1))
+
+
+def unfitting(ctx: RuleCtx, cands: Sequence[Sock], m: IPMsg) -> list[Sock]:
+    """The candidate receivers whose receive buffer has no room for `m`."""
+    return [s for s in cands if not fits(ctx.consts, s, m)]
+
+
+def set_es(ctx: RuleCtx, h: Host, s: Sock, kind: IcmpKind, icmp: ICMP | None = None,
+           offender: IP | None = None) -> Host:
     """`s.es := Some (icmp_err(kind, s))`, overwriting any older error; with IP_RECVERR
-    (linux) the error is also appended to the socket's error queue."""
+    (linux) the error is also appended to the socket's error queue, with the quoted payload
+    and the ICMP's sender `offender`."""
     e: Errno | None = icmp_err(ctx.consts, kind, s)
     assert e is not None
     if icmp is not None and s.f.recverr and ctx.consts.arch == Arch.LINUX:
-        return replace_sock(h, replace(s, es=e, eq=(*s.eq, (e, icmp.is4, icmp.ps4))))
+        ent = ErrEntry(e, icmp.is4, icmp.ps4, icmp.data, offender, icmp.kind)
+        return replace_sock(h, replace(s, es=e, eq=(*s.eq, ent)))
     return replace_sock(h, replace(s, es=e))
 
 
@@ -173,8 +199,9 @@ def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
     Common cases: two programs on one machine talking over 127.0.0.1.
 
     Model details: the receiver is `lookup`: the best score, ties going to the most
-    recently bound socket on linux/windows and a choice of kind `sock` on freebsd. Orphans
-    still receive.
+    recently bound socket on linux/windows and a choice of kind `sock` on freebsd and among
+    an SO_REUSEPORT group on linux (Linux hashes the 4-tuple) [Linux 6.18, experiment].
+    Orphans still receive.
 
     Formal:
         premises: h.oq = m :: rest, m = IP(i1, i2, UDP(p1, p2, data)); local(h, i2); lookup(h, (i1,
@@ -226,8 +253,8 @@ def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
         return None
     if is_linux_bcast(ctx, h, m):
         return None
-    return maybe_icmp(ctx, dequeue(ctx, h), port_unreach(m.src, b.sport, m.dst, b.dport),
-                      HostStep)
+    return maybe_icmp(ctx, dequeue(ctx, h), port_unreach(m.src, b.sport, m.dst, b.dport,
+                                                         quoted(ctx, b.data)), HostStep)
 
 
 @rule("delivery_loopback_icmp_1", trigger="oq", category="internaldelivery",
@@ -262,7 +289,7 @@ def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSte
     if not cands:
         return None
     h1 = dequeue(ctx, h)
-    return with_receiver(cands, lambda s: HostStep(set_es(ctx, h1, s, b.kind, b)))
+    return with_receiver(cands, lambda s: HostStep(set_es(ctx, h1, s, b.kind, b, m.src)))
 
 
 @rule("delivery_loopback_icmp_2", trigger="oq", category="internaldelivery",
@@ -297,7 +324,7 @@ def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
 
 @rule("delivery_loopback_udp_3", trigger="oq", category="internaldelivery",
       summary="drop a local UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]")
-def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | None:
+def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
     """Description: the head is a UDP datagram for this host and a socket matches it, but
     that socket's receive buffer has no room for it; the datagram is dropped silently.
 
@@ -309,25 +336,29 @@ def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | None:
     Model details: provenance: Linux 6.18, experiment — a datagram of n bytes costs
     `truesize(n)` (832 bytes up to 197, 2304 for 646..1669, n + 832 from 16005 on, ...), and
     it is queued iff the queue is empty or the queued truesizes plus its own fit the
-    buffer. Only with a bounded buffer (SO_RCVBUF, or the host's RMEM_DEFAULT).
+    buffer. Only with a bounded buffer (SO_RCVBUF, or the host's RMEM_DEFAULT). The socket's
+    drop count goes up (Linux's sk_drops, which SO_RXQ_OVFL reports: 3 after three drops);
+    in an SO_REUSEPORT group Linux hashes to one member first, so a full member drops even
+    when another has room (a choice here).
 
     Formal:
         premises: h.oq = m :: _, m = IP(i3, i4, UDP(p3, p4, data)); local(h, i4); not a
-          linux broadcast; lookup(h, (i3, p3, i4, p4)) ≠ ∅ and no candidate s has fits(s,
-          m)
+          linux broadcast; some s ∈ lookup(h, (i3, p3, i4, p4)) has ¬fits(s, m) (a choice if
+          several: an SO_REUSEPORT group, freebsd ties)
         transition: h --τ--> h'
-        after: h' = dequeue(h)
-        changes: oq, its timer
+        after: h' = dequeue(h) with {s := s with {drops := s.drops + 1}}
+        changes: oq, its timer, s.drops (Linux's drop count, read with SO_RXQ_OVFL)
     """
     if not h.oq:
         return None
     m = h.oq[0]
     if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
         return None
-    cands = udp_receivers(ctx, h, m)
-    if not cands or fitting(ctx, cands, m):
+    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
+    if not unfit:
         return None
-    return HostStep(dequeue(ctx, h))
+    h1 = dequeue(ctx, h)
+    return with_receiver(unfit, lambda s: HostStep(drop_on(h1, s)))
 
 
 def _bcast_receivers(ctx: RuleCtx, h: Host, m: IPMsg) -> list[Sock]:
@@ -372,7 +403,7 @@ def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSt
 @rule("delivery_loopback_bcast_2", trigger="oq", category="internaldelivery",
       archs=("linux",),
       summary="discard a broadcast datagram no local socket takes (never answered with ICMP) [Linux 6.18, experiment]")
-def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | None:
+def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
     """Description: the head is a UDP datagram to a broadcast address, and no local socket
     matches it (or the matching one's buffer is full); it is discarded.
 
@@ -385,13 +416,19 @@ def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | None:
 
     Formal:
         premises: arch = linux; h.oq = m :: _, m a UDP datagram to a linux_bcast address;
-          no candidate of lookup fits m (or there is none)
+          lookup has no candidate, or a candidate s with ¬fits(s, m) (a choice if several)
         transition: h --τ--> h'
-        after: h' = dequeue(h)
-        changes: oq, its timer
+        after: h' = dequeue(h), with {s := s with {drops := s.drops + 1}} when s exists
+        changes: oq, its timer, s.drops
     """
     if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
         return None
-    if _bcast_receivers(ctx, h, h.oq[0]):
+    m = h.oq[0]
+    cands = udp_receivers(ctx, h, m)
+    if not cands:
+        return HostStep(dequeue(ctx, h))
+    unfit = unfitting(ctx, cands, m)
+    if not unfit:
         return None
-    return HostStep(dequeue(ctx, h))
+    h1 = dequeue(ctx, h)
+    return with_receiver(unfit, lambda s: HostStep(drop_on(h1, s)))

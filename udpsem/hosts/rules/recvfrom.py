@@ -23,9 +23,9 @@ from udpsem.hosts.auxiliary import (
     with_autobind,
 )
 from udpsem.hosts.calls import RecvFrom
-from udpsem.hosts.state import Host, HostStep, RecvFrom2, RuleCtx, Sock
+from udpsem.hosts.state import ErrEntry, Host, HostStep, RecvFrom2, RuleCtx, Sock
 from udpsem.hosts.values import TID, Errno, Fail, Ok, Port
-from udpsem.network.messages import UDP, IPMsg
+from udpsem.network.messages import ICMP_TYPE_CODE, UDP, IPMsg
 
 
 def _answer(m: IPMsg, maxlen: int | None = None) -> tuple[Any, ...]:
@@ -40,21 +40,35 @@ def _answer(m: IPMsg, maxlen: int | None = None) -> tuple[Any, ...]:
 
 
 def _take(ctx: RuleCtx, h: Host, tid: TID, s: Sock, maxlen: int | None = None,
-          peek: bool = False) -> Host:
-    """`mq := rest` (unless peeking) and → the answer for the head datagram."""
-    h2 = h if peek else replace_sock(h, replace(s, mq=s.mq[1:]))
-    return ret(ctx, h2, tid, Ok(_answer(s.mq[0], maxlen)), "recvfrom")
+          peek: bool = False, via: str = "recvfrom", ovfl: bool = False) -> Host:
+    """`mq := rest` (unless peeking) and → the answer for the head datagram: recv and read
+    answer only the data (they give no address and no flags); with `ovfl`, the answer is
+    `(ip, port, data, truncated, drops)`, `drops` the head's SO_RXQ_OVFL stamp while the
+    option is on, else 0 (no control message) [L: Linux 6.18, experiment]."""
+    stamp = s.mqd[0] if s.mqd else 0
+    if not peek:
+        rest = s.mqd[1:]
+        mqd = rest if any(rest) else ()
+        h = replace_sock(h, replace(s, mq=s.mq[1:], mqd=mqd))
+    if via != "recvfrom":
+        return ret(ctx, h, tid, Ok(_answer(s.mq[0], maxlen)[2]), "recvfrom")
+    if ovfl:
+        a = _answer(s.mq[0], 65536 if maxlen is None else maxlen)
+        return ret(ctx, h, tid, Ok((*a, stamp if s.f.rxq_ovfl else 0)), "recvfrom")
+    return ret(ctx, h, tid, Ok(_answer(s.mq[0], maxlen)), "recvfrom")
 
 
-def _shut_answer(maxlen: int | None) -> tuple[Any, ...]:
+def _shut_answer(maxlen: int | None, via: str = "recvfrom") -> Any:
     """What a receive ended by SHUT_RD returns: no source and no data (Linux returns 0
     bytes and an empty address) [L: Linux 6.18, experiment]."""
+    if via != "recvfrom":
+        return b""
     return (None, None, b"") if maxlen is None else (None, None, b"", False)
 
 
 def _plain(call: RecvFrom | RecvFrom2) -> bool:
-    """A receive as in the paper: no buffer length, no peek."""
-    return call.maxlen is None and not call.peek
+    """A receive as in the paper: no buffer length, no peek, no SO_RXQ_OVFL reading."""
+    return call.maxlen is None and not call.peek and not call.ovfl
 
 
 def _report(ctx: RuleCtx, h: Host, tid: TID, s: Sock) -> Host:
@@ -244,7 +258,8 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch
 
     def done(p: Port) -> Host:
         h2 = replace_sock(h, replace(s, ps1=p))
-        return set_thread(h2, tid, RecvFrom2(call.fd, call.maxlen, call.peek), deadline)
+        return set_thread(h2, tid, RecvFrom2(call.fd, call.maxlen, call.peek, call.via,
+                                             call.ovfl), deadline)
 
     return with_autobind(ctx.consts, s.ps1, rest, done)
 
@@ -352,7 +367,7 @@ def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     s = sock(h, call.fd)
     if s is None or s.es is not None or not s.mq or not call.peek:
         return None
-    return _take(ctx, h, tid, s, call.maxlen, peek=True)
+    return _take(ctx, h, tid, s, call.maxlen, True, call.via, call.ovfl)
 
 
 @rule("recvfrom_9", call="recvfrom", category="succeed", trigger="call",
@@ -367,22 +382,28 @@ def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
 
     Model details: provenance: Linux 6.18, experiment — `truncated` is Linux's MSG_TRUNC
     in `msg_flags`; the rest of the datagram is gone (the next receive gets the next
-    datagram). A negative `maxlen` counts as 0.
+    datagram). A negative `maxlen` counts as 0. `recv(fd, n)` and `read(fd, n)` are this
+    call (Linux runs the same code) and answer only `data[:n]` [Linux 6.18, experiment]. A
+    receive that reads SO_RXQ_OVFL (`ovfl`, a recvmsg; no length means the whole datagram)
+    is this rule too and answers `(ip, port, data, truncated, drops)`: the drop count the
+    datagram was stamped with when it was queued (the option on then), reported while the
+    option is on, 0 otherwise (Linux sends no control message) [Linux 6.18, experiment].
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _,
-          data)) :: rest; maxlen = Some n; ¬peek
+          data)) :: rest; maxlen = Some n (or ovfl, n = ∞ without maxlen); ¬peek
         transition: h --Lh_call(tid, recvfrom(fd, nb, Some n, F))--> h'
-        after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data[:n],
-          len data > n))_dsch}
-        changes: s.mq, ts(tid)
+        after: h' = h with {s := s with {mq := rest, mqd := tl mqd}; ts(tid) := RET(OK (i3, p3,
+          data[:n], len data > n))_dsch} (recv, read: OK data[:n]; ovfl: the head's stamp
+          appended if s.f.rxq_ovfl, else 0)
+        changes: s.mq, s.mqd, ts(tid)
     """
     if call.errqueue:
         return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq or call.peek or call.maxlen is None:
+    if s is None or s.es is not None or not s.mq or call.peek or _plain(call):
         return None
-    return _take(ctx, h, tid, s, call.maxlen)
+    return _take(ctx, h, tid, s, call.maxlen, False, call.via, call.ovfl)
 
 
 @rule("recvfrom_11", call="recvfrom", category="succeed", trigger="call",
@@ -413,7 +434,7 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         return None
     if s.rcvtimeo == 0:
         return None
-    return ret(ctx, h, tid, Ok(_shut_answer(call.maxlen)), "recvfrom")
+    return ret(ctx, h, tid, Ok(_shut_answer(call.maxlen, call.via)), "recvfrom")
 
 
 @rule("recvfrom_12", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
@@ -442,7 +463,7 @@ def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     st = _state(h, tid)
     if s is None or st is None or s.es is not None or not s.mq or _plain(st):
         return None
-    return HostStep(_take(ctx, h, tid, s, st.maxlen, st.peek))
+    return HostStep(_take(ctx, h, tid, s, st.maxlen, st.peek, st.via, st.ovfl))
 
 
 @rule("recvfrom_13", category="slowfail", trigger="thread", states=(RecvFrom2,),
@@ -504,10 +525,22 @@ def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
     st = _state(h, tid)
     if s is None or st is None or s.es is not None or s.mq or not s.shut[0]:
         return None
-    return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen)), "recvfrom"))
+    return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen, st.via)), "recvfrom"))
 
 
 # The error queue (IP_RECVERR, MSG_ERRQUEUE; Linux 6.18, experiment) ---------------------------
+
+SO_EE_ORIGIN_ICMP = 2  # <linux/errqueue.h>: the error came from an ICMP message
+
+
+def extended_err(ent: ErrEntry) -> tuple[Any, ...]:
+    """The `sock_extended_err` Linux attaches to an error-queue read, as a program sees it:
+    `(ee_errno, ee_origin, ee_type, ee_code, ee_info, ee_data, offender)`; for an ICMP
+    unreachable info and data are 0, and the offender is the address the ICMP came from
+    [L: Linux 6.18, experiment]."""
+    icmp_type, code = ICMP_TYPE_CODE[ent.kind]
+    return (ent.errno, SO_EE_ORIGIN_ICMP, icmp_type, code, 0, 0, ent.offender)
+
 
 @rule("recvfrom_15", call="recvfrom", category="succeed", trigger="call",
       summary="MSG_ERRQUEUE: take the oldest error-queue entry [Linux 6.18, experiment]")
@@ -523,12 +556,13 @@ def recvfrom_15(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     Model details: provenance: Linux 6.18, experiment — one entry per ICMP error (the
     pending error keeps only the latest); reading does not report the pending error first;
     reading the last entry clears it (SO_ERROR then reads 0), reading an earlier one leaves
-    the next entry's error pending. Linux also returns the failed datagram's payload; the
-    model's ICMP quotes only addresses, so the answer has none (a deviation).
+    the next entry's error pending. With a buffer length, recvfrom_17 answers the payload
+    and the extended error too.
 
     Formal:
-        premises: ts(tid) = RUN; s = sock(h, fd); errqueue; s.eq = (e, i, p) :: rest
-        transition: h --Lh_call(tid, recvfrom(fd, nb, maxlen, peek, T))--> h'
+        premises: ts(tid) = RUN; s = sock(h, fd); errqueue; maxlen = None; s.eq = (e, i, p, _, _,
+          _) :: rest
+        transition: h --Lh_call(tid, recvfrom(fd, nb, None, peek, T))--> h'
         after: h' = h with {s := s with {eq := rest; es := the error of hd rest, or None};
           ts(tid) := RET(OK (i, p, e))_dsch}
         changes: s.eq, s.es, ts(tid)
@@ -536,9 +570,17 @@ def recvfrom_15(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     s = sock(h, call.fd)
     if s is None or not call.errqueue or not s.eq:
         return None
-    (e, i, p), rest = s.eq[0], s.eq[1:]
-    s2 = replace(s, eq=rest, es=rest[0][0] if rest else None)
-    return ret(ctx, replace_sock(h, s2), tid, Ok((i, p, e)), "recvfrom")
+    if call.maxlen is not None:
+        return None  # recvfrom_17
+    ent = s.eq[0]
+    return _take_err(ctx, h, tid, s, (ent.ip, ent.port, ent.errno))
+
+
+def _take_err(ctx: RuleCtx, h: Host, tid: TID, s: Sock, answer: tuple[Any, ...]) -> Host:
+    """`eq := rest`, the pending error the next entry's (None after the last), → answer."""
+    rest = s.eq[1:]
+    s2 = replace(s, eq=rest, es=rest[0].errno if rest else None)
+    return ret(ctx, replace_sock(h, s2), tid, Ok(answer), "recvfrom")
 
 
 @rule("recvfrom_16", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
@@ -564,3 +606,40 @@ def recvfrom_16(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
     if s is None or not call.errqueue or s.eq:
         return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
+
+
+@rule("recvfrom_17", call="recvfrom", category="succeed", trigger="call",
+      summary="MSG_ERRQUEUE with a buffer: the failed datagram's quoted payload and the extended error [Linux 6.18, experiment]")
+def recvfrom_17(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+    """Description: a receive from the error queue with a buffer length returns what
+    recvmsg(MSG_ERRQUEUE) gives: the failed datagram's destination, its payload as the ICMP
+    quoted it (cut to the buffer, with the truncation flag) and the sock_extended_err;
+    the entry is taken as by recvfrom_15.
+
+    Errors: none; an empty queue is recvfrom_16.
+
+    Common cases: a client matching an ICMP error to the request that caused it by the
+    request's payload (a sequence number in it).
+
+    Model details: provenance: Linux 6.18, experiment — the payload is the first 520 bytes
+    of the failed datagram (Linux's ICMP errors are at most 576 bytes), MSG_TRUNC is set
+    when the buffer is shorter, msg_flags has MSG_ERRQUEUE; the extended error is
+    `(ee_errno, ee_origin, ee_type, ee_code, ee_info, ee_data, offender)` = (the error, 2 =
+    SO_EE_ORIGIN_ICMP, 3, 3 for port or 1 for host unreachable, 0, 0, the address the ICMP
+    came from). On a host whose ICMP errors do not quote payloads (HostConsts.icmp_quote
+    off, the paper's ICMP) the payload is empty.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); errqueue; maxlen = Some n; s.eq = (e, i, p,
+          data, j, k) :: rest
+        transition: h --Lh_call(tid, recvfrom(fd, nb, Some n, peek, T))--> h'
+        after: h' = h with {s := s with {eq := rest; es := the error of hd rest, or None};
+          ts(tid) := RET(OK (i, p, data[:n], len data > n, (e, 2, 3, code k, 0, 0, j)))_dsch}
+        changes: s.eq, s.es, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or not call.errqueue or not s.eq or call.maxlen is None:
+        return None
+    ent, n = s.eq[0], max(0, call.maxlen)
+    answer = (ent.ip, ent.port, ent.data[:n], len(ent.data) > n, extended_err(ent))
+    return _take_err(ctx, h, tid, s, answer)

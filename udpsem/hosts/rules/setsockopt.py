@@ -202,3 +202,44 @@ def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     v = ctx.consts.wmem_max if v < 0 else min(v, ctx.consts.wmem_max)
     size = max(2 * v, SOCK_MIN_SNDBUF)
     return ret(ctx, replace_sock(h, replace(s, sndbuf=size)), tid, Ok(None), "setsockopt")
+
+
+# The boolean Linux options setsockopt_7 / getsockopt_7 keep in the socket's flags.
+_FLAG_OPTS = {SockOpt.SO_REUSEPORT: "reuseport", SockOpt.IP_FREEBIND: "freebind",
+              SockOpt.SO_RXQ_OVFL: "rxq_ovfl"}
+
+
+@rule("setsockopt_7", call="setsockopt", category="succeed", trigger="call",
+      summary="set SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL [Linux 6.18, experiment]")
+def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+    """Description: store whether the socket may share its address and port with other
+    SO_REUSEPORT sockets (SO_REUSEPORT), may be bound to an address the host does not
+    have (IP_FREEBIND), or stamps each datagram it queues with its drop count
+    (SO_RXQ_OVFL).
+
+    Errors: none.
+
+    Common cases: several worker processes or threads each binding their own socket to a
+    server's port, the kernel spreading the datagrams among them; a daemon binding an
+    address before its interface is configured.
+
+    Model details: provenance: Linux 6.18, experiment — both read back as booleans (any
+    non-zero value is on). SO_REUSEPORT counts when a later bind checks conflicts: a bind
+    succeeds on a held port if it and every holder have the flag then (bind_1, conflict), so
+    setting it after bind still lets others join and clearing it stops them. IP_FREEBIND
+    counts at bind (bind_7); clearing it later leaves the socket bound where it is.
+    SO_RXQ_OVFL counts when a datagram is queued (it is stamped with the drop count then)
+    and when it is received (the count is reported only while the option is on).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt ∈ {SO_REUSEPORT, IP_FREEBIND, SO_RXQ_OVFL}
+        transition: h --Lh_call(tid, setsockopt(fd, opt, b))--> h'
+        after: h' = h with {s := s with {f.reuseport, f.freebind or f.rxq_ovfl := b}; ts(tid) :=
+          RET(OK ())_dsch}
+        changes: s.f.reuseport, s.f.freebind or s.f.rxq_ovfl, ts(tid)
+    """
+    s = sock(h, call.fd)
+    if s is None or call.opt not in _FLAG_OPTS:
+        return None
+    f = replace(s.f, **{_FLAG_OPTS[call.opt]: bool(call.value)})
+    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")

@@ -389,3 +389,15 @@ def test_reuseport_group_member_full_drops_even_if_another_has_room() -> None:
     assert "delivery_loopback_udp_1" in names and "delivery_loopback_udp_3" in names
     _, st = internal(ctx(), h, "delivery_loopback_udp_3")
     assert st.host.s[0].drops == 1 and st.host.oq == ()
+
+
+def test_poll_3_answers_at_once_for_a_socket_closed_before_the_call() -> None:
+    # Linux 6.18 (scenarios_iface.poll_of_an_already_closed_socket): a reader still blocked
+    # on the socket keeps it (an orphan here); poll(fd, -1) then answers POLLNVAL at once.
+    orphan = Sock(3, LOCALHOST, 5000, cl=True)
+    reader = ThreadEntry(1, RecvFrom2(3), NEVER)
+    h = host(socks=[orphan], threads=[reader])
+    name, st = call(ctx(), h, poll([(3, POLLIN)], -1))
+    assert name == "poll_1" and thread_state(st.host) == Poll2(((3, POLLIN),), (3,))
+    _, st = internal(ctx(), st.host, "poll_3")
+    assert _ret(st.host) == Ok((POLLNVAL,))

@@ -178,6 +178,10 @@ def test_setsockopt_3_and_getsockopt_3_timeouts() -> None:
     assert name == "getsockopt_3" and _ret(st2.host) == Ok(4000)
     _, st = call(ctx(), h, setsockopt(3, SockOpt.SO_SNDTIMEO, -1))
     assert st.host.s[0].sndtimeo == 0
+    # No timeout set (None): getsockopt_3 still applies and answers 0. Its guard's witness
+    # is a 1-tuple, since a witness of None would mean "does not apply".
+    name, st3 = call(ctx(), h, getsockopt(3, SockOpt.SO_SNDTIMEO))
+    assert name == "getsockopt_3" and _ret(st3.host) == Ok(0)
 
 
 def test_recvfrom_4_with_timeout_then_recvfrom_13() -> None:

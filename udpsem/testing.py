@@ -553,7 +553,9 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
         ents = tuple((_pick(draw, cands), _pick(draw, _POLL_EVENTS))
                      for _ in range(draw(st.integers(0, 3))))
         dl = NEVER if _coin(draw) else _long_deadline(draw, now)
-        return ThreadEntry(tid, Poll2(ents), dl)
+        # fds that named closed sockets when the poll was called (any polled fd may)
+        closed0 = tuple(sorted({fd for fd, _ in ents if _coin(draw)})) if _coin(draw) else ()
+        return ThreadEntry(tid, Poll2(ents, closed0), dl)
     if kind == "ret":
         return ThreadEntry(tid, _draw_ret(draw), _deadline(draw, now, timing.dsch))
     if kind == "delay":

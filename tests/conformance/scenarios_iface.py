@@ -141,6 +141,20 @@ def poll_without_events_blocks() -> G:
     yield delay(30_000)  # nothing arrives: the reader stays blocked
 
 
+def _recv_reader(fd: int) -> G:
+    yield recvfrom(fd, False)
+
+
+def poll_of_an_already_closed_socket() -> G:
+    a = yield socket()
+    yield bind(a, LO, 43350)
+    yield create(_recv_reader, a)  # stays blocked: close does not wake it
+    yield delay(20_000)
+    yield close(a)
+    yield poll([(a, POLLIN)], -1)  # (POLLNVAL,) at once, though a reader still holds it
+    yield delay(20_000)
+
+
 def poll_sees_a_close_at_its_timeout() -> G:
     a = yield socket()
     yield bind(a, LO, 43070)
@@ -410,7 +424,8 @@ SCENARIOS = [S(p) for p in (
     poll_fresh_socket_is_writable, poll_sees_a_datagram, poll_reports_a_pending_error_unasked,
     poll_after_shutdown, poll_bad_negative_and_duplicate_fds, poll_times_out,
     poll_wakes_on_arrival, poll_any_negative_timeout_waits, poll_without_events_blocks,
-    poll_sees_a_close_at_its_timeout, select_exception_set_stays_empty,
+    poll_sees_a_close_at_its_timeout, poll_of_an_already_closed_socket,
+    select_exception_set_stays_empty,
     select_err_queue_makes_errors_exceptional, error_queue_alone_makes_a_socket_readable,
     sndbuf_clamp_and_doubling, tiny_sndbuf_never_blocks_on_loopback,
     reuseport_bind_rules, reuseport_counts_as_set_at_the_next_bind, reuseport_spreads_datagrams,

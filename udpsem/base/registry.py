@@ -17,6 +17,28 @@ applicability never depends on a choice. Call and recv rules return the successo
 label is the input label); thread and oq rules return a HostStep carrying their output label.
 The system applies `gc` after every host rule. Call rules registered with `call="*"` (the
 generic rules) are tried for every call, before the call's own rules.
+
+Guard and outcome. A rule may come in two parts, so that finding which rules apply builds no
+successor (a simulation takes one candidate of many, and a machine's candidates are found
+again each time it changes):
+
+    def _sendto_7(ctx, h, tid, call) -> Sock | None:      # the GUARD: cheap, builds nothing
+        s = sock(h, call.fd)
+        return s if s is not None and ... else None
+
+    @rule("sendto_7", ..., guard=_sendto_7)
+    def sendto_7(ctx, h, tid, call, s: Sock) -> Host:      # the OUTCOME, given the witness
+        # (its docstring: the four sections every rule has)
+        return ret(ctx, h, tid, Fail(Errno.EAGAIN), "sendto")
+
+The guard takes the trigger's arguments and returns None ("does not apply") or a witness,
+any value but None (`True` when the outcome needs nothing from it), which the outcome gets as
+its last argument. The guard decides applicability alone: given a witness, the outcome
+always produces a result. The witness must not depend on `ctx.now` other than through
+comparisons with the host's own timers (the driver keeps a machine's guards across time
+steps that cross none of its timers, then asks the outcome at the new time), and it must be
+immutable. A rule written in one part (no `guard=`) still works: the driver then calls it
+whole to learn whether it applies. `RuleInfo.apply(ctx, *args)` is the whole rule either way.
 """
 
 from __future__ import annotations
@@ -50,10 +72,26 @@ class RuleInfo:
     archs: tuple[str, ...] = ()
     states: tuple[type, ...] = ()
     fn: Callable[..., Any] | None = field(default=None, compare=False)
+    """The decorated function: the whole rule, or (with `guard`) its outcome."""
+    guard: Callable[..., Any] | None = field(default=None, compare=False)
+    """The rule's guard (None: a rule in one part, `fn` is the whole rule)."""
 
     @property
     def doc(self) -> str:
         return (source.doc(self.fn) or "").strip() if self.fn is not None else ""
+
+    def apply(self, ctx: Any, *args: Any) -> Any:
+        """The whole rule on the trigger's arguments: its result, or None if it does not
+        apply (for a rule in two parts, the guard, then the outcome given its witness)."""
+        fn = self.fn
+        assert fn is not None
+        guard = self.guard
+        if guard is None:
+            return fn(ctx, *args)
+        w = guard(ctx, *args)
+        if w is None:
+            return None
+        return fn(ctx, *args, w)
 
 
 RULES: dict[str, RuleInfo] = {}
@@ -69,8 +107,12 @@ class RegistryError(Exception):
 
 def rule(name: str, *, category: str, trigger: str, summary: str, call: str | None = None,
          urgent: bool = False, errors: tuple[str, ...] = (), archs: tuple[str, ...] = (),
-         states: tuple[type, ...] = ()) -> Callable[[F], F]:
+         states: tuple[type, ...] = (),
+         guard: Callable[..., Any] | None = None) -> Callable[[F], F]:
     """Register `fn` as the rule `name` with its metadata.
+
+    With `guard`, `fn` is the rule's outcome and `guard` its guard (see the module's
+    docstring); the decorated function is returned unchanged either way.
 
     `archs` restricts the rule to some architectures (empty: all). `states` (thread rules)
     lists the thread-state classes the rule can apply to, so the system tries only those.
@@ -82,7 +124,7 @@ def rule(name: str, *, category: str, trigger: str, summary: str, call: str | No
         if name in RULES:
             raise RegistryError(f"rule {name!r} registered twice")
         info = RuleInfo(name, category, trigger, summary, call, urgent, errors, archs, states,
-                        fn)
+                        fn, guard)
         _check(info)
         RULES[name] = info
         if trigger == "call":
@@ -121,6 +163,10 @@ def _check(info: RuleInfo) -> None:
         raise RegistryError(f"{where}: accept rules take a datagram from the network")
     if info.urgent and info.category not in ("slowsucceed", "slowfail"):
         raise RegistryError(f"{where}: only slow rules are urgent (docs/model.md#time-and-urgency)")
+    if info.guard is not None and info.trigger not in ("call", "thread", "oq", "recv"):
+        raise RegistryError(f"{where}: only host rules (call, thread, oq, recv) take a guard")
+    if info.guard is not None and not callable(info.guard):
+        raise RegistryError(f"{where}: guard= must be a function")
 
 
 def call_rules(call: str) -> list[RuleInfo]:

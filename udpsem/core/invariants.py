@@ -29,6 +29,9 @@ The network-level conjuncts are named here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from udpsem.base.time import NEVER
 from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations
 from udpsem.hosts.state import Run, Zombie
@@ -38,10 +41,45 @@ from udpsem.state.world import Machine, Setup, World
 NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "G2", "E1")
 
 
-def network_violations(setup: Setup, w: World,
-                       host_memo: HostOkMemo | None = None) -> list[Violation]:
+class MachineMemo:
+    """Results of a pure function of (one immutable component, the time), memoised by the
+    component's identity and the time: for a checker that sees many worlds sharing
+    components (exploration, where a successor changes one machine and keeps the others at
+    the same time), so that a conjunct over an unchanged component costs a lookup. The memo
+    holds the component, so an `id` is never reused while memoised. Bounded: when full, the
+    older half is dropped. It lives in a driver's memo, never seen by a rule."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._memo: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self._size = size
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, x: Any, now: int, compute: Callable[..., Any], *args: Any) -> Any:
+        """`compute(*args)`, a function of `x` and `now` alone, memoised."""
+        key = (id(x), now)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is x:
+            self.hits += 1
+            return hit[1]
+        self.misses += 1
+        value = compute(*args)
+        memo = self._memo
+        if len(memo) >= self._size:
+            for k in list(memo)[: self._size // 2]:
+                del memo[k]
+        memo[key] = (x, value)
+        return value
+
+
+def network_violations(setup: Setup, w: World, host_memo: HostOkMemo | None = None,
+                       machine_memo: MachineMemo | None = None) -> list[Violation]:
     """Every broken conjunct of `network_ok` for world `w` (empty iff it holds). A checker
-    that sees many worlds sharing hosts may pass a `HostOkMemo` (same result, less work)."""
+    that sees many worlds sharing hosts may pass a `HostOkMemo` (same result, less work),
+    and a `MachineMemo`: the conjuncts over one machine (its host's `host_ok`, N4, C1–C3,
+    G2) read that machine and the time alone, so an unchanged machine at the same time is
+    not checked again (incremental checking; the cross-machine N1/N2 and the messages M1
+    are checked every time)."""
     out: list[Violation] = []
     names = [m.name for m in w.machines]
     if len(set(names)) != len(names):
@@ -66,10 +104,11 @@ def network_violations(setup: Setup, w: World,
                 if setup.owners.get(a) != m.name:
                     out.append(Violation("N2", f"the network routes {a} to "
                                                f"{setup.owners.get(a)}", m.name))
-        hv = host_violations if host_memo is None else host_memo.violations
-        for v in hv(m.host, setup.consts[m.name], setup.timing, w.now):
-            out.append(Violation(v.conjunct, v.detail, m.name))
-        out.extend(_agreement(setup, w, m))
+        if machine_memo is None:
+            out.extend(_machine_violations(setup, w.now, m, host_memo))
+        else:
+            out.extend(machine_memo.get(m, w.now, _machine_violations, setup, w.now, m,
+                                        host_memo))
     for k, f in enumerate(w.net):
         if not msg_ok(f.msg):
             out.append(Violation("M1", f"message {k} in transit is not msg_ok: {f.msg}"))
@@ -114,11 +153,22 @@ def network_ok(setup: Setup, w: World) -> bool:
     return not network_violations(setup, w)
 
 
-def _agreement(setup: Setup, w: World, m: Machine) -> list[Violation]:
+def _machine_violations(setup: Setup, now: int, m: Machine,
+                        host_memo: HostOkMemo | None) -> list[Violation]:
+    """host_ok of the machine's host, then N4, C1–C3 and G2: a function of (m, now)."""
+    assert m.host is not None
+    hv = host_violations if host_memo is None else host_memo.violations
+    out = [Violation(v.conjunct, v.detail, m.name)
+           for v in hv(m.host, setup.consts[m.name], setup.timing, now)]
+    out.extend(_agreement(setup, now, m))
+    return out
+
+
+def _agreement(setup: Setup, now: int, m: Machine) -> list[Violation]:
     """N4, C1–C3 and G2 for one live machine."""
     assert m.host is not None
     out: list[Violation] = []
-    now, t = w.now, setup.timing
+    t = setup.timing
 
     def bad(conj: str, detail: str) -> None:
         out.append(Violation(conj, detail, m.name))
@@ -174,4 +224,4 @@ def _agreement(setup: Setup, w: World, m: Machine) -> list[Violation]:
     return out
 
 
-__all__ = ["NETWORK_CONJUNCTS", "Violation", "network_ok", "network_violations"]
+__all__ = ["NETWORK_CONJUNCTS", "MachineMemo", "Violation", "network_ok", "network_violations"]

@@ -11,7 +11,6 @@ is urgent, by at most the least remaining timer of any component.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,10 +20,9 @@ from udpsem.base.registry import info_of
 from udpsem.base.time import NEVER
 from udpsem.core.passage import time_pass
 from udpsem.hosts.calls import Call, Create
-from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, outcome_at, recv_enabled
+from udpsem.hosts.lts import Enabled, call_enabled, internal_enabled, recv_enabled
 from udpsem.hosts.state import (
     HostStep,
-    LhCall,
     LhConsole,
     LhExit,
     LhReturn,
@@ -64,15 +62,32 @@ from udpsem.state.components import (
 from udpsem.state.world import Event, InFlight, Machine, Setup, World, put_machine, with_machine
 
 
-@dataclass(slots=True)
 class Candidate:
     """An enabled transition: `rule` names it; `first` (a value or a Branch) resolves to a
-    value `v`, and `then(v)` (a Transition or a Branch resolving to one) finishes it."""
+    value `v`, and `then(v)` (a Transition or a Branch resolving to one) finishes it. A host
+    rule's `first` is its outcome, built from the guard's witness (`en`) only when a driver
+    reads it."""
 
-    rule: str
-    first: Any
-    then: Callable[[Any], Any]
-    urgent: bool = False
+    __slots__ = ("_first", "en", "rule", "then", "urgent")
+
+    def __init__(self, rule: str, first: Any, then: Callable[[Any], Any], urgent: bool = False,
+                 en: Enabled | None = None) -> None:
+        self.rule = rule
+        self._first = first
+        self.then = then
+        self.urgent = urgent
+        self.en = en
+
+    @property
+    def first(self) -> Any:
+        en = self.en
+        if en is not None:
+            self._first = en.outcome
+            self.en = None
+        return self._first
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.rule!r}, urgent={self.urgent})"
 
 
 # Enumerating transitions ---------------------------------------------------------------------
@@ -85,10 +100,10 @@ class Candidate:
 # crossed one of its timers (see `_Entry`): most steps change one machine, and a time step
 # changes none but the ones whose timer it reaches.
 
-Local = tuple[str, Any, Callable[[World, Any], Any], bool, Any]
-"""`(rule, first, fn, urgent, redo)`: `fn(w, v)` finishes the transition in world `w`;
-`redo` is None when `first` does not depend on the clock, else `(info, args, label)` from
-which `hosts.lts.outcome_at` re-derives the host rule's outcome at another time."""
+Local = tuple[str, Any, Callable[[World, Any], Any], bool, Enabled | None]
+"""`(rule, first, fn, urgent, en)`: `fn(w, v)` finishes the transition in world `w`; `first`
+is the value to resolve when `en` is None, else the host rule's outcome is built from its
+guard's witness `en` when a driver reads it (at the entry's time, or re-derived at another)."""
 
 
 def _then_host(setup: Setup, m: Machine, rule_name: str,
@@ -107,7 +122,7 @@ def _then_host(setup: Setup, m: Machine, rule_name: str,
     return then
 
 
-def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | None:
+def _host_internal(setup: Setup, m: Machine, en: Enabled) -> Local | None:
     """Candidates for a host's own rules, synchronised with their partner if they output."""
     host = m.host
     assert host is not None
@@ -133,7 +148,7 @@ def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | 
             return Transition(rname, partner, Label("return", name, st.label.tid, value),
                               with_machine(w, m2))
 
-        return (rname, en.outcome, then_ret, en.rule.urgent, redo)
+        return (rname, None, then_ret, en.rule.urgent, en)
 
     def then_other(w: World, st: HostStep) -> Any:
         lab = st.label
@@ -148,7 +163,7 @@ def _host_internal(setup: Setup, m: Machine, en: Enabled, redo: Any) -> Local | 
             label = Label("tau", name, en.tid)
         return Transition(rname, None, label, with_machine(w, m.with_host(st.host)))
 
-    return (rname, en.outcome, then_other, en.rule.urgent, redo)
+    return (rname, None, then_other, en.rule.urgent, en)
 
 
 def _send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg) -> Any:
@@ -216,11 +231,9 @@ def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> l
             return Label("call", name, s.tid, req)
 
         partner = "create_call_1" if create else None
-        args = (host, s.tid, req)
-        lh = LhCall(s.tid, req)
         for en in call_enabled(ctx, host, s.tid, req):
             then = _then_host(setup, m, en.rule.name, label_of, machine_after, partner)
-            out.append((en.rule.name, en.outcome, then, en.rule.urgent, (en.rule, args, lh)))
+            out.append((en.rule.name, None, then, en.rule.urgent, en))
         return out
     if isinstance(req, (StoreNew, StoreSet, StoreGet)):
         fn = _STORE_RULES[type(req)]
@@ -272,8 +285,7 @@ def _machine_candidates(setup: Setup, ctx: RuleCtx, m: Machine) -> list[Local]:
     now = ctx.now
     out: list[Local] = []
     for en in internal_enabled(ctx, host):
-        args = (host,) if en.tid is None else (host, en.tid)
-        c = _host_internal(setup, m, en, (en.rule, args, None))
+        c = _host_internal(setup, m, en)
         if c is not None:
             out.append(c)
     for s in m.snippets:
@@ -309,18 +321,26 @@ def _lazy(setup: Setup, m: Machine, fn: Callable[..., Machine | None], arg: Any,
     return then
 
 
-def _machine_timers(m: Machine) -> list[int]:
-    """Every finite timer of machine `m` (none for a crashed machine)."""
+def _timer_bounds(m: Machine, now: int) -> tuple[int, int, int]:
+    """Over every finite timer of machine `m` (host threads and out-queue, snippets, store
+    answers, applications; none for a crashed machine), in one pass: the latest before `now`
+    (-1 if none), the earliest at or after it, and the least (NEVER if none)."""
+    lo, hi, least = -1, NEVER, NEVER
     h = m.host
     if h is None:
-        return []
-    out = [e.deadline for e in h.ts if e.deadline < NEVER]
-    if h.oq_deadline < NEVER:
-        out.append(h.oq_deadline)
-    out.extend(s.deadline for s in m.snippets if s.deadline < NEVER)
-    out.extend(r.deadline for r in m.storerets if r.deadline < NEVER)
-    out.extend(a.deadline for a in m.apps if a.deadline < NEVER)
-    return out
+        return lo, hi, least
+    for d in (h.oq_deadline, *[e.deadline for e in h.ts], *[s.deadline for s in m.snippets],
+              *[r.deadline for r in m.storerets], *[a.deadline for a in m.apps]):
+        if d >= NEVER:
+            continue
+        if d < least:  # noqa: PLR1730  (a comparison is cheaper than a call of min)
+            least = d
+        if d < now:
+            if d > lo:  # noqa: PLR1730
+                lo = d
+        elif d < hi:
+            hi = d
+    return lo, hi, least
 
 
 class _Entry:
@@ -344,14 +364,7 @@ class _Entry:
         self.t0 = now
         self.locals = _machine_candidates(setup, setup.ctx(m.name, now), m)
         self.urgent = any(c[3] for c in self.locals)
-        lo, hi, least = -1, NEVER, NEVER
-        for d in _machine_timers(m):
-            if d < now:
-                lo = max(lo, d)
-            elif d < hi:
-                hi = d
-            least = min(least, d)
-        self.lo, self.hi, self.least = lo, hi, least
+        self.lo, self.hi, self.least = _timer_bounds(m, now)
 
     def holds_at(self, now: int) -> bool:
         return now == self.t0 or (self.hi != self.t0 and self.lo < now < self.hi)
@@ -402,7 +415,7 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     out = []
     for en in recv_enabled(setup.ctx(m.name, now), m.host, msg):
         then = _then_host(setup, m, en.rule.name, lambda st: label, None, "net_emit", f)
-        out.append(Candidate(en.rule.name, en.outcome, partial(then, w)))
+        out.append(Candidate(en.rule.name, None, partial(then, w), False, en))
     return out
 
 
@@ -474,11 +487,13 @@ class Candidates(Sequence[Candidate]):
             if i < k:
                 break
             i -= k
-        rname, first, fn, urg, redo = e.locals[i]
+        rname, first, fn, urg, en = e.locals[i]
         w = self._w
-        if redo is not None and w.now != e.t0:
-            info, args, label = redo
-            first = outcome_at(info, self._setup.ctx(e.m.name, w.now), args, label)
+        if en is not None:
+            if w.now == e.t0:
+                first = en.outcome
+            else:
+                first = en.outcome_at(self._setup.ctx(e.m.name, w.now))
         return Candidate(rname, first, partial(fn, w), urg)
 
     def __iter__(self) -> Iterator[Candidate]:

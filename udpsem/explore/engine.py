@@ -53,7 +53,8 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.network.faults import Faults, Window
 from udpsem.programs import files
 from udpsem.programs.catalog import scenario
-from udpsem.programs.runtime import GeneratorRuntime
+from udpsem.programs.runtime import Code, GeneratorRuntime
+from udpsem.state.components import Raised, Return
 from udpsem.state.world import Setup, World
 
 
@@ -68,12 +69,40 @@ class ExploreRuntime(GeneratorRuntime):
     def __init__(self, max_live: int = 20_000) -> None:
         super().__init__()
         self.max_live = max_live
+        self.requests: dict[Code, Any] = {}
+        self.shared = 0
+
+    def advance(self, code: Code, answer: Any) -> tuple[Code, Any]:
+        """As `GeneratorRuntime.advance`, but a thread state reached before is not computed
+        again: interleavings that differ elsewhere (a diamond: A then B, B then A) advance the
+        same thread with the same answer, to an equal Code, whose generator is still live
+        (or which has finished). Its request is a function of the Code (programs are
+        deterministic), kept from the first time; without this the second path found the
+        generator moved on and rebuilt it by replaying every answer."""
+        new = Code(code.program, code.arg, code, answer)
+        req = self.requests.get(new, _NO_REQUEST)
+        if req is not _NO_REQUEST and (new in self.live or isinstance(req, (Return, Raised))):
+            self.shared += 1
+            return new, req
+        gen = self.live.pop(code, None)
+        if gen is None:
+            gen = self._rebuild(code)
+        req = self._deliver(gen, answer, False, new)
+        self._keep(new, gen, req)
+        reqs = self.requests
+        reqs[new] = req
+        while len(reqs) > self.max_live:
+            del reqs[next(iter(reqs))]  # insertion order: deterministic
+        return new, req
 
     def _keep(self, code: Any, gen: Any, req: Any) -> None:
         super()._keep(code, gen, req)
         live = self.live
         while len(live) > self.max_live:
             del live[next(iter(live))]  # insertion order: deterministic
+
+
+_NO_REQUEST: Any = object()
 
 
 @dataclass(frozen=True)

@@ -264,12 +264,27 @@ def _host_memo(setup: Setup) -> Any:
     return memo
 
 
+def _machine_memo(setup: Setup, name: str) -> Any:
+    """A checker's memo of per-component results by identity and time (`MachineMemo`): a
+    successor world keeps all but the components its transition changed, at the same time,
+    so their conjuncts are not checked again (incremental checking)."""
+    from udpsem.core.invariants import MachineMemo
+
+    memo = setup.memo.get(name)
+    if memo is None:
+        memo = setup.memo[name] = MachineMemo()
+    return memo
+
+
 def _host_ok(setup: Setup, world: World) -> str | None:
     memo = _host_memo(setup)
+    by_host = _machine_memo(setup, "host_ok_by_host")
+    now = world.now
     for m in world.machines:
         if m.host is None:
             continue
-        bad = memo.violations(m.host, setup.consts[m.name], setup.timing, world.now)
+        bad = by_host.get(m.host, now, memo.violations, m.host, setup.consts[m.name],
+                          setup.timing, now)
         if bad:
             return f"{m.name}: host_ok fails: {bad[0]}"
     return None
@@ -278,7 +293,8 @@ def _host_ok(setup: Setup, world: World) -> str | None:
 def _network_ok(setup: Setup, world: World) -> str | None:
     from udpsem.core.invariants import network_violations
 
-    bad = network_violations(setup, world, _host_memo(setup))
+    bad = network_violations(setup, world, _host_memo(setup),
+                             _machine_memo(setup, "network_ok_by_machine"))
     return f"network_ok fails: {bad[0]}" if bad else None
 
 

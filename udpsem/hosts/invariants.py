@@ -538,6 +538,10 @@ def _threads(h: Host, consts: HostConsts, timing: Timing, now: int, bad: Bad) ->
                 if not (isinstance(ent, tuple) and len(ent) == 2 and _is_int(ent[0])
                         and _is_int(ent[1]) and 0 <= ent[1] <= 0xFFFF):
                     bad("T5", f"{where}: POLL2 entry {ent!r} is not (fd, events)")
+            polled = {ent[0] for ent in st.fds if isinstance(ent, tuple) and ent}
+            if list(st.closed0) != sorted(set(st.closed0)) or not set(st.closed0) <= polled:
+                bad("T5", f"{where}: POLL2 closed0 {st.closed0!r} is not a sorted set of "
+                          "polled fds")
 
 
 def _t4(h: Host, st: SendTo2, by_fd: dict[int, Any], where: str, bad: Bad) -> None:

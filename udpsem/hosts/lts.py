@@ -9,12 +9,10 @@ after every rule.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import udpsem.hosts.rules  # noqa: F401  (registers the rules)
 from udpsem.base.choice import Branch
-from udpsem.base.frozen import fast_init
 from udpsem.base.registry import RULES, RuleInfo, call_rules, rules_by_trigger, thread_rules
 from udpsem.hosts.auxiliary import gc
 from udpsem.hosts.calls import Call
@@ -24,27 +22,74 @@ from udpsem.network.messages import IPMsg
 
 Outcome = Any  # HostStep | Branch[...] resolving to a HostStep
 
+check_witnesses = False
+"""When True (tests set it), an outcome asked for at another time than its guard first checks
+that the guard gives the same witness then: the condition under which a driver may keep a
+machine's guards across time steps (see `base.registry`)."""
 
-@dataclass(frozen=True, slots=True)
+_UNSET: Any = object()
+
+
 class Enabled:
-    """One applicable rule with its (possibly branching) outcome, already wrapped so that it
-    resolves to a HostStep with `gc` applied."""
+    """One applicable rule: the guard's witness, and the outcome built from it only when a
+    driver asks (`outcome`, or `outcome_at` another time), wrapped so that it resolves to a
+    HostStep with `gc` applied. For a rule in one part the witness is its whole result."""
 
-    rule: RuleInfo
-    outcome: Outcome
-    tid: TID | None = None
+    __slots__ = ("_outcome", "args", "ctx", "label", "rule", "tid", "witness")
+
+    def __init__(self, rule: RuleInfo, ctx: RuleCtx, args: tuple[Any, ...], witness: Any,
+                 label: Any | None, tid: TID | None = None) -> None:
+        self.rule = rule
+        self.ctx = ctx
+        self.args = args
+        self.witness = witness
+        self.label = label
+        self.tid = tid
+        self._outcome = _UNSET
+
+    @property
+    def outcome(self) -> Outcome:
+        """The outcome at the time the guard was asked (built once)."""
+        o = self._outcome
+        if o is _UNSET:
+            o = self._outcome = self.outcome_at(self.ctx)
+        return o
+
+    def outcome_at(self, ctx: RuleCtx) -> Outcome:
+        """The outcome under `ctx`, which differs from the guard's at most in the clock (rules
+        read it only through `ctx.now`): for a driver that keeps a machine's guards across
+        time steps that cross none of its timers."""
+        info = self.rule
+        fn = info.fn
+        assert fn is not None
+        if info.guard is None:
+            if ctx.now == self.ctx.now:
+                raw = self.witness
+            else:
+                raw = fn(ctx, *self.args)
+                assert raw is not None, f"{info.name} no longer applies at {ctx.now}"
+        else:
+            if check_witnesses and ctx.now != self.ctx.now:
+                again = info.guard(ctx, *self.args)
+                assert again == self.witness, (
+                    f"{info.name}: the guard's witness changed from {self.ctx.now} to "
+                    f"{ctx.now} ns: {self.witness!r} != {again!r}")
+            raw = fn(ctx, *self.args, self.witness)
+            assert raw is not None, f"{info.name}: the outcome returned None after its guard"
+        return _finish(raw, self.label)
+
+    def __repr__(self) -> str:
+        return f"Enabled({self.rule.name}, tid={self.tid})"
 
 
-def _arch_ok(info: RuleInfo, ctx: RuleCtx) -> bool:
-    return not info.archs or str(ctx.consts.arch) in info.archs
+# The rules to try, per trigger key and architecture (the `Arch` member itself, a str), filtered
+# once (the registry is fixed after import); keys are types or strings, never iterated to choose
+# anything. Each rule comes
+# with the function that tells whether it applies: its guard, or the whole rule.
+_CACHE: dict[tuple[object, str], list[tuple[RuleInfo, Any]]] = {}
 
 
-# The rules to try, per trigger key and architecture, filtered once (the registry is fixed
-# after import); keys are types or strings, never iterated to choose anything.
-_CACHE: dict[tuple[object, str], list[RuleInfo]] = {}
-
-
-def _rules_for(key: object, arch: str) -> list[RuleInfo]:
+def _rules_for(key: object, arch: str) -> list[tuple[RuleInfo, Any]]:
     found = _CACHE.get((key, arch))
     if found is None:
         if isinstance(key, type):
@@ -53,7 +98,8 @@ def _rules_for(key: object, arch: str) -> list[RuleInfo]:
             base = rules_by_trigger(str(key))
         else:
             base = call_rules(str(key))
-        found = [r for r in base if not r.archs or arch in r.archs]
+        found = [(r, r.guard if r.guard is not None else r.fn) for r in base
+                 if not r.archs or arch in r.archs]
         _CACHE[(key, arch)] = found
     return found
 
@@ -70,40 +116,35 @@ def _finish(value: Any, label: Any | None) -> Any:
     return HostStep(gc(value), label)
 
 
-def outcome_at(info: RuleInfo, ctx: RuleCtx, args: tuple[Any, ...], label: Any | None) -> Any:
-    """The outcome of the applicable rule `info` on `args` (the host first, then the tid and
-    the call, or the message, as the *_enabled functions pass them) under `ctx`, wrapped as
-    they wrap it. For a driver that re-derives, at a later time, the outcome of a rule it
-    found applicable earlier (rules read the clock only through `ctx.now`)."""
-    out = info.fn(ctx, *args)  # type: ignore[misc]
-    assert out is not None, f"{info.name} no longer applies at {ctx.now}"
-    return _finish(out, label)
-
-
 def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
     """The rules that accept `Lh_call(tid, call)` in `h`."""
     e = h.thread(tid)
     if e is None:
         return []
     label = LhCall(tid, call)
+    args = (h, tid, call)
     if isinstance(e.state, Zombie):
         z = RULES["zombie_1"]
-        return [Enabled(z, _finish(z.fn(ctx, h, tid, call), label), tid)]  # type: ignore[misc]
+        w = z.guard(ctx, *args) if z.guard is not None else z.fn(ctx, *args)  # type: ignore[misc]
+        assert w is not None, "zombie_1 applies to every call of a ZOMBIE thread"
+        return [Enabled(z, ctx, args, w, label, tid)]
     if not isinstance(e.state, Run):
         return []
     found: list[Enabled] = []
     have_fail = False
-    for info in _rules_for(call.name, str(ctx.consts.arch)):
+    linux_order = ctx.consts.linux_error_order
+    for info, applies in _rules_for(call.name, ctx.consts.arch):
         if info.name == "zombie_1":
             continue
-        if info.category == "fail" and have_fail and ctx.consts.linux_error_order:
+        fail = info.category == "fail"
+        if fail and have_fail and linux_order:
             continue
-        out = info.fn(ctx, h, tid, call)  # type: ignore[misc]
-        if out is None:
+        w = applies(ctx, h, tid, call)
+        if w is None:
             continue
-        if info.category == "fail":
+        if fail:
             have_fail = True
-        found.append(Enabled(info, _finish(out, label), tid))
+        found.append(Enabled(info, ctx, args, w, label, tid))
     return found
 
 
@@ -111,10 +152,12 @@ def thread_enabled(ctx: RuleCtx, h: Host, entry: ThreadEntry) -> list[Enabled]:
     """The thread-triggered rules (ret_1, the slow rules, print_2, exit_2, intr_1, badmem_3/4)
     that apply to this thread."""
     found = []
-    for info in _rules_for(type(entry.state), str(ctx.consts.arch)):
-        out = info.fn(ctx, h, entry.tid)  # type: ignore[misc]
-        if out is not None:
-            found.append(Enabled(info, _finish(out, None), entry.tid))
+    tid = entry.tid
+    args = (h, tid)
+    for info, applies in _rules_for(type(entry.state), ctx.consts.arch):
+        w = applies(ctx, h, tid)
+        if w is not None:
+            found.append(Enabled(info, ctx, args, w, None, tid))
     return found
 
 
@@ -123,25 +166,28 @@ def oq_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
     if not h.oq:
         return []
     found = []
-    for info in _rules_for("oq", str(ctx.consts.arch)):
-        out = info.fn(ctx, h)  # type: ignore[misc]
-        if out is not None:
-            found.append(Enabled(info, _finish(out, None)))
+    args = (h,)
+    for info, applies in _rules_for("oq", ctx.consts.arch):
+        w = applies(ctx, h)
+        if w is not None:
+            found.append(Enabled(info, ctx, args, w, None))
     return found
 
 
 def internal_enabled(ctx: RuleCtx, h: Host) -> list[Enabled]:
     """Every rule the host can take on its own (not on a call or a datagram)."""
     found: list[Enabled] = []
-    arch = str(ctx.consts.arch)
+    arch = ctx.consts.arch
     for entry in h.ts:
         rules = _rules_for(type(entry.state), arch)
         if not rules:
             continue
-        for info in rules:
-            out = info.fn(ctx, h, entry.tid)  # type: ignore[misc]
-            if out is not None:
-                found.append(Enabled(info, _finish(out, None), entry.tid))
+        tid = entry.tid
+        args = (h, tid)
+        for info, applies in rules:
+            w = applies(ctx, h, tid)
+            if w is not None:
+                found.append(Enabled(info, ctx, args, w, None, tid))
     if h.oq:
         found.extend(oq_enabled(ctx, h))
     return found
@@ -151,10 +197,11 @@ def recv_enabled(ctx: RuleCtx, h: Host, msg: IPMsg) -> list[Enabled]:
     """The input rules that accept `Lh_recvmsg msg`."""
     label = LhRecvMsg(msg)
     found = []
-    for info in _rules_for("recv", str(ctx.consts.arch)):
-        out = info.fn(ctx, h, msg)  # type: ignore[misc]
-        if out is not None:
-            found.append(Enabled(info, _finish(out, label)))
+    args = (h, msg)
+    for info, applies in _rules_for("recv", ctx.consts.arch):
+        w = applies(ctx, h, msg)
+        if w is not None:
+            found.append(Enabled(info, ctx, args, w, label))
     return found
 
 
@@ -189,6 +236,3 @@ def time_pass(ctx: RuleCtx, h: Host, d: int) -> Host | None:
     if d <= 0 or urgent(ctx, h) or max_time_pass(ctx, h) < d:
         return None
     return h
-
-# Records built on every step: a faster __init__, same meaning (see base.frozen).
-fast_init(Enabled)

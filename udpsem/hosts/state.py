@@ -174,6 +174,9 @@ class Poll2:
     timeout (sharp) or NEVER [L: Linux 6.18, experiment]."""
 
     fds: tuple[tuple[FD, int], ...]
+    # the fds that named a closed socket (an orphan another thread still waits on) when poll
+    # was called: Linux finds no file for them and answers POLLNVAL at once
+    closed0: tuple[FD, ...] = field(default=(), metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
@@ -34,9 +35,19 @@ def _fail(ctx: RuleCtx, h: Host, tid: TID, e: Errno) -> Host:
     return ret(ctx, h, tid, Fail(e), "bind")
 
 
+def _bind_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_2: the witness the outcome needs, or None."""
+    i = _addr(call)
+    s = sock(h, call.fd)
+    if s is None or i is None or local(h, i) or (s.f.freebind and freebindable(h, i)):
+        return None
+    return True
+
+
 @rule("bind_2", call="bind", category="fail", trigger="call", errors=("EADDRNOTAVAIL",),
-      summary="fail with EADDRNOTAVAIL when binding to an address that is not local")
-def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+      summary="fail with EADDRNOTAVAIL when binding to an address that is not local",
+      guard=_bind_2_guard)
+def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind, _: Any) -> Host:
     """Description: the requested local address belongs to no interface of this host.
 
     Errors: EADDRNOTAVAIL.
@@ -53,16 +64,20 @@ def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EADDRNOTAVAIL)_dsch}
         changes: ts(tid)
     """
-    i = _addr(call)
-    s = sock(h, call.fd)
-    if s is None or i is None or local(h, i) or (s.f.freebind and freebindable(h, i)):
-        return None
     return _fail(ctx, h, tid, Errno.EADDRNOTAVAIL)
 
 
+def _bind_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_3: the witness the outcome needs, or None."""
+    if sock(h, call.fd) is None or call.port is None or call.port >= 1024 or ctx.consts.priv:
+        return None
+    return True
+
+
 @rule("bind_3", call="bind", category="fail", trigger="call", errors=("EACCES",),
-      summary="fail with EACCES when binding a privileged port without privilege")
-def bind_3(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+      summary="fail with EACCES when binding a privileged port without privilege",
+      guard=_bind_3_guard)
+def bind_3(ctx: RuleCtx, h: Host, tid: TID, call: Bind, _: Any) -> Host:
     """Description: ports 1..1023 need privilege (the host constant `priv`).
 
     Errors: EACCES.
@@ -77,14 +92,20 @@ def bind_3(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EACCES)_dsch}
         changes: ts(tid)
     """
-    if sock(h, call.fd) is None or call.port is None or call.port >= 1024 or ctx.consts.priv:
-        return None
     return _fail(ctx, h, tid, Errno.EACCES)
 
 
+def _bind_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_4: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or (s.ps1 is None and s.is2 is None):
+        return None
+    return True
+
+
 @rule("bind_4", call="bind", category="fail", trigger="call", errors=("EINVAL",),
-      summary="fail with EINVAL when the socket already has a port or a peer")
-def bind_4(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+      summary="fail with EINVAL when the socket already has a port or a peer", guard=_bind_4_guard)
+def bind_4(ctx: RuleCtx, h: Host, tid: TID, call: Bind, _: Any) -> Host:
     """Description: a socket can be bound once; an autobound or connected one counts as bound.
 
     Errors: EINVAL.
@@ -100,15 +121,21 @@ def bind_4(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or (s.ps1 is None and s.is2 is None):
-        return None
     return _fail(ctx, h, tid, Errno.EINVAL)
 
 
+def _bind_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_5: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.port is None or not conflict(h, s, _addr(call), call.port):
+        return None
+    return True
+
+
 @rule("bind_5", call="bind", category="fail", trigger="call", errors=("EADDRINUSE",),
-      summary="fail with EADDRINUSE when another socket holds the port on an overlapping address")
-def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+      summary="fail with EADDRINUSE when another socket holds the port on an overlapping address",
+      guard=_bind_5_guard)
+def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind, _: Any) -> Host:
     """Description: another socket has this port, the addresses overlap (equal or either a
     wildcard) and not both sockets set SO_REUSEADDR (nor both SO_REUSEPORT).
 
@@ -131,15 +158,22 @@ def bind_5(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EADDRINUSE)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.port is None or not conflict(h, s, _addr(call), call.port):
-        return None
     return _fail(ctx, h, tid, Errno.EADDRINUSE)
 
 
+def _bind_6_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_6: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.port is not None or autobind_possible(ctx.consts, None,
+                                                                others(h, call.fd)):
+        return None
+    return True
+
+
 @rule("bind_6", call="bind", category="fail", trigger="call", errors=("EADDRINUSE",),
-      summary="fail with EADDRINUSE when no ephemeral port is free for a port-less bind")
-def bind_6(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
+      summary="fail with EADDRINUSE when no ephemeral port is free for a port-less bind",
+      guard=_bind_6_guard)
+def bind_6(ctx: RuleCtx, h: Host, tid: TID, call: Bind, _: Any) -> Host:
     """Description: bind with no port asks for an ephemeral one, and every port of EPH is
     taken.
 
@@ -156,16 +190,30 @@ def bind_6(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EADDRINUSE)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.port is not None or autobind_possible(ctx.consts, None,
-                                                                others(h, call.fd)):
-        return None
     return _fail(ctx, h, tid, Errno.EADDRINUSE)
 
 
+def _bind_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or s.is2 is not None:
+        return None
+    i = _addr(call)
+    if i is not None and not local(h, i):
+        return None
+    rest = others(h, call.fd)
+    if call.port is not None:
+        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
+            return None
+    elif not autobind_possible(ctx.consts, None, rest):
+        return None
+    return i, rest, s
+
+
 @rule("bind_1", call="bind", category="succeed", trigger="call",
-      summary="bind the socket to a local address (or wildcard) and a port (or an ephemeral one)")
-def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] | None:
+      summary="bind the socket to a local address (or wildcard) and a port (or an ephemeral one)",
+      guard=_bind_1_guard)
+def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch[Host]:
     """Description: set the socket's local address and port, recording which of the two were
     given explicitly (`lk`), and move it to the front of the socket list.
 
@@ -187,19 +235,7 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
           (is1 ≠ None, ps ≠ None)}); ts(tid) := RET(OK ())_dsch}
         changes: s.is1, s.ps1, s.lk, the socket's place (front of h.s), ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.ps1 is not None or s.is2 is not None:
-        return None
-    i = _addr(call)
-    if i is not None and not local(h, i):
-        return None
-    rest = others(h, call.fd)
-    if call.port is not None:
-        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
-            return None
-    elif not autobind_possible(ctx.consts, None, rest):
-        return None
-
+    i, rest, s = w
     def done(p: Port) -> Host:
         s2 = replace(s, is1=i, ps1=p, lk=(i is not None, call.port is not None))
         return ret(ctx, front(h, s2), tid, Ok(None), "bind")

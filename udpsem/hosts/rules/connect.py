@@ -6,6 +6,7 @@ Throughout, `i' = dst_norm(s.is1, i)`: on linux 0.0.0.0 means this host.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
@@ -37,9 +38,19 @@ def _autobound_fail(ctx: RuleCtx, h: Host, tid: TID, s: Sock,
     return with_autobind(ctx.consts, s.ps1, others(h, s.fd), done)
 
 
+def _connect_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
+    """The guard of connect_4: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
+                                                           others(h, call.fd)):
+        return None
+    return True
+
+
 @rule("connect_4", call="connect", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN when an unbound socket cannot get an ephemeral port")
-def connect_4(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | None:
+      summary="fail with EAGAIN when an unbound socket cannot get an ephemeral port",
+      guard=_connect_4_guard)
+def connect_4(ctx: RuleCtx, h: Host, tid: TID, call: Connect, _: Any) -> Host:
     """Description: connect must give an unbound socket a local port first, and every port
     of the ephemeral range is taken, so nothing changes.
 
@@ -56,16 +67,23 @@ def connect_4(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
-                                                           others(h, call.fd)):
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "connect")
 
 
+def _connect_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
+    """The guard of connect_2: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
+        return None
+    if has_route_from(h, s.is1, dst_norm(ctx.consts, s.is1, call.ip)):
+        return None
+    return s
+
+
 @rule("connect_2", call="connect", category="fail", trigger="call", errors=("ENETUNREACH",),
-      summary="fail with ENETUNREACH when the host has no route to the peer (autobinding)")
-def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[Host] | None:
+      summary="fail with ENETUNREACH when the host has no route to the peer (autobinding)",
+      guard=_connect_2_guard)
+def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect, s: Any) -> Host | Branch[Host]:
     """Description: the (normalised) peer address is not local and the host has no non-LO
     interface to reach it; the socket is autobound but its old peer is kept.
 
@@ -85,18 +103,26 @@ def connect_2(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
           the old peer is kept
         changes: s.ps1 (autobind), ts(tid)
     """
+    return _autobound_fail(ctx, h, tid, s, Errno.ENETUNREACH)
+
+
+def _connect_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
+    """The guard of connect_3: the witness the outcome needs, or None."""
     s = sock(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
         return None
-    if has_route_from(h, s.is1, dst_norm(ctx.consts, s.is1, call.ip)):
+    if ctx.consts.arch != Arch.LINUX or s.f.broadcast:
         return None
-    return _autobound_fail(ctx, h, tid, s, Errno.ENETUNREACH)
+    if not linux_bcast(h, dst_norm(ctx.consts, s.is1, call.ip)):
+        return None
+    return s
 
 
 @rule("connect_3", call="connect", category="fail", trigger="call", errors=("EACCES",),
       archs=("linux",),
-      summary="fail with EACCES when connecting to a broadcast address on linux (autobinding)")
-def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[Host] | None:
+      summary="fail with EACCES when connecting to a broadcast address on linux (autobinding)",
+      guard=_connect_3_guard)
+def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect, s: Any) -> Host | Branch[Host]:
     """Description: the peer is 255.255.255.255 or the subnet broadcast of an interface, and
     Linux refuses it without SO_BROADCAST (which LIB cannot set); the socket is autobound.
 
@@ -115,19 +141,28 @@ def connect_3(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EACCES)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
-        return None
-    if ctx.consts.arch != Arch.LINUX or s.f.broadcast:
-        return None
-    if not linux_bcast(h, dst_norm(ctx.consts, s.is1, call.ip)):
-        return None
     return _autobound_fail(ctx, h, tid, s, Errno.EACCES)
 
 
+def _connect_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
+    """The guard of connect_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    rest = others(h, call.fd)
+    if s is None or not autobind_possible(ctx.consts, s.ps1, rest):
+        return None
+    i2 = dst_norm(ctx.consts, s.is1, call.ip)
+    if not has_route_from(h, s.is1, i2):
+        return None
+    if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i2) and not s.f.broadcast:
+        return None
+    is1 = s.is1 if s.is1 is not None else route_src(h, i2)
+    return i2, is1, rest, s
+
+
 @rule("connect_1", call="connect", category="succeed", trigger="call",
-      summary="set the peer address and port, autobinding and fixing the local address")
-def connect_1(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[Host] | None:
+      summary="set the peer address and port, autobinding and fixing the local address",
+      guard=_connect_1_guard)
+def connect_1(ctx: RuleCtx, h: Host, tid: TID, call: Connect, w: Any) -> Host | Branch[Host]:
     """Description: record `(i', ps)` as the socket's peer. A socket without a local port
     gets an ephemeral one, and a socket without a local address gets the source address the
     host would route from. Nothing is sent.
@@ -151,17 +186,7 @@ def connect_1(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Host | Branch[H
           RET(OK ())_dsch}; es and mq are kept
         changes: s.is1, s.ps1, s.is2, s.ps2, possibly the socket's place, ts(tid)
     """
-    s = sock(h, call.fd)
-    rest = others(h, call.fd)
-    if s is None or not autobind_possible(ctx.consts, s.ps1, rest):
-        return None
-    i2 = dst_norm(ctx.consts, s.is1, call.ip)
-    if not has_route_from(h, s.is1, i2):
-        return None
-    if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i2) and not s.f.broadcast:
-        return None
-    is1 = s.is1 if s.is1 is not None else route_src(h, i2)
-
+    i2, is1, rest, s = w
     def done(p: Port) -> Host:
         s2 = replace(s, is1=is1, ps1=p, is2=i2, ps2=call.port)
         h2 = front(h, s2) if is1 != s.is1 else replace_sock(h, s2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import ret, set_thread
@@ -10,9 +12,18 @@ from udpsem.hosts.state import RUN, Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
 
 
+def _create_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Any:
+    """The guard of create_1: the witness the outcome needs, or None."""
+    used = {e.tid for e in h.ts}
+    new = 0
+    while new in used:
+        new += 1
+    return new
+
+
 @rule("create_1", call="create", category="succeed", trigger="call",
-      summary="allocate a fresh thread id, set it RUN and return it")
-def create_1(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host:
+      summary="allocate a fresh thread id, set it RUN and return it", guard=_create_1_guard)
+def create_1(ctx: RuleCtx, h: Host, tid: TID, call: Create, new: Any) -> Host:
     """Description: add a new thread entry `tid' ↦ RUN` with timer ∞ and answer `OK tid'`.
 
     Errors: none (resource exhaustion is create_2).
@@ -29,17 +40,19 @@ def create_1(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host:
         after: h' = h with {ts := ts ⊕ (tid' ↦ RUN_∞); ts(tid) := RET(OK tid')_dsch}
         changes: ts(tid'), ts(tid)
     """
-    used = {e.tid for e in h.ts}
-    new = 0
-    while new in used:
-        new += 1
-    h2 = set_thread(h, new, RUN, NEVER)
-    return ret(ctx, h2, tid, Ok(new), "create")
+    return ret(ctx, set_thread(h, new, RUN, NEVER), tid, Ok(new), "create")
+
+
+def _create_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Any:
+    """The guard of create_2: the witness the outcome needs, or None."""
+    if not ctx.consts.allow_badmem:
+        return None
+    return True
 
 
 @rule("create_2", call="create", category="badfail", trigger="call", errors=("EAGAIN",),
-      summary="create fails with EAGAIN for lack of a thread slot")
-def create_2(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host | None:
+      summary="create fails with EAGAIN for lack of a thread slot", guard=_create_2_guard)
+def create_2(ctx: RuleCtx, h: Host, tid: TID, call: Create, _: Any) -> Host:
     """Description: the OS refuses to start another thread; no thread is created.
 
     Errors: EAGAIN.
@@ -55,6 +68,4 @@ def create_2(ctx: RuleCtx, h: Host, tid: TID, call: Create) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    if not ctx.consts.allow_badmem:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "create")

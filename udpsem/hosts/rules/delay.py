@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.base.time import deadline_after, us_to_ns
 from udpsem.hosts.auxiliary import ret, set_thread
@@ -10,9 +12,16 @@ from udpsem.hosts.state import DELAY2, Delay2, Host, HostStep, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
 
 
+def _delay_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Any:
+    """The guard of delay_2: the witness the outcome needs, or None."""
+    if call.us >= 0:
+        return None
+    return True
+
+
 @rule("delay_2", call="delay", category="fail", trigger="call", errors=("EINVAL",),
-      summary="fail with EINVAL for a negative delay")
-def delay_2(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
+      summary="fail with EINVAL for a negative delay", guard=_delay_2_guard)
+def delay_2(ctx: RuleCtx, h: Host, tid: TID, call: Delay, _: Any) -> Host:
     """Description: a sleep of a negative number of microseconds is rejected.
 
     Errors: EINVAL.
@@ -28,14 +37,19 @@ def delay_2(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    if call.us >= 0:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EINVAL), "delay")
 
 
+def _delay_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Any:
+    """The guard of delay_1: the witness the outcome needs, or None."""
+    if call.us < 0:
+        return None
+    return True
+
+
 @rule("delay_1", call="delay", category="enter2", trigger="call",
-      summary="start sleeping for the given number of microseconds")
-def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
+      summary="start sleeping for the given number of microseconds", guard=_delay_1_guard)
+def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay, _: Any) -> Host:
     """Description: the thread enters DELAY2 with a sharp timer of n µs.
 
     Errors: none; a negative n is delay_2.
@@ -53,14 +67,20 @@ def delay_1(ctx: RuleCtx, h: Host, tid: TID, call: Delay) -> Host | None:
         after: h' = h with {ts(tid) := DELAY2 with sharp timer n µs}
         changes: ts(tid) (blocks)
     """
-    if call.us < 0:
-        return None
     return set_thread(h, tid, DELAY2, deadline_after(ctx.now, us_to_ns(call.us)))
 
 
+def _delay_3_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of delay_3: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Delay2) or e.deadline != ctx.now:
+        return None
+    return True
+
+
 @rule("delay_3", category="slowsucceed", trigger="thread", states=(Delay2,),
-      summary="wake a sleeping thread when its delay has elapsed")
-def delay_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="wake a sleeping thread when its delay has elapsed", guard=_delay_3_guard)
+def delay_3(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: a thread in DELAY2 whose timer has reached 0 is answered `OK ()`.
 
     Errors: none (a signal during the sleep is intr_1).
@@ -76,7 +96,4 @@ def delay_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK ())_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Delay2) or e.deadline != ctx.now:
-        return None
     return HostStep(ret(ctx, h, tid, Ok(None), "delay"))

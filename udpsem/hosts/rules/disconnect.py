@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import front, refs, replace_sock, ret, sock
@@ -11,9 +12,18 @@ from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
 
 
+def _disconnect_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Disconnect) -> Any:
+    """The guard of disconnect_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None:
+        return None
+    return s
+
+
 @rule("disconnect_1", call="disconnect", category="succeed", trigger="call",
-      summary="clear the peer and forget the local address and port that bind did not fix")
-def disconnect_1(ctx: RuleCtx, h: Host, tid: TID, call: Disconnect) -> Host | None:
+      summary="clear the peer and forget the local address and port that bind did not fix",
+      guard=_disconnect_1_guard)
+def disconnect_1(ctx: RuleCtx, h: Host, tid: TID, call: Disconnect, s: Any) -> Host:
     """Description: the socket loses its peer. Its local address is reset to the wildcard
     unless an explicit bind chose it (`lk.la`), and its port is released unless bind chose
     it (`lk.lp`) or another thread is blocked on the socket.
@@ -36,9 +46,6 @@ def disconnect_1(ctx: RuleCtx, h: Host, tid: TID, call: Disconnect) -> Host | No
           ())_dsch}
         changes: s.is2, s.ps2, possibly s.is1, s.ps1 and the socket's place, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None:
-        return None
     la, lp = s.lk
     is1 = s.is1 if la else None
     ps1 = s.ps1 if lp or refs(h, call.fd) else None

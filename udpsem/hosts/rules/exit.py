@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.base.time import NEVER
 from udpsem.hosts.auxiliary import set_thread
@@ -10,9 +12,15 @@ from udpsem.hosts.state import EXIT, ZOMBIE, ExitState, Host, HostStep, LhExit, 
 from udpsem.hosts.values import TID
 
 
+def _exit_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Exit) -> Any:
+    """The guard of exit_1: the witness the outcome needs, or None."""
+    return True
+
+
 @rule("exit_1", call="exit", category="misc", trigger="call",
-      summary="begin ending the program: the caller becomes EXIT, every other thread ZOMBIE")
-def exit_1(ctx: RuleCtx, h: Host, tid: TID, call: Exit) -> Host:
+      summary="begin ending the program: the caller becomes EXIT, every other thread ZOMBIE",
+      guard=_exit_1_guard)
+def exit_1(ctx: RuleCtx, h: Host, tid: TID, call: Exit, _: Any) -> Host:
     """Description: the calling thread enters EXIT with an upper-bound timer dsch, and every
     other thread becomes ZOMBIE with timer ∞; the call is never answered.
 
@@ -35,9 +43,18 @@ def exit_1(ctx: RuleCtx, h: Host, tid: TID, call: Exit) -> Host:
     return set_thread(h2, tid, EXIT, ctx.now + ctx.timing.dsch)
 
 
+def _exit_2_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of exit_2: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, ExitState):
+        return None
+    return True
+
+
 @rule("exit_2", category="misc", trigger="thread", states=(ExitState,),
-      summary="end the program: drop every thread and socket, keep the out-queue (Lh_exit)")
-def exit_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="end the program: drop every thread and socket, keep the out-queue (Lh_exit)",
+      guard=_exit_2_guard)
+def exit_2(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: with label Lh_exit (the multiway n·exit) the host forgets all threads
     (`ts := ∅`) and closes every socket (`s := []`).
 
@@ -55,7 +72,4 @@ def exit_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts := ∅; s := []}; oq, its timer and oqf are kept
         changes: ts, s
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, ExitState):
-        return None
     return HostStep(Host(h.ifds, (), (), h.oq, h.oq_deadline, h.oqf), LhExit())

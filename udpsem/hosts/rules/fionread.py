@@ -3,6 +3,8 @@ project)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import FionRead
@@ -11,9 +13,22 @@ from udpsem.hosts.values import TID, Ok
 from udpsem.network.messages import UDP
 
 
+def _fionread_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: FionRead) -> Any:
+    """The guard of fionread_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None:
+        return None
+    n = 0
+    if s.mq:
+        b = s.mq[0].body
+        n = len(b.data) if isinstance(b, UDP) else 0
+    return n
+
+
 @rule("fionread_1", call="fionread", category="succeed", trigger="call",
-      summary="return the payload size of the next queued datagram (0 if none) [Linux 6.18, experiment]")
-def fionread_1(ctx: RuleCtx, h: Host, tid: TID, call: FionRead) -> Host | None:
+      summary="return the payload size of the next queued datagram (0 if none) [Linux 6.18, experiment]",
+      guard=_fionread_1_guard)
+def fionread_1(ctx: RuleCtx, h: Host, tid: TID, call: FionRead, n: Any) -> Host:
     """Description: answer how many bytes the next receive would return in full: the
     length of the head datagram's payload, or 0 when nothing is queued.
 
@@ -32,11 +47,4 @@ def fionread_1(ctx: RuleCtx, h: Host, tid: TID, call: FionRead) -> Host | None:
           or 0 if s.mq = []
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None:
-        return None
-    n = 0
-    if s.mq:
-        b = s.mq[0].body
-        n = len(b.data) if isinstance(b, UDP) else 0
     return ret(ctx, h, tid, Ok(n), "fionread")

@@ -25,9 +25,17 @@ from udpsem.hosts.state import (
 from udpsem.hosts.values import TID, Errno, Fail
 
 
+def _ret_1_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of ret_1: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Ret):
+        return None
+    return e
+
+
 @rule("ret_1", category="misc", trigger="thread", states=(Ret,),
-      summary="deliver a pending return value to its thread, which becomes RUN")
-def ret_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="deliver a pending return value to its thread, which becomes RUN", guard=_ret_1_guard)
+def ret_1(ctx: RuleCtx, h: Host, tid: TID, e: Any) -> HostStep:
     """Description: a thread in `RET v` is answered with `v` (label `Lh_return(tid, v)`).
 
     Errors: none.
@@ -43,15 +51,20 @@ def ret_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RUN_∞}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Ret):
-        return None
     return HostStep(set_thread(h, tid, RUN, NEVER), LhReturn(tid, e.state.value))
 
 
+def _notsockfd_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
+    """The guard of notsockfd_1: the witness the outcome needs, or None."""
+    if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:  # noqa: B009
+        return None
+    return True
+
+
 @rule("notsockfd_1", call="*", category="fail", trigger="call", errors=("ENOTSOCK",),
-      summary="fail with ENOTSOCK when an fd-taking call names a console fd")
-def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
+      summary="fail with ENOTSOCK when an fd-taking call names a console fd",
+      guard=_notsockfd_1_guard)
+def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Host:
     """Description: the fd is open but is not a socket (stdin, stdout, stderr).
 
     Errors: ENOTSOCK.
@@ -67,14 +80,26 @@ def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL ENOTSOCK)_dsch}
         changes: ts(tid)
     """
-    if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:  # noqa: B009
-        return None
     return ret(ctx, h, tid, Fail(Errno.ENOTSOCK), call.name)
 
 
+def _notsockfd_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
+    """The guard of notsockfd_2: the witness the outcome needs, or None."""
+    if not call.takes_fd:
+        return None
+    fd: int = getattr(call, "fd")  # noqa: B009  (every call with takes_fd has an fd)
+    if fd in ctx.consts.console:
+        return None
+    s = any_sock(h, fd)
+    if s is not None and not s.cl:
+        return None
+    return True
+
+
 @rule("notsockfd_2", call="*", category="fail", trigger="call", errors=("EBADF",),
-      summary="fail with EBADF when an fd-taking call names no open socket")
-def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
+      summary="fail with EBADF when an fd-taking call names no open socket",
+      guard=_notsockfd_2_guard)
+def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Host:
     """Description: the fd is not in use, or names a socket that was closed (an orphan).
 
     Errors: EBADF.
@@ -90,14 +115,6 @@ def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EBADF)_dsch}
         changes: ts(tid)
     """
-    if not call.takes_fd:
-        return None
-    fd: int = getattr(call, "fd")  # noqa: B009  (every call with takes_fd has an fd)
-    if fd in ctx.consts.console:
-        return None
-    s = any_sock(h, fd)
-    if s is not None and not s.cl:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EBADF), call.name)
 
 
@@ -105,10 +122,21 @@ _SLOW_CALL = {SendTo2: "sendto", RecvFrom2: "recvfrom", Select2: "select", Delay
               Poll2: "poll"}
 
 
+def _intr_1_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of intr_1: the witness the outcome needs, or None."""
+    if not ctx.consts.allow_intr:
+        return None
+    e = h.thread(tid)
+    if e is None or type(e.state) not in _SLOW_CALL:
+        return None
+    return e
+
+
 @rule("intr_1", category="slowintr", trigger="thread",
       states=(SendTo2, RecvFrom2, Select2, Delay2, Poll2),
-      summary="a signal interrupts a blocked slow call, which fails with EINTR")
-def intr_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a signal interrupts a blocked slow call, which fails with EINTR",
+      guard=_intr_1_guard)
+def intr_1(ctx: RuleCtx, h: Host, tid: TID, e: Any) -> HostStep:
     """Description: a thread blocked in sendto, recvfrom, select, poll or delay is woken by
     a signal and its call fails.
 
@@ -125,21 +153,23 @@ def intr_1(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(FAIL EINTR)_dsch}
         changes: ts(tid)
     """
-    if not ctx.consts.allow_intr:
-        return None
-    e = h.thread(tid)
-    if e is None or type(e.state) not in _SLOW_CALL:
-        return None
     return HostStep(ret(ctx, h, tid, Fail(Errno.EINTR), _SLOW_CALL[type(e.state)]))
 
 
 _BADMEM_CALLS = (Bind, Connect, SendTo, RecvFrom, Select)
 
 
+def _badmem_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Any:
+    """The guard of badmem_1: the witness the outcome needs, or None."""
+    if not ctx.consts.allow_badmem:
+        return None
+    return True
+
+
 @rule("badmem_1", call="socket", category="badfail", trigger="call",
       errors=("ENFILE", "ENOBUFS", "ENOMEM"),
-      summary="socket() fails because the kernel ran out of resources")
-def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Branch[Host] | None:
+      summary="socket() fails because the kernel ran out of resources", guard=_badmem_1_guard)
+def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket, _: Any) -> Branch[Host]:
     """Description: the kernel cannot allocate a file or buffer for the new socket.
 
     Errors: ENFILE, ENOBUFS, ENOMEM (a choice of kind `errno`).
@@ -154,8 +184,6 @@ def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Branch[Host] | No
         after: h' = h with {ts(tid) := RET(FAIL e)_dsch}
         changes: ts(tid)
     """
-    if not ctx.consts.allow_badmem:
-        return None
     return Branch("errno", (Errno.ENFILE, Errno.ENOBUFS, Errno.ENOMEM),
                   lambda e: ret(ctx, h, tid, Fail(e), "socket"))
 
@@ -167,9 +195,19 @@ def _valid_fds(h: Host, call: Any, ctx: RuleCtx) -> bool:
     return sock(h, call.fd) is not None
 
 
+def _badmem_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
+    """The guard of badmem_2: the witness the outcome needs, or None."""
+    if not ctx.consts.allow_badmem or not isinstance(call, _BADMEM_CALLS):
+        return None
+    if not _valid_fds(h, call, ctx):
+        return None
+    return True
+
+
 @rule("badmem_2", call="*", category="badfail", trigger="call", errors=("ENOBUFS", "ENOMEM"),
-      summary="bind/connect/sendto/recvfrom/select on valid fds fail for lack of kernel memory")
-def badmem_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Branch[Host] | None:
+      summary="bind/connect/sendto/recvfrom/select on valid fds fail for lack of kernel memory",
+      guard=_badmem_2_guard)
+def badmem_2(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Branch[Host]:
     """Description: the kernel cannot allocate memory for the call.
 
     Errors: ENOBUFS, ENOMEM (a choice of kind `errno`).
@@ -186,17 +224,23 @@ def badmem_2(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Branch[Host] | None
         after: h' = h with {ts(tid) := RET(FAIL e)_dsch}
         changes: ts(tid)
     """
-    if not ctx.consts.allow_badmem or not isinstance(call, _BADMEM_CALLS):
-        return None
-    if not _valid_fds(h, call, ctx):
-        return None
     return Branch("errno", (Errno.ENOBUFS, Errno.ENOMEM),
                   lambda e: ret(ctx, h, tid, Fail(e), call.name))
 
 
+def _badmem_3_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of badmem_3: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, (SendTo2,
+                                                                            RecvFrom2)):
+        return None
+    name = _SLOW_CALL[type(e.state)]
+    return name
+
+
 @rule("badmem_3", category="badfail", trigger="thread", states=(SendTo2, RecvFrom2),
-      summary="a blocked sendto or recvfrom fails for lack of kernel memory")
-def badmem_3(ctx: RuleCtx, h: Host, tid: TID) -> Branch[HostStep] | None:
+      summary="a blocked sendto or recvfrom fails for lack of kernel memory", guard=_badmem_3_guard)
+def badmem_3(ctx: RuleCtx, h: Host, tid: TID, name: Any) -> Branch[HostStep]:
     """Description: a thread blocked in sendto or recvfrom is failed by the kernel.
 
     Errors: ENOBUFS, ENOMEM (a choice of kind `errno`).
@@ -212,18 +256,21 @@ def badmem_3(ctx: RuleCtx, h: Host, tid: TID) -> Branch[HostStep] | None:
         after: h' = h with {ts(tid) := RET(FAIL e)_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, (SendTo2,
-                                                                            RecvFrom2)):
-        return None
-    name = _SLOW_CALL[type(e.state)]
     return Branch("errno", (Errno.ENOBUFS, Errno.ENOMEM),
                   lambda err: HostStep(ret(ctx, h, tid, Fail(err), name)))
 
 
+def _badmem_4_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of badmem_4: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, Select2):
+        return None
+    return True
+
+
 @rule("badmem_4", category="badfail", trigger="thread", states=(Select2,),
-      summary="a blocked select fails with ENOMEM")
-def badmem_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked select fails with ENOMEM", guard=_badmem_4_guard)
+def badmem_4(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: a thread blocked in select is failed by the kernel.
 
     Errors: ENOMEM.
@@ -238,15 +285,17 @@ def badmem_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(FAIL ENOMEM)_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if not ctx.consts.allow_badmem or e is None or not isinstance(e.state, Select2):
-        return None
     return HostStep(ret(ctx, h, tid, Fail(Errno.ENOMEM), "select"))
 
 
+def _zombie_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
+    """The guard of zombie_1: the witness the outcome needs, or None."""
+    return True
+
+
 @rule("zombie_1", call="*", category="misc", trigger="call",
-      summary="absorb a call from a ZOMBIE thread; it is never answered")
-def zombie_1(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Host | None:
+      summary="absorb a call from a ZOMBIE thread; it is never answered", guard=_zombie_1_guard)
+def zombie_1(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Host:
     """Description: after another thread called exit, calls of the remaining threads are
     accepted (keeping the host receptive) and never answered.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import replace_sock, ret, sock
@@ -11,9 +12,17 @@ from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
 
 
+def _geterr_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Any:
+    """The guard of geterr_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.es is not None:
+        return None
+    return True
+
+
 @rule("geterr_1", call="geterr", category="succeed", trigger="call",
-      summary="return None when no asynchronous error is pending")
-def geterr_1(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
+      summary="return None when no asynchronous error is pending", guard=_geterr_1_guard)
+def geterr_1(ctx: RuleCtx, h: Host, tid: TID, call: GetErr, _: Any) -> Host:
     """Description: the socket has no pending error; the answer is None.
 
     Errors: none.
@@ -28,15 +37,20 @@ def geterr_1(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
         after: h' = h with {ts(tid) := RET(OK None)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.es is not None:
-        return None
     return ret(ctx, h, tid, Ok(None), "geterr")
 
 
+def _geterr_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Any:
+    """The guard of geterr_2: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.es is None:
+        return None
+    return s
+
+
 @rule("geterr_2", call="geterr", category="succeed", trigger="call",
-      summary="return and clear the pending asynchronous error")
-def geterr_2(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
+      summary="return and clear the pending asynchronous error", guard=_geterr_2_guard)
+def geterr_2(ctx: RuleCtx, h: Host, tid: TID, call: GetErr, s: Any) -> Host:
     """Description: the socket has a pending error (set by ICMP); it is returned as a value,
     not as a failure, and cleared.
 
@@ -52,7 +66,4 @@ def geterr_2(ctx: RuleCtx, h: Host, tid: TID, call: GetErr) -> Host | None:
         after: h' = h with {s := s with {es := None}; ts(tid) := RET(OK (Some e))_dsch}
         changes: s.es, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.es is None:
-        return None
     return ret(ctx, replace_sock(h, replace(s, es=None)), tid, Ok(s.es), "geterr")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret
 from udpsem.hosts.calls import GetIfAddrs
@@ -15,9 +17,17 @@ def _ifid_order(i: Interface) -> tuple[int, int]:
     return (0, 0) if isinstance(ifid, str) else (1, ifid[1])
 
 
+def _getifaddrs_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetIfAddrs) -> Any:
+    """The guard of getifaddrs_1: the witness the outcome needs, or None."""
+    rows = tuple((i.ifid, i.primary, tuple(sorted(i.ipset)), i.netmask)
+                 for i in sorted(h.ifds, key=_ifid_order))
+    return rows
+
+
 @rule("getifaddrs_1", call="getifaddrs", category="succeed", trigger="call",
-      summary="list the host's interfaces with primary address, addresses and netmask")
-def getifaddrs_1(ctx: RuleCtx, h: Host, tid: TID, call: GetIfAddrs) -> Host:
+      summary="list the host's interfaces with primary address, addresses and netmask",
+      guard=_getifaddrs_1_guard)
+def getifaddrs_1(ctx: RuleCtx, h: Host, tid: TID, call: GetIfAddrs, rows: Any) -> Host:
     """Description: return one tuple `(ifid, primary, sorted ipset, netmask)` per interface.
 
     Errors: none.
@@ -34,6 +44,4 @@ def getifaddrs_1(ctx: RuleCtx, h: Host, tid: TID, call: GetIfAddrs) -> Host:
           interface of h.ifds, LO first, then ETH by number])_dsch}
         changes: ts(tid)
     """
-    rows = tuple((i.ifid, i.primary, tuple(sorted(i.ipset)), i.netmask)
-                 for i in sorted(h.ifds, key=_ifid_order))
     return ret(ctx, h, tid, Ok(rows), "getifaddrs")

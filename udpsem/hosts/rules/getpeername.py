@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import GetPeerName
@@ -9,9 +11,18 @@ from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok
 
 
+def _getpeername_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Any:
+    """The guard of getpeername_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.is2 is None or s.ps2 is None:
+        return None
+    return s
+
+
 @rule("getpeername_1", call="getpeername", category="succeed", trigger="call",
-      summary="return the peer address and port of a socket connected to a full address")
-def getpeername_1(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | None:
+      summary="return the peer address and port of a socket connected to a full address",
+      guard=_getpeername_1_guard)
+def getpeername_1(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName, s: Any) -> Host:
     """Description: the socket has a peer with both an address and a port; return them.
 
     Errors: none; an incomplete peer is getpeername_2.
@@ -26,15 +37,21 @@ def getpeername_1(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | 
         after: h' = h with {ts(tid) := RET(OK (Some i, Some p))_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.is2 is None or s.ps2 is None:
-        return None
     return ret(ctx, h, tid, Ok((s.is2, s.ps2)), "getpeername")
 
 
+def _getpeername_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Any:
+    """The guard of getpeername_2: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or (s.is2 is not None and s.ps2 is not None):
+        return None
+    return True
+
+
 @rule("getpeername_2", call="getpeername", category="fail", trigger="call", errors=("ENOTCONN",),
-      summary="fail with ENOTCONN when the socket has no peer or a peer without a port")
-def getpeername_2(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | None:
+      summary="fail with ENOTCONN when the socket has no peer or a peer without a port",
+      guard=_getpeername_2_guard)
+def getpeername_2(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName, _: Any) -> Host:
     """Description: the socket is not connected, or was connected with no port, so there is
     no full peer address to report.
 
@@ -51,7 +68,4 @@ def getpeername_2(ctx: RuleCtx, h: Host, tid: TID, call: GetPeerName) -> Host | 
         after: h' = h with {ts(tid) := RET(FAIL ENOTCONN)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or (s.is2 is not None and s.ps2 is not None):
-        return None
     return ret(ctx, h, tid, Fail(Errno.ENOTCONN), "getpeername")

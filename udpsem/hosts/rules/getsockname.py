@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import GetSockName
@@ -9,9 +11,18 @@ from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
 
 
+def _getsockname_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockName) -> Any:
+    """The guard of getsockname_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None:
+        return None
+    return s
+
+
 @rule("getsockname_1", call="getsockname", category="succeed", trigger="call",
-      summary="return the socket's local address and port (None for wildcard or unbound)")
-def getsockname_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockName) -> Host | None:
+      summary="return the socket's local address and port (None for wildcard or unbound)",
+      guard=_getsockname_1_guard)
+def getsockname_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockName, s: Any) -> Host:
     """Description: answer the pair `(is1, ps1)` of the socket.
 
     Errors: none; any open socket has a local pair, possibly `(None, None)`.
@@ -27,7 +38,4 @@ def getsockname_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockName) -> Host | 
         after: h' = h with {ts(tid) := RET(OK (s.is1, s.ps1))_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None:
-        return None
     return ret(ctx, h, tid, Ok((s.is1, s.ps1)), "getsockname")

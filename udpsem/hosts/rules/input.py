@@ -6,6 +6,8 @@ only ones the network delivers); the dispatcher labels them `Lh_recvmsg m`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import own
@@ -37,9 +39,21 @@ def _bad_source(i: IP) -> bool:
     return is_martian(i) or is_loopback(i)
 
 
+def _delivery_in_udp_1_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_udp_1: the witness the outcome needs, or None."""
+    b = m.body
+    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    cands = fitting(ctx, udp_receivers(ctx, h, m), m)
+    if not cands:
+        return None
+    return cands
+
+
 @rule("delivery_in_udp_1", trigger="recv", category="accept",
-      summary="queue an arriving UDP datagram on the best-matching socket")
-def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+      summary="queue an arriving UDP datagram on the best-matching socket",
+      guard=_delivery_in_udp_1_guard)
+def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg, cands: Any) -> Host | Branch[Host]:
     """Description: a UDP datagram from a sane source matches a socket (`lookup`), which
     gets it appended to its receive queue.
 
@@ -62,18 +76,23 @@ def delivery_in_udp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
         after: h' = h with {s := s with {mq := s.mq @ [m]}}
         changes: s.mq
     """
-    b = m.body
-    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
-        return None
-    cands = fitting(ctx, udp_receivers(ctx, h, m), m)
-    if not cands:
-        return None
     return with_receiver(cands, lambda s: append_mq(h, s, m))
 
 
+def _delivery_in_udp_2_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_udp_2: the witness the outcome needs, or None."""
+    b = m.body
+    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    if udp_receivers(ctx, h, m):
+        return None
+    return b
+
+
 @rule("delivery_in_udp_2", trigger="recv", category="accept",
-      summary="drop an arriving UDP datagram no socket wants, optionally answering with ICMP")
-def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+      summary="drop an arriving UDP datagram no socket wants, optionally answering with ICMP",
+      guard=_delivery_in_udp_2_guard)
+def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg, b: Any) -> Host | Branch[Host]:
     """Description: a UDP datagram from a sane source matches no socket; it is dropped and
     an ICMP port-unreachable quoting it may be queued back to its sender.
 
@@ -92,18 +111,21 @@ def delivery_in_udp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
         after: h' = h, or if icmp: enqueue(h, IP(i4, i3, ICMP_PORT_UNREACH(i3, p3, i4, p4)))
         changes: oq, oq's timer, oqf (when an ICMP is queued)
     """
-    b = m.body
-    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
-        return None
-    if udp_receivers(ctx, h, m):
-        return None
     return maybe_icmp(ctx, h, port_unreach(m.src, b.sport, m.dst, b.dport, quoted(ctx, b.data)),
                       lambda h2: h2)
 
 
+def _delivery_in_udp_3_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_udp_3: the witness the outcome needs, or None."""
+    if not isinstance(m.body, UDP) or not _deliverable(h, m) or not _bad_source(m.src):
+        return None
+    return True
+
+
 @rule("delivery_in_udp_3", trigger="recv", category="accept",
-      summary="drop an arriving UDP datagram with a martian or loopback source")
-def delivery_in_udp_3(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
+      summary="drop an arriving UDP datagram with a martian or loopback source",
+      guard=_delivery_in_udp_3_guard)
+def delivery_in_udp_3(ctx: RuleCtx, h: Host, m: IPMsg, _: Any) -> Host:
     """Description: a UDP datagram whose source is martian or in 127/8 is discarded.
 
     Errors: none.
@@ -119,14 +141,24 @@ def delivery_in_udp_3(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
         after: h' = h (the datagram is dropped, no ICMP)
         changes: nothing
     """
-    if not isinstance(m.body, UDP) or not _deliverable(h, m) or not _bad_source(m.src):
-        return None
     return h
 
 
+def _delivery_in_icmp_1_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_icmp_1: the witness the outcome needs, or None."""
+    b = m.body
+    if not isinstance(b, ICMP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    cands = icmp_targets(ctx, h, b)
+    if not cands:
+        return None
+    return b, cands
+
+
 @rule("delivery_in_icmp_1", trigger="recv", category="accept",
-      summary="an arriving ICMP error sets the pending error of the socket it concerns")
-def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+      summary="an arriving ICMP error sets the pending error of the socket it concerns",
+      guard=_delivery_in_icmp_1_guard)
+def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg, w: Any) -> Host | Branch[Host]:
     """Description: an ICMP error from a sane source quotes a datagram this host sent;
     `icmp_lookup` finds the socket and `icmp_err` gives an error, which becomes its `es`.
 
@@ -146,18 +178,24 @@ def delivery_in_icmp_1(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] |
         after: h' = h with {s := s with {es := Some e}} (an older error is overwritten)
         changes: s.es
     """
-    b = m.body
-    if not isinstance(b, ICMP) or not _deliverable(h, m) or _bad_source(m.src):
-        return None
-    cands = icmp_targets(ctx, h, b)
-    if not cands:
-        return None
+    b, cands = w
     return with_receiver(cands, lambda s: set_es(ctx, h, s, b.kind, b, m.src))
 
 
+def _delivery_in_icmp_2_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_icmp_2: the witness the outcome needs, or None."""
+    b = m.body
+    if not isinstance(b, ICMP) or not _deliverable(h, m):
+        return None
+    if not _bad_source(m.src) and icmp_targets(ctx, h, b):
+        return None
+    return True
+
+
 @rule("delivery_in_icmp_2", trigger="recv", category="accept",
-      summary="drop an arriving ICMP error that concerns no socket or gives no error")
-def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
+      summary="drop an arriving ICMP error that concerns no socket or gives no error",
+      guard=_delivery_in_icmp_2_guard)
+def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg, _: Any) -> Host:
     """Description: every other ICMP message is discarded: a martian or loopback source, no
     matching socket, or a socket that gets no error from it.
 
@@ -175,17 +213,24 @@ def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | None:
         after: h' = h (dropped; no ICMP is ever sent in answer to ICMP)
         changes: nothing
     """
-    b = m.body
-    if not isinstance(b, ICMP) or not _deliverable(h, m):
-        return None
-    if not _bad_source(m.src) and icmp_targets(ctx, h, b):
-        return None
     return h
 
 
+def _delivery_in_udp_4_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_udp_4: the witness the outcome needs, or None."""
+    b = m.body
+    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
+        return None
+    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
+    if not unfit:
+        return None
+    return unfit
+
+
 @rule("delivery_in_udp_4", trigger="recv", category="accept",
-      summary="drop an arriving UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]")
-def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | None:
+      summary="drop an arriving UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]",
+      guard=_delivery_in_udp_4_guard)
+def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg, unfit: Any) -> Host | Branch[Host]:
     """Description: a UDP datagram from the network matches a socket whose receive buffer
     has no room for it; it is dropped silently.
 
@@ -206,10 +251,4 @@ def delivery_in_udp_4(ctx: RuleCtx, h: Host, m: IPMsg) -> Host | Branch[Host] | 
         after: h' = h with {s := s with {drops := s.drops + 1}} (dropped, no ICMP)
         changes: s.drops
     """
-    b = m.body
-    if not isinstance(b, UDP) or not _deliverable(h, m) or _bad_source(m.src):
-        return None
-    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
-    if not unfit:
-        return None
     return with_receiver(unfit, lambda s: drop_on(h, s))

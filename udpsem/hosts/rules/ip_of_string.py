@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret
 from udpsem.hosts.calls import IpOfString
@@ -9,9 +11,17 @@ from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Errno, Fail, Ok, parse_ip
 
 
+def _ip_of_string_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Any:
+    """The guard of ip_of_string_1: the witness the outcome needs, or None."""
+    addr = parse_ip(call.text)
+    if addr is None:
+        return None
+    return addr
+
+
 @rule("ip_of_string_1", call="ip_of_string", category="succeed", trigger="call",
-      summary="parse a dotted quad into an IP address")
-def ip_of_string_1(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | None:
+      summary="parse a dotted quad into an IP address", guard=_ip_of_string_1_guard)
+def ip_of_string_1(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString, addr: Any) -> Host:
     """Description: the text is four decimal fields in 0..255 joined by dots; return the
     32-bit address it denotes.
 
@@ -28,15 +38,20 @@ def ip_of_string_1(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | 
         after: h' = h with {ts(tid) := RET(OK ip)_dsch}
         changes: ts(tid)
     """
-    addr = parse_ip(call.text)
-    if addr is None:
-        return None
     return ret(ctx, h, tid, Ok(addr), "ip_of_string")
 
 
+def _ip_of_string_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Any:
+    """The guard of ip_of_string_2: the witness the outcome needs, or None."""
+    if parse_ip(call.text) is not None:
+        return None
+    return True
+
+
 @rule("ip_of_string_2", call="ip_of_string", category="fail", trigger="call",
-      errors=("EINVAL",), summary="fail with EINVAL when the text is not a dotted quad")
-def ip_of_string_2(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | None:
+      errors=("EINVAL",), summary="fail with EINVAL when the text is not a dotted quad",
+      guard=_ip_of_string_2_guard)
+def ip_of_string_2(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString, _: Any) -> Host:
     """Description: the text is not four decimal fields in 0..255 joined by dots.
 
     Errors: EINVAL.
@@ -51,6 +66,4 @@ def ip_of_string_2(ctx: RuleCtx, h: Host, tid: TID, call: IpOfString) -> Host | 
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    if parse_ip(call.text) is not None:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EINVAL), "ip_of_string")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
@@ -129,9 +129,19 @@ def _leaves_martian(m: IPMsg) -> bool:
     return is_martian(m.dst) or is_martian(m.src) or is_loopback(m.src)
 
 
+def _delivery_out_1_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_out_1: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if local(h, m.dst) or _leaves_martian(m) or is_linux_bcast(ctx, h, m):
+        return None
+    return m
+
+
 @rule("delivery_out_1", trigger="oq", category="misc",
-      summary="send the out-queue head to the network")
-def delivery_out_1(ctx: RuleCtx, h: Host) -> HostStep | None:
+      summary="send the out-queue head to the network", guard=_delivery_out_1_guard)
+def delivery_out_1(ctx: RuleCtx, h: Host, m: Any) -> HostStep:
     """Description: the head of the out-queue is for another machine and has sane
     addresses, so it leaves with label `Lh_sendmsg m`.
 
@@ -150,17 +160,23 @@ def delivery_out_1(ctx: RuleCtx, h: Host) -> HostStep | None:
         after: h' = dequeue(h): oq := rest; oqf := full(rest); timer := doq if rest ≠ [] else ∞
         changes: oq, oq's timer, oqf
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    if local(h, m.dst) or _leaves_martian(m) or is_linux_bcast(ctx, h, m):
-        return None
     return HostStep(dequeue(ctx, h), LhSendMsg(m))
 
 
+def _delivery_out_martian_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_out_martian: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if local(h, m.dst) or not _leaves_martian(m) or is_linux_bcast(ctx, h, m):
+        return None
+    return True
+
+
 @rule("delivery_out_martian", trigger="oq", category="misc",
-      summary="discard an outgoing datagram with a martian destination or a bad source")
-def delivery_out_martian(ctx: RuleCtx, h: Host) -> HostStep | None:
+      summary="discard an outgoing datagram with a martian destination or a bad source",
+      guard=_delivery_out_martian_guard)
+def delivery_out_martian(ctx: RuleCtx, h: Host, _: Any) -> HostStep:
     """Description: the head is not for this host, and its destination is martian (0/8,
     multicast, class E, 255.255.255.255) or its source is martian or loopback, so it is
     silently dropped.
@@ -180,17 +196,26 @@ def delivery_out_martian(ctx: RuleCtx, h: Host) -> HostStep | None:
         after: h' = dequeue(h); m is discarded
         changes: oq, oq's timer, oqf
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    if local(h, m.dst) or not _leaves_martian(m) or is_linux_bcast(ctx, h, m):
-        return None
     return HostStep(dequeue(ctx, h))
 
 
+def _delivery_loopback_udp_1_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_udp_1: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
+        return None
+    cands = fitting(ctx, udp_receivers(ctx, h, m), m)
+    if not cands:
+        return None
+    return cands, m
+
+
 @rule("delivery_loopback_udp_1", trigger="oq", category="internaldelivery",
-      summary="deliver a local UDP datagram from the out-queue to the best-matching socket")
-def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+      summary="deliver a local UDP datagram from the out-queue to the best-matching socket",
+      guard=_delivery_loopback_udp_1_guard)
+def delivery_loopback_udp_1(ctx: RuleCtx, h: Host, w: Any) -> HostStep | Branch[HostStep]:
     """Description: the head is a UDP datagram for this host (an own address or 127/8) and
     some socket matches it; it is appended to that socket's receive queue.
 
@@ -211,21 +236,28 @@ def delivery_loopback_udp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
         after: h' = dequeue(h) with {s := s with {mq := s.mq @ [m]}}
         changes: oq, oq's timer, oqf, s.mq
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
-        return None
-    cands = fitting(ctx, udp_receivers(ctx, h, m), m)
-    if not cands:
-        return None
-    h1 = dequeue(ctx, h)
+    cands, m = w
+    h1 = dequeue(ctx, h)  # (its out-queue timer reads the clock)
     return with_receiver(cands, lambda s: HostStep(append_mq(h1, s, m)))
 
 
+def _delivery_loopback_udp_2_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_udp_2: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    b = m.body
+    if not isinstance(b, UDP) or not local(h, m.dst) or udp_receivers(ctx, h, m):
+        return None
+    if is_linux_bcast(ctx, h, m):
+        return None
+    return b, m
+
+
 @rule("delivery_loopback_udp_2", trigger="oq", category="internaldelivery",
-      summary="drop a local UDP datagram no socket wants, optionally queueing port-unreachable")
-def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+      summary="drop a local UDP datagram no socket wants, optionally queueing port-unreachable",
+      guard=_delivery_loopback_udp_2_guard)
+def delivery_loopback_udp_2(ctx: RuleCtx, h: Host, w: Any) -> HostStep | Branch[HostStep]:
     """Description: the head is a UDP datagram for this host and no socket matches it; it
     is dropped and an ICMP port-unreachable quoting it may be queued back to its source.
 
@@ -245,21 +277,29 @@ def delivery_loopback_udp_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
           p2))) (dropped if the out-queue is full)
         changes: oq, oq's timer, oqf
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    b = m.body
-    if not isinstance(b, UDP) or not local(h, m.dst) or udp_receivers(ctx, h, m):
-        return None
-    if is_linux_bcast(ctx, h, m):
-        return None
+    b, m = w
     return maybe_icmp(ctx, dequeue(ctx, h), port_unreach(m.src, b.sport, m.dst, b.dport,
                                                          quoted(ctx, b.data)), HostStep)
 
 
+def _delivery_loopback_icmp_1_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_icmp_1: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    b = m.body
+    if not isinstance(b, ICMP) or not local(h, m.dst):
+        return None
+    cands = icmp_targets(ctx, h, b)
+    if not cands:
+        return None
+    return b, cands, m
+
+
 @rule("delivery_loopback_icmp_1", trigger="oq", category="internaldelivery",
-      summary="a local ICMP error sets the pending error of the socket it concerns")
-def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+      summary="a local ICMP error sets the pending error of the socket it concerns",
+      guard=_delivery_loopback_icmp_1_guard)
+def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host, w: Any) -> HostStep | Branch[HostStep]:
     """Description: the head is an ICMP error for this host; `icmp_lookup` finds the socket
     that sent the quoted datagram and `icmp_err` gives an error, which becomes its `es`.
 
@@ -279,22 +319,26 @@ def delivery_loopback_icmp_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSte
         after: h' = dequeue(h) with {s := s with {es := Some e}} (an older error is overwritten)
         changes: oq, oq's timer, oqf, s.es
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    b = m.body
-    if not isinstance(b, ICMP) or not local(h, m.dst):
-        return None
-    cands = icmp_targets(ctx, h, b)
-    if not cands:
-        return None
+    b, cands, m = w
     h1 = dequeue(ctx, h)
     return with_receiver(cands, lambda s: HostStep(set_es(ctx, h1, s, b.kind, b, m.src)))
 
 
+def _delivery_loopback_icmp_2_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_icmp_2: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    b = m.body
+    if not isinstance(b, ICMP) or not local(h, m.dst) or icmp_targets(ctx, h, b):
+        return None
+    return True
+
+
 @rule("delivery_loopback_icmp_2", trigger="oq", category="internaldelivery",
-      summary="drop a local ICMP error that concerns no socket or gives no error")
-def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
+      summary="drop a local ICMP error that concerns no socket or gives no error",
+      guard=_delivery_loopback_icmp_2_guard)
+def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host, _: Any) -> HostStep:
     """Description: the head is an ICMP error for this host, but no socket matches the
     quoted datagram or the matching socket gets no error from it; it is dropped.
 
@@ -311,20 +355,28 @@ def delivery_loopback_icmp_2(ctx: RuleCtx, h: Host) -> HostStep | None:
         after: h' = dequeue(h); m is dropped
         changes: oq, oq's timer, oqf
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    b = m.body
-    if not isinstance(b, ICMP) or not local(h, m.dst) or icmp_targets(ctx, h, b):
-        return None
     return HostStep(dequeue(ctx, h))
 
 
 # Linux additions (Linux 6.18, by experiment): receive-buffer drops, local broadcast -------
 
+def _delivery_loopback_udp_3_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_udp_3: the witness the outcome needs, or None."""
+    if not h.oq:
+        return None
+    m = h.oq[0]
+    if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
+        return None
+    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
+    if not unfit:
+        return None
+    return unfit
+
+
 @rule("delivery_loopback_udp_3", trigger="oq", category="internaldelivery",
-      summary="drop a local UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]")
-def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+      summary="drop a local UDP datagram whose receiving socket's buffer is full [Linux 6.18, experiment]",
+      guard=_delivery_loopback_udp_3_guard)
+def delivery_loopback_udp_3(ctx: RuleCtx, h: Host, unfit: Any) -> HostStep | Branch[HostStep]:
     """Description: the head is a UDP datagram for this host and a socket matches it, but
     that socket's receive buffer has no room for it; the datagram is dropped silently.
 
@@ -349,14 +401,6 @@ def delivery_loopback_udp_3(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep
         after: h' = dequeue(h) with {s := s with {drops := s.drops + 1}}
         changes: oq, its timer, s.drops (Linux's drop count, read with SO_RXQ_OVFL)
     """
-    if not h.oq:
-        return None
-    m = h.oq[0]
-    if not isinstance(m.body, UDP) or not local(h, m.dst) or is_linux_bcast(ctx, h, m):
-        return None
-    unfit = unfitting(ctx, udp_receivers(ctx, h, m), m)
-    if not unfit:
-        return None
     h1 = dequeue(ctx, h)
     return with_receiver(unfit, lambda s: HostStep(drop_on(h1, s)))
 
@@ -365,10 +409,22 @@ def _bcast_receivers(ctx: RuleCtx, h: Host, m: IPMsg) -> list[Sock]:
     return fitting(ctx, udp_receivers(ctx, h, m), m)
 
 
+def _delivery_loopback_bcast_1_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_bcast_1: the witness the outcome needs, or None."""
+    if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
+        return None
+    m = h.oq[0]
+    cands = _bcast_receivers(ctx, h, m)
+    if not cands:
+        return None
+    return cands, m
+
+
 @rule("delivery_loopback_bcast_1", trigger="oq", category="internaldelivery",
       archs=("linux",),
-      summary="loop a broadcast datagram back to a local socket bound to its port [Linux 6.18, experiment]")
-def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+      summary="loop a broadcast datagram back to a local socket bound to its port [Linux 6.18, experiment]",
+      guard=_delivery_loopback_bcast_1_guard)
+def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host, w: Any) -> HostStep | Branch[HostStep]:
     """Description: the head is a UDP datagram to a broadcast address (sent with
     SO_BROADCAST); this host gets a copy, queued on the best-matching socket, which is a
     socket bound to the wildcard address and that port (a socket bound to 127.0.0.1 does
@@ -390,13 +446,8 @@ def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSt
         after: h' = dequeue(h) with {s := s with {mq := s.mq @ [m]}}
         changes: oq, its timer, s.mq
     """
-    if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
-        return None
-    m = h.oq[0]
-    cands = _bcast_receivers(ctx, h, m)
-    if not cands:
-        return None
-    h1 = dequeue(ctx, h)
+    cands, m = w
+    h1 = dequeue(ctx, h)  # (its out-queue timer reads the clock)
     return with_receiver(cands, lambda s: HostStep(append_mq(h1, s, m)))
 
 

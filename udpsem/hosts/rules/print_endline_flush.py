@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, set_thread
 from udpsem.hosts.calls import PrintEndlineFlush
@@ -9,9 +11,14 @@ from udpsem.hosts.state import Host, HostStep, LhConsole, Print2, RuleCtx
 from udpsem.hosts.values import TID, Ok
 
 
+def _print_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: PrintEndlineFlush) -> Any:
+    """The guard of print_1: the witness the outcome needs, or None."""
+    return True
+
+
 @rule("print_1", call="print_endline_flush", category="enter2", trigger="call",
-      summary="accept console output; it is written within dsch")
-def print_1(ctx: RuleCtx, h: Host, tid: TID, call: PrintEndlineFlush) -> Host:
+      summary="accept console output; it is written within dsch", guard=_print_1_guard)
+def print_1(ctx: RuleCtx, h: Host, tid: TID, call: PrintEndlineFlush, _: Any) -> Host:
     """Description: the thread enters PRINT2 with the text, with an upper-bound timer dsch.
 
     Errors: none.
@@ -30,9 +37,18 @@ def print_1(ctx: RuleCtx, h: Host, tid: TID, call: PrintEndlineFlush) -> Host:
     return set_thread(h, tid, Print2(call.text), ctx.now + ctx.timing.dsch)
 
 
+def _print_2_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of print_2: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Print2):
+        return None
+    return e
+
+
 @rule("print_2", category="console", trigger="thread", states=(Print2,),
-      summary="write the pending text and a newline to the console and return")
-def print_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="write the pending text and a newline to the console and return",
+      guard=_print_2_guard)
+def print_2(ctx: RuleCtx, h: Host, tid: TID, e: Any) -> HostStep:
     """Description: a thread in PRINT2 s emits `Lh_console(s ^ "\\n")` and is answered
     `OK ()`.
 
@@ -49,8 +65,5 @@ def print_2(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK ())_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Print2):
-        return None
     h2 = ret(ctx, h, tid, Ok(None), "print_endline_flush")
     return HostStep(h2, LhConsole(e.state.text + "\n"))

@@ -3,6 +3,8 @@ Reads of one byte or more are recvfrom (`calls.read`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, sock
 from udpsem.hosts.calls import ReadZero
@@ -10,9 +12,17 @@ from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import TID, Ok
 
 
+def _read_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: ReadZero) -> Any:
+    """The guard of read_1: the witness the outcome needs, or None."""
+    if sock(h, call.fd) is None:
+        return None
+    return True
+
+
 @rule("read_1", call="read", category="succeed", trigger="call",
-      summary="a read of zero bytes answers empty data at once, touching nothing [Linux 6.18, experiment]")
-def read_1(ctx: RuleCtx, h: Host, tid: TID, call: ReadZero) -> Host | None:
+      summary="a read of zero bytes answers empty data at once, touching nothing [Linux 6.18, experiment]",
+      guard=_read_1_guard)
+def read_1(ctx: RuleCtx, h: Host, tid: TID, call: ReadZero, _: Any) -> Host:
     """Description: `read(fd, buf, 0)` on a socket returns 0 bytes at once: no datagram is
     taken, a pending error is neither reported nor cleared, and the call never blocks.
 
@@ -32,6 +42,4 @@ def read_1(ctx: RuleCtx, h: Host, tid: TID, call: ReadZero) -> Host | None:
         after: h' = h with {ts(tid) := RET(OK "")_dsch}
         changes: ts(tid)
     """
-    if sock(h, call.fd) is None:
-        return None
     return ret(ctx, h, tid, Ok(b""), "read")

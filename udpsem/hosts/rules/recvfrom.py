@@ -77,10 +77,21 @@ def _report(ctx: RuleCtx, h: Host, tid: TID, s: Sock) -> Host:
     return ret(ctx, replace_sock(h, replace(s, es=None)), tid, Fail(s.es), "recvfrom")
 
 
+def _recvfrom_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_3: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is None:
+        return None
+    return s
+
+
 @rule("recvfrom_3", call="recvfrom", category="fail", trigger="call",
       errors=("ECONNREFUSED", "EHOSTUNREACH"),
-      summary="report and clear the pending ICMP error before any queued data")
-def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="report and clear the pending ICMP error before any queued data",
+      guard=_recvfrom_3_guard)
+def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, s: Any) -> Host:
     """Description: an ICMP error is pending on the socket; recvfrom returns it and clears
     it, even when datagrams are queued (they stay for the next call).
 
@@ -97,17 +108,23 @@ def recvfrom_3(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
         changes: s.es, ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is None:
-        return None
     return _report(ctx, h, tid, s)
 
 
+def _recvfrom_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_2: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or not call.nonblock:
+        return None
+    return True
+
+
 @rule("recvfrom_2", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN on a non-blocking receive with nothing queued")
-def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="fail with EAGAIN on a non-blocking receive with nothing queued",
+      guard=_recvfrom_2_guard)
+def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host:
     """Description: a non-blocking recvfrom finds no datagram and no error, so it returns at
     once.
 
@@ -123,17 +140,23 @@ def recvfrom_2(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch} (no autobind)
         changes: ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or s.mq or not call.nonblock:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
 
 
+def _recvfrom_10_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_10: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or call.nonblock or s.rcvtimeo != 0:
+        return None
+    return True
+
+
 @rule("recvfrom_10", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN at once on a blocking receive whose SO_RCVTIMEO is zero [Linux 6.18, experiment]")
-def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="fail with EAGAIN at once on a blocking receive whose SO_RCVTIMEO is zero [Linux 6.18, experiment]",
+      guard=_recvfrom_10_guard)
+def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host:
     """Description: a blocking recvfrom finds nothing queued and no error, and the
     socket's receive timeout is zero (SO_RCVTIMEO was set to a negative time), so the call
     gives up without waiting.
@@ -154,17 +177,27 @@ def recvfrom_10(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or s.mq or call.nonblock or s.rcvtimeo != 0:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
 
 
+def _recvfrom_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_5: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or call.nonblock or s.ps1 is not None:
+        return None
+    if s.shut[0] or s.rcvtimeo == 0:
+        return None  # recvfrom_11 / recvfrom_10: Linux returns before it would bind
+    if autobind_possible(ctx.consts, None, others(h, call.fd)):
+        return None
+    return True
+
+
 @rule("recvfrom_5", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN when a blocking receive cannot autobind an unbound socket")
-def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="fail with EAGAIN when a blocking receive cannot autobind an unbound socket",
+      guard=_recvfrom_5_guard)
+def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host:
     """Description: a blocking recvfrom would wait, but the socket has no port and every
     ephemeral port is taken, so it cannot be autobound before blocking.
 
@@ -182,21 +215,23 @@ def recvfrom_5(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or s.mq or call.nonblock or s.ps1 is not None:
-        return None
-    if s.shut[0] or s.rcvtimeo == 0:
-        return None  # recvfrom_11 / recvfrom_10: Linux returns before it would bind
-    if autobind_possible(ctx.consts, None, others(h, call.fd)):
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
 
 
+def _recvfrom_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_1: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or not s.mq or not _plain(call):
+        return None
+    return s
+
+
 @rule("recvfrom_1", call="recvfrom", category="succeed", trigger="call",
-      summary="take the oldest queued datagram and return its source and data")
-def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="take the oldest queued datagram and return its source and data",
+      guard=_recvfrom_1_guard)
+def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, s: Any) -> Host:
     """Description: the socket has queued datagrams and no pending error; the head of the
     queue is removed and its source address, source port and whole payload returned.
 
@@ -214,17 +249,28 @@ def recvfrom_1(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
         changes: s.mq, ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq or not _plain(call):
-        return None
     return _take(ctx, h, tid, s)
 
 
+def _recvfrom_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_4: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or call.nonblock:
+        return None
+    if s.shut[0] or s.rcvtimeo == 0:
+        return None  # recvfrom_11 / recvfrom_10 answer at once
+    rest = others(h, call.fd)
+    if not autobind_possible(ctx.consts, s.ps1, rest):
+        return None
+    return rest, s
+
+
 @rule("recvfrom_4", call="recvfrom", category="enter2", trigger="call",
-      summary="block a receive on an empty queue, autobinding the socket first")
-def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch[Host] | None:
+      summary="block a receive on an empty queue, autobinding the socket first",
+      guard=_recvfrom_4_guard)
+def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, w: Any) -> Host | Branch[Host]:
     """Description: a blocking recvfrom finds no datagram and no error; the socket gets an
     ephemeral port if it has none, and the thread waits in RECVFROM2.
 
@@ -244,16 +290,7 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | Branch
           the SO_RCVTIMEO, sharp)}
         changes: s.ps1 (autobind), ts(tid) (blocks)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or s.mq or call.nonblock:
-        return None
-    if s.shut[0] or s.rcvtimeo == 0:
-        return None  # recvfrom_11 / recvfrom_10 answer at once
-    rest = others(h, call.fd)
-    if not autobind_possible(ctx.consts, s.ps1, rest):
-        return None
+    rest, s = w
     deadline = timeout_deadline(ctx.now, s.rcvtimeo)
 
     def done(p: Port) -> Host:
@@ -279,10 +316,19 @@ def _blocked(h: Host, tid: TID) -> Sock | None:
     return any_sock(h, e.state.fd)
 
 
+def _recvfrom_6_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of recvfrom_6: the witness the outcome needs, or None."""
+    s = _blocked(h, tid)
+    st = _state(h, tid)
+    if s is None or st is None or s.es is not None or not s.mq or not _plain(st):
+        return None
+    return s
+
+
 @rule("recvfrom_6", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
       urgent=True,
-      summary="a blocked recvfrom takes a datagram that has arrived")
-def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked recvfrom takes a datagram that has arrived", guard=_recvfrom_6_guard)
+def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID, s: Any) -> HostStep:
     """Description: a datagram has been queued on the socket of a thread blocked in
     recvfrom, and no error is pending; the thread takes the head datagram.
 
@@ -301,17 +347,22 @@ def recvfrom_6(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {s := s with {mq := rest}; ts(tid) := RET(OK (i3, p3, data))_dsch}
         changes: s.mq, ts(tid)
     """
-    s = _blocked(h, tid)
-    st = _state(h, tid)
-    if s is None or st is None or s.es is not None or not s.mq or not _plain(st):
-        return None
     return HostStep(_take(ctx, h, tid, s))
+
+
+def _recvfrom_7_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of recvfrom_7: the witness the outcome needs, or None."""
+    s = _blocked(h, tid)
+    if s is None or s.es is None:
+        return None
+    return s
 
 
 @rule("recvfrom_7", category="slowfail", trigger="thread", states=(RecvFrom2,), urgent=True,
       errors=("ECONNREFUSED", "EHOSTUNREACH"),
-      summary="a blocked recvfrom fails with an ICMP error that arrived while it waited")
-def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked recvfrom fails with an ICMP error that arrived while it waited",
+      guard=_recvfrom_7_guard)
+def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID, s: Any) -> HostStep:
     """Description: an ICMP error reached the socket of a thread blocked in recvfrom; the
     call returns the error and clears it.
 
@@ -330,17 +381,25 @@ def recvfrom_7(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
         changes: s.es, ts(tid)
     """
-    s = _blocked(h, tid)
-    if s is None or s.es is None:
-        return None
     return HostStep(_report(ctx, h, tid, s))
 
 
 # Linux additions (Linux 6.18, by experiment): buffer length, peek, shutdown, timeouts -------
 
+def _recvfrom_8_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_8: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or not s.mq or not call.peek:
+        return None
+    return s
+
+
 @rule("recvfrom_8", call="recvfrom", category="succeed", trigger="call",
-      summary="MSG_PEEK: return the oldest queued datagram and leave it queued [Linux 6.18, experiment]")
-def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="MSG_PEEK: return the oldest queued datagram and leave it queued [Linux 6.18, experiment]",
+      guard=_recvfrom_8_guard)
+def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, s: Any) -> Host:
     """Description: a peeking recvfrom on a socket with queued datagrams and no pending
     error returns the head datagram (truncated to `maxlen` with the truncation flag, if a
     length is given) without removing it.
@@ -362,17 +421,23 @@ def recvfrom_8(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
           unchanged
         changes: ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq or not call.peek:
-        return None
     return _take(ctx, h, tid, s, call.maxlen, True, call.via, call.ovfl)
 
 
+def _recvfrom_9_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_9: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or not s.mq or call.peek or _plain(call):
+        return None
+    return s
+
+
 @rule("recvfrom_9", call="recvfrom", category="succeed", trigger="call",
-      summary="receive with a buffer length: the datagram is removed, its excess bytes lost [Linux 6.18, experiment]")
-def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="receive with a buffer length: the datagram is removed, its excess bytes lost [Linux 6.18, experiment]",
+      guard=_recvfrom_9_guard)
+def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, s: Any) -> Host:
     """Description: a recvfrom with a buffer length `maxlen` takes the head datagram and
     returns `(ip, port, data[:maxlen], truncated)`; bytes beyond `maxlen` are discarded.
 
@@ -398,17 +463,25 @@ def recvfrom_9(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
           appended if s.f.rxq_ovfl, else 0)
         changes: s.mq, s.mqd, ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq or call.peek or _plain(call):
-        return None
     return _take(ctx, h, tid, s, call.maxlen, False, call.via, call.ovfl)
 
 
+def _recvfrom_11_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_11: the witness the outcome needs, or None."""
+    if call.errqueue:
+        return None  # recvfrom_15 / recvfrom_16
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or s.mq or call.nonblock or not s.shut[0]:
+        return None
+    if s.rcvtimeo == 0:
+        return None
+    return True
+
+
 @rule("recvfrom_11", call="recvfrom", category="succeed", trigger="call",
-      summary="a blocking receive on a socket shut down for reading returns no data at once [Linux 6.18, experiment]")
-def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="a blocking receive on a socket shut down for reading returns no data at once [Linux 6.18, experiment]",
+      guard=_recvfrom_11_guard)
+def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host:
     """Description: a blocking recvfrom on a socket that was shut down for reading, with
     nothing queued and no pending error, returns at once with no source and empty data.
 
@@ -427,20 +500,23 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
         changes: ts(tid)
     """
-    if call.errqueue:
-        return None  # recvfrom_15 / recvfrom_16
-    s = sock(h, call.fd)
-    if s is None or s.es is not None or s.mq or call.nonblock or not s.shut[0]:
-        return None
-    if s.rcvtimeo == 0:
-        return None
     return ret(ctx, h, tid, Ok(_shut_answer(call.maxlen, call.via)), "recvfrom")
+
+
+def _recvfrom_12_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of recvfrom_12: the witness the outcome needs, or None."""
+    s = _blocked(h, tid)
+    st = _state(h, tid)
+    if s is None or st is None or s.es is not None or not s.mq or _plain(st):
+        return None
+    return s, st
 
 
 @rule("recvfrom_12", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
       urgent=True,
-      summary="a blocked receive with a buffer length or MSG_PEEK gets a datagram that arrived [Linux 6.18, experiment]")
-def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked receive with a buffer length or MSG_PEEK gets a datagram that arrived [Linux 6.18, experiment]",
+      guard=_recvfrom_12_guard)
+def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
     """Description: a datagram has been queued on the socket of a thread blocked in a
     recvfrom with a buffer length or with MSG_PEEK; the thread gets it as recvfrom_9 or
     recvfrom_8 would give it (peeking leaves it queued).
@@ -459,17 +535,26 @@ def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
           a)_dsch}, a the answer recvfrom_9 or recvfrom_8 would give for m
         changes: s.mq (unless peek), ts(tid)
     """
-    s = _blocked(h, tid)
-    st = _state(h, tid)
-    if s is None or st is None or s.es is not None or not s.mq or _plain(st):
-        return None
+    s, st = w
     return HostStep(_take(ctx, h, tid, s, st.maxlen, st.peek, st.via, st.ovfl))
+
+
+def _recvfrom_13_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of recvfrom_13: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, RecvFrom2) or e.deadline != ctx.now:
+        return None
+    s = any_sock(h, e.state.fd)
+    if s is None or s.mq or s.es is not None or s.shut[0]:
+        return None
+    return True
 
 
 @rule("recvfrom_13", category="slowfail", trigger="thread", states=(RecvFrom2,),
       errors=("EAGAIN",),
-      summary="a blocked receive gives up with EAGAIN when its SO_RCVTIMEO expires [Linux 6.18, experiment]")
-def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked receive gives up with EAGAIN when its SO_RCVTIMEO expires [Linux 6.18, experiment]",
+      guard=_recvfrom_13_guard)
+def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: a thread blocked in recvfrom on a socket with a receive timeout has
     waited that long and nothing arrived; the call fails.
 
@@ -489,19 +574,23 @@ def recvfrom_13(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, RecvFrom2) or e.deadline != ctx.now:
-        return None
-    s = any_sock(h, e.state.fd)
-    if s is None or s.mq or s.es is not None or s.shut[0]:
-        return None
     return HostStep(ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom"))
+
+
+def _recvfrom_14_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of recvfrom_14: the witness the outcome needs, or None."""
+    s = _blocked(h, tid)
+    st = _state(h, tid)
+    if s is None or st is None or s.es is not None or s.mq or not s.shut[0]:
+        return None
+    return st
 
 
 @rule("recvfrom_14", category="slowsucceed", trigger="thread", states=(RecvFrom2,),
       urgent=True,
-      summary="shutdown(SHUT_RD) by another thread wakes a blocked receive with no data [Linux 6.18, experiment]")
-def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="shutdown(SHUT_RD) by another thread wakes a blocked receive with no data [Linux 6.18, experiment]",
+      guard=_recvfrom_14_guard)
+def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID, st: Any) -> HostStep:
     """Description: the socket of a thread blocked in recvfrom is shut down for reading
     (by another thread) while nothing is queued; the thread returns with no source and
     empty data.
@@ -521,10 +610,6 @@ def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
         changes: ts(tid)
     """
-    s = _blocked(h, tid)
-    st = _state(h, tid)
-    if s is None or st is None or s.es is not None or s.mq or not s.shut[0]:
-        return None
     return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen, st.via)), "recvfrom"))
 
 
@@ -542,9 +627,21 @@ def extended_err(ent: ErrEntry) -> tuple[Any, ...]:
     return (ent.errno, SO_EE_ORIGIN_ICMP, icmp_type, code, 0, 0, ent.offender)
 
 
+def _recvfrom_15_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_15: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or not call.errqueue or not s.eq:
+        return None
+    if call.maxlen is not None:
+        return None  # recvfrom_17
+    ent = s.eq[0]
+    return ent, s
+
+
 @rule("recvfrom_15", call="recvfrom", category="succeed", trigger="call",
-      summary="MSG_ERRQUEUE: take the oldest error-queue entry [Linux 6.18, experiment]")
-def recvfrom_15(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="MSG_ERRQUEUE: take the oldest error-queue entry [Linux 6.18, experiment]",
+      guard=_recvfrom_15_guard)
+def recvfrom_15(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, w: Any) -> Host:
     """Description: a receive from the error queue of a socket with IP_RECVERR returns the
     oldest entry, `(ip, port, errno)`: where the failed datagram was going and the error
     the ICMP meant. The pending error then becomes the next entry's, or None after the last.
@@ -567,12 +664,7 @@ def recvfrom_15(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
           ts(tid) := RET(OK (i, p, e))_dsch}
         changes: s.eq, s.es, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or not call.errqueue or not s.eq:
-        return None
-    if call.maxlen is not None:
-        return None  # recvfrom_17
-    ent = s.eq[0]
+    ent, s = w
     return _take_err(ctx, h, tid, s, (ent.ip, ent.port, ent.errno))
 
 
@@ -583,9 +675,18 @@ def _take_err(ctx: RuleCtx, h: Host, tid: TID, s: Sock, answer: tuple[Any, ...])
     return ret(ctx, replace_sock(h, s2), tid, Ok(answer), "recvfrom")
 
 
+def _recvfrom_16_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_16: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or not call.errqueue or s.eq:
+        return None
+    return True
+
+
 @rule("recvfrom_16", call="recvfrom", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="MSG_ERRQUEUE on an empty error queue fails at once [Linux 6.18, experiment]")
-def recvfrom_16(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="MSG_ERRQUEUE on an empty error queue fails at once [Linux 6.18, experiment]",
+      guard=_recvfrom_16_guard)
+def recvfrom_16(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host:
     """Description: a receive from an empty error queue fails without waiting, blocking or
     not.
 
@@ -602,15 +703,23 @@ def recvfrom_16(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or not call.errqueue or s.eq:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "recvfrom")
 
 
+def _recvfrom_17_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_17: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or not call.errqueue or not s.eq or call.maxlen is None:
+        return None
+    ent, n = s.eq[0], max(0, call.maxlen)
+    answer = (ent.ip, ent.port, ent.data[:n], len(ent.data) > n, extended_err(ent))
+    return answer, s
+
+
 @rule("recvfrom_17", call="recvfrom", category="succeed", trigger="call",
-      summary="MSG_ERRQUEUE with a buffer: the failed datagram's quoted payload and the extended error [Linux 6.18, experiment]")
-def recvfrom_17(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
+      summary="MSG_ERRQUEUE with a buffer: the failed datagram's quoted payload and the extended error [Linux 6.18, experiment]",
+      guard=_recvfrom_17_guard)
+def recvfrom_17(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, w: Any) -> Host:
     """Description: a receive from the error queue with a buffer length returns what
     recvmsg(MSG_ERRQUEUE) gives: the failed datagram's destination, its payload as the ICMP
     quoted it (cut to the buffer, with the truncation flag) and the sock_extended_err;
@@ -637,9 +746,5 @@ def recvfrom_17(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Host | None:
           ts(tid) := RET(OK (i, p, data[:n], len data > n, (e, 2, 3, code k, 0, 0, j)))_dsch}
         changes: s.eq, s.es, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or not call.errqueue or not s.eq or call.maxlen is None:
-        return None
-    ent, n = s.eq[0], max(0, call.maxlen)
-    answer = (ent.ip, ent.port, ent.data[:n], len(ent.data) > n, extended_err(ent))
+    answer, s = w
     return _take_err(ctx, h, tid, s, answer)

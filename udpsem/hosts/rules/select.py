@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.base.time import NEVER, deadline_after, us_to_ns
 from udpsem.hosts.auxiliary import exceptional, readable, ret, set_thread, sock, writable
@@ -29,9 +31,16 @@ def _ready(ctx: RuleCtx, h: Host, st: Select2) -> tuple[tuple[FD, ...], ...]:
     return r, w, tuple(fd for fd in st.excepts if exceptional(h, fd))
 
 
+def _select_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Any:
+    """The guard of select_5: the witness the outcome needs, or None."""
+    if call.timeout_us is None or call.timeout_us >= 0:
+        return None
+    return True
+
+
 @rule("select_5", call="select", category="fail", trigger="call", errors=("EINVAL",),
-      summary="fail with EINVAL when the select timeout is negative")
-def select_5(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
+      summary="fail with EINVAL when the select timeout is negative", guard=_select_5_guard)
+def select_5(ctx: RuleCtx, h: Host, tid: TID, call: Select, _: Any) -> Host:
     """Description: a timeout of `Some i` with `i < 0` is rejected before anything else.
 
     Errors: EINVAL.
@@ -47,14 +56,20 @@ def select_5(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    if call.timeout_us is None or call.timeout_us >= 0:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EINVAL), "select")
 
 
+def _select_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Any:
+    """The guard of select_2: the witness the outcome needs, or None."""
+    if _fds_ok(ctx, h, _all_fds(call)):
+        return None
+    return True
+
+
 @rule("select_2", call="select", category="fail", trigger="call", errors=("EBADF",),
-      summary="fail with EBADF when a select set names an fd that is neither a socket nor console")
-def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
+      summary="fail with EBADF when a select set names an fd that is neither a socket nor console",
+      guard=_select_2_guard)
+def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select, _: Any) -> Host:
     """Description: some fd of the read or write set is not in use, or names a socket that
     was closed, and is not a console fd.
 
@@ -73,14 +88,22 @@ def select_2(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EBADF)_dsch}
         changes: ts(tid)
     """
-    if _fds_ok(ctx, h, _all_fds(call)):
-        return None
     return ret(ctx, h, tid, Fail(Errno.EBADF), "select")
 
 
+def _select_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Any:
+    """The guard of select_1: the witness the outcome needs, or None."""
+    tms = call.timeout_us
+    if tms is not None and tms < 0:
+        return None
+    if not _fds_ok(ctx, h, _all_fds(call)):
+        return None
+    return True
+
+
 @rule("select_1", call="select", category="enter2", trigger="call",
-      summary="block in select until an fd is ready or the timeout expires")
-def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
+      summary="block in select until an fd is ready or the timeout expires", guard=_select_1_guard)
+def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select, _: Any) -> Host:
     """Description: every call of select with valid fds and a non-negative timeout first
     enters SELECT2(rs, ws); the answer comes from select_3 or select_4.
 
@@ -104,17 +127,25 @@ def select_1(ctx: RuleCtx, h: Host, tid: TID, call: Select) -> Host | None:
         changes: ts(tid) (blocks)
     """
     tms = call.timeout_us
-    if tms is not None and tms < 0:
-        return None
-    if not _fds_ok(ctx, h, _all_fds(call)):
-        return None
     deadline = NEVER if tms is None else deadline_after(ctx.now, us_to_ns(tms))
     return set_thread(h, tid, Select2(call.reads, call.writes, call.excepts), deadline)
 
 
+def _select_3_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of select_3: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Select2):
+        return None
+    ready = _ready(ctx, h, e.state)
+    if not any(ready):
+        return None
+    return ready
+
+
 @rule("select_3", category="slowsucceed", trigger="thread", states=(Select2,), urgent=True,
-      summary="answer a blocked select with the ready fds as soon as one is ready")
-def select_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="answer a blocked select with the ready fds as soon as one is ready",
+      guard=_select_3_guard)
+def select_3(ctx: RuleCtx, h: Host, tid: TID, ready: Any) -> HostStep:
     """Description: a thread in SELECT2(rs, ws) returns `(R, W)`, the readable fds of rs
     and the writable fds of ws, as soon as at least one is ready.
 
@@ -140,18 +171,24 @@ def select_3(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK (R, W[, E]))_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Select2):
-        return None
-    ready = _ready(ctx, h, e.state)
-    if not any(ready):
-        return None
     return HostStep(ret(ctx, h, tid, Ok(ready), "select"))
 
 
+def _select_4_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of select_4: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    if e is None or not isinstance(e.state, Select2) or e.deadline != ctx.now:
+        return None
+    ready = _ready(ctx, h, e.state)
+    if any(ready):
+        return None
+    return ready
+
+
 @rule("select_4", category="slowsucceed", trigger="thread", states=(Select2,),
-      summary="answer a blocked select with two empty lists when its timeout expires")
-def select_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="answer a blocked select with two empty lists when its timeout expires",
+      guard=_select_4_guard)
+def select_4(ctx: RuleCtx, h: Host, tid: TID, ready: Any) -> HostStep:
     """Description: the select timer has reached 0 and nothing is ready, so the call
     returns `([], [])`.
 
@@ -170,10 +207,4 @@ def select_4(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(OK ([], [][, []]))_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    if e is None or not isinstance(e.state, Select2) or e.deadline != ctx.now:
-        return None
-    ready = _ready(ctx, h, e.state)
-    if any(ready):
-        return None
     return HostStep(ret(ctx, h, tid, Ok(ready), "select"))

@@ -81,9 +81,19 @@ def _ab_fail(ctx: RuleCtx, h: Host, tid: TID, s: Sock, e: Errno,
     return with_autobind(ctx.consts, s.ps1, others(h, s.fd), done)
 
 
+def _sendto_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_7: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
+                                                           others(h, call.fd)):
+        return None
+    return True
+
+
 @rule("sendto_7", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN when an unbound socket cannot get an ephemeral port")
-def sendto_7(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | None:
+      summary="fail with EAGAIN when an unbound socket cannot get an ephemeral port",
+      guard=_sendto_7_guard)
+def sendto_7(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, _: Any) -> Host:
     """Description: the socket has no local port and every ephemeral port is taken, so the
     implicit bind that precedes a send fails and nothing happens.
 
@@ -100,17 +110,22 @@ def sendto_7(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.ps1 is not None or autobind_possible(ctx.consts, None,
-                                                           others(h, call.fd)):
-        return None
     return ret(ctx, h, tid, Fail(Errno.EAGAIN), "sendto")
+
+
+def _sendto_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_4: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or call.dest is not None or s.is2 is not None:
+        return None
+    return s
 
 
 @rule("sendto_4", call="sendto", category="fail", trigger="call",
       errors=("EDESTADDRREQ", "ENOTCONN"),
-      summary="fail when no destination is given and the socket has no peer (autobinding)")
-def sendto_4(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail when no destination is given and the socket has no peer (autobinding)",
+      guard=_sendto_4_guard)
+def sendto_4(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the call gives no destination and the socket is not connected, so
     there is nowhere to send; the socket is still autobound.
 
@@ -129,15 +144,24 @@ def sendto_4(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
           (nodest: ENOTCONN on windows, EDESTADDRREQ otherwise)
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or call.dest is not None or s.is2 is not None:
-        return None
     return _ab_fail(ctx, h, tid, s, nodest(ctx.consts))
 
 
+def _sendto_11_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_11: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None:
+        return None
+    i = _dest_ip(ctx, s, call)
+    if i is None or has_route_from(h, s.is1, i):
+        return None
+    return s
+
+
 @rule("sendto_11", call="sendto", category="fail", trigger="call", errors=("ENETUNREACH",),
-      summary="fail with ENETUNREACH when the host has no route to the destination")
-def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail with ENETUNREACH when the host has no route to the destination",
+      guard=_sendto_11_guard)
+def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the destination (given, or the peer) is not local and the host has no
     non-LO interface, so the datagram cannot be routed; the socket is still autobound.
 
@@ -155,19 +179,25 @@ def sendto_11(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL ENETUNREACH)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
+    return _ab_fail(ctx, h, tid, s, Errno.ENETUNREACH)
+
+
+def _sendto_12_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_12: the witness the outcome needs, or None."""
     s = _open_ab(ctx, h, call)
-    if s is None:
+    if s is None or ctx.consts.arch != Arch.LINUX or s.f.broadcast:
         return None
     i = _dest_ip(ctx, s, call)
-    if i is None or has_route_from(h, s.is1, i):
+    if i is None or not linux_bcast(h, i):
         return None
-    return _ab_fail(ctx, h, tid, s, Errno.ENETUNREACH)
+    return s
 
 
 @rule("sendto_12", call="sendto", category="fail", trigger="call", errors=("EACCES",),
       archs=("linux",),
-      summary="fail with EACCES when sending to a broadcast address on linux (autobinding)")
-def sendto_12(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail with EACCES when sending to a broadcast address on linux (autobinding)",
+      guard=_sendto_12_guard)
+def sendto_12(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the destination is 255.255.255.255 or an interface's subnet broadcast,
     which Linux refuses without SO_BROADCAST (LIB cannot set it); the socket is autobound.
 
@@ -186,18 +216,21 @@ def sendto_12(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EACCES)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or ctx.consts.arch != Arch.LINUX or s.f.broadcast:
-        return None
-    i = _dest_ip(ctx, s, call)
-    if i is None or not linux_bcast(h, i):
-        return None
     return _ab_fail(ctx, h, tid, s, Errno.EACCES)
 
 
+def _sendto_6_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_6: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or len(call.data) <= ctx.consts.payload_max:
+        return None
+    return s
+
+
 @rule("sendto_6", call="sendto", category="fail", trigger="call", errors=("EMSGSIZE",),
-      summary="fail with EMSGSIZE when the payload exceeds UDPPayloadMax (autobinding)")
-def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail with EMSGSIZE when the payload exceeds UDPPayloadMax (autobinding)",
+      guard=_sendto_6_guard)
+def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the data does not fit in one UDP datagram; nothing is sent, but the
     socket is autobound.
 
@@ -215,16 +248,22 @@ def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EMSGSIZE)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or len(call.data) <= ctx.consts.payload_max:
-        return None
     return _ab_fail(ctx, h, tid, s, Errno.EMSGSIZE)
+
+
+def _sendto_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_5: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or s.es is None or ctx.consts.arch == Arch.WINDOWS:
+        return None
+    return s
 
 
 @rule("sendto_5", call="sendto", category="fail", trigger="call",
       errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
-      summary="report and clear the pending ICMP error instead of sending (autobinding)")
-def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="report and clear the pending ICMP error instead of sending (autobinding)",
+      guard=_sendto_5_guard)
+def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: an earlier ICMP error is pending on the socket; sendto returns it and
     clears it, and sends nothing. The socket is autobound.
 
@@ -243,15 +282,21 @@ def sendto_5(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
         after: h' = h with {s := s with {ps1 := Some p'; es := None}; ts(tid) := RET(FAIL e)_dsch}
         changes: s.ps1 (autobind), s.es, ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or s.es is None or ctx.consts.arch == Arch.WINDOWS:
-        return None
     return _ab_fail(ctx, h, tid, s, s.es, clear_es=True)
 
 
+def _sendto_13_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_13: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or not s.shut[1]:
+        return None
+    return s
+
+
 @rule("sendto_13", call="sendto", category="fail", trigger="call", errors=("EPIPE",),
-      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding) [Linux 6.18, experiment]")
-def sendto_13(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail with EPIPE after shutdown(SHUT_WR) (autobinding) [Linux 6.18, experiment]",
+      guard=_sendto_13_guard)
+def sendto_13(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the socket was shut down for writing, so nothing can be sent on it; the
     socket is still autobound.
 
@@ -272,15 +317,23 @@ def sendto_13(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EPIPE)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or not s.shut[1]:
-        return None
     return _ab_fail(ctx, h, tid, s, Errno.EPIPE)
 
 
+def _sendto_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_3: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or not h.oqf or not call.nonblock:
+        return None
+    if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+    return s
+
+
 @rule("sendto_3", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN on a non-blocking send while the out-queue is full")
-def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail with EAGAIN on a non-blocking send while the out-queue is full",
+      guard=_sendto_3_guard)
+def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the datagram could be sent, but the out-queue is full and the call is
     non-blocking, so it fails at once; the socket is autobound.
 
@@ -299,17 +352,23 @@ def sendto_3(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or not h.oqf or not call.nonblock:
-        return None
-    if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
-        return None
     return _ab_fail(ctx, h, tid, s, Errno.EAGAIN)
 
 
+def _sendto_16_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_16: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or not h.oqf or call.nonblock or s.sndtimeo != 0:
+        return None
+    if not _d(ctx, h, s, call) or not _no_pending(ctx, s) or s.shut[1]:
+        return None
+    return s
+
+
 @rule("sendto_16", call="sendto", category="fail", trigger="call", errors=("EAGAIN",),
-      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue [Linux 6.18, experiment]")
-def sendto_16(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="fail with EAGAIN at once on a blocking send with a zero SO_SNDTIMEO and a full queue [Linux 6.18, experiment]",
+      guard=_sendto_16_guard)
+def sendto_16(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: a blocking send finds the out-queue full, and the socket's send
     timeout is zero (SO_SNDTIMEO set to a negative time), so it fails without waiting; the
     socket is autobound.
@@ -330,17 +389,23 @@ def sendto_16(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
           EAGAIN)_dsch}
         changes: s.ps1 (autobind), ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or not h.oqf or call.nonblock or s.sndtimeo != 0:
-        return None
-    if not _d(ctx, h, s, call) or not _no_pending(ctx, s) or s.shut[1]:
-        return None
     return _ab_fail(ctx, h, tid, s, Errno.EAGAIN)
 
 
+def _sendto_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_2: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or not h.oqf or call.nonblock or s.shut[1] or s.sndtimeo == 0:
+        return None
+    if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+    return s
+
+
 @rule("sendto_2", call="sendto", category="enter2", trigger="call",
-      summary="block a sendto while the out-queue is full, recording the socket's quad")
-def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="block a sendto while the out-queue is full, recording the socket's quad",
+      guard=_sendto_2_guard)
+def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: a blocking send finds the out-queue full; the socket is autobound and
     the thread waits in SENDTO2 with the socket's address quad as it is now.
 
@@ -360,11 +425,6 @@ def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
           Some p', s.is2, s.ps2))_∞}
         changes: s.ps1 (autobind), ts(tid) (blocks)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or not h.oqf or call.nonblock or s.shut[1] or s.sndtimeo == 0:
-        return None
-    if not _d(ctx, h, s, call) or not _no_pending(ctx, s):
-        return None
     deadline = timeout_deadline(ctx.now, s.sndtimeo)
 
     def done(p: Port) -> Host:
@@ -375,9 +435,19 @@ def sendto_2(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
     return with_autobind(ctx.consts, s.ps1, others(h, call.fd), done)
 
 
+def _sendto_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_1: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+    if s.shut[1] or _sync_local(ctx, h, s, call):
+        return None
+    return s
+
+
 @rule("sendto_1", call="sendto", category="succeed", trigger="call",
-      summary="autobind if needed and append the datagram to the out-queue")
-def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="autobind if needed and append the datagram to the out-queue", guard=_sendto_1_guard)
+def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: the datagram `IP(src, dst, UDP(ps1, port, data))` is appended to the
     out-queue, going to the given destination or else to the peer. The socket gets an
     ephemeral port first if it has none.
@@ -401,12 +471,6 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Hos
           timer set to doq if oq was empty); oqf := oqf'; ts(tid) := RET(OK ())_dsch}
         changes: s.ps1 (autobind), oq, oq's timer, oqf, ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
-        return None
-    if s.shut[1] or _sync_local(ctx, h, s, call):
-        return None
-
     def done(p: Port) -> Host:
         sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2),
                       s.f.broadcast)
@@ -431,9 +495,28 @@ def _blocked(h: Host, tid: TID) -> tuple[SendTo2, Sock] | None:
     return e.state, s
 
 
+def _sendto_8_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of sendto_8: the witness the outcome needs, or None."""
+    found = _blocked(h, tid)
+    if found is None:
+        return None
+    st, s = found
+    if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
+        return None
+    if ctx.consts.arch != Arch.LINUX and st.dest is None and s.is2 is None:
+        return None
+    if s.shut[1]:
+        return None  # sendto_14
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast)
+    if sent is None or not sent[3]:
+        return None
+    return st, s
+
+
 @rule("sendto_8", category="slowsucceed", trigger="thread", states=(SendTo2,), urgent=True,
-      summary="a blocked sendto queues its datagram once the out-queue has room")
-def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked sendto queues its datagram once the out-queue has room",
+      guard=_sendto_8_guard)
+def sendto_8(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
     """Description: the out-queue is no longer full, so the datagram of a thread blocked in
     sendto is appended and the call returns OK.
 
@@ -454,28 +537,30 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {oq := oq'; oqf := oqf'; ts(tid) := RET(OK ())_dsch}
         changes: oq, oq's timer, oqf, ts(tid)
     """
-    found = _blocked(h, tid)
-    if found is None:
-        return None
-    st, s = found
-    if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
-        return None
-    if ctx.consts.arch != Arch.LINUX and st.dest is None and s.is2 is None:
-        return None
-    if s.shut[1]:
-        return None  # sendto_14
-    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast)
-    if sent is None or not sent[3]:
-        return None
+    st, s = w
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast)  # (its queue reads the clock)
+    assert sent is not None
     oq, deadline, oqf, _ = sent
     h2 = replace(h, oq=oq, oq_deadline=deadline, oqf=oqf)
     return HostStep(ret(ctx, h2, tid, Ok(None), "sendto"))
 
 
+def _sendto_9_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of sendto_9: the witness the outcome needs, or None."""
+    found = _blocked(h, tid)
+    if found is None or ctx.consts.arch == Arch.WINDOWS:
+        return None
+    _, s = found
+    if s.es is None:
+        return None
+    return s
+
+
 @rule("sendto_9", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
       errors=("ECONNREFUSED", "EHOSTUNREACH"), archs=("linux", "freebsd"),
-      summary="a blocked sendto fails with the ICMP error that arrived while it waited")
-def sendto_9(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked sendto fails with the ICMP error that arrived while it waited",
+      guard=_sendto_9_guard)
+def sendto_9(ctx: RuleCtx, h: Host, tid: TID, s: Any) -> HostStep:
     """Description: an ICMP error reached the socket of a thread blocked in sendto; the call
     returns that error, clears it, and sends nothing.
 
@@ -493,20 +578,28 @@ def sendto_9(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {s := s with {es := None}; ts(tid) := RET(FAIL e)_dsch}
         changes: s.es, ts(tid)
     """
-    found = _blocked(h, tid)
-    if found is None or ctx.consts.arch == Arch.WINDOWS:
-        return None
-    _, s = found
-    if s.es is None:
-        return None
     h2 = replace_sock(h, replace(s, es=None))
     return HostStep(ret(ctx, h2, tid, Fail(s.es), "sendto"))
 
 
+def _sendto_10_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of sendto_10: the witness the outcome needs, or None."""
+    found = _blocked(h, tid)
+    if found is None or ctx.consts.arch == Arch.LINUX:
+        return None
+    st, s = found
+    if st.dest is not None or s.is2 is not None or s.shut[1]:
+        return None  # a shutdown is sendto_14 (its order off linux is an open question)
+    if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
+        return None
+    return True
+
+
 @rule("sendto_10", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
       errors=("EDESTADDRREQ", "ENOTCONN"), archs=("windows", "freebsd"),
-      summary="off linux, a blocked send to the peer fails once the socket is disconnected")
-def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="off linux, a blocked send to the peer fails once the socket is disconnected",
+      guard=_sendto_10_guard)
+def sendto_10(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: a thread blocked in a sendto without a destination finds that the
     socket no longer has a peer (another thread disconnected it) and fails.
 
@@ -528,23 +621,26 @@ def sendto_10(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(FAIL nodest(arch))_dsch}
         changes: ts(tid)
     """
-    found = _blocked(h, tid)
-    if found is None or ctx.consts.arch == Arch.LINUX:
-        return None
-    st, s = found
-    if st.dest is not None or s.is2 is not None or s.shut[1]:
-        return None  # a shutdown is sendto_14 (its order off linux is an open question)
-    if ctx.consts.arch != Arch.WINDOWS and s.es is not None:
-        return None
     return HostStep(ret(ctx, h, tid, Fail(nodest(ctx.consts)), "sendto"))
 
 
 # Linux additions (Linux 6.18, by experiment): shutdown and SO_SNDTIMEO while blocked -------
 
+def _sendto_14_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of sendto_14: the witness the outcome needs, or None."""
+    found = _blocked(h, tid)
+    if found is None or not found[1].shut[1]:
+        return None
+    if ctx.consts.arch != Arch.WINDOWS and found[1].es is not None:
+        return None  # the pending error first (sendto_9), as sendto_5 before sendto_13
+    return True
+
+
 @rule("sendto_14", category="slowfail", trigger="thread", states=(SendTo2,), urgent=True,
       errors=("EPIPE",),
-      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing [Linux 6.18, experiment]")
-def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked sendto fails with EPIPE once another thread shuts the socket for writing [Linux 6.18, experiment]",
+      guard=_sendto_14_guard)
+def sendto_14(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: the socket of a thread blocked in sendto (full out-queue) is shut down
     for writing by another thread; the call fails and nothing is sent.
 
@@ -563,18 +659,26 @@ def sendto_14(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(FAIL EPIPE)_dsch}
         changes: ts(tid)
     """
-    found = _blocked(h, tid)
-    if found is None or not found[1].shut[1]:
-        return None
-    if ctx.consts.arch != Arch.WINDOWS and found[1].es is not None:
-        return None  # the pending error first (sendto_9), as sendto_5 before sendto_13
     return HostStep(ret(ctx, h, tid, Fail(Errno.EPIPE), "sendto"))
+
+
+def _sendto_15_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
+    """The guard of sendto_15: the witness the outcome needs, or None."""
+    e = h.thread(tid)
+    found = _blocked(h, tid)
+    if e is None or found is None or e.deadline != ctx.now:
+        return None
+    _, s = found
+    if not h.oqf or s.shut[1] or (ctx.consts.arch != Arch.WINDOWS and s.es is not None):
+        return None
+    return True
 
 
 @rule("sendto_15", category="slowfail", trigger="thread", states=(SendTo2,),
       errors=("EAGAIN",),
-      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires [Linux 6.18, experiment]")
-def sendto_15(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
+      summary="a blocked sendto gives up with EAGAIN when its SO_SNDTIMEO expires [Linux 6.18, experiment]",
+      guard=_sendto_15_guard)
+def sendto_15(ctx: RuleCtx, h: Host, tid: TID, _: Any) -> HostStep:
     """Description: a thread blocked in sendto on a socket with a send timeout has waited
     that long and the out-queue is still full; the call fails and nothing is sent.
 
@@ -593,13 +697,6 @@ def sendto_15(ctx: RuleCtx, h: Host, tid: TID) -> HostStep | None:
         after: h' = h with {ts(tid) := RET(FAIL EAGAIN)_dsch}
         changes: ts(tid)
     """
-    e = h.thread(tid)
-    found = _blocked(h, tid)
-    if e is None or found is None or e.deadline != ctx.now:
-        return None
-    _, s = found
-    if not h.oqf or s.shut[1] or (ctx.consts.arch != Arch.WINDOWS and s.es is not None):
-        return None
     return HostStep(ret(ctx, h, tid, Fail(Errno.EAGAIN), "sendto"))
 
 
@@ -623,7 +720,7 @@ def _map(outcome: Any, f: Any) -> Any:
 
 def _first(ctx: RuleCtx, h: Host, rules: tuple[Any, ...]) -> Any:
     for r in rules:
-        out = r(ctx, h)
+        out = r.rule_info.apply(ctx, h)  # the whole rule (guard, then outcome)
         if out is not None:
             return out
     raise AssertionError("the loopback rules cover every local datagram")
@@ -650,9 +747,20 @@ def _deliver_now(ctx: RuleCtx, h: Host, msg: IPMsg) -> Host | Branch[Host]:
     return _map(_first(ctx, alone, udp), after_udp)  # type: ignore[no-any-return]
 
 
+def _sendto_17_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_17: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
+        return None
+    if s.shut[1] or not _sync_local(ctx, h, s, call):
+        return None
+    return s
+
+
 @rule("sendto_17", call="sendto", category="succeed", trigger="call",
-      summary="a loopback send is delivered (and any ICMP it provokes handled) before it returns [Linux 6.18, experiment]")
-def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Host] | None:
+      summary="a loopback send is delivered (and any ICMP it provokes handled) before it returns [Linux 6.18, experiment]",
+      guard=_sendto_17_guard)
+def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: on a host with the LOOPBACK_SYNC setting (the conformance suite's
     Linux), a send to an address of this host does not wait in the out-queue: the datagram
     is delivered to the matching socket, or dropped, or answered with ICMP port-unreachable
@@ -679,12 +787,6 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Host | Branch[Ho
           out-queue, s.ps1 := Some p', ts(tid) := RET(OK ())_dsch
         changes: s.ps1 (autobind), the receiver's mq or s.es, ts(tid)
     """
-    s = _open_ab(ctx, h, call)
-    if s is None or h.oqf or not _d(ctx, h, s, call) or not _no_pending(ctx, s):
-        return None
-    if s.shut[1] or not _sync_local(ctx, h, s, call):
-        return None
-
     def done(p: Port) -> Any:  # a Host, or a Branch (ICMP_GEN nondet) resolving to one
         h1 = replace_sock(h, replace(s, ps1=p))
         sent = dosend(ctx, replace(h1, oq=(), oqf=False), call.dest, call.data,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import jiffies_ns, replace_sock, ret, sock
@@ -11,9 +12,17 @@ from udpsem.hosts.state import SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, Host, RuleCtx
 from udpsem.hosts.values import TID, Ok, SockOpt
 
 
+def _setsockopt_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
+        return None
+    return s
+
+
 @rule("setsockopt_1", call="setsockopt", category="succeed", trigger="call",
-      summary="set a boolean socket option")
-def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set a boolean socket option", guard=_setsockopt_1_guard)
+def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store the new value of SO_REUSEADDR or SO_BSDCOMPAT in the socket's
     flags.
 
@@ -30,9 +39,6 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
         after: h' = h with {s := s with {f := s.f with {opt := b}}; ts(tid) := RET(OK ())_dsch}
         changes: s.f, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
-        return None
     if call.opt == SockOpt.SO_REUSEADDR:
         f = replace(s.f, reuseaddr=bool(call.value))
     else:
@@ -42,9 +48,17 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
 
 # Linux options (Linux 6.18, by experiment) ---------------------------------------------------
 
+def _setsockopt_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_2: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
+        return None
+    return s
+
+
 @rule("setsockopt_2", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]")
-def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]", guard=_setsockopt_2_guard)
+def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store whether the socket may send to (and connect to) broadcast
     addresses.
 
@@ -66,9 +80,6 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
         after: h' = h with {s := s with {f.broadcast or f.recverr := b}; ts(tid) := RET(OK ())_dsch}
         changes: s.f.broadcast or s.f.recverr, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
-        return None
     if call.opt == SockOpt.IP_RECVERR:
         f = replace(s.f, recverr=bool(call.value))
         return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
@@ -76,9 +87,18 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_3: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
+        return None
+    return s
+
+
 @rule("setsockopt_3", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies) [Linux 6.18, experiment]")
-def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies) [Linux 6.18, experiment]",
+      guard=_setsockopt_3_guard)
+def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store how long a blocking receive (SO_RCVTIMEO) or send (SO_SNDTIMEO)
     on the socket waits before it fails with EAGAIN; 0 means for ever.
 
@@ -100,17 +120,26 @@ def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           up to whole jiffies
         changes: s.rcvtimeo or s.sndtimeo, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
-        return None
     t = jiffies_ns(ctx.consts, int(call.value))
     s2 = replace(s, rcvtimeo=t) if call.opt == SockOpt.SO_RCVTIMEO else replace(s, sndtimeo=t)
     return ret(ctx, replace_sock(h, s2), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_4: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_RCVBUF:
+        return None
+    v = int(call.value)
+    v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
+    size = max(2 * v, SOCK_MIN_RCVBUF)
+    return s, size
+
+
 @rule("setsockopt_4", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes [Linux 6.18, experiment]")
-def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes [Linux 6.18, experiment]",
+      guard=_setsockopt_4_guard)
+def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: set the socket's receive-buffer bound: the value is clamped to the
     host's RMEM_MAX, doubled (Linux counts its own overhead), and raised to 2304 bytes if
     smaller. Datagrams that would not fit are dropped on arrival (delivery_loopback_udp_3,
@@ -133,18 +162,21 @@ def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           ())_dsch}
         changes: s.rcvbuf, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_RCVBUF:
-        return None
-    v = int(call.value)
-    v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
-    size = max(2 * v, SOCK_MIN_RCVBUF)
+    s, size = w
     return ret(ctx, replace_sock(h, replace(s, rcvbuf=size)), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_5: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_SELECT_ERR_QUEUE:
+        return None
+    return s
+
+
 @rule("setsockopt_5", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]")
-def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]", guard=_setsockopt_5_guard)
+def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store whether a pending error or a non-empty error queue also marks
     the socket exceptional: POLLPRI for poll, the exception set for select.
 
@@ -163,16 +195,25 @@ def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
         after: h' = h with {s := s with {f.select_err_queue := b}; ts(tid) := RET(OK ())_dsch}
         changes: s.f.select_err_queue, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_SELECT_ERR_QUEUE:
-        return None
     f = replace(s.f, select_err_queue=bool(call.value))
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_6_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_6: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.SO_SNDBUF:
+        return None
+    v = int(call.value)
+    v = ctx.consts.wmem_max if v < 0 else min(v, ctx.consts.wmem_max)
+    size = max(2 * v, SOCK_MIN_SNDBUF)
+    return s, size
+
+
 @rule("setsockopt_6", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_SNDBUF: clamp to wmem_max, double, and keep at least 4608 bytes [Linux 6.18, experiment]")
-def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_SNDBUF: clamp to wmem_max, double, and keep at least 4608 bytes [Linux 6.18, experiment]",
+      guard=_setsockopt_6_guard)
+def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: set the socket's send-buffer bound: the value is clamped to the host's
     WMEM_MAX, doubled, and raised to 4608 bytes if smaller.
 
@@ -195,12 +236,7 @@ def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           ())_dsch}
         changes: s.sndbuf, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_SNDBUF:
-        return None
-    v = int(call.value)
-    v = ctx.consts.wmem_max if v < 0 else min(v, ctx.consts.wmem_max)
-    size = max(2 * v, SOCK_MIN_SNDBUF)
+    s, size = w
     return ret(ctx, replace_sock(h, replace(s, sndbuf=size)), tid, Ok(None), "setsockopt")
 
 
@@ -209,9 +245,18 @@ _FLAG_OPTS = {SockOpt.SO_REUSEPORT: "reuseport", SockOpt.IP_FREEBIND: "freebind"
               SockOpt.SO_RXQ_OVFL: "rxq_ovfl"}
 
 
+def _setsockopt_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_7: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt not in _FLAG_OPTS:
+        return None
+    return s
+
+
 @rule("setsockopt_7", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL [Linux 6.18, experiment]")
-def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL [Linux 6.18, experiment]",
+      guard=_setsockopt_7_guard)
+def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: store whether the socket may share its address and port with other
     SO_REUSEPORT sockets (SO_REUSEPORT), may be bound to an address the host does not
     have (IP_FREEBIND), or stamps each datagram it queues with its drop count
@@ -238,8 +283,5 @@ def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           RET(OK ())_dsch}
         changes: s.f.reuseport, s.f.freebind or s.f.rxq_ovfl, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt not in _FLAG_OPTS:
-        return None
     f = replace(s.f, **{_FLAG_OPTS[call.opt]: bool(call.value)})
     return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")

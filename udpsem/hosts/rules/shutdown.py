@@ -6,6 +6,7 @@ Registered in Linux's order: the failure shutdown_2 (an unconnected socket), the
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import replace_sock, ret, sock
@@ -19,9 +20,18 @@ def _shut(s: Sock, how: Shut) -> Sock:
     return replace(s, shut=(rd or how != Shut.SHUT_WR, wr or how != Shut.SHUT_RD))
 
 
+def _shutdown_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Any:
+    """The guard of shutdown_2: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.is2 is not None:
+        return None
+    return s
+
+
 @rule("shutdown_2", call="shutdown", category="fail", trigger="call", errors=("ENOTCONN",),
-      summary="shutdown of an unconnected socket fails with ENOTCONN, yet takes effect [Linux 6.18, experiment]")
-def shutdown_2(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
+      summary="shutdown of an unconnected socket fails with ENOTCONN, yet takes effect [Linux 6.18, experiment]",
+      guard=_shutdown_2_guard)
+def shutdown_2(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown, s: Any) -> Host:
     """Description: the socket has no peer, so shutdown reports ENOTCONN; but the socket is
     shut down all the same: receives return no data instead of blocking and wake blocked
     receivers (recvfrom_11, recvfrom_14), and sends fail with EPIPE (sendto_13).
@@ -42,16 +52,22 @@ def shutdown_2(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
           ENOTCONN)_dsch}
         changes: s.shut, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.is2 is not None:
-        return None
     return ret(ctx, replace_sock(h, _shut(s, call.how)), tid, Fail(Errno.ENOTCONN),
                "shutdown")
 
 
+def _shutdown_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Any:
+    """The guard of shutdown_1: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.is2 is None:
+        return None
+    return s
+
+
 @rule("shutdown_1", call="shutdown", category="succeed", trigger="call",
-      summary="shut a connected socket down for reading, writing or both [Linux 6.18, experiment]")
-def shutdown_1(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
+      summary="shut a connected socket down for reading, writing or both [Linux 6.18, experiment]",
+      guard=_shutdown_1_guard)
+def shutdown_1(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown, s: Any) -> Host:
     """Description: the connected socket stops receiving (SHUT_RD: a receive with nothing
     queued returns no data at once), sending (SHUT_WR: sends fail with EPIPE) or both.
 
@@ -70,7 +86,4 @@ def shutdown_1(ctx: RuleCtx, h: Host, tid: TID, call: Shutdown) -> Host | None:
           ())_dsch}
         changes: s.shut, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.is2 is None:
-        return None
     return ret(ctx, replace_sock(h, _shut(s, call.how)), tid, Ok(None), "shutdown")

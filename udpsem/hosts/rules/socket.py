@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import ret, used_fds
 from udpsem.hosts.calls import Socket
@@ -9,9 +11,21 @@ from udpsem.hosts.state import Host, RuleCtx, Sock
 from udpsem.hosts.values import TID, Errno, Fail, Ok
 
 
+def _socket_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Any:
+    """The guard of socket_1: the witness the outcome needs, or None."""
+    used = used_fds(h, ctx.consts)
+    if len(used) >= ctx.consts.open_max:
+        return None
+    fd = 0
+    while fd in used:
+        fd += 1
+    return fd
+
+
 @rule("socket_1", call="socket", category="succeed", trigger="call",
-      summary="create a fresh unbound, unconnected UDP socket on the least free fd")
-def socket_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Host | None:
+      summary="create a fresh unbound, unconnected UDP socket on the least free fd",
+      guard=_socket_1_guard)
+def socket_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket, fd: Any) -> Host:
     """Description: allocate a new socket with every address field wildcard, no pending
     error, both options off and an empty receive queue, and return its fd.
 
@@ -30,19 +44,20 @@ def socket_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Host | None:
           F), cl = F) :: h.s; ts(tid) := RET(OK fd)_dsch}
         changes: s (a new socket at the front), ts(tid)
     """
-    used = used_fds(h, ctx.consts)
-    if len(used) >= ctx.consts.open_max:
-        return None
-    fd = 0
-    while fd in used:
-        fd += 1
     h2 = Host(h.ifds, h.ts, (Sock(fd), *h.s), h.oq, h.oq_deadline, h.oqf)
     return ret(ctx, h2, tid, Ok(fd), "socket")
 
 
+def _socket_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Any:
+    """The guard of socket_2: the witness the outcome needs, or None."""
+    if len(used_fds(h, ctx.consts)) < ctx.consts.open_max:
+        return None
+    return True
+
+
 @rule("socket_2", call="socket", category="fail", trigger="call", errors=("EMFILE",),
-      summary="fail with EMFILE when the per-process fd table is full")
-def socket_2(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Host | None:
+      summary="fail with EMFILE when the per-process fd table is full", guard=_socket_2_guard)
+def socket_2(ctx: RuleCtx, h: Host, tid: TID, call: Socket, _: Any) -> Host:
     """Description: the process already has OPEN_MAX fds in use (sockets, including orphans,
     and console fds), so no socket is created.
 
@@ -58,6 +73,4 @@ def socket_2(ctx: RuleCtx, h: Host, tid: TID, call: Socket) -> Host | None:
         after: h' = h with {ts(tid) := RET(FAIL EMFILE)_dsch}
         changes: ts(tid)
     """
-    if len(used_fds(h, ctx.consts)) < ctx.consts.open_max:
-        return None
     return ret(ctx, h, tid, Fail(Errno.EMFILE), "socket")

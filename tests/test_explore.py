@@ -269,6 +269,10 @@ def test_frame_keys_only_merge_states() -> None:
     assert with_frames.verdicts == without.verdicts
 
 
+@pytest.mark.skipif(os.environ.get("UDPSEM_BUILD") == "compiled",
+                    reason="drives the monitor with stand-ins (SimpleNamespace worlds, setup "
+                    "None) that the compiled build's runtime type checks refuse; the explore "
+                    "tests check Theorem 2's verdicts on real worlds in both builds")
 def test_theorem2_monitor_checks_the_cell_after_settling() -> None:
     from types import SimpleNamespace
 

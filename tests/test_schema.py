@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from udpsem.cli import cli
 from udpsem.hosts.state import HostConsts
+from udpsem.hosts.values import Arch, IcmpGen
 from udpsem.network.faults import Crash, Faults, Window, apply_preset
 from udpsem.programs.catalog import SCENARIOS
 from udpsem.traces.record import run
@@ -51,11 +52,11 @@ RUNS = [
      apply_preset(Faults(loss=0.3, dup=0.3, disconnects=(Window("KURT", 1 * S, 2 * S),)),
                   "paper"), 2, None),
     ("heartbeat", {"duration_ns": 3 * S}, Faults(loss=0.1),
-     3, HostConsts(allow_badmem=True, allow_intr=True, icmp_gen="nondet")),  # type: ignore[arg-type]
+     3, HostConsts(allow_badmem=True, allow_intr=True, icmp_gen=IcmpGen.NONDET)),
     ("echo", {"duration_ns": 4 * S, "clients": 2, "messages": 3}, Faults(loss=0.2, dup=0.2), 4,
      None),
     ("echo", {"duration_ns": 2 * S, "clients": 1, "messages": 2}, Faults(), 5,
-     HostConsts(arch="freebsd")),  # type: ignore[arg-type]
+     HostConsts(arch=Arch.FREEBSD)),
 ]
 
 

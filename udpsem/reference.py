@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from udpsem.base import source
+
 SECTIONS: Final = ("Description", "Errors", "Common cases", "Model details", "Formal")
 FORMAL_KEYS: Final = ("premises", "transition", "after", "changes")
 
@@ -230,12 +232,12 @@ def location(info: Any) -> tuple[str, int]:
     """The rule's source file (relative to the repository or site-packages) and the line of
     its `@rule` decorator."""
     fn = info.fn
-    path = Path(inspect.getsourcefile(fn) or "").resolve()
+    path = Path(source.source_file(fn) or "").resolve()
     try:
         shown = path.relative_to(_ROOT).as_posix()
     except ValueError:
         shown = path.as_posix()
-    return shown, fn.__code__.co_firstlineno
+    return shown, source.first_line(fn)
 
 
 def record(info: Any) -> dict[str, Any]:

@@ -10,6 +10,12 @@ raises `FrozenInstanceError`); equality, hashing, `repr`, pickling and `dataclas
 are the dataclass's own. A class it cannot treat exactly so (not a frozen slotted dataclass,
 or with `InitVar`, `init=False` or keyword-only fields) is refused at import, never
 silently changed.
+
+In the compiled build (setup.py) a record's class is a mypyc native class: its fields are
+the class's own attribute descriptors rather than `__slots__`, which `fast_init` uses the same
+way. Such a class's own pickling sets its fields through the frozen `__setattr__` and fails;
+`enable_pickling()` gives every compiled frozen dataclass a `__reduce__` that rebuilds it field
+by field instead (a no-op in the pure build), for `explore --workers`.
 """
 
 from __future__ import annotations
@@ -22,9 +28,18 @@ T = TypeVar("T")
 _HAS_FACTORY = object()
 
 
+def _slotted(cls: type) -> bool:
+    return "__slots__" in cls.__dict__
+
+
+def _compiled(cls: type) -> bool:
+    """A mypyc native class (compiled build): its attributes are in `__mypyc_attrs__`."""
+    return "__mypyc_attrs__" in cls.__dict__
+
+
 def _make_init(cls: type) -> Any:
     params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
+    if params is None or not params.frozen or not (_slotted(cls) or _compiled(cls)):
         raise TypeError(f"fast_init: {cls.__qualname__} is not a frozen, slotted dataclass")
     fields = dataclasses.fields(cls)
     if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
@@ -64,3 +79,35 @@ def fast_init(*classes: type) -> None:
     """Give each frozen, slotted dataclass the faster `__init__` (see the module notes)."""
     for cls in classes:
         cls.__init__ = _make_init(cls)  # type: ignore[misc]
+
+
+def _rebuild(cls: Any, values: tuple[Any, ...]) -> Any:
+    """Unpickle a compiled frozen dataclass: a bare instance whose fields are set directly."""
+    obj = cls.__new__(cls)
+    for f, v in zip(dataclasses.fields(cls), values, strict=True):
+        object.__setattr__(obj, f.name, v)
+    return obj
+
+
+def _reduce(self: Any) -> tuple[Any, ...]:
+    cls = type(self)
+    return _rebuild, (cls, tuple(getattr(self, f.name) for f in dataclasses.fields(cls)))
+
+
+def enable_pickling(package: str = "udpsem") -> int:
+    """Make every compiled frozen dataclass of the loaded `package` modules picklable (see
+    the module notes); returns how many classes it changed (0 in the pure build). Call it
+    before pickling: an unpickling process needs nothing, `_rebuild` is a plain function."""
+    import sys
+
+    changed = 0
+    for name, mod in list(sys.modules.items()):
+        if mod is None or not (name == package or name.startswith(package + ".")):
+            continue
+        for cls in list(vars(mod).values()):
+            if (isinstance(cls, type) and cls.__module__ == name and _compiled(cls)
+                    and getattr(getattr(cls, "__dataclass_params__", None), "frozen", False)
+                    and cls.__dict__.get("__reduce__") is not _reduce):
+                cls.__reduce__ = _reduce  # type: ignore[method-assign,assignment]
+                changed += 1
+    return changed

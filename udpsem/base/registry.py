@@ -47,6 +47,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+from udpsem.base import source
+
 CATEGORIES: Final = frozenset({
     "succeed", "fail", "badfail", "enter2", "slowsucceed", "slowfail", "slowintr", "misc",
     "accept", "emit", "internaldelivery", "crash", "console",
@@ -76,7 +78,7 @@ class RuleInfo:
 
     @property
     def doc(self) -> str:
-        return (self.fn.__doc__ or "").strip() if self.fn is not None else ""
+        return (source.doc(self.fn) or "").strip() if self.fn is not None else ""
 
     def apply(self, ctx: Any, *args: Any) -> Any:
         """The whole rule on the trigger's arguments: its result, or None if it does not
@@ -95,6 +97,8 @@ class RuleInfo:
 RULES: dict[str, RuleInfo] = {}
 _CALL_RULES: dict[str, list[RuleInfo]] = {}
 _THREAD_RULES: dict[type, list[RuleInfo]] = {}
+# By the function itself (a compiled function takes no attributes such as `fn.rule_info`).
+_BY_FN: dict[Callable[..., Any], RuleInfo] = {}
 
 
 class RegistryError(Exception):
@@ -129,7 +133,7 @@ def rule(name: str, *, category: str, trigger: str, summary: str, call: str | No
         elif trigger == "thread":
             for st in states:
                 _THREAD_RULES.setdefault(st, []).append(info)
-        fn.rule_info = info  # type: ignore[attr-defined]
+        _BY_FN[fn] = info
         return fn
 
     return deco
@@ -179,6 +183,11 @@ def thread_rules(state_type: type) -> list[RuleInfo]:
 def rules_by_trigger(trigger: str) -> list[RuleInfo]:
     """All rules with this trigger, in registration order."""
     return [r for r in RULES.values() if r.trigger == trigger]
+
+
+def info_of(fn: Callable[..., Any]) -> RuleInfo:
+    """The rule that the function `fn` is; KeyError if `fn` is not a registered rule."""
+    return _BY_FN[fn]
 
 
 def get(name: str) -> RuleInfo:

@@ -32,6 +32,7 @@ that model runs with their choices stripped are found again.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -688,7 +689,10 @@ def _key(v: Any) -> str:
 
 
 def _closure_vars(fn: Any) -> dict[str, Any]:
-    """The free variables of function `fn` by name (empty if it has none)."""
+    """The free variables of function `fn` by name (empty if it has none); of a partial,
+    its keywords (core.system's network continuations are such partials)."""
+    if isinstance(fn, functools.partial):
+        return dict(fn.keywords)
     names = getattr(getattr(fn, "__code__", None), "co_freevars", ())
     out: dict[str, Any] = {}
     for name, cell in zip(names, getattr(fn, "__closure__", None) or (), strict=False):

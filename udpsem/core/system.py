@@ -16,6 +16,7 @@ from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.labels import Label, Transition
+from udpsem.base.registry import info_of
 from udpsem.base.time import NEVER
 from udpsem.core.passage import time_pass
 from udpsem.hosts.calls import Call, Create
@@ -224,16 +225,20 @@ def _on_wire(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg, label: 
     drops = dict(w.drops)
     options = setup.faults.fate_options(drops.get(m.name, 0))
     base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+    # The continuations are partials with keywords, not closures: the trace checker
+    # (check.search) reads `msg` and `chosen` off them, and a compiled closure hides its
+    # variables.
+    return Branch("fate", options, partial(_fate, setup=setup, w=base, src=m.name, msg=msg,
+                                           rname=rname, label=label))
 
-    def fate(choice: str) -> Any:
-        if choice == "drop":
-            return Transition(rname, "net_accept_drop", label,
-                              net_accept_drop(base, m.name))
-        copies = 1 if choice == "single" else int(choice[3:])
-        partner = "net_accept_single" if copies == 1 else "net_accept_dup"
-        return _delays(setup, base, m.name, msg, copies, (), rname, partner, label)
 
-    return Branch("fate", options, fate)
+def _fate(choice: str, *, setup: Setup, w: World, src: str, msg: IPMsg, rname: str,
+          label: Label) -> Any:
+    if choice == "drop":
+        return Transition(rname, "net_accept_drop", label, net_accept_drop(w, src))
+    copies = 1 if choice == "single" else int(choice[3:])
+    partner = "net_accept_single" if copies == 1 else "net_accept_dup"
+    return _delays(setup, w, src, msg, copies, (), rname, partner, label)
 
 
 def _delays(setup: Setup, w: World, src: str, msg: IPMsg, copies: int, chosen: tuple[int, ...],
@@ -242,8 +247,13 @@ def _delays(setup: Setup, w: World, src: str, msg: IPMsg, copies: int, chosen: t
         return Transition(rname, partner, label, net_accept(w, src, msg, chosen))
     t = setup.timing
     return Branch("delay", range(t.dpropmin, t.dpropmax + 1),
-                  lambda d: _delays(setup, w, src, msg, copies, (*chosen, d), rname, partner,
-                                    label))
+                  partial(_delay, setup=setup, w=w, src=src, msg=msg, copies=copies,
+                          chosen=chosen, rname=rname, partner=partner, label=label))
+
+
+def _delay(d: int, *, setup: Setup, w: World, src: str, msg: IPMsg, copies: int,
+           chosen: tuple[int, ...], rname: str, partner: str, label: Label) -> Any:
+    return _delays(setup, w, src, msg, copies, (*chosen, d), rname, partner, label)
 
 
 _STORE_RULES: dict[type, Callable[..., Machine | None]] = {
@@ -282,7 +292,7 @@ def _snippet_candidates(setup: Setup, ctx: RuleCtx, m: Machine, s: Snippet) -> l
             except KeyError:
                 return []  # store_get_1 does not apply: reading an unallocated location
         label = Label("store", name, s.tid, req)
-        sname = fn.rule_info.name  # type: ignore[attr-defined]
+        sname = info_of(fn).name
 
         def then_store(w: World, _: Any) -> Transition:
             m2 = fn(setup, w.now, m, s.tid, req)

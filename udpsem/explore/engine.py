@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from udpsem.base import frozen
 from udpsem.base.labels import Transition
 from udpsem.base.time import NEVER, fmt_ns
 from udpsem.core.drivers import fire, step
@@ -643,7 +644,9 @@ def run_walks(cfg: ExploreConfig, seeds: Sequence[int]) -> list[WalkOutcome]:
 
 
 def _run_walks_args(args: tuple[ExploreConfig, list[int]]) -> list[WalkOutcome]:
-    return run_walks(*args)
+    out = run_walks(*args)
+    frozen.enable_pickling()  # the compiled build's records, before the pool pickles `out`
+    return out
 
 
 def _chunks(seeds: list[int], n: int) -> list[list[int]]:
@@ -680,6 +683,7 @@ def explore_walks(cfg: ExploreConfig, progress: Progress | None = None) -> Explo
             import multiprocessing as mp
 
             ctx = mp.get_context("spawn")
+            frozen.enable_pickling()  # the compiled build's records, before `cfg` is pickled
             with ctx.Pool(cfg.workers) as pool:
                 try:
                     for part in pool.imap(_run_walks_args, [(cfg, c) for c in

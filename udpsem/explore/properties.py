@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from udpsem.base import source
 from udpsem.base.labels import Transition
 from udpsem.base.time import MS, fmt_ns
 from udpsem.state.components import Raised
@@ -89,7 +90,7 @@ def invariant(name: str | Check | None = None, summary: str = "") -> Any:
     violated. The result is an `Invariant` for `WorldSpec(invariants=[...])`."""
 
     def deco(fn: Check) -> Invariant:
-        return Invariant(nm or fn.__name__, fn, summary or (fn.__doc__ or "").strip())
+        return Invariant(nm or fn.__name__, fn, summary or (source.doc(fn) or "").strip())
 
     if callable(name):
         nm = None

@@ -43,9 +43,9 @@ def _not_data(x: Any, path: str, seen: set[int]) -> str | None:
                     if bad:
                         return bad
             elif isinstance(x, dict):
-                for k, v in x.items():
-                    bad = _not_data(k, f"{path} (a key)", seen) or \
-                        _not_data(v, f"{path}[{k!r}]", seen)
+                for key, v in x.items():  # not `k` (an int above): compiled, one type
+                    bad = _not_data(key, f"{path} (a key)", seen) or \
+                        _not_data(v, f"{path}[{key!r}]", seen)
                     if bad:
                         return bad
             elif isinstance(x, (set, frozenset)):

@@ -205,7 +205,8 @@ _PKG_DIR = __file__.rsplit("/programs/", 1)[0]
 def user_traceback(exc: BaseException) -> str:
     """The traceback of `exc` without udpsem's own frames (all frames if none is left)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if not f.filename.startswith(_PKG_DIR)]
+    # A compiled module's frames name its file relative to the package's parent.
+    mine = [f for f in frames if not f.filename.startswith((_PKG_DIR, "udpsem/"))]
     text = "".join(traceback.format_list(mine or frames))
     head = "Traceback (most recent call last):\n" if text else ""
     return head + text + "".join(traceback.format_exception_only(type(exc), exc))
@@ -288,6 +289,16 @@ class GeneratorRuntime:
         gen = self.live.pop(code, None)
         if gen is not None:
             gen.close()
+
+    def frame_key(self, code: Code) -> bytes | None:
+        """A key of `code`'s thread state smaller than its answer history: equal keys mean
+        equal futures. None when the frame cannot be keyed safely (callers then use
+        `code.digest`)."""
+        gen = self.live.get(code)
+        if gen is None:
+            gen = self._rebuild(code)
+            self._keep(code, gen, None)
+        return generator_key(gen)
 
     def _escaped(self, code: Code, e: BaseException, gen: Any) -> Raised:
         if isinstance(e, UDPError):
@@ -563,16 +574,3 @@ def generator_key(gen: Any) -> bytes | None:
         return _marshal.dumps(_frame_struct(gen, {}, []), 2)
     except (_Unkeyable, ValueError, RecursionError):
         return None
-
-
-def _frame_key(self: GeneratorRuntime, code: Code) -> bytes | None:
-    """A key of `code`'s thread state smaller than its answer history: equal keys mean equal
-    futures. None when the frame cannot be keyed safely (callers then use `code.digest`)."""
-    gen = self.live.get(code)
-    if gen is None:
-        gen = self._rebuild(code)
-        self._keep(code, gen, None)
-    return generator_key(gen)
-
-
-GeneratorRuntime.frame_key = _frame_key  # type: ignore[attr-defined]

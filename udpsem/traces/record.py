@@ -149,8 +149,8 @@ def run(program: str, params: dict[str, int], faults: Faults, seed: int,
     try:
         res = run_world(setup, world, seed, trace=trace, header=header, progress=progress,
                         observers=(obs.on_step, *observers), stop_on_escape=stop_on_escape)
-    except ProgramFailure as e:
-        e.program = program
+    except ProgramFailure as failure:  # not `e`: compiled, one name has one type
+        failure.program = program
         raise
     res.program, res.params, res.observer = program, full, obs
     return res

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from udpsem.base.choice import Branch
-from udpsem.base.registry import rule
+from udpsem.base.registry import info_of, rule
 from udpsem.hosts.auxiliary import (
     any_sock,
     autobind_possible,
@@ -725,7 +725,7 @@ def _map(outcome: Any, f: Any) -> Any:
 
 def _first(ctx: RuleCtx, h: Host, rules: tuple[Any, ...]) -> Any:
     for r in rules:
-        out = r.rule_info.apply(ctx, h)  # the whole rule (guard, then outcome)
+        out = info_of(r).apply(ctx, h)  # the whole rule (guard, then outcome)
         if out is not None:
             return out
     raise AssertionError("the loopback rules cover every local datagram")

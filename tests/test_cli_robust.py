@@ -174,6 +174,20 @@ def test_sigint_reports_counts_and_writes_files(tmp_path: Path) -> None:
     assert nx.read_graphml(str(g)).number_of_nodes() == d["states"]
 
 
+def _wait_until_open(proc: subprocess.Popen[str], path: Path, timeout: float = 120) -> None:
+    """Wait until process `proc` has `path` open (read from /proc/PID/fd), or has ended."""
+    target = str(path.resolve())
+    fds = Path(f"/proc/{proc.pid}/fd")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if any(os.readlink(f) == target for f in fds.iterdir()):
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT semantics")
 def test_sigint_in_replay_reports_steps(tmp_path: Path) -> None:
     t = tmp_path / "long.jsonl"
@@ -182,7 +196,10 @@ def test_sigint_in_replay_reports_steps(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "udpsem", "replay", str(t)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_sigint_default)  # noqa: PLW1509  (no threads here)
-    time.sleep(4)
+    # Signal only once replay has opened the trace: its imports are done and its handler is
+    # in place (under load, imports alone took over 4 s, and the signal then killed Python).
+    _wait_until_open(proc, t)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:

@@ -356,14 +356,19 @@ class Search:
 
     def _new(self, fp: bytes, parent: int, edge: int, now: int, depth: int,
              world: World) -> int:
+        # A SIGINT can land anywhere here. The state is counted (`parent`) and findable
+        # (`visited`) only after its summary and its other entries exist, so an interrupted
+        # search never reports a state its graph lacks; graph() reads the first
+        # len(self.parent) nodes.
+        text = summary(world) if self.cfg.graph else None
         sid = len(self.parent)
-        self.visited[fp] = sid
-        self.parent.append(parent)
+        if text is not None:
+            self.nodes.append((fp.hex(), text))
         self.edge.append(edge)
         self.at.append(now)
         self.depth.append(depth)
-        if self.cfg.graph:
-            self.nodes.append((fp.hex(), summary(world)))
+        self.parent.append(parent)
+        self.visited[fp] = sid
         return sid
 
     def _check(self, world: World, ms: tuple[Any, ...]) -> tuple[str, str] | None:
@@ -567,7 +572,7 @@ class Search:
 
         violating = violating or {}
         g = nx.MultiDiGraph()
-        for sid, (fp, text) in enumerate(self.nodes):
+        for sid, (fp, text) in enumerate(self.nodes[:len(self.parent)]):
             g.add_node(sid, fingerprint=fp, summary=text, time=int(self.at[sid]),
                        initial=self.parent[sid] < 0, violated=violating.get(sid, ""))
         for a, b, t, made in self.edges:

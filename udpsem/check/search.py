@@ -425,7 +425,7 @@ class Checker:
     def _resolve(self, cand: Any, ci: int, w: World, nxt: list[Obs],
                  limit: int) -> Iterator[tuple[list[tuple[str, Any]], Transition]]:
         made0: list[tuple[str, Any]] = [("pick", ci)]
-        self._host = _machine_of(cand)
+        self._host = _machine_of(cand, w)
         for v, made1 in self._branches(cand.first, made0, w, nxt, limit):
             for tr, made2 in self._branches(cand.then(v), made1, w, nxt, limit):
                 assert isinstance(tr, Transition)
@@ -715,9 +715,17 @@ def _closure_value(fn: Any, cls: type) -> Any:
     return None
 
 
-def _machine_of(cand: Any) -> str | None:
-    """The machine a candidate belongs to, read from its continuation (None if unknown):
-    used only to order the ephemeral-port options."""
+def _machine_of(cand: Any, w: World) -> str | None:
+    """The machine a candidate belongs to (None if unknown): used only to order the
+    ephemeral-port options. A host rule's candidate names its host (`en.args[0]`), found
+    among `w`'s machines by identity; else it is read from the continuation's closure (a
+    compiled closure shows none)."""
+    en = getattr(cand, "en", None)
+    host = en.args[0] if en is not None and en.args else None
+    if host is not None:
+        for m in w.machines:
+            if m.host is host:
+                return m.name
     fn = getattr(cand.then, "func", cand.then)
     for cell in getattr(fn, "__closure__", None) or ():
         try:

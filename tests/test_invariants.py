@@ -3,6 +3,7 @@ every host the strategies generate satisfies host_ok."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -103,7 +104,13 @@ def test_every_conjunct_has_a_breaking_example() -> None:
 
 @pytest.mark.parametrize("conjunct", sorted(BREAKS))
 def test_a_broken_conjunct_is_named(conjunct: str) -> None:
-    broken = BREAKS[conjunct](good())
+    try:
+        broken = BREAKS[conjunct](good())
+    except TypeError:
+        # The compiled build's records check their field types when built, so an ill-typed
+        # field (I3's `up=1`) cannot even be made there: the conjunct holds by construction.
+        assert os.environ.get("UDPSEM_BUILD") == "compiled"
+        return
     found = host_violations(broken, HostConsts(), T, NOW)
     assert conjunct in {v.conjunct for v in found}, found
     assert not host_ok(broken, HostConsts(), T, NOW)

@@ -56,6 +56,7 @@ def test_rules_written_in_one_part_give_the_same_traces(monkeypatch: pytest.Monk
              ("echo", {"clients": 2, "messages": 4}, Faults(loss=0.2), 5)]
     want = [_trace(*c) for c in cases]
     monkeypatch.setattr(lts, "_rules_for", one_part_rules)
+    monkeypatch.setattr(lts, "_CALLS", {})  # the call dispatch table, rebuilt from them
     got = [_trace(*c) for c in cases]
     assert cache, "the one-part rules were not used"
     assert all(i.guard is None for rules in cache.values() for i, _ in rules)
@@ -124,3 +125,52 @@ def test_guard_only_for_host_rules() -> None:
         rule("not_a_host_rule", category="misc", trigger="net", summary="s",
              guard=lambda *a: True)(lambda *a: None)
     assert "not_a_host_rule" not in RULES
+
+
+def test_every_host_rule_comes_in_two_parts() -> None:
+    """Every registered host rule has a guard: enumeration never builds a successor (the
+    one-part path stays for rules written that way, tested above)."""
+    host = [i for i in RULES.values() if i.trigger in ("call", "thread", "oq", "recv")]
+    assert len(host) > 120
+    assert [i.name for i in host if i.guard is None] == []
+
+
+def _every_call_class() -> list[type]:
+    from udpsem.hosts.calls import Call
+
+    out, todo = [], list(Call.__subclasses__())
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(c.__subclasses__())
+    return sorted(out, key=lambda c: c.__name__)
+
+
+def test_a_static_premise_implies_the_guard_refuses() -> None:
+    """`when=` (a call rule's static premise over the call class) leaves a rule out of a
+    class's dispatch table; that is sound only if its guard refuses every call of the class.
+    Checked on a call of every class, each field 0 (the console fd) or empty, in a host
+    with badmem allowed, where the guards would accept if the class let them. The control: where `when` says yes, some call of the class is accepted."""
+    import dataclasses
+
+    from udpsem.hosts.state import HostConsts, RuleCtx, initial_host
+
+    ctx = RuleCtx(consts=replace(HostConsts(), allow_badmem=True))
+    h = initial_host(())
+    with_when = [i for i in RULES.values() if i.when is not None]
+    assert {i.name for i in with_when} >= {"notsockfd_1", "notsockfd_2", "badmem_2"}
+    classes = _every_call_class()
+    assert len(classes) > 20
+    excluded = accepted = 0
+    for cls in classes:
+        call = cls(*[() if "tuple" in str(f.type) else 0
+                     for f in dataclasses.fields(cls) if f.init])
+        for info in with_when:
+            assert info.guard is not None
+            w = info.guard(ctx, h, 0, call)
+            if not info.when(cls):
+                excluded += 1
+                assert w is None, f"{info.name} excludes {cls.__name__} but its guard accepts"
+            elif w is not None:
+                accepted += 1
+    assert excluded > 10 and accepted > 3

@@ -75,6 +75,9 @@ class RuleInfo:
     """The decorated function: the whole rule, or (with `guard`) its outcome."""
     guard: Callable[..., Any] | None = field(default=None, compare=False)
     """The rule's guard (None: a rule in one part, `fn` is the whole rule)."""
+    when: Callable[[type], bool] | None = field(default=None, compare=False)
+    """A call rule's static premise: False for a call class the rule can never accept (its
+    guard then always refuses), so the dispatcher leaves the rule out of that class's table."""
 
     @property
     def doc(self) -> str:
@@ -108,12 +111,14 @@ class RegistryError(Exception):
 def rule(name: str, *, category: str, trigger: str, summary: str, call: str | None = None,
          urgent: bool = False, errors: tuple[str, ...] = (), archs: tuple[str, ...] = (),
          states: tuple[type, ...] = (),
-         guard: Callable[..., Any] | None = None) -> Callable[[F], F]:
+         guard: Callable[..., Any] | None = None,
+         when: Callable[[type], bool] | None = None) -> Callable[[F], F]:
     """Register `fn` as the rule `name` with its metadata.
 
     With `guard`, `fn` is the rule's outcome and `guard` its guard (see the module's
     docstring); the decorated function is returned unchanged either way.
 
+    `when` (call rules) is a static premise over the call's class (see `RuleInfo.when`).
     `archs` restricts the rule to some architectures (empty: all). `states` (thread rules)
     lists the thread-state classes the rule can apply to, so the system tries only those.
     Call rules are tried in registration order, which each module makes the Linux order of
@@ -124,7 +129,7 @@ def rule(name: str, *, category: str, trigger: str, summary: str, call: str | No
         if name in RULES:
             raise RegistryError(f"rule {name!r} registered twice")
         info = RuleInfo(name, category, trigger, summary, call, urgent, errors, archs, states,
-                        fn, guard)
+                        fn, guard, when)
         _check(info)
         RULES[name] = info
         if trigger == "call":
@@ -167,6 +172,8 @@ def _check(info: RuleInfo) -> None:
         raise RegistryError(f"{where}: only host rules (call, thread, oq, recv) take a guard")
     if info.guard is not None and not callable(info.guard):
         raise RegistryError(f"{where}: guard= must be a function")
+    if info.when is not None and info.trigger != "call":
+        raise RegistryError(f"{where}: only call rules take a static premise (when=)")
 
 
 def call_rules(call: str) -> list[RuleInfo]:

@@ -116,6 +116,24 @@ def _finish(value: Any, label: Any | None) -> Any:
     return HostStep(gc(value), label)
 
 
+# The dispatch table of LIB calls: per call class and architecture, the rules a RUN thread's
+# call of that class can take, in precedence order, without zombie_1 (a RUN thread never takes
+# it) and without the generic rules whose static premise (`RuleInfo.when`) excludes the class;
+# each with its applicability test and whether it is a fail rule. Keyed by the class itself,
+# never iterated to choose anything.
+_CALLS: dict[tuple[type, str], tuple[tuple[RuleInfo, Any, bool], ...]] = {}
+
+
+def _call_table(call_type: type, name: str, arch: str) -> tuple[tuple[RuleInfo, Any, bool], ...]:
+    found = _CALLS.get((call_type, arch))
+    if found is None:
+        found = tuple((info, applies, info.category == "fail")
+                      for info, applies in _rules_for(name, arch)
+                      if info.name != "zombie_1" and (info.when is None or info.when(call_type)))
+        _CALLS[(call_type, arch)] = found
+    return found
+
+
 def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
     """The rules that accept `Lh_call(tid, call)` in `h`."""
     e = h.thread(tid)
@@ -133,10 +151,7 @@ def call_enabled(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> list[Enabled]:
     found: list[Enabled] = []
     have_fail = False
     linux_order = ctx.consts.linux_error_order
-    for info, applies in _rules_for(call.name, ctx.consts.arch):
-        if info.name == "zombie_1":
-            continue
-        fail = info.category == "fail"
+    for info, applies, fail in _call_table(type(call), call.name, ctx.consts.arch):
         if fail and have_fail and linux_order:
             continue
         w = applies(ctx, h, tid, call)

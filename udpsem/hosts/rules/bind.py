@@ -243,9 +243,27 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch
     return with_autobind(ctx.consts, call.port, rest, done)
 
 
+def _bind_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_7: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or s.is2 is not None or not s.f.freebind:
+        return None
+    i = _addr(call)
+    if i is None or not freebindable(h, i):
+        return None
+    rest = others(h, call.fd)
+    if call.port is not None:
+        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
+            return None
+    elif not autobind_possible(ctx.consts, None, rest):
+        return None
+    return i, rest, s
+
+
 @rule("bind_7", call="bind", category="succeed", trigger="call",
-      summary="with IP_FREEBIND, bind the socket to a unicast address the host does not have [Linux 6.18, experiment]")
-def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] | None:
+      summary="with IP_FREEBIND, bind the socket to a unicast address the host does not have [Linux 6.18, experiment]",
+      guard=_bind_7_guard)
+def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch[Host]:
     """Description: a socket with IP_FREEBIND is bound to an address that is not (yet) one
     of the host's, with the given or an ephemeral port, exactly as bind_1 binds a local one.
 
@@ -271,18 +289,7 @@ def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
           None)}); ts(tid) := RET(OK ())_dsch}
         changes: s.is1, s.ps1, s.lk, the socket's place (front of h.s), ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or s.ps1 is not None or s.is2 is not None or not s.f.freebind:
-        return None
-    i = _addr(call)
-    if i is None or not freebindable(h, i):
-        return None
-    rest = others(h, call.fd)
-    if call.port is not None:
-        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
-            return None
-    elif not autobind_possible(ctx.consts, None, rest):
-        return None
+    i, rest, s = w
 
     def done(p: Port) -> Host:
         s2 = replace(s, is1=i, ps1=p, lk=(True, call.port is not None))

@@ -54,6 +54,11 @@ def ret_1(ctx: RuleCtx, h: Host, tid: TID, e: Any) -> HostStep:
     return HostStep(set_thread(h, tid, RUN, NEVER), LhReturn(tid, e.state.value))
 
 
+def _takes_fd(call_type: type) -> bool:
+    """The static premise of notsockfd_1/2: the call takes an fd argument."""
+    return bool(getattr(call_type, "takes_fd", False))
+
+
 def _notsockfd_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
     """The guard of notsockfd_1: the witness the outcome needs, or None."""
     if not call.takes_fd or getattr(call, "fd") not in ctx.consts.console:  # noqa: B009
@@ -63,7 +68,7 @@ def _notsockfd_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
 
 @rule("notsockfd_1", call="*", category="fail", trigger="call", errors=("ENOTSOCK",),
       summary="fail with ENOTSOCK when an fd-taking call names a console fd",
-      guard=_notsockfd_1_guard)
+      guard=_notsockfd_1_guard, when=_takes_fd)
 def notsockfd_1(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Host:
     """Description: the fd is open but is not a socket (stdin, stdout, stderr).
 
@@ -98,7 +103,7 @@ def _notsockfd_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
 
 @rule("notsockfd_2", call="*", category="fail", trigger="call", errors=("EBADF",),
       summary="fail with EBADF when an fd-taking call names no open socket",
-      guard=_notsockfd_2_guard)
+      guard=_notsockfd_2_guard, when=_takes_fd)
 def notsockfd_2(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Host:
     """Description: the fd is not in use, or names a socket that was closed (an orphan).
 
@@ -188,6 +193,11 @@ def badmem_1(ctx: RuleCtx, h: Host, tid: TID, call: Socket, _: Any) -> Branch[Ho
                   lambda e: ret(ctx, h, tid, Fail(e), "socket"))
 
 
+def _badmem_call(call_type: type) -> bool:
+    """The static premise of badmem_2: a call that may fail for lack of kernel memory."""
+    return issubclass(call_type, _BADMEM_CALLS)
+
+
 def _valid_fds(h: Host, call: Any, ctx: RuleCtx) -> bool:
     if isinstance(call, Select):
         return all(fd in ctx.consts.console or sock(h, fd) is not None
@@ -206,7 +216,7 @@ def _badmem_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Call) -> Any:
 
 @rule("badmem_2", call="*", category="badfail", trigger="call", errors=("ENOBUFS", "ENOMEM"),
       summary="bind/connect/sendto/recvfrom/select on valid fds fail for lack of kernel memory",
-      guard=_badmem_2_guard)
+      guard=_badmem_2_guard, when=_badmem_call)
 def badmem_2(ctx: RuleCtx, h: Host, tid: TID, call: Call, _: Any) -> Branch[Host]:
     """Description: the kernel cannot allocate memory for the call.
 

@@ -244,9 +244,18 @@ def getsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> H
     return ret(ctx, h, tid, Ok(getattr(s.f, _FLAG_OPTS[call.opt])), "getsockopt")
 
 
+def _getsockopt_9_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
+    """The guard of getsockopt_9: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.IP_TTL:
+        return None
+    return s
+
+
 @rule("getsockopt_9", call="getsockopt", category="succeed", trigger="call",
-      summary="return IP_TTL: the socket's time to live (64 by default) [Linux 6.18, experiment]")
-def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+      summary="return IP_TTL: the socket's time to live (64 by default) [Linux 6.18, experiment]",
+      guard=_getsockopt_9_guard)
+def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> Host:
     """Description: the time to live the socket's datagrams get.
 
     Errors: none.
@@ -262,7 +271,4 @@ def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
         after: h' = h with {ts(tid) := RET(OK (s.ttl, or 64 if None))_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.IP_TTL:
-        return None
     return ret(ctx, h, tid, Ok(IP_DEFAULT_TTL if s.ttl is None else s.ttl), "getsockopt")

@@ -451,10 +451,26 @@ def delivery_loopback_bcast_1(ctx: RuleCtx, h: Host, w: Any) -> HostStep | Branc
     return with_receiver(cands, lambda s: HostStep(append_mq(h1, s, m)))
 
 
+def _delivery_loopback_bcast_2_guard(ctx: RuleCtx, h: Host) -> Any:
+    """The guard of delivery_loopback_bcast_2: the witness the outcome needs, or None (the
+    sockets that do not fit the datagram; an empty tuple when no socket matches it)."""
+    if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
+        return None
+    m = h.oq[0]
+    cands = udp_receivers(ctx, h, m)
+    if not cands:
+        return ()
+    unfit = unfitting(ctx, cands, m)
+    if not unfit:
+        return None
+    return tuple(unfit)
+
+
 @rule("delivery_loopback_bcast_2", trigger="oq", category="internaldelivery",
       archs=("linux",),
-      summary="discard a broadcast datagram no local socket takes (never answered with ICMP) [Linux 6.18, experiment]")
-def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostStep] | None:
+      summary="discard a broadcast datagram no local socket takes (never answered with ICMP) [Linux 6.18, experiment]",
+      guard=_delivery_loopback_bcast_2_guard)
+def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host, unfit: Any) -> HostStep | Branch[HostStep]:
     """Description: the head is a UDP datagram to a broadcast address, and no local socket
     matches it (or the matching one's buffer is full); it is discarded.
 
@@ -472,14 +488,7 @@ def delivery_loopback_bcast_2(ctx: RuleCtx, h: Host) -> HostStep | Branch[HostSt
         after: h' = dequeue(h), with {s := s with {drops := s.drops + 1}} when s exists
         changes: oq, its timer, s.drops
     """
-    if not h.oq or not is_linux_bcast(ctx, h, h.oq[0]):
-        return None
-    m = h.oq[0]
-    cands = udp_receivers(ctx, h, m)
-    if not cands:
-        return HostStep(dequeue(ctx, h))
-    unfit = unfitting(ctx, cands, m)
     if not unfit:
-        return None
-    h1 = dequeue(ctx, h)
+        return HostStep(dequeue(ctx, h))
+    h1 = dequeue(ctx, h)  # (its out-queue timer reads the clock)
     return with_receiver(unfit, lambda s: HostStep(drop_on(h1, s)))

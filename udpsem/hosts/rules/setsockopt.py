@@ -293,9 +293,18 @@ def _ttl_ok(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and (v == -1 or 1 <= v <= 255)
 
 
+def _setsockopt_9_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_9: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.IP_TTL or not _ttl_ok(call.value):
+        return None
+    return s
+
+
 @rule("setsockopt_9", call="setsockopt", category="succeed", trigger="call",
-      summary="set IP_TTL: 1..255, or -1 for the default (64) [Linux 6.18, experiment]")
-def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set IP_TTL: 1..255, or -1 for the default (64) [Linux 6.18, experiment]",
+      guard=_setsockopt_9_guard)
+def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
     """Description: set the time to live of the socket's datagrams: a router drops a
     datagram whose TTL would reach 0 and answers with ICMP time-exceeded (net_router_ttl);
     -1 restores the default.
@@ -315,16 +324,22 @@ def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           ())_dsch}
         changes: s.ttl, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.IP_TTL or not _ttl_ok(call.value):
-        return None
     ttl = None if call.value == -1 else int(call.value)
     return ret(ctx, replace_sock(h, replace(s, ttl=ttl)), tid, Ok(None), "setsockopt")
 
 
+def _setsockopt_10_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+    """The guard of setsockopt_10: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or call.opt != SockOpt.IP_TTL or _ttl_ok(call.value):
+        return None
+    return True
+
+
 @rule("setsockopt_10", call="setsockopt", category="fail", trigger="call", errors=("EINVAL",),
-      summary="fail with EINVAL for an IP_TTL outside 1..255 (and not -1) [Linux 6.18, experiment]")
-def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="fail with EINVAL for an IP_TTL outside 1..255 (and not -1) [Linux 6.18, experiment]",
+      guard=_setsockopt_10_guard)
+def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, _: Any) -> Host:
     """Description: a time to live of 0, above 255, or negative other than -1 is refused;
     the socket keeps its TTL.
 
@@ -341,7 +356,4 @@ def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | N
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.IP_TTL or _ttl_ok(call.value):
-        return None
     return ret(ctx, h, tid, Fail(Errno.EINVAL), "setsockopt")

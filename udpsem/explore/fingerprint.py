@@ -34,6 +34,7 @@ from enum import Enum
 from typing import Any
 
 from udpsem.base.time import NEVER
+from udpsem.hosts.state import Host
 from udpsem.programs.runtime import Code, Registered, Spawn, program_key
 from udpsem.state.components import Raised, Return, Snippet
 from udpsem.state.world import InFlight, Machine, World
@@ -226,17 +227,41 @@ class Keyer:
         d.extend(t)
         return b
 
+    def _hit(self, x: Any, inner: Callable[[Any, list[int]], Any], d: list[int]) -> bytes:
+        """`_part`, with the cache's hit taken here (the common case: one lookup)."""
+        hit = self._objs.get(id(x))
+        if hit is not None and hit[0] is x:
+            d.extend(hit[2])
+            return hit[1]
+        b, t = self.cached(x, inner)
+        d.extend(t)
+        return b
+
+    def _tuple(self, x: tuple[Any, ...], d: list[int]) -> Any:
+        enc = self.enc
+        return tuple([enc(v, d) for v in x])
+
+    def _host(self, h: Host, d: list[int]) -> Any:
+        """A host by the cached keys of its field tuples: a step that changes one thread
+        re-encodes `ts` and takes the sockets', interfaces' and out-queue's keys from the
+        cache (each tuple is immutable all the way down, and held by the cache)."""
+        hit, tup = self._hit, self._tuple
+        d.append(h.oq_deadline)
+        return ("H", hit(h.ifds, tup, d), hit(h.ts, tup, d), hit(h.s, tup, d),
+                hit(h.oq, tup, d), h.oqf)
+
     def _machine(self, m: Machine, d: list[int]) -> Any:
-        enc, part = self.enc, self._part
-        # Snippets and applications are cached by identity like hosts: a step changes one
+        enc, hit = self.enc, self._hit
+        # Snippets, applications and the host are cached by identity: a step changes one
         # of them, and the others' structure is reused.
-        snippets = tuple([part(s, self._snippet, d) for s in m.snippets])
+        snippets = tuple([hit(s, self._snippet, d) for s in m.snippets])
         rets = []
         for r in m.storerets:
             d.append(r.deadline)
             rets.append((r.tid, enc(r.value, d)))
-        apps = tuple([part(a, self._app, d) for a in m.apps])
-        return (m.name, m.conn, enc(m.host, d), enc(m.store, d), snippets, tuple(rets), apps)
+        apps = tuple([hit(a, self._app, d) for a in m.apps])
+        host = None if m.host is None else hit(m.host, self._host, d)
+        return (m.name, m.conn, host, enc(m.store, d), snippets, tuple(rets), apps)
 
     def machine(self, m: Machine, now: int) -> Any:
         """A machine's key: its cached structure and its deadlines relative to now."""

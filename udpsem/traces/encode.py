@@ -126,14 +126,14 @@ class JsonText:
             return "true" if x else "false"
         if tp is list:
             self._mutable = True
-            return "[" + ",".join([self(v) for v in x]) + "]"
+            return "[" + ",".join(self._members(x)) + "]"
         hit = self._cache.get(id(x))
         if hit is not None and hit[0] is x:
             return hit[1]
         outer = self._mutable
         self._mutable = False
         if tp is tuple:
-            text = "[" + ",".join([self(v) for v in x]) + "]"
+            text = "[" + ",".join(self._members(x)) + "]"
         elif tp is Code:  # the own cases of `jsonable` met on every step, written directly
             text = ('{"code":' + str(_ascii(x.name)) + ',"n":' + str(x.n) + ',"digest":"' +
                     x.digest.hex() + '"}')
@@ -157,11 +157,27 @@ class JsonText:
             if head is not None:
                 first, fields = head
                 ext = self._ext.get(tp)
-                if ext is None:
-                    text = first + "".join([k + self(getattr(x, n)) for n, k in fields]) + "}"
-                else:  # extension fields at their default are left out, as in `jsonable`
-                    text = first + "".join([k + self(getattr(x, n)) for n, k in fields
-                                            if n not in ext or getattr(x, n) != ext[n]]) + "}"
+                cache = self._cache
+                parts = [first]
+                for n, k in fields:
+                    v = getattr(x, n)
+                    if ext is not None and n in ext and v == ext[n]:
+                        continue  # an extension field at its default is left out (`jsonable`)
+                    tv = type(v)  # the plain leaves written here, the rest by `self`
+                    if tv is int:
+                        parts.append(k + str(v))
+                    elif v is None:
+                        parts.append(k + "null")
+                    elif tv is str:
+                        parts.append(k + str(_ascii(v)))
+                    elif tv is bool:
+                        parts.append(k + ("true" if v else "false"))
+                    else:
+                        hit = cache.get(id(v))  # (a cached part: its text, as `self` would)
+                        parts.append(k + (hit[1] if hit is not None and hit[0] is v
+                                          else self(v)))
+                parts.append("}")
+                text = "".join(parts)
             else:
                 text = dumps(jsonable(x))
                 if not isinstance(x, _OWN_CASE):
@@ -172,10 +188,29 @@ class JsonText:
         self._mutable = outer
         cache = self._cache
         if len(cache) >= self._size:
-            for k in list(cache)[: self._size // 2]:
-                del cache[k]  # insertion order: the older half
+            for old in list(cache)[: self._size // 2]:
+                del cache[old]  # insertion order: the older half
         cache[id(x)] = (x, text)
         return text
+
+    def _members(self, xs: Any) -> list[str]:
+        """The texts of a sequence's members (the plain leaves written here)."""
+        out: list[str] = []
+        cache = self._cache
+        for v in xs:
+            tv = type(v)
+            if tv is int:
+                out.append(str(v))
+            elif v is None:
+                out.append("null")
+            elif tv is str:
+                out.append(str(_ascii(v)))
+            elif tv is bool:
+                out.append("true" if v else "false")
+            else:
+                hit = cache.get(id(v))  # (a cached member: its text, as `self` would)
+                out.append(hit[1] if hit is not None and hit[0] is v else self(v))
+        return out
 
     @staticmethod
     def _head(tp: type) -> tuple[str, tuple[tuple[str, str], ...]] | None:

@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import math
+import re
 import zlib
 from collections.abc import Generator
 from pathlib import Path
@@ -84,6 +85,19 @@ def check_value(obj: Any) -> str | None:
     return None
 
 
+# What a line must contain for its value to break a limit: an integer outside the signed
+# 64-bit range has at least 19 digits; a float that parses to an infinity has an exponent of
+# at least 3 digits or at least 309 digits; nesting deeper than MAX_DEPTH needs more than
+# MAX_DEPTH opening brackets. The text of strings counts too, so a line without any of these
+# cannot break a limit (its parsed value need not be walked); a line with one is walked.
+_MAYBE_OUT_OF_RANGE = re.compile(r"\d{19}|[eE][-+]?\d{3}")
+
+
+def _may_break_limits(text: str) -> bool:
+    return (text.count("[") + text.count("{") > MAX_DEPTH
+            or _MAYBE_OUT_OF_RANGE.search(text) is not None)
+
+
 def parse_line(text: str) -> Any:
     """One strict JSON value (ValueError with a one-line reason)."""
     try:
@@ -97,7 +111,7 @@ def parse_line(text: str) -> Any:
         if "integer string conversion" in msg or "digits" in msg:
             msg = "an integer has too many digits"
         raise ValueError(msg) from None
-    why = check_value(obj)
+    why = check_value(obj) if _may_break_limits(text) else None
     if why is not None:
         raise ValueError(why)
     return obj

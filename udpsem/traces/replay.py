@@ -21,7 +21,7 @@ from udpsem.base.jsonl import JsonlError, read_lines
 from udpsem.core.drivers import step
 from udpsem.programs.catalog import UnknownProgram, scenario
 from udpsem.state.world import Setup, World
-from udpsem.traces.encode import StateDigest, jsonable
+from udpsem.traces.encode import StateDigest
 from udpsem.traces.record import SourceMismatch, claims, hosts_json, label_json, rebuild
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
@@ -252,7 +252,7 @@ def replay(path: str | Path,
             if t.rule != rec["rule"] or t.partner != rec["partner"]:
                 problems.append(f"rule {t.rule}/{t.partner} but the trace records "
                                 f"{rec['rule']}/{rec['partner']}")
-            lab = jsonable(label_json(t.label))
+            lab = label_json(t.label)  # (JSON-ready already: its value went through jsonable)
             if lab != rec["label"]:
                 problems.append("label differs: " + label_diff(lab, rec["label"]))
             if t.world.now != rec["t"]:

@@ -22,7 +22,7 @@ from udpsem.hosts.calls import (
     socket,
 )
 from udpsem.hosts.values import Shut, SockOpt, ip
-from udpsem.real.conformance import Scenario
+from udpsem.real.conformance import scenarios
 
 LO = ip("127.0.0.1")
 BCAST = ip("255.255.255.255")
@@ -189,11 +189,7 @@ def fragments_beyond_twice_sndbuf_fail_with_enobufs() -> G:
     yield sendto(a, (NEIGHBOUR, 45111), b"f" * 64000, True)
 
 
-def S(program: Any, **kw: Any) -> Scenario:
-    return Scenario(program.__name__, program, **kw)
-
-
-SCENARIOS = [S(p) for p in (
+SCENARIOS = scenarios(
     trunc_flag_answers_the_real_length, trunc_peek_sizes_the_next_datagram,
     blocked_receive_with_trunc, trunc_reports_the_pending_error_first,
     trunc_after_shutdown_answers_length_zero, freebind_binds_martian_addresses,
@@ -201,4 +197,4 @@ SCENARIOS = [S(p) for p in (
     broadcast_bound_socket_connects, bind_to_multicast_needs_no_freebind,
     loopback_broadcast_bound_socket_sends_from_localhost,
     fragments_beyond_twice_sndbuf_fail_with_enobufs,
-)]
+)

@@ -495,7 +495,8 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Br
     """
     def done(p: Port) -> Host:
         sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2),
-                      s.f.broadcast, s.ttl)
+                      s.f.broadcast, s.ttl,
+                      s.pmtudisc)
         assert sent is not None and sent[3]
         oq, deadline, oqf, _ = sent
         h2 = replace(replace_sock(h, replace(s, ps1=p)), oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -560,7 +561,8 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
         changes: oq, oq's timer, oqf, ts(tid)
     """
     st, s = w
-    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast, s.ttl)  # (its queue reads the clock)
+    # (its queue reads the clock)
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast, s.ttl, s.pmtudisc)
     assert sent is not None
     oq, deadline, oqf, _ = sent
     h2 = replace(h, oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -813,7 +815,8 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
     def done(p: Port) -> Any:  # a Host, or a Branch (ICMP_GEN nondet) resolving to one
         h1 = replace_sock(h, replace(s, ps1=p))
         sent = dosend(ctx, replace(h1, oq=(), oqf=False), call.dest, call.data,
-                      (s.is1, p, s.is2, s.ps2), s.f.broadcast, s.ttl)
+                      (s.is1, p, s.is2, s.ps2), s.f.broadcast, s.ttl,
+                      s.pmtudisc)
         assert sent is not None and sent[3]
         msg = sent[0][0]
         return _map(_deliver_now(ctx, h1, msg),
@@ -857,7 +860,8 @@ def sendto_18(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
     non-blocking alike; reading 10000: 13312; 20000: 26632; from about 50700 on every
     datagram fits (45 fragments). The same formula predicts all twelve limits measured at
     MTU 1000, 1500 and 4000. On loopback (MTU 65536) nothing is fragmented, so it never
-    applies there; the model's Ethernet links have MTU 1500 (route_mtu). A blocking send
+    applies there; elsewhere the datagram is cut at its interface's MTU (1500 unless set),
+    or at the smaller path MTU a fragmentation-needed taught the host (route_mtu). A blocking send
     never waits for the buffer: across namespaces veth releases each datagram's charge as it
     forwards it (20,000 non-blocking 1000-byte sends with SO_SNDBUF 4608: no EAGAIN); a send
     waits (or fails with EAGAIN) only where a queue below holds datagrams (a rate-limiting
@@ -869,8 +873,9 @@ def sendto_18(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); D (a
           routable destination i, not a refused broadcast, data within UDPPayloadMax); s.es =
-          None; ¬s.shut.wr; arch = linux; k = frag_count(route_mtu(h, i), len data) ≥ 2; 1 + (k
-          − 1) · frag_truesize(mtu) > 2 · (s.sndbuf, else WMEM_DEFAULT ≠ None)
+          None; ¬s.shut.wr; arch = linux; mtu = route_mtu(h, i, s.pmtudisc); k = frag_count(mtu,
+          len data) ≥ 2; 1 + (k − 1) · frag_truesize(mtu) > 2 · (s.sndbuf, else WMEM_DEFAULT ≠
+          None)
         transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL ENOBUFS)_dsch}
         changes: s.ps1 (autobind), ts(tid)

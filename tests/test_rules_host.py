@@ -175,7 +175,7 @@ def test_s2_still_refuses_an_arbitrary_foreign_address() -> None:
     assert host_violations(host(socks=[s], ifds=[eth(0, ALAN)])) == []
 
 
-# SO_SNDBUF and fragments (sendto_18) ------------------------------------------------------------
+# SO_SNDBUF and fragments (sendto_19) ------------------------------------------------------------
 
 # The largest datagram Linux 6.18 sent over veth for each MTU and SO_SNDBUF read-back value
 # (None: every size up to 65507 fits), measured in two namespaces (tests of frag_count and
@@ -206,11 +206,11 @@ def _linux(**kw: Any) -> Any:
     return ctx(wmem_default=LINUX_WMEM_DEFAULT, **kw)
 
 
-def test_sendto_18_refuses_fragments_beyond_twice_the_send_buffer() -> None:
+def test_sendto_19_refuses_fragments_beyond_twice_the_send_buffer() -> None:
     small = Sock(3, sndbuf=4608)  # SO_SNDBUF 0 reads 4608
     for nb in (True, False):
         name, st = call(_linux(), host(socks=[small]), sendto(3, (KURT, 7000), b"f" * 5913, nb))
-        assert name == "sendto_18" and _ret(st.host) == Fail(Errno.ENOBUFS)
+        assert name == "sendto_19" and _ret(st.host) == Fail(Errno.ENOBUFS)
         assert st.host.oq == () and st.host.s[0].ps1 is not None  # nothing sent; autobound
     name, st = call(_linux(), host(socks=[small]), sendto(3, (KURT, 7000), b"f" * 5912, True))
     assert name == "sendto_1" and len(st.host.oq) == 1  # 4 fragments fit
@@ -224,7 +224,7 @@ def test_sendto_18_refuses_fragments_beyond_twice_the_send_buffer() -> None:
         assert name == "sendto_1"
 
 
-def test_sendto_18_comes_after_epipe_and_a_pending_error() -> None:
+def test_sendto_19_comes_after_epipe_and_a_pending_error() -> None:
     big = b"f" * 20000
     shut = Sock(3, sndbuf=4608, shut=(False, True))
     assert names_call(_linux(), host(socks=[shut]), sendto(3, (KURT, 7000), big, True)) == \

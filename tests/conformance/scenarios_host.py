@@ -1,6 +1,6 @@
 """Scenarios of the host side of issue 12's last part, on loopback: MSG_TRUNC as a receive
 flag (recvfrom_18), IP_FREEBIND to martian addresses and binds to broadcast and multicast
-addresses (bind_7, bind_8), and SO_SNDBUF refusing fragments (sendto_18). Ports 45000 + 10·k."""
+addresses (bind_7, bind_8), and SO_SNDBUF refusing fragments (sendto_19). Ports 45000 + 10·k."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def fragments_beyond_twice_sndbuf_fail_with_enobufs() -> G:
     yield setsockopt(r, SockOpt.SO_RCVBUF, 1_000_000)
     yield setsockopt(a, SockOpt.SO_SNDBUF, 0)
     yield getsockopt(a, SockOpt.SO_SNDBUF)  # 4608, the least
-    yield sendto(a, (NEIGHBOUR, 45111), b"f" * 5913, True)  # 5 fragments: ENOBUFS (sendto_18)
+    yield sendto(a, (NEIGHBOUR, 45111), b"f" * 5913, True)  # 5 fragments: ENOBUFS (sendto_19)
     yield sendto(a, (NEIGHBOUR, 45111), b"f" * 5913, False)  # blocking: ENOBUFS at once too
     yield getsockname(a)  # autobound all the same
     yield sendto(a, (LO, 45110), b"f" * 64000, True)  # loopback fragments nothing: sent

@@ -746,6 +746,8 @@ def frags_exceed_sndbuf(consts: HostConsts, h: Host, s: Sock, i: IP, n: int) -> 
     sndbuf = s.sndbuf if s.sndbuf is not None else consts.wmem_default
     if sndbuf is None:
         return False
+    if too_big(h, i, n + IP_UDP_HEADERS, s.pmtudisc):
+        return False  # EMSGSIZE comes first (IP_PMTUDISC_DO, PROBE, INTERFACE)
     mtu = route_mtu(h, i, s.pmtudisc)
     k = frag_count(mtu, n)
     return k >= 2 and 1 + (k - 1) * frag_truesize(mtu) > 2 * sndbuf

@@ -51,7 +51,7 @@ def _dest_ip(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> IP | None:
 
 def _d(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
     """"D": a destination exists, is routable, is not a Linux broadcast, and the payload fits
-    (in one datagram, and in fragments in the send buffer: sendto_18)."""
+    (in one datagram, and in fragments in the send buffer: sendto_19)."""
     return _d_route(ctx, h, s, call) and not _frags_refused(ctx, h, s, call)
 
 
@@ -827,8 +827,8 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
 
 # The send buffer and fragments (Linux 6.18, by experiment) ------------------------------------
 
-def _sendto_18_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
-    """The guard of sendto_18: the witness the outcome needs, or None."""
+def _sendto_19_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_19: the witness the outcome needs, or None."""
     s = _open_ab(ctx, h, call)
     if s is None or s.shut[1] or not _no_pending(ctx, s):
         return None  # sendto_13 (EPIPE) and sendto_5 (the pending error) come first
@@ -837,10 +837,10 @@ def _sendto_18_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
     return s
 
 
-@rule("sendto_18", call="sendto", category="fail", trigger="call", errors=("ENOBUFS",),
+@rule("sendto_19", call="sendto", category="fail", trigger="call", errors=("ENOBUFS",),
       summary="fail with ENOBUFS when the datagram's fragments do not fit twice the send buffer (autobinding) [Linux 6.18, experiment]",
-      guard=_sendto_18_guard)
-def sendto_18(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
+      guard=_sendto_19_guard)
+def sendto_19(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
     """Description: a datagram too big for the link is sent as IP fragments, and Linux
     builds them all before any leaves, charging each to the socket's send buffer: if
     they do not fit in twice SO_SNDBUF, the send fails at once, blocking or not, and

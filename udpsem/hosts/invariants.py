@@ -17,24 +17,31 @@ Python encoding explicit:
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
   (the errors each rule declares, read from the rule registry).
 
-The Linux state added by experiment (issue 12) extends four conjuncts and adds two:
+The Linux state added by experiment (issue 12) extends these conjuncts and adds two (S8, I3):
 
-* **S2** a socket's address may be a non-local unicast one (IP_FREEBIND, bind_7), only on an
-  unconnected socket.
+* **S2** a socket's address may be a non-local one (IP_FREEBIND, bind_7), only on an
+  unconnected socket, or a broadcast or multicast address (bind_8), connected or not.
+* **T4** a `SENDTO2`'s recorded `q.is1` may also be such a broadcast or multicast address
+  (it sends from the route's source, `send_src`).
 * **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST, IP_RECVERR, SO_SELECT_ERR_QUEUE,
   SO_REUSEPORT and IP_FREEBIND flags booleans, every error-queue entry `(ECONNREFUSED |
   EHOSTUNREACH | ENETUNREACH, ip, port, a quote of at most 520 bytes, offender, ICMP kind)`; `rcvtimeo`
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0);
   `rcvbuf` is None or at least SOCK_MIN_RCVBUF (2304); `sndbuf` None or at least
   SOCK_MIN_SNDBUF (4608); `ttl` (IP_TTL) None or in 1..255; `drops` a count; `mqd` empty, or one SO_RXQ_OVFL stamp (at most
-  `drops`) per queued datagram, not all 0.
+  `drops`) per queued datagram, not all 0; `pmtudisc` (IP_MTU_DISCOVER) in 0..5; an
+  error-queue entry's `info` is a fragmentation-needed's MTU (0..65535) for that kind, else 0.
+* **S5** a pending error may also be EMSGSIZE (a fragmentation-needed).
 * **I3** [L] every interface's `up` (administratively up) is a boolean; LO is always up
-  (I1 compares it with LO_INTERFACE).
+  (I1 compares it with LO_INTERFACE); its `mtu` None or in 68..65536; its learned path MTUs
+  a sorted tuple of (address, MTU) with distinct addresses, not on LO, each MTU at least
+  552 and below the interface's MTU.
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
   buffer length, `(ip, port, data, truncated, drops)` reading SO_RXQ_OVFL, or the data alone
-  for recv and read; a receive ended by shutdown answers no
+  for recv and read, each with the real length appended under MSG_TRUNC (recv: `(data,
+  length)`); a receive ended by shutdown answers no
   source (`None`) and no data. A select
   answer is a pair, or a triple with an exception set; a poll answer a tuple of POLL* masks.
 * **T5** a `POLL2` holds `(fd, events)` entries, `events` a 16-bit mask (a C short); any fd (a
@@ -49,7 +56,16 @@ from functools import cache
 from typing import Any
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.auxiliary import freebindable, full, linux_bcast, local, refs, used_fds
+from udpsem.hosts.auxiliary import (
+    MIN_PMTU,
+    bindable_bcast,
+    freebindable,
+    full,
+    linux_bcast,
+    local,
+    refs,
+    used_fds,
+)
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
     LO,
@@ -81,7 +97,7 @@ from udpsem.hosts.values import (
     is_loopback,
     is_martian,
 )
-from udpsem.network.messages import ICMP_QUOTE_MAX, ICMP_TYPE_CODE, UDP, msg_ok
+from udpsem.network.messages import ICMP_QUOTE_MAX, ICMP_TYPE_CODE, UDP, IcmpKind, msg_ok
 
 HOST_CONJUNCTS = ("R1", "I1", "I2", "I3", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
                   "T2", "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
@@ -150,9 +166,18 @@ def _extended_err(x: Any) -> bool:
 
 def _recv_answer(v: Any) -> bool:
     """`(ip, port, data)` or `(ip, port, data, truncated)`; `(None, None, b"")` (plus the
-    flag) is a receive ended by shutdown."""
+    flag) is a receive ended by shutdown. With MSG_TRUNC the real length (at least the data's
+    length) comes last: `(data, length)` for recv, `(ip, port, data, truncated[, drops],
+    length)` for recvfrom, `(None, None, b"", False, 0)` ended by shutdown."""
     if isinstance(v, bytes):  # recv / read: the data only
         return True
+    if isinstance(v, tuple) and len(v) == 2:  # recv with MSG_TRUNC
+        return isinstance(v[0], bytes) and _is_int(v[1]) and v[1] >= len(v[0])
+    if isinstance(v, tuple) and len(v) == 6:  # SO_RXQ_OVFL and MSG_TRUNC
+        return (_recv_answer(v[:5]) and v[0] is not None and _is_int(v[5])
+                and v[5] >= len(v[2]))
+    if isinstance(v, tuple) and len(v) == 5 and v[0] is None:  # shutdown, MSG_TRUNC
+        return v == (None, None, b"", False, 0)
     if not isinstance(v, tuple) or len(v) not in (3, 4, 5):
         return False
     if len(v) == 3 and isinstance(v[2], Errno):  # an error-queue entry (MSG_ERRQUEUE)
@@ -358,6 +383,15 @@ def _interfaces(h: Host, bad: Bad) -> None:
             bad("I1", f"malformed ifid {i.ifid!r}")
         if not isinstance(i.up, bool):
             bad("I3", f"{i.ifid} has up = {i.up!r}, not a boolean")
+        if i.mtu is not None and not (_is_int(i.mtu) and 68 <= i.mtu <= 65536):
+            bad("I3", f"{i.ifid} has mtu = {i.mtu!r}, not in 68..65536")
+        pm = i.pmtu
+        if not isinstance(pm, tuple) or (pm and i.is_lo) or any(
+                not (isinstance(e, tuple) and len(e) == 2 and is_ip(e[0]) and _is_int(e[1])
+                     and MIN_PMTU <= e[1] < i.link_mtu) for e in pm) or \
+                [e[0] for e in pm] != sorted({e[0] for e in pm}):
+            bad("I3", f"{i.ifid} has learned path MTUs {pm!r}, not sorted (address, MTU) "
+                      f"pairs with {MIN_PMTU} ≤ MTU < the interface's")
     seen: dict[int, Any] = {}
     for i in h.ifds:
         if list(i.ipset) != sorted(set(i.ipset)):
@@ -399,9 +433,11 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
         for name, v in (("ps1", s.ps1), ("ps2", s.ps2)):
             if not is_port_opt(v):
                 bad("S2", f"{where}: {name} = {v!r} is not a port in 1..65535")
-        # IP_FREEBIND binds a unicast address the host lacks (bind_7); such a socket has no
-        # route, so it is never connected [L: Linux 6.18, experiment]
-        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1) and (
+        # IP_FREEBIND binds an address the host lacks (bind_7); such a socket has no route, so
+        # it is never connected; a broadcast or multicast one (bind_8) may be connected
+        # [L: Linux 6.18, experiment]
+        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1) and \
+                not bindable_bcast(h, s.is1) and (
                 not freebindable(h, s.is1) or s.is2 is not None):
             bad("S2", f"{where}: local address {s.is1} is not local")
         if s.is2 is None and s.ps2 is not None:
@@ -413,7 +449,8 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
             bad("S4", f"{where}: lk.la set but is1 is None")
         if lp and s.ps1 is None:
             bad("S4", f"{where}: lk.lp set but ps1 is None")
-        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH):
+        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH,
+                        Errno.EMSGSIZE):
             bad("S5", f"{where}: pending error {s.es!r} is not one ICMP sets")
         for k, m in enumerate(s.mq):
             if not isinstance(m.body, UDP):
@@ -461,9 +498,14 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: sndbuf = {s.sndbuf!r} is below {SOCK_MIN_SNDBUF}")
     if s.ttl is not None and not (_is_int(s.ttl) and 1 <= s.ttl <= 255):
         bad("S8", f"{where}: IP_TTL = {s.ttl!r} is not in 1..255")
+    if not (_is_int(s.pmtudisc) and 0 <= s.pmtudisc <= 5):
+        bad("S8", f"{where}: IP_MTU_DISCOVER = {s.pmtudisc!r} is not in 0..5")
     for k, ent in enumerate(s.eq):
+        frag = isinstance(ent, ErrEntry) and ent.kind == IcmpKind.FRAG_NEEDED
         if not (isinstance(ent, ErrEntry)
-                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH)
+                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH,
+                                  Errno.EMSGSIZE)
+                and _is_int(ent.info) and (0 <= ent.info <= 65535 if frag else ent.info == 0)
                 and is_ip(ent.ip) and is_port_opt(ent.port) and isinstance(ent.data, bytes)
                 and len(ent.data) <= ICMP_QUOTE_MAX and is_ip_opt(ent.offender)
                 and ent.kind in ICMP_TYPE_CODE):
@@ -564,7 +606,7 @@ def _t4(h: Host, st: SendTo2, by_fd: dict[int, Any], where: str, bad: Bad) -> No
         bad("T4", f"{where}: SENDTO2 quad has no local port")
     if not (is_ip_opt(is1) and is_ip_opt(is2) and is_port_opt(ps1) and is_port_opt(ps2)):
         bad("T4", f"{where}: SENDTO2 quad {st.q!r} is ill-typed")
-    elif is1 is not None and not local(h, is1):
+    elif is1 is not None and not local(h, is1) and not bindable_bcast(h, is1):
         bad("T4", f"{where}: SENDTO2 quad has a non-local source {is1}")
     if st.dest is not None and not (isinstance(st.dest, tuple) and len(st.dest) == 2
                                     and is_ip(st.dest[0]) and is_port(st.dest[1])):

@@ -245,10 +245,17 @@ class Keyer:
         """A host by the cached keys of its field tuples: a step that changes one thread
         re-encodes `ts` and takes the sockets', interfaces' and out-queue's keys from the
         cache (each tuple is immutable all the way down, and held by the cache)."""
-        hit, tup = self._hit, self._tuple
-        d.append(h.oq_deadline)
-        return ("H", hit(h.ifds, tup, d), hit(h.ts, tup, d), hit(h.s, tup, d),
-                hit(h.oq, tup, d), h.oqf)
+        hit, tup, enc = self._hit, self._tuple, self.enc
+        out: list[Any] = ["H"]
+        for n in _field_names(type(h)):  # every field, so a field added later is keyed too
+            v = getattr(h, n)
+            if n in _DEADLINE_FIELDS:
+                d.append(v)
+            elif type(v) is tuple:
+                out.append(hit(v, tup, d))
+            else:
+                out.append(enc(v, d))
+        return tuple(out)
 
     def _machine(self, m: Machine, d: list[int]) -> Any:
         enc, hit = self.enc, self._hit

@@ -86,16 +86,24 @@ def check_value(obj: Any) -> str | None:
 
 
 # What a line must contain for its value to break a limit: an integer outside the signed
-# 64-bit range has at least 19 digits; a float that parses to an infinity has an exponent of
-# at least 3 digits or at least 309 digits; nesting deeper than MAX_DEPTH needs more than
-# MAX_DEPTH opening brackets. The text of strings counts too, so a line without any of these
-# cannot break a limit (its parsed value need not be walked); a line with one is walked.
-_MAYBE_OUT_OF_RANGE = re.compile(r"\d{19}|[eE][-+]?\d{3}")
+# 64-bit range is a run of more than 19 digits, or of 19 digits above 9223372036854775807; a
+# float that parses to an infinity has an exponent of at least 3 digits or at least 309
+# digits; nesting deeper than MAX_DEPTH needs more than MAX_DEPTH opening brackets. The text
+# of strings counts too, so a line without any of these cannot break a limit (its parsed
+# value need not be walked); a line with one is walked. (Times near NEVER, 2**62, have 19
+# digits below the bound: the common case is decided by the comparison.)
+_EXPONENT = re.compile(r"[eE][-+]?\d{3}")
+_LONG_DIGITS = re.compile(r"\d{19,}")
+_INT_MAX_DIGITS = str(INT_MAX)
 
 
 def _may_break_limits(text: str) -> bool:
-    return (text.count("[") + text.count("{") > MAX_DEPTH
-            or _MAYBE_OUT_OF_RANGE.search(text) is not None)
+    if text.count("[") + text.count("{") > MAX_DEPTH or _EXPONENT.search(text) is not None:
+        return True
+    for run in _LONG_DIGITS.findall(text):
+        if len(run) > 19 or run > _INT_MAX_DIGITS:
+            return True
+    return False
 
 
 def parse_line(text: str) -> Any:

@@ -23,7 +23,17 @@ from udpsem.core.system import enabled
 from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import MIN_PMTU, icmp_err, learn_pmtu, path_mtu, too_big, wire_df
 from udpsem.hosts.calls import bind, connect, delay, geterr, recvfrom, sendto, setsockopt, socket
-from udpsem.hosts.state import HostConsts, Ret, RouterLeg, Sock, Timing, eth, initial_host
+from udpsem.hosts.invariants import host_violations
+from udpsem.hosts.state import (
+    NEIGH_RETRANS,
+    HostConsts,
+    Ret,
+    RouterLeg,
+    Sock,
+    Timing,
+    eth,
+    initial_host,
+)
 from udpsem.hosts.values import (
     PMTUDISC_DO,
     PMTUDISC_DONT,
@@ -44,7 +54,15 @@ from udpsem.network.messages import UDP, IcmpKind, IPMsg
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.conformance import search_world
 from udpsem.state.components import App, ModCall
-from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
+from udpsem.state.world import (
+    Event,
+    InFlight,
+    Machine,
+    Setup,
+    World,
+    initial_world,
+    owners_of,
+)
 
 Gen = Generator[Any, Any, Any]
 A_IP, B_IP, NOBODY_FAR, BLOCKED = ip("10.0.0.1"), ip("10.1.0.1"), ip("10.1.0.77"), ip("10.2.0.1")
@@ -423,3 +441,38 @@ def test_ifdown_forgets_the_learned_path_mtus() -> None:
     up = host_ifup(down)
     assert up is not None and up.host is not None and path_mtu(up.host, B_IP) == 1500
     assert path_mtu(m.host, B_IP) == 1000  # type: ignore[arg-type]
+
+
+# host_ok and network_ok on the new state (each extension can be broken, and is named) --------
+
+def _host_conjuncts(h: Any, consts: HostConsts | None = None) -> set[str]:
+    return {v.conjunct for v in host_violations(h, consts or HostConsts(), Timing(), 0)}
+
+
+def test_host_ok_names_broken_path_mtu_state() -> None:
+    good = _learned()
+    assert not _host_conjuncts(good)
+    eth0 = good.ifds[1]
+    for bad in (replace(eth0, mtu=40),  # below IPv4's 68
+                replace(eth0, pmtu=((B_IP, 1600),)),  # not below the interface's MTU
+                replace(eth0, pmtu=((B_IP, 500),)),  # below min_pmtu
+                replace(eth0, pmtu=((B_IP, 1000), (A_IP, 900)))):  # not sorted
+        assert "I3" in _host_conjuncts(replace(good, ifds=(good.ifds[0], bad)))
+    lo = replace(good.ifds[0], pmtu=((B_IP, 1000),))  # loopback learns nothing
+    assert "I3" in _host_conjuncts(replace(good, ifds=(lo, eth0)))
+    s = Sock(3, pmtudisc=6)
+    assert "S8" in _host_conjuncts(replace(good, s=(s,)))
+    assert not _host_conjuncts(replace(good, s=(Sock(3, es=Errno.EMSGSIZE),)))  # S5 takes it
+
+
+def test_network_ok_names_broken_router_holds() -> None:
+    setup, w = _world(_quiet, _quiet)
+    msg = IPMsg(A_IP, NOBODY_FAR, UDP(5000, 6000, b"x"))
+    held = InFlight(msg, NEIGH_RETRANS, "A", 0, 0, True)
+    assert not network_violations(setup, replace(w, net=(held,)))
+    prohibited = InFlight(replace(msg, dst=BLOCKED), NEIGH_RETRANS, "A", 0, 0, True)
+    assert "M2" in {v.conjunct for v in network_violations(setup, replace(w, net=(prohibited,)))}
+    big = IPMsg(A_IP, NOBODY_FAR, UDP(5000, 6000, b"x" * 60000))
+    many = tuple(InFlight(big, NEIGH_RETRANS, "A", k, 0, True) for k in range(3))
+    assert "M2" in {v.conjunct for v in network_violations(setup, replace(w, net=many))}
+    assert not network_violations(setup, replace(w, net=many[:2]))  # two fit, as measured

@@ -301,6 +301,7 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
         plan.close()
 
     windows: dict[str, list[int]] = {}
+    downs: dict[str, list[int]] = {}  # the ifdown/ifup moments, likewise
     crashes: list[Crash] = []
     # Python hands the GIL over every 5 ms by default: a thread between its recorded call and
     # the system call could wait that long, more than the checker's tolerance. 0.2 ms keeps
@@ -319,6 +320,10 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
                     plan.disconnect(ev.host)
                 elif ev.kind == "reconnect":
                     plan.reconnect(ev.host)
+                elif ev.kind == "ifdown":
+                    plan.ifdown(ev.host)
+                elif ev.kind == "ifup":
+                    plan.ifup(ev.host)
                 else:
                     if plan.kind == "netns":
                         plan.disconnect(ev.host)  # a dead machine answers nothing
@@ -326,6 +331,8 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
                 t = rec.emit(None, ev.kind, ev.host, None, None)
                 if ev.kind == "crash":
                     crashes.append(Crash(ev.host, t))
+                elif ev.kind in ("ifdown", "ifup"):
+                    downs.setdefault(ev.host, []).append(t)
                 else:
                     windows.setdefault(ev.host, []).append(t)
             while rec.now() < duration and not rec.stopped.is_set():
@@ -341,18 +348,23 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
             sys.setswitchinterval(switch)
     res.events = list(rec.events)
     res.errors = list(threads.errors)
-    res.faults = _measured_faults(setup.faults, windows, crashes)
+    res.faults = _measured_faults(setup.faults, windows, crashes, downs)
     return res
 
 
-def _measured_faults(f: Faults, windows: dict[str, list[int]], crashes: list[Crash]) -> Faults:
-    """The fault setting with the disconnect windows and crashes at the moments they
-    really happened."""
-    ws: list[Window] = []
-    for host, times in sorted(windows.items()):
-        for k in range(0, len(times), 2):
-            ws.append(Window(host, times[k], times[k + 1] if k + 1 < len(times) else None))
-    return dataclasses.replace(f, disconnects=tuple(ws), crashes=tuple(crashes))
+def _measured_faults(f: Faults, windows: dict[str, list[int]], crashes: list[Crash],
+                     downs: dict[str, list[int]] | None = None) -> Faults:
+    """The fault setting with the disconnect and ifdown windows and the crashes at the
+    moments they really happened."""
+    def measured(moments: dict[str, list[int]]) -> tuple[Window, ...]:
+        ws: list[Window] = []
+        for host, times in sorted(moments.items()):
+            for k in range(0, len(times), 2):
+                ws.append(Window(host, times[k], times[k + 1] if k + 1 < len(times) else None))
+        return tuple(ws)
+
+    return dataclasses.replace(f, disconnects=measured(windows), crashes=tuple(crashes),
+                               ifdowns=measured(downs or {}))
 
 
 def trace_lines(program: str, params: dict[str, int], timing: Timing, consts: HostConsts,

@@ -105,11 +105,12 @@ def test_echo_with_two_clients_on_loopback_is_accepted(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not ROOT, reason="network namespaces need root")
 def test_heartbeat_in_namespaces_with_a_disconnect() -> None:
-    before = leftover_namespaces()
     run, _ = accepted_run("heartbeat", {"duration_ns": 4 * S},
                           Faults(disconnects=(Window("KURT", 500 * MS, 3500 * MS),)),
                           netns=True)
-    assert leftover_namespaces() == before  # every namespace (and its links) is gone
+    # Every namespace (and its links) this process made is gone; other processes' runs
+    # (another test suite's) may come and go meanwhile.
+    assert leftover_namespaces(os.getpid()) == []
     assert run.result.plan["kind"] == "netns"
     # KURT's pings stop for 3 s: ALAN's 2.5 s select times out and it reports KURT down.
     assert 0 in [v for _, v in run.observer.status_changes()]
@@ -119,40 +120,37 @@ def test_heartbeat_in_namespaces_with_a_disconnect() -> None:
 
 @pytest.mark.skipif(not ROOT, reason="network namespaces need root")
 def test_echo_with_two_clients_in_namespaces_runs() -> None:
-    before = leftover_namespaces()
     run = run_program("echo", {"duration_ns": 3 * S, "clients": 2, "messages": 3}, Faults(),
                       netns=True)
     assert not run.result.errors
-    assert leftover_namespaces() == before
+    assert leftover_namespaces(os.getpid()) == []
     assert [r["received"] for r in run.observer.rows()] == [3, 3]
     assert not run.observer.violations()
 
 
 @pytest.mark.skipif(not ROOT, reason="network namespaces need root")
 def test_echo_with_two_clients_in_namespaces_is_accepted() -> None:
-    before = leftover_namespaces()
     run, _ = accepted_run("echo", {"duration_ns": 3 * S, "clients": 2, "messages": 3},
                           Faults(), netns=True)
-    assert leftover_namespaces() == before
+    assert leftover_namespaces(os.getpid()) == []
     assert [r["received"] for r in run.observer.rows()] == [3, 3]
     assert not run.observer.violations()
 
 
 @pytest.mark.skipif(not ROOT, reason="network namespaces need root")
 def test_sigint_removes_every_namespace(tmp_path: Path) -> None:
-    before = leftover_namespaces()
     p = subprocess.Popen([sys.executable, "-m", "udpsem", "real", "heartbeat", "--netns",
                           "--duration", "30s"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and len(leftover_namespaces()) < len(before) + 3:
+    while time.monotonic() < deadline and len(leftover_namespaces(p.pid)) < 3:
         time.sleep(0.05)
-    assert len(leftover_namespaces()) >= len(before) + 3  # switch + ALAN + KURT
+    assert len(leftover_namespaces(p.pid)) >= 3  # switch + ALAN + KURT
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     p.communicate(timeout=30)
     assert p.returncode == 130
-    assert leftover_namespaces() == before
+    assert leftover_namespaces(p.pid) == []
 
 
 def test_disconnect_needs_netns() -> None:

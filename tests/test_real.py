@@ -157,3 +157,81 @@ def test_disconnect_needs_netns() -> None:
     r = subprocess.run([sys.executable, "-m", "udpsem", "real", "heartbeat", "--disconnect",
                         "KURT@1s-2s"], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2 and "--netns" in r.stderr and "Traceback" not in r.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The example program files, each with the real time it runs for: its own horizon, except
+# sessions.py (5 s), which shows its three exchanges within 2 s.
+FILE_RUNS = [("reqresp.py", None), ("reqresp_buggy.py", None), ("select_many.py", None),
+             ("lease.py", None), ("sessions.py", "2s")]
+
+
+def _udpsem(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "udpsem", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize(("name", "duration"), FILE_RUNS, ids=[n for n, _ in FILE_RUNS])
+def test_program_file_runs_for_real_and_its_trace_is_accepted(tmp_path: Path, name: str,
+                                                              duration: str | None) -> None:
+    """`udpsem real FILE.py --trace t.jsonl && udpsem check t.jsonl --program FILE.py`: the
+    file's lambdas run on the real kernel, the checker finds a model run, and the file's
+    properties (which read the model's state) are checked on that model run. As for the
+    built-in programs, a loaded machine gets a wider tolerance on a fresh run."""
+    prog, t, w = str(EXAMPLES / name), tmp_path / "t.jsonl", tmp_path / "w.jsonl"
+    outs = []
+    for tol in TOLERANCES:
+        r = _udpsem("real", prog, "--trace", str(t), *(("--duration", duration) if duration
+                                                        else ()))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "not checked on a real run" in r.stdout  # the properties are check's job
+        header = json.loads(t.read_text().splitlines()[0])
+        assert header["real"] and header["source"]["file"] == prog
+        c = _udpsem("check", str(t), "--program", prog, "--tolerance", f"{tol // MS}ms",
+                    "--max-states", "20000", "--witness", str(w))
+        if c.returncode == 0:
+            break
+        outs.append(c.stdout + c.stderr)
+    else:
+        raise AssertionError(f"no real run of {name} accepted: {outs}")
+    assert c.stdout.startswith("accepted") and "holds on the model run found" in c.stdout, \
+        c.stdout
+    # The model run found replays, given the same file.
+    r = _udpsem("replay", str(w), "--program", prog)
+    assert r.returncode == 0 and "replayed" in r.stdout, r.stdout + r.stderr
+
+
+def test_checking_a_program_file_trace_needs_the_file(tmp_path: Path) -> None:
+    prog, t = str(EXAMPLES / "reqresp.py"), tmp_path / "t.jsonl"
+    assert _udpsem("real", prog, "--trace", str(t)).returncode == 0
+    r = _udpsem("check", str(t))  # nothing a trace names is imported
+    assert r.returncode == 2 and f"check it with --program {prog}" in r.stderr, r.stderr
+    other = tmp_path / "other.py"
+    other.write_text((EXAMPLES / "reqresp.py").read_text() + "\n# edited\n")
+    r = _udpsem("check", str(t), "--program", str(other))
+    assert r.returncode == 2 and "is not the file the trace was recorded from" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_violated_property_of_a_program_file_is_reported_by_check(tmp_path: Path) -> None:
+    """A property the model run found violates makes `check` exit 1 (accepted, but the
+    program is wrong): here an invariant no run can satisfy, added to reqresp.py."""
+    prog, t = tmp_path / "never.py", tmp_path / "t.jsonl"
+    prog.write_text((EXAMPLES / "reqresp.py").read_text() + '''
+
+@udpsem.invariant("never")
+def never(setup: Any, world: Any) -> str | None:
+    """Violated as soon as the client has stored its first answer."""
+    return "an answer was stored" if dict(world.machine("CLIENT").store).get(0) else None
+
+
+def broken() -> WorldSpec:
+    spec = world()
+    return WorldSpec(hosts=spec.hosts, horizon=spec.horizon, invariants=[never])
+''')
+    ref = f"{prog}:broken"
+    assert _udpsem("real", ref, "--trace", str(t)).returncode == 0
+    c = _udpsem("check", str(t), "--program", ref, "--tolerance", "100ms", "--json")
+    out = json.loads(c.stdout)
+    assert c.returncode == 1 and out["verdict"] == "accepted", c.stdout + c.stderr
+    assert out["properties"] == ["never"] and out["violations"][0].startswith("never at ")

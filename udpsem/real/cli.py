@@ -33,24 +33,26 @@ from udpsem.cli_input import scenario_params as _scenario_params
 def real(program: str, netns: bool, duration: str | None, period: str | None,
          clients: int | None, messages: int | None, disconnects: tuple[str, ...],
          crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
-    """Run PROGRAM (heartbeat, echo) on real sockets and OS threads, in real time."""
+    """Run PROGRAM (heartbeat, echo, or a program file FILE.py[:NAME]) on real sockets and
+    OS threads, in real time. A program file runs for its horizon unless --duration is
+    given; its properties read the model's state, so `udpsem check TRACE --program FILE.py`
+    checks them on the model run it finds for the trace."""
     from rich.console import Console
 
     from udpsem.base.time import S, fmt_ns
     from udpsem.network.faults import Faults, parse_crash, parse_window
     from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
+    from udpsem.programs.files import is_file_ref
     from udpsem.real.net import RealNetError
     from udpsem.real.run import run_program
     from udpsem.traces.encode import dumps
 
-    if program.endswith(".py"):
-        _fail(f"{program}: program files are not supported by `udpsem real` yet; "
-              "use a catalogued program (udpsem programs)")
     try:
         sc = scenario(program)
     except UnknownProgram as e:
         _fail(str(e))
-    given = {"duration_ns": ("--duration", 10 * S if duration is None
+    default = sc.defaults["duration_ns"] if is_file_ref(program) else 10 * S
+    given = {"duration_ns": ("--duration", default if duration is None
                              else _duration(duration, "--duration")),
              "period_ns": ("--period", None if period is None else _duration(period, "--period")),
              "clients": ("--clients", clients), "messages": ("--messages", messages)}

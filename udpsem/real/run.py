@@ -383,8 +383,9 @@ class RealRun:
 
 def run_program(program: str, params: dict[str, int], faults: Faults, netns: bool = False,
                 progress: Callable[[int], None] | None = None) -> RealRun:
-    """Build the catalogued `program` as the model would (with REAL_TIMING and this machine's
-    constants) and run it on the kernel for its `duration_ns`."""
+    """Build the catalogued `program` (or program file `FILE.py[:NAME]`) as the model would
+    (with REAL_TIMING and this machine's constants) and run it on the kernel for its
+    `duration_ns`."""
     from udpsem.programs.catalog import scenario
 
     sc = scenario(program)
@@ -395,8 +396,11 @@ def run_program(program: str, params: dict[str, int], faults: Faults, netns: boo
     res = run_real_world(setup, world, plan, full["duration_ns"], progress)
     lines = list(trace_lines(program, full, REAL_TIMING, consts, res, world))
     obs = sc.observer()
-    for ev in res.events:
-        obs.on_step(_as_step(ev))
+    if getattr(obs, "reads_model_state", False):
+        obs.real_run()  # a program file's properties: checked on the model run `check` finds
+    else:
+        for ev in res.events:
+            obs.on_step(_as_step(ev))
     return RealRun(res, lines, obs, full, len(res.events))
 
 

@@ -148,8 +148,10 @@ def check(tr: Observed, tolerance: int = DEFAULT_TOLERANCE,
     is called now and then with the states searched so far; `program` is the program file
     of a trace recorded from one, see `build`)."""
     setup, world = build(tr.header, program)
+    blind = {h: [(int(a), int(b)) for a, b in ws]
+             for h, ws in (tr.header.get("real") or {}).get("capture_blind", {}).items()}
     return Checker(setup, world, tr.observations, tr.observed, tolerance, tr.end,
-                   max_nodes, anchor_timers=tr.real, progress=progress).run()
+                   max_nodes, anchor_timers=tr.real, progress=progress, blind=blind).run()
 
 
 def witness_lines(tr: Observed, verdict: Verdict,

@@ -199,8 +199,13 @@ class Checker:
     def __init__(self, setup: Setup, world: World, observations: Sequence[Obs],
                  observed: Sequence[str], tolerance: int, end: int,
                  max_nodes: int = 200_000, anchor_timers: bool = False,
-                 progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 progress: Callable[[dict[str, Any]], None] | None = None,
+                 blind: dict[str, list[tuple[int, int]]] | None = None) -> None:
         self.progress = progress
+        # Per host, windows in which the trace could not see its datagrams on the wire (a
+        # capture on a link that was down): a wire label of the host there is internal,
+        # unless it is the one recorded next.
+        self.blind = blind or {}
         self.setup = setup
         self.world = world
         self.obs = list(observations)
@@ -370,6 +375,8 @@ class Checker:
                     ok, why, pos2, t_exp = self._match(tr, pos)
                     if ok:
                         matches.append((t_exp, st, pos2))
+                    elif lab.kind in WIRE_KINDS and self._blind(lab.host, w.now):
+                        internal.append((st, pos))
                     else:
                         rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why,
                                               t_exp if t_exp >= 0 else None))
@@ -421,6 +428,9 @@ class Checker:
                 return [x for x in now_steps if x not in oq] + times + oq
             return now_steps + (times if oq else [])
         return times or _one_machine(early)
+
+    def _blind(self, host: str | None, now: int) -> bool:
+        return any(a - self.tol <= now <= b + self.tol for a, b in self.blind.get(host or "", ()))
 
     def _match(self, tr: Transition, pos: tuple[int, ...]) -> tuple[bool, str, tuple[int, ...],
                                                                     int]:

@@ -17,6 +17,8 @@ from udpsem.cli_input import scenario_params as _scenario_params
 @click.argument("program")
 @click.option("--netns", is_flag=True,
               help="each host in its own network namespace, joined by veth (root only)")
+@click.option("--capture", is_flag=True,
+              help="record the datagrams on each host's link too (needs --netns)")
 @click.option("--duration", default=None, help="real time to run [default: 10s]")
 @click.option("--period", default=None, help="heartbeat: how often get_status is called [100ms]")
 @click.option("--clients", type=click.IntRange(1, 64), default=None,
@@ -30,7 +32,7 @@ from udpsem.cli_input import scenario_params as _scenario_params
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the real trace (JSON Lines) to this file")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
-def real(program: str, netns: bool, duration: str | None, period: str | None,
+def real(program: str, netns: bool, capture: bool, duration: str | None, period: str | None,
          clients: int | None, messages: int | None, disconnects: tuple[str, ...],
          crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
     """Run PROGRAM (heartbeat, echo, or a program file FILE.py[:NAME]) on real sockets and
@@ -64,6 +66,8 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
         _fail(f"--disconnect/--crash: {e}")
     if windows and not netns:
         _fail("--disconnect needs --netns: on loopback all hosts share one link")
+    if capture and not netns:
+        _fail("--capture needs --netns: on loopback there is no link to capture")
     trace_fh = None
     if trace_path is not None:
         try:
@@ -74,7 +78,7 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
     try:
         try:
             run = run_program(program, params, Faults(disconnects=windows, crashes=crash_list),
-                              netns=netns)
+                              netns=netns, capture=capture)
         except (ScenarioError, RealNetError, ValueError) as e:
             _fail(str(e))
         if trace_fh is not None:
@@ -87,6 +91,10 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
     obs = run.observer
     summary: dict[str, Any] = {"real": res.plan["kind"], "duration_ns": res.duration,
                                "events": len(res.events), **obs.summary()}
+    wire = [e for e in res.events if e.label.kind in ("send", "deliver")]
+    if res.captured:
+        summary["captured"] = {"send": sum(e.label.kind == "send" for e in wire),
+                               "deliver": sum(e.label.kind == "deliver" for e in wire)}
     if res.errors:
         summary["backend_errors"] = res.errors
     if as_json:
@@ -97,6 +105,10 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
         where = ", ".join(f"{h} {a}" for h, a in addrs.items())
         out.print(f"{sc.name} on real sockets ({res.plan['kind']}: {where}), "
                   f"{fmt_ns(res.duration)}, {len(res.events)} observed labels")
+        if res.captured:
+            c = summary["captured"]
+            out.print(f"captured on the links: {c['send']} datagrams sent, {c['deliver']} "
+                      "received")
         obs.render(out, run)
         for err in res.errors:
             out.print(f"[red]backend error: {err}[/]")

@@ -138,6 +138,17 @@ TIMING: Final[dict[str, tuple[str, str]]] = {
     "net_neigh_probe": ("sharp", "the neighbour entry's probe, NEIGH_RETRANS apart"),
     "net_neigh_fail": ("sharp", ("the entry's last probe, NEIGH_PROBES·NEIGH_RETRANS after "
                                  "it began")),
+    # Path MTU, admin-prohibited, the router's neighbour wait, the bounded neighbour queue
+    "delivery_in_icmp_3": ("sync", "net_emit (sharp: at the datagram's arrival)"),
+    "net_router_frag_needed": ("sharp", "the datagram's propagation delay"),
+    "net_router_prohibit": ("sharp", "the datagram's propagation delay"),
+    "net_neigh_overflow": ("sync", ("delivery_out_1 (upper bound doq), or the datagram's "
+                                    "arrival at the router")),
+    "net_router_neigh_hold": ("sharp", "the datagram's propagation delay"),
+    "net_router_neigh_release": ("sharp", "the router's entry's probe, NEIGH_RETRANS apart"),
+    "net_router_neigh_probe": ("sharp", "the router's entry's probe, NEIGH_RETRANS apart"),
+    "net_router_neigh_fail": ("sharp", ("the router's entry's last probe, "
+                                        "NEIGH_PROBES·NEIGH_RETRANS after it began")),
 }
 
 _ROOT: Final = Path(__file__).resolve().parent.parent

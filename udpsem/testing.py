@@ -462,17 +462,20 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
                     f=replace(s.f, broadcast=_coin(draw), recverr=_coin(draw),
                               select_err_queue=_coin(draw), reuseport=_coin(draw),
                               freebind=_coin(draw)),
-                    eq=tuple(ErrEntry(_pick(draw, (Errno.ECONNREFUSED, Errno.EHOSTUNREACH,
-                                                     Errno.ENETUNREACH)),
+                    eq=tuple(_frag_info(draw, ErrEntry(_pick(draw, (Errno.ECONNREFUSED,
+                                                                    Errno.EHOSTUNREACH,
+                                                                    Errno.ENETUNREACH,
+                                                                    Errno.EMSGSIZE)),
                                       _draw_ip(draw, pool), _draw_port_opt(draw),
                                       _pick(draw, (b"", b"abc", b"q" * 520)),
                                       _pick(draw, (None, *locals_[:1], *REMOTE_IPS[:1])),
-                                      _pick(draw, tuple(IcmpKind)))
+                                      _pick(draw, tuple(IcmpKind))))
                              for _ in range(draw(st.integers(0, 2)))),
                     rcvtimeo=_pick(draw, _TIMEOS), sndtimeo=_pick(draw, _TIMEOS),
                     rcvbuf=_pick(draw, (None, SOCK_MIN_RCVBUF, 4608, LINUX_RMEM_DEFAULT)),
                     sndbuf=_pick(draw, (None, SOCK_MIN_SNDBUF, LINUX_RMEM_DEFAULT)),
-                    ttl=_pick(draw, (None, None, 1, 2, 255)))
+                    ttl=_pick(draw, (None, None, 1, 2, 255)),
+                    pmtudisc=_pick(draw, (1, 1, 0, 2, 3, 4, 5)))
         if _coin(draw):
             # SO_RXQ_OVFL state: a drop count and the stamps of the queued datagrams
             drops = _pick(draw, (0, 1, 3))
@@ -577,6 +580,22 @@ def _quote(draw: st.DrawFn) -> bytes:
     return _pick(draw, (b"", b"", b"req-1", b"z" * 520))  # type: ignore[no-any-return]
 
 
+def _frag_mtu(draw: st.DrawFn, kind: IcmpKind) -> int | None:
+    """A fragmentation-needed's next-hop MTU (none for the other kinds): below the minimum
+    Linux accepts, a usual one, or one no smaller than Ethernet's."""
+    if kind != IcmpKind.FRAG_NEEDED:
+        return None
+    return _pick(draw, (1000, 500, 1400, 1500, 9000, None))  # type: ignore[no-any-return]
+
+
+def _frag_info(draw: st.DrawFn, ent: ErrEntry) -> ErrEntry:
+    """An error-queue entry with a fragmentation-needed's MTU as its info when of that kind
+    (as Linux's sock_extended_err.ee_info)."""
+    if ent.kind != IcmpKind.FRAG_NEEDED:
+        return ent
+    return replace(ent, errno=Errno.EMSGSIZE, info=_pick(draw, (1000, 0, 576)))
+
+
 def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
                  socks: list[Sock]) -> IPMsg:
     """A datagram as out-queues hold them (Q1): msg_ok with a local source; often local
@@ -590,9 +609,10 @@ def _draw_oq_msg(draw: st.DrawFn, pool: list[IP], locals_: list[IP],
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
             assert i1 is not None and i2 is not None
-            return IPMsg(src, i1, ICMP(kind, i1, p1, i2, p2, _quote(draw)))
+            return IPMsg(src, i1, ICMP(kind, i1, p1, i2, p2, _quote(draw),
+                                       _frag_mtu(draw, kind)))
         body: UDP | ICMP = ICMP(kind, dst, _draw_port_opt(draw, ports_), src,
-                                _draw_port_opt(draw, ports_))
+                                _draw_port_opt(draw, ports_), b"", _frag_mtu(draw, kind))
     else:
         body = UDP(_draw_port_opt(draw, ports_), _draw_port_opt(draw, ports_), draw(_SHORT))
     return IPMsg(src, dst, body, _pick(draw, _TTLS))
@@ -806,9 +826,11 @@ def _draw_message(draw: st.DrawFn, case: HostCase, deliverable: bool) -> IPMsg:
         if quads and _coin(draw):
             i1, p1, i2, p2 = _pick(draw, quads)
             d = dst() if deliverable or _coin(draw) else i1
-            return IPMsg(i2 if _coin(draw) else src(), d, ICMP(kind, i1, p1, i2, p2, _quote(draw)))
+            return IPMsg(i2 if _coin(draw) else src(), d, ICMP(kind, i1, p1, i2, p2, _quote(draw),
+                                                               _frag_mtu(draw, kind)))
         return IPMsg(src(), dst(), ICMP(kind, src(), _draw_port_opt(draw, sock_ports), src(),
-                                        _draw_port_opt(draw, sock_ports)))
+                                        _draw_port_opt(draw, sock_ports), b"",
+                                        _frag_mtu(draw, kind)))
     return IPMsg(src(), dst(), UDP(_draw_port_opt(draw, sock_ports),
                                    _draw_port_opt(draw, sock_ports), draw(_SHORT)),
                  _pick(draw, _TTLS))

@@ -1,5 +1,6 @@
 """Multi-host conformance (issue 12): two hosts on a link and three hosts on two links with a
-router, with interfaces taken down, cables pulled and neighbours that do not answer, each run
+router, with interfaces taken down, cables pulled and neighbours that do not answer, path MTU,
+a router's ICMP errors and neighbour wait, and a full neighbour queue, each run
 on the real kernel in namespaces made for it (as root; skipped otherwise, saying why) and
 searched for in the model, which must admit what the kernel did."""
 
@@ -10,11 +11,13 @@ import subprocess
 
 import pytest
 
-from tests.conformance.scenarios_topology import TOPOLOGIES
+from tests.conformance.scenarios_pmtu import PMTU
+from tests.conformance.scenarios_topology import TOPOLOGIES as BASIC
 from udpsem.real import netns
 from udpsem.real.topology import Topology, check_topology
 
 PREFIX = "udpsem-topo-"
+TOPOLOGIES = BASIC + PMTU
 
 
 def _remove_stale() -> None:

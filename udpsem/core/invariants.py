@@ -21,7 +21,9 @@ The network-level conjuncts are named here:
 * **M2** [L] a datagram held for neighbour resolution (network.neighbours) is held by a
   live machine with dynamic neighbours, from one of its addresses, is UDP; its entry began
   no later than now, and its timer is one of the entry's probes (since + k·NEIGH_RETRANS,
-  1 ≤ k ≤ NEIGH_PROBES), at most NEIGH_RETRANS ahead.
+  1 ≤ k ≤ NEIGH_PROBES), at most NEIGH_RETRANS ahead. One the router holds (`router`) has
+  a sender that is a machine (live or not), with a router leg (not prohibit) for the
+  destination. Every entry holds at most UNRES_QLEN_BYTES (its datagrams' charges).
 * **G2** every snippet, store answer and application timer is `≥ 0`; a computing snippet's
   is at most `dthread`, a waiting one's is `∞`, a store answer's at most `dstore`.
 * **E1** every scheduled environment event will apply when it is due (an ifdown needs an
@@ -40,7 +42,9 @@ from typing import Any
 from udpsem.base.time import NEVER
 from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations
 from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS, Run, Zombie
+from udpsem.network import neighbours
 from udpsem.network.messages import UDP, msg_ok
+from udpsem.network.rules import router_leg
 from udpsem.state.world import InFlight, Machine, Setup, World
 
 NETWORK_CONJUNCTS = ("N1", "N2", "N3", "N4", "C1", "C2", "C3", "M1", "M2", "G2", "E1")
@@ -177,7 +181,14 @@ def _held(setup: Setup, w: World, k: int, f: InFlight) -> list[Violation]:
     assert f.hold is not None
     names = {m.name: m for m in w.machines}
     m = names.get(f.src) if f.src is not None else None
-    if m is None or m.host is None:
+    if f.router:  # held by the router on its way: the sender may have gone since
+        if m is None:
+            bad("its sender is no machine")
+        else:
+            leg = router_leg(setup.consts[m.name].router_legs, f.msg.dst)
+            if leg is None or leg.prohibit:
+                bad("its destination is on none of its sender's router legs")
+    elif m is None or m.host is None:
         bad("its holder is not a live machine")
     else:
         if not setup.consts[m.name].neigh:
@@ -193,6 +204,10 @@ def _held(setup: Setup, w: World, k: int, f: InFlight) -> list[Violation]:
         bad(f"its timer is {span} ns after the entry began, not a probe")
     if not 0 <= f.deadline - w.now <= NEIGH_RETRANS:
         bad(f"its timer {f.deadline - w.now} ns is not in [0, NEIGH_RETRANS]")
+    if isinstance(f.msg.body, UDP):
+        queued = neighbours.queued_bytes(w, f, neighbours.entry_mtu(w, f))
+        if queued > neighbours.UNRES_QLEN_BYTES:
+            bad(f"its entry holds {queued} bytes, above UNRES_QLEN_BYTES")
     return out
 
 

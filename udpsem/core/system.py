@@ -27,6 +27,7 @@ from udpsem.hosts.state import (
     LhExit,
     LhReturn,
     LhSendMsg,
+    RouterLeg,
     RuleCtx,
 )
 from udpsem.network import neighbours
@@ -44,9 +45,12 @@ from udpsem.network.rules import (
     host_lift,
     net_accept,
     net_accept_drop,
+    net_router_frag_needed,
+    net_router_prohibit,
     net_router_ttl,
     net_router_unreach,
     off_link,
+    router_leg,
 )
 from udpsem.programs.threads import (
     advance,
@@ -201,20 +205,22 @@ def _neigh_send(setup: Setup, w: World, m: Machine, rname: str, msg: IPMsg,
     """Dynamic neighbours (network.neighbours): held if unplugged; a choice between held and
     a cached entry if the on-link destination does not answer; None: straight on the wire."""
     base = World(w.now, put_machine(w, m), w.net, w.schedule, w.drops, w.seq)
+
+    def held() -> Transition:
+        over, w2 = neighbours.hold_at_host(base, m.name, msg)
+        return Transition(rname, over or "net_neigh_hold", label, w2)
+
     if not m.conn:
-        return Transition(rname, "net_neigh_hold", label, neighbours.net_neigh_hold(
-            base, m.name, msg))
+        return held()
     if neighbours.held_entry(w, m.name, msg.dst) is not None:
-        return Transition(rname, "net_neigh_hold", label, neighbours.net_neigh_hold(
-            base, m.name, msg))
+        return held()
     if not neighbours.on_link(setup, base, m.name, msg.dst) or \
             neighbours.answers(setup, base, msg.dst):
         return None
 
     def entry(choice: str) -> Any:
         if choice == "hold":
-            return Transition(rname, "net_neigh_hold", label,
-                              neighbours.net_neigh_hold(base, m.name, msg))
+            return held()
         return _on_wire(setup, w, m, rname, msg, label)
 
     return Branch("neigh", ("hold", "cached"), entry)
@@ -444,6 +450,8 @@ def _held_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     host-unreachable to its sender (network.neighbours)."""
     src = f.src
     assert src is not None
+    if f.router:
+        return _router_held_candidates(setup, w, f)
     if neighbours.is_last_probe(f):
         w2 = neighbours.net_neigh_fail(w, f)
         m = w.machine(src)
@@ -472,6 +480,65 @@ def _held_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
         "net_neigh_probe", None, Label("tau", src), w3))]
 
 
+def _router_held_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
+    """A datagram the router holds, at its entry's probe: forwarded, probed again, or failed
+    with an optional ICMP host-unreachable to its sender (network.neighbours)."""
+    t = setup.timing
+    label = Label("tau", f.src)
+    delays = range(t.dpropmin, t.dpropmax + 1)
+    if neighbours.is_last_probe(f):
+        def then(answer: bool) -> Any:
+            if not answer:
+                return Transition("net_router_neigh_fail", None, label,
+                                  neighbours.net_router_neigh_fail(w, f, None))
+            return Branch("delay", delays, lambda d: Transition(
+                "net_router_neigh_fail", None, label, neighbours.net_router_neigh_fail(w, f, d)))
+
+        return [Candidate("net_router_neigh_fail", Branch("icmp", (True, False), _identity),
+                          then)]
+    if neighbours.answers(setup, w, f.msg.dst):
+        return [Candidate("net_router_neigh_release", Branch("delay", delays, _identity),
+                          lambda d: Transition("net_router_neigh_release", None, label,
+                                               neighbours.net_router_neigh_release(w, f, d)))]
+    w3 = neighbours.net_router_neigh_probe(w, f)
+    return [Candidate("net_router_neigh_probe", None, lambda _: Transition(
+        "net_router_neigh_probe", None, label, w3))]
+
+
+def _router_candidates(setup: Setup, w: World, f: InFlight, leg: RouterLeg) -> list[Candidate]:
+    """An off-link datagram at a described router (HostConsts.router_legs) whose leg for the
+    destination is `leg`: prohibited, too big for the leg with DF, or held for a neighbour
+    that does not answer; [] when the router simply forwards it. A hold is one candidate:
+    while the router has no entry for the destination, the system also offers the ordinary
+    ones (a fresh entry cached from recent traffic: the datagram goes into the void)."""
+    t = setup.timing
+    label = Label("tau", f.src)
+    delays = range(t.dpropmin, t.dpropmax + 1)
+    msg = f.msg
+    if leg.prohibit:
+        def then(answer: bool) -> Any:
+            if not answer:
+                return Transition("net_router_prohibit", None, label,
+                                  net_router_prohibit(w, f, None))
+            return Branch("delay", delays, lambda d: Transition(
+                "net_router_prohibit", None, label, net_router_prohibit(w, f, d)))
+
+        return [Candidate("net_router_prohibit", Branch("icmp", (True, False), _identity),
+                          then)]
+    if msg.df and msg.ip_len > leg.mtu:
+        return [Candidate("net_router_frag_needed", Branch("delay", delays, _identity),
+                          lambda d: Transition("net_router_frag_needed", None, label,
+                                               net_router_frag_needed(w, f, leg.mtu, d)))]
+    if neighbours.answers(setup, w, msg.dst):
+        return []
+
+    def hold(_: Any) -> Transition:
+        over, w2 = neighbours.net_router_neigh_hold(w, f)
+        return Transition(over or "net_router_neigh_hold", None, label, w2)
+
+    return [Candidate("net_router_neigh_hold", None, hold)]
+
+
 def _ttl_candidate(setup: Setup, w: World, f: InFlight) -> Candidate:
     """A datagram whose TTL runs out at the router (net_router_ttl), ICMP or not."""
     t = setup.timing
@@ -490,10 +557,30 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
     """A message whose timer is 0 leaves the network (net_emit / net_emit_outside)."""
     if f.hold is not None:
         return _held_candidates(setup, w, f)
-    msg, now = f.msg, w.now
+    msg = f.msg
     if msg.ttl <= 1 and f.src is not None and isinstance(msg.body, UDP) and \
             off_link(w, f.src, msg.dst):
         return [_ttl_candidate(setup, w, f)]
+    routed: list[Candidate] = []
+    leg = None
+    if f.src is not None and isinstance(msg.body, UDP) and setup.consts[f.src].router_legs \
+            and off_link(w, f.src, msg.dst):
+        leg = router_leg(setup.consts[f.src].router_legs, msg.dst)
+        if leg is not None:
+            routed = _router_candidates(setup, w, f, leg)
+            if routed and (routed[0].rule != "net_router_neigh_hold"
+                           or neighbours.router_entry(w, msg.dst) is not None):
+                return routed
+    out = _delivery_candidates(setup, w, f, leg is not None)
+    return routed + out if routed else out
+
+
+def _delivery_candidates(setup: Setup, w: World, f: InFlight,
+                         routed: bool = False) -> list[Candidate]:
+    """A message on the wire whose timer is 0 reaches the machine owning its destination
+    (net_emit), or leaves the modelled network (net_emit_outside, net_router_unreach, the
+    latter not when the router has a route for it: `routed`)."""
+    msg, now = f.msg, w.now
     owner = setup.owners.get(msg.dst)
     m = None
     if owner is not None:
@@ -506,7 +593,7 @@ def _emit_candidates(setup: Setup, w: World, f: InFlight) -> list[Candidate]:
         out = [Candidate("net_emit_outside", None,
                          lambda _: Transition("net_emit_outside", None, Label("out", None,
                                                                               None, msg), w2))]
-        if f.src is not None and setup.consts[f.src].router_icmp and \
+        if f.src is not None and setup.consts[f.src].router_icmp and not routed and \
                 isinstance(msg.body, UDP) and off_link(w, f.src, msg.dst):
             t = setup.timing
 

@@ -264,6 +264,9 @@ class Keyer:
     def inflight(self, f: InFlight, now: int) -> bytes:
         mb, _ = self.cached(f.msg)
         if f.hold is not None:  # held for neighbour resolution (network.neighbours)
+            if f.router:  # held by the router on its way
+                return marshal.dumps((self.rel(f.deadline, now), mb, f.src,
+                                      self.rel(f.hold, now), True), 2)
             return marshal.dumps((self.rel(f.deadline, now), mb, f.src,
                                   self.rel(f.hold, now)), 2)
         return marshal.dumps((self.rel(f.deadline, now), mb, f.src), 2)

@@ -6,6 +6,7 @@ All are pure functions of a host (and its constants); rules build on them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from udpsem.base.choice import Branch
@@ -31,6 +32,11 @@ from udpsem.hosts.values import (
     IP,
     LO_BROADCAST,
     LOCALHOST,
+    PMTUDISC_DO,
+    PMTUDISC_DONT,
+    PMTUDISC_INTERFACE,
+    PMTUDISC_PROBE,
+    PMTUDISC_WANT,
     POLLERR,
     POLLHUP,
     POLLIN,
@@ -50,7 +56,7 @@ from udpsem.hosts.values import (
     is_loopback,
     is_martian,
 )
-from udpsem.network.messages import ICMP, IP_DEFAULT_TTL, UDP, IcmpKind, IPMsg
+from udpsem.network.messages import ICMP, IP_DEFAULT_TTL, IP_UDP_HEADERS, UDP, IcmpKind, IPMsg
 
 T = TypeVar("T")
 Quad = tuple[IP | None, Port | None, IP | None, Port | None]
@@ -117,6 +123,80 @@ def route_src(h: Host, i: IP) -> IP:
         if in_prefix(i, iface.primary, iface.netmask):
             return iface.primary
     return eths[0].primary if eths else LOCALHOST
+
+
+# Path MTU (IP_MTU_DISCOVER; Linux 6.18, by experiment) -------------------------------------
+
+MIN_PMTU = 552  # net.ipv4.route.min_pmtu on Linux 6.18: a smaller reported MTU is raised to it
+
+
+def out_iface(h: Host, i: IP) -> Interface | None:
+    """The interface a datagram to `i` leaves by: loopback for a local or 127/8 address,
+    else the up interface whose subnet holds `i`, else the lowest up one (the default
+    route); None without a route."""
+    if local(h, i) or is_loopback(i):
+        return next((x for x in h.ifds if x.is_lo), None)
+    eths = [x for x in non_lo(h) if x.up]
+    for iface in eths:
+        if in_prefix(i, iface.primary, iface.netmask):
+            return iface
+    return eths[0] if eths else None
+
+
+def path_mtu(h: Host, i: IP) -> int | None:
+    """The MTU of the path to `i` as the host knows it (IP_MTU): its interface's, or less
+    if an ICMP fragmentation-needed said so; None without a route."""
+    iface = out_iface(h, i)
+    if iface is None:
+        return None
+    m = iface.link_mtu
+    for dst, p in iface.pmtu:
+        if dst == i and p < m:
+            m = p
+    return m
+
+
+def learn_pmtu(h: Host, i: IP, mtu: int) -> Host:
+    """`h` after an ICMP fragmentation-needed with next-hop MTU `mtu` for destination `i`:
+    the path MTU to `i` is lowered to it (raised to MIN_PMTU if below; a larger one is
+    ignored) [L: Linux 6.18's __ip_rt_update_pmtu; the lowering by experiment]."""
+    iface = out_iface(h, i)
+    old = path_mtu(h, i)
+    if iface is None or iface.is_lo or old is None:
+        return h
+    mtu = max(mtu, MIN_PMTU)
+    if mtu >= old:
+        return h
+    pm = tuple(sorted({**dict(iface.pmtu), i: mtu}.items()))
+    ifds = tuple(replace(x, pmtu=pm) if x is iface else x for x in h.ifds)
+    return replace(h, ifds=ifds)
+
+
+def too_big(h: Host, i: IP, ip_len: int, mode: int) -> bool:
+    """Whether a datagram of `ip_len` bytes to `i` fails locally with EMSGSIZE under
+    IP_MTU_DISCOVER `mode`: DO, above the path MTU; PROBE and INTERFACE, above the
+    interface's MTU; DONT, WANT and OMIT never (they fragment) [L: Linux 6.18, experiment]."""
+    if mode in (PMTUDISC_DONT, PMTUDISC_WANT) or mode > PMTUDISC_INTERFACE:
+        return False
+    if mode == PMTUDISC_DO:
+        mtu = path_mtu(h, i)
+    else:
+        iface = out_iface(h, i)
+        mtu = None if iface is None else iface.link_mtu
+    return mtu is not None and ip_len > mtu
+
+
+def wire_df(h: Host, i: IP, ip_len: int, mode: int) -> bool:
+    """The DF bit of a datagram of `ip_len` bytes to `i` under IP_MTU_DISCOVER `mode`: DO and
+    PROBE always; WANT while the datagram fits the path MTU (a bigger one is fragmented
+    here without DF); DONT, INTERFACE and OMIT never [L: Linux 6.18, experiment: a WANT
+    datagram bigger than the interface's MTU crossed a router into a smaller link]."""
+    if mode in (PMTUDISC_DO, PMTUDISC_PROBE):
+        return True
+    if mode != PMTUDISC_WANT:
+        return False
+    mtu = path_mtu(h, i)
+    return mtu is not None and ip_len <= mtu
 
 
 # Sockets -----------------------------------------------------------------------------------
@@ -376,7 +456,8 @@ def full(consts: HostConsts, q: Sequence[IPMsg]) -> bool:
 
 def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
            quad: Quad, broadcast: bool = False,
-           ttl: int | None = None) -> tuple[tuple[IPMsg, ...], int, bool, bool] | None:
+           ttl: int | None = None,
+           pmtudisc: int = PMTUDISC_WANT) -> tuple[tuple[IPMsg, ...], int, bool, bool] | None:
     """`dosend`: build the datagram and try to queue it.
 
     Returns `(oq', oq_deadline', oqf', ok)`, or None for the paper's empty result set (no
@@ -398,7 +479,9 @@ def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
     src = is1 if is1 is not None else route_src(h, i)
     if h.oqf:
         return (h.oq, h.oq_deadline, True, False)
-    msg = IPMsg(src, i, UDP(ps1, pp, data), IP_DEFAULT_TTL if ttl is None else ttl)
+    msg = IPMsg(src, i, UDP(ps1, pp, data), IP_DEFAULT_TTL if ttl is None else ttl,
+                bool(ctx.consts.router_legs) and wire_df(h, i, len(data) + IP_UDP_HEADERS,
+                                                          pmtudisc))
     oq = (*h.oq, msg)
     deadline = h.oq_deadline if h.oq else ctx.now + ctx.timing.doq
     return (oq, deadline, full(ctx.consts, oq), True)
@@ -485,8 +568,11 @@ def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
     a router's net-unreachable (ENETUNREACH) only with IP_RECVERR: Linux treats host- and
     net-unreachable as soft errors [L: Linux 6.18, experiment for port-, host- and
     net-unreachable]; a router's time-exceeded (a TTL that ran out) likewise gives
-    EHOSTUNREACH with IP_RECVERR only [L: experiment]. These two on windows or freebsd give
-    nothing here (untested: an open question)."""
+    EHOSTUNREACH with IP_RECVERR only [L: experiment]. A router's fragmentation-needed gives
+    EMSGSIZE and its admin-prohibited EHOSTUNREACH, both hard errors (a connected socket gets
+    them without IP_RECVERR), EMSGSIZE not for an IP_MTU_DISCOVER DONT socket [L: Linux 6.18,
+    experiment]. These four on windows or freebsd give nothing here (untested: an open
+    question)."""
     recverr = consts.arch == Arch.LINUX and s.f.recverr
     if s.is2 is None and not recverr:
         return None
@@ -496,6 +582,16 @@ def icmp_err(consts: HostConsts, kind: IcmpKind, s: Sock) -> Errno | None:
         return Errno.ENETUNREACH if recverr else None
     if kind == IcmpKind.TIME_EXCEEDED:
         return Errno.EHOSTUNREACH if recverr else None
+    if kind == IcmpKind.FRAG_NEEDED:
+        # a hard error, except for a socket that does not do path-MTU discovery (DONT)
+        # [L: Linux 6.18, experiment; __udp4_lib_err]
+        if consts.arch != Arch.LINUX or s.pmtudisc == PMTUDISC_DONT:
+            return None
+        return Errno.EMSGSIZE
+    if kind == IcmpKind.ADMIN_PROHIB:
+        # a hard error: a connected socket gets it without IP_RECVERR [L: Linux 6.18,
+        # experiment; icmp_err_convert[ICMP_PKT_FILTERED] = {EHOSTUNREACH, fatal}]
+        return Errno.EHOSTUNREACH if consts.arch == Arch.LINUX else None
     return Errno.EHOSTUNREACH if consts.arch == Arch.FREEBSD or recverr else None
 
 

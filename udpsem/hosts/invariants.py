@@ -27,9 +27,13 @@ The Linux state added by experiment (issue 12) extends four conjuncts and adds t
   and `sndtimeo` are None or a whole number of jiffies in ns (≥ 0);
   `rcvbuf` is None or at least SOCK_MIN_RCVBUF (2304); `sndbuf` None or at least
   SOCK_MIN_SNDBUF (4608); `ttl` (IP_TTL) None or in 1..255; `drops` a count; `mqd` empty, or one SO_RXQ_OVFL stamp (at most
-  `drops`) per queued datagram, not all 0.
+  `drops`) per queued datagram, not all 0; `pmtudisc` (IP_MTU_DISCOVER) in 0..5; an
+  error-queue entry's `info` is a fragmentation-needed's MTU (0..65535) for that kind, else 0.
+* **S5** a pending error may also be EMSGSIZE (a fragmentation-needed).
 * **I3** [L] every interface's `up` (administratively up) is a boolean; LO is always up
-  (I1 compares it with LO_INTERFACE).
+  (I1 compares it with LO_INTERFACE); its `mtu` None or in 68..65536; its learned path MTUs
+  a sorted tuple of (address, MTU) with distinct addresses, not on LO, each MTU at least
+  552 and below the interface's MTU.
 * **T1** a `RECVFROM2` (`SENDTO2`) may have a finite timer only if its socket has a positive
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
@@ -49,7 +53,7 @@ from functools import cache
 from typing import Any
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.auxiliary import freebindable, full, linux_bcast, local, refs, used_fds
+from udpsem.hosts.auxiliary import MIN_PMTU, freebindable, full, linux_bcast, local, refs, used_fds
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
     LO,
@@ -81,7 +85,7 @@ from udpsem.hosts.values import (
     is_loopback,
     is_martian,
 )
-from udpsem.network.messages import ICMP_QUOTE_MAX, ICMP_TYPE_CODE, UDP, msg_ok
+from udpsem.network.messages import ICMP_QUOTE_MAX, ICMP_TYPE_CODE, UDP, IcmpKind, msg_ok
 
 HOST_CONJUNCTS = ("R1", "I1", "I2", "I3", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "T1",
                   "T2", "T3", "T4", "T5", "T6", "Q1", "Q2", "Q3", "G1")
@@ -358,6 +362,15 @@ def _interfaces(h: Host, bad: Bad) -> None:
             bad("I1", f"malformed ifid {i.ifid!r}")
         if not isinstance(i.up, bool):
             bad("I3", f"{i.ifid} has up = {i.up!r}, not a boolean")
+        if i.mtu is not None and not (_is_int(i.mtu) and 68 <= i.mtu <= 65536):
+            bad("I3", f"{i.ifid} has mtu = {i.mtu!r}, not in 68..65536")
+        pm = i.pmtu
+        if not isinstance(pm, tuple) or (pm and i.is_lo) or any(
+                not (isinstance(e, tuple) and len(e) == 2 and is_ip(e[0]) and _is_int(e[1])
+                     and MIN_PMTU <= e[1] < i.link_mtu) for e in pm) or \
+                [e[0] for e in pm] != sorted({e[0] for e in pm}):
+            bad("I3", f"{i.ifid} has learned path MTUs {pm!r}, not sorted (address, MTU) "
+                      f"pairs with {MIN_PMTU} ≤ MTU < the interface's")
     seen: dict[int, Any] = {}
     for i in h.ifds:
         if list(i.ipset) != sorted(set(i.ipset)):
@@ -413,7 +426,8 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
             bad("S4", f"{where}: lk.la set but is1 is None")
         if lp and s.ps1 is None:
             bad("S4", f"{where}: lk.lp set but ps1 is None")
-        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH):
+        if s.es not in (None, Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH,
+                        Errno.EMSGSIZE):
             bad("S5", f"{where}: pending error {s.es!r} is not one ICMP sets")
         for k, m in enumerate(s.mq):
             if not isinstance(m.body, UDP):
@@ -461,9 +475,14 @@ def _s8(s: Any, consts: HostConsts, where: str, bad: Bad) -> None:
         bad("S8", f"{where}: sndbuf = {s.sndbuf!r} is below {SOCK_MIN_SNDBUF}")
     if s.ttl is not None and not (_is_int(s.ttl) and 1 <= s.ttl <= 255):
         bad("S8", f"{where}: IP_TTL = {s.ttl!r} is not in 1..255")
+    if not (_is_int(s.pmtudisc) and 0 <= s.pmtudisc <= 5):
+        bad("S8", f"{where}: IP_MTU_DISCOVER = {s.pmtudisc!r} is not in 0..5")
     for k, ent in enumerate(s.eq):
+        frag = isinstance(ent, ErrEntry) and ent.kind == IcmpKind.FRAG_NEEDED
         if not (isinstance(ent, ErrEntry)
-                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH)
+                and ent.errno in (Errno.ECONNREFUSED, Errno.EHOSTUNREACH, Errno.ENETUNREACH,
+                                  Errno.EMSGSIZE)
+                and _is_int(ent.info) and (0 <= ent.info <= 65535 if frag else ent.info == 0)
                 and is_ip(ent.ip) and is_port_opt(ent.port) and isinstance(ent.data, bytes)
                 and len(ent.data) <= ICMP_QUOTE_MAX and is_ip_opt(ent.offender)
                 and ent.kind in ICMP_TYPE_CODE):

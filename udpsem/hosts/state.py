@@ -40,12 +40,27 @@ class Interface:
     # through it fail with ENETUNREACH) and nothing arrives on it, but its addresses stay this
     # host's own (bind, and sends to them, still work) [L: Linux 6.18, experiment].
     up: bool = field(default=True, metadata=EXTENSION)
+    # The link MTU in bytes (`ip link set DEV mtu N`); None: Ethernet's 1500 (LO: 65536)
+    mtu: int | None = field(default=None, metadata=EXTENSION)
+    # Path MTUs learned from ICMP fragmentation-needed, per destination, sorted (Linux keeps
+    # them as exceptions of the route through this interface, for net.ipv4.route.mtu_expires
+    # = 600 s; the model keeps them for ever) [L: Linux 6.18, experiment]
+    pmtu: tuple[tuple[IP, int], ...] = field(default=(), metadata=EXTENSION)
 
     @property
     def is_lo(self) -> bool:
         return self.ifid == LO
 
+    @property
+    def link_mtu(self) -> int:
+        """The interface's MTU: as set, else Ethernet's 1500 (loopback's 65536)."""
+        if self.mtu is not None:
+            return self.mtu
+        return LO_MTU if self.is_lo else ETH_MTU
 
+
+ETH_MTU = 1500  # an Ethernet (and veth) interface's MTU on Linux 6.18 (experiment: IP_MTU)
+LO_MTU = 65536  # the loopback interface's (`ip link show lo`)
 LO_INTERFACE = Interface(LO, (LOCALHOST,), LOCALHOST, 8)
 
 
@@ -87,6 +102,8 @@ class ErrEntry:
     data: bytes = b""
     offender: IP | None = None
     kind: IcmpKind = IcmpKind.PORT_UNREACH
+    # sock_extended_err's ee_info: a fragmentation-needed's next-hop MTU, else 0
+    info: int = field(default=0, metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +139,8 @@ class Sock:
     mqd: tuple[int, ...] = field(default=(), metadata=EXTENSION)
     # IP_TTL as set (1..255); None: the default (IP_DEFAULT_TTL, 64)
     ttl: int | None = field(default=None, metadata=EXTENSION)
+    # IP_MTU_DISCOVER (PMTUDISC_DONT .. PMTUDISC_OMIT); Linux's default is PMTUDISC_WANT
+    pmtudisc: int = field(default=1, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP | None, Port | None, IP | None, Port | None]:
@@ -238,6 +257,19 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True)
+class RouterLeg:
+    """A subnet `net/plen` a router of the host's off-link traffic reaches directly, with
+    the MTU of its link into it; `prohibit`: instead, the router's route for it has type
+    prohibit (`ip route add prohibit NET/PLEN`, as a firewall's reject with
+    admin-prohibited)."""
+
+    net: IP
+    plen: int
+    mtu: int = 1500
+    prohibit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class HostConsts:
     """Host constants that never change (docs/model.md#host-state)."""
 
@@ -280,6 +312,14 @@ class HostConsts:
     # This host's off-link traffic goes through Linux routers, which may answer a datagram for
     # a network they have no route to with ICMP net-unreachable (net_router_unreach).
     router_icmp: bool = field(default=False, metadata=EXTENSION)
+    # What this host's routers reach directly: the subnets of their links, each with the
+    # link's MTU (a datagram with DF bigger than it is answered with ICMP
+    # fragmentation-needed, net_router_frag_needed), and the subnets their routes prohibit
+    # (net_router_prohibit). A destination on a router's link that nobody answers for waits
+    # in the router's neighbour queue (net_router_neigh_hold). Empty: the routers are not
+    # described (any off-link destination no machine owns is net-unreachable), and no
+    # router reads the DF bit, so the host's datagrams carry none (IPMsg.df).
+    router_legs: tuple[RouterLeg, ...] = field(default=(), metadata=EXTENSION)
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enums (as a user or a trace header would give them).

@@ -153,6 +153,19 @@ FD = int
 TID = int
 
 UDP_PAYLOAD_MAX: Final = 65507
+
+# IP_MTU_DISCOVER's values (<linux/in.h>), read back by getsockopt [L: Linux 6.18, experiment:
+# 0..5 are accepted, -1 and 6 give EINVAL; a new socket reads PMTUDISC_WANT]. DONT: no DF, a
+# router fragments; WANT: DF while the datagram fits the path MTU, else fragmented here; DO:
+# DF, and a datagram bigger than the path MTU fails with EMSGSIZE; PROBE: DF, the path MTU
+# ignored (EMSGSIZE only above the interface's); INTERFACE: no DF, EMSGSIZE above the
+# interface's MTU; OMIT: no DF, the path MTU ignored.
+PMTUDISC_DONT: Final = 0
+PMTUDISC_WANT: Final = 1
+PMTUDISC_DO: Final = 2
+PMTUDISC_PROBE: Final = 3
+PMTUDISC_INTERFACE: Final = 4
+PMTUDISC_OMIT: Final = 5
 FREEBSD_PAYLOAD_MAX: Final = 9216
 
 

@@ -21,13 +21,21 @@ class IcmpKind(StrEnum):
     HOST_UNREACH = "ICMP_HOST_UNREACH"
     NET_UNREACH = "ICMP_NET_UNREACH"  # from a router with no route (network.rules)
     TIME_EXCEEDED = "ICMP_TIME_EXCEEDED"  # from a router, for a TTL that ran out
+    # from a router that may not fragment a datagram (DF) bigger than its next hop's MTU
+    FRAG_NEEDED = "ICMP_FRAG_NEEDED"
+    # from a router whose route for the destination is `prohibit` (or a firewall's reject)
+    ADMIN_PROHIB = "ICMP_ADMIN_PROHIB"
 
 
 # Each kind's (type, code) on the wire: destination unreachable (3), port (3) or host (1), as
 # a program reads them in the error queue's sock_extended_err.
 ICMP_TYPE_CODE = {IcmpKind.PORT_UNREACH: (3, 3), IcmpKind.HOST_UNREACH: (3, 1),
                   # a router's: destination unreachable, net (3, 0); time exceeded (11, 0)
-                  IcmpKind.NET_UNREACH: (3, 0), IcmpKind.TIME_EXCEEDED: (11, 0)}
+                  IcmpKind.NET_UNREACH: (3, 0), IcmpKind.TIME_EXCEEDED: (11, 0),
+                  # fragmentation needed (3, 4), communication administratively prohibited (3, 13)
+                  IcmpKind.FRAG_NEEDED: (3, 4), IcmpKind.ADMIN_PROHIB: (3, 13)}
+
+IP_UDP_HEADERS = 28  # an IPv4 header without options (20) and a UDP header (8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,8 @@ class ICMP:
     is4: IP
     ps4: Port | None
     data: bytes = field(default=b"", metadata=EXTENSION)
+    # A fragmentation-needed's next-hop MTU (the ICMP's "info"); None for the other kinds
+    mtu: int | None = field(default=None, metadata=EXTENSION)
 
     @property
     def quad(self) -> tuple[IP, Port | None, IP, Port | None]:
@@ -62,12 +72,22 @@ Body = UDP | ICMP
 @dataclass(frozen=True, slots=True)
 class IPMsg:
     """`IP(i1, i2, body)`: source address, destination address, body; `ttl` the IP time to
-    live (IP_TTL; a router drops a datagram whose TTL would reach 0)."""
+    live (IP_TTL; a router drops a datagram whose TTL would reach 0); `df` the IP header's
+    don't-fragment bit (IP_MTU_DISCOVER: a router must not fragment the datagram, and answers
+    one bigger than its next hop's MTU with ICMP fragmentation-needed)."""
 
     src: IP
     dst: IP
     body: Body
     ttl: int = field(default=IP_DEFAULT_TTL, metadata=EXTENSION)
+    df: bool = field(default=False, metadata=EXTENSION)
+
+    @property
+    def ip_len(self) -> int:
+        """The datagram's length on the wire: IP and UDP headers and the payload (an ICMP
+        error counts as its headers only: the model never sends one near an MTU)."""
+        b = self.body
+        return IP_UDP_HEADERS + (len(b.data) if isinstance(b, UDP) else 0)
 
     def __str__(self) -> str:
         b = self.body

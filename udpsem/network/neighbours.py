@@ -22,9 +22,10 @@ plugged in, and has the address on an interface that is up.
 from __future__ import annotations
 
 from udpsem.base.registry import rule
-from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS
+from udpsem.hosts.auxiliary import path_mtu, truesize
+from udpsem.hosts.state import ETH_MTU, NEIGH_PROBES, NEIGH_RETRANS
 from udpsem.hosts.values import in_prefix
-from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.network.messages import ICMP, ICMP_QUOTE_MAX, IP_UDP_HEADERS, UDP, IcmpKind, IPMsg
 from udpsem.state.world import InFlight, Setup, World
 
 
@@ -53,9 +54,119 @@ def on_link(setup: Setup, w: World, src: str, dst: int) -> bool:
 def held_entry(w: World, src: str, dst: int) -> InFlight | None:
     """A datagram machine `src` already holds for neighbour `dst` (the entry is shared)."""
     for f in w.net:
-        if f.hold is not None and f.src == src and f.msg.dst == dst:
+        if f.hold is not None and not f.router and f.src == src and f.msg.dst == dst:
             return f
     return None
+
+
+def router_entry(w: World, dst: int) -> InFlight | None:
+    """A datagram the router already holds for neighbour `dst` (from any sender)."""
+    for f in w.net:
+        if f.router and f.msg.dst == dst:
+            return f
+    return None
+
+
+# The unresolved queue's bound: net.ipv4.neigh.default.unres_qlen_bytes on Linux 6.18 (read by
+# sysctl; by experiment, 400 datagrams sent to a neighbour that answered only later: 92 of
+# 1000 bytes arrived, 256 of 10, 166 of 645, 67 of 1473 (two fragments), 39 of 3000 (three),
+# the newest each time, at the host and at a router alike: 212992 bytes of skb truesize).
+UNRES_QLEN_BYTES = 212992
+
+
+def fragments(ip_len: int, mtu: int) -> list[int]:
+    """The IP lengths of the fragments of an `ip_len`-byte datagram on a link of `mtu`: each
+    carries a multiple of 8 bytes of the datagram after its 20-byte header, the last the
+    rest (one piece if it fits)."""
+    if ip_len <= mtu:
+        return [ip_len]
+    per = (mtu - 20) // 8 * 8
+    body = ip_len - 20
+    out = [20 + per] * (body // per)
+    if body % per:
+        out.append(20 + body % per)
+    return out
+
+
+def charge(msg: IPMsg, mtu: int) -> int:
+    """What a held datagram costs its neighbour queue: the truesizes of its fragments at
+    `mtu` (each fragment's skb is charged like a received datagram of its length; measured
+    above)."""
+    return sum(truesize(max(0, n - IP_UDP_HEADERS)) for n in fragments(msg.ip_len, mtu))
+
+
+def entry_mtu(w: World, f: InFlight) -> int:
+    """The MTU a held datagram waits to be sent on: its sender's path MTU to the destination
+    (the router's leg MTU, for one the router holds, when smaller)."""
+    m = w.machine(f.src) if f.src is not None else None
+    mtu = ETH_MTU
+    if m is not None and m.host is not None:
+        mtu = path_mtu(m.host, f.msg.dst) or ETH_MTU
+    return mtu
+
+
+def entry_of(w: World, f: InFlight) -> list[InFlight]:
+    """The datagrams held in the same neighbour entry as `f`, oldest first."""
+    return [x for x in w.net if x.hold is not None and x.router == f.router
+            and x.msg.dst == f.msg.dst and (f.router or x.src == f.src)]
+
+
+def queued_bytes(w: World, f: InFlight, mtu: int) -> int:
+    """The bytes charged to `f`'s neighbour entry (its datagrams' charges at `mtu`)."""
+    return sum(charge(x.msg, mtu) for x in entry_of(w, f))
+
+
+def overflowing(w: World, fresh: InFlight, mtu: int) -> list[InFlight]:
+    """The oldest held datagrams of `fresh`'s entry that must go for `fresh` to join it
+    within UNRES_QLEN_BYTES (empty: it fits)."""
+    held = sorted((x for x in entry_of(w, fresh)), key=lambda x: x.seq)
+    total = sum(charge(x.msg, mtu) for x in held) + charge(fresh.msg, mtu)
+    out = []
+    for x in held:
+        if total <= UNRES_QLEN_BYTES:
+            break
+        out.append(x)
+        total -= charge(x.msg, mtu)
+    return out
+
+
+@rule("net_neigh_overflow", category="misc", trigger="net",
+      summary="a datagram joining a full neighbour queue pushes its oldest datagrams out, silently [Linux 6.18, experiment]")
+def net_neigh_overflow(w: World, fresh: InFlight, gone: tuple[InFlight, ...]) -> World:
+    """Description: a datagram is held for a neighbour (net_neigh_hold, or the router's
+    net_router_neigh_hold) whose queue has no room for it within UNRES_QLEN_BYTES: the
+    oldest datagrams of the entry are dropped, as few as make room, and it joins.
+
+    Errors: none (the dropped datagrams are lost silently: no ICMP, no error).
+
+    Common cases: a burst to a peer whose link is down for a moment: only its newest
+    212992 bytes' worth (92 datagrams of 1000 bytes) arrive when the peer answers.
+
+    Model details: provenance: Linux 6.18, experiment (see UNRES_QLEN_BYTES; Linux's
+    neigh_queue drops from the head). Each datagram is charged the skb truesizes of its
+    fragments at the path MTU; Linux drops fragment by fragment, so it may keep the tail
+    fragments of a datagram it drops, which the model does not (they could never be
+    reassembled).
+
+    Formal:
+        premises: a datagram msg joins neighbour entry e (held_n(msg, since, probe), or held at
+          the router); Σ charge(e) + charge(msg) > UNRES_QLEN_BYTES; gone = the shortest
+          prefix of e (oldest first) with Σ charge(e − gone) + charge(msg) ≤ UNRES_QLEN_BYTES
+        transition: e | 0 --n·msg?--> (e − gone) | held_n(msg, since, probe)
+        after: the datagrams of gone are dropped; msg is held
+        changes: the messages in flight (gone removed, one held one added)
+    """
+    net = [x for x in w.net if all(x is not g for g in gone)]
+    return World(w.now, w.machines, _sorted([*net, fresh]), w.schedule, w.drops, w.seq + 1)
+
+
+def _join(w: World, fresh: InFlight, mtu: int) -> tuple[str, World]:
+    """`fresh` joins its entry: (the rule that fired, the world after)."""
+    gone = overflowing(w, fresh, mtu)
+    if gone:
+        return "net_neigh_overflow", net_neigh_overflow(w, fresh, tuple(gone))
+    return "", World(w.now, w.machines, _sorted([*w.net, fresh]), w.schedule, w.drops,
+                     w.seq + 1)
 
 
 def _sorted(net: list[InFlight]) -> tuple[InFlight, ...]:
@@ -78,8 +189,7 @@ def net_neigh_hold(w: World, src: str, msg: IPMsg) -> World:
     Model details: provenance: Linux 6.18, experiment — a datagram sent while the path is
     down is not lost but delivered if the neighbour answers a probe within 3 s. The entry
     began at `hold` (its first datagram); its next probe is at hold + k·NEIGH_RETRANS.
-    Linux caps the queue at unres_qlen_bytes (212992 bytes); the model does not (outside
-    the model). When the destination does not answer but the sender is plugged in, Linux
+    The queue is bounded by UNRES_QLEN_BYTES (net_neigh_overflow). When the destination does not answer but the sender is plugged in, Linux
     may still have a cached entry from recent traffic and send at once: the system offers
     that as the choice `neigh` = cached (the usual net_accept_* path).
 
@@ -92,10 +202,16 @@ def net_neigh_hold(w: World, src: str, msg: IPMsg) -> World:
           it has one, else since = now and probe = now + NEIGH_RETRANS
         changes: the messages in flight (one held one added)
     """
+    return hold_at_host(w, src, msg)[1]
+
+
+def hold_at_host(w: World, src: str, msg: IPMsg) -> tuple[str, World]:
+    """Machine `src` holds `msg` for its neighbour: ("", the world after) or, when the
+    entry's queue was full, ("net_neigh_overflow", the world after)."""
     f = held_entry(w, src, msg.dst)
     since, probe = (w.now, w.now + NEIGH_RETRANS) if f is None else (f.hold, f.deadline)
     fresh = InFlight(msg, probe, src, w.seq, since)
-    return World(w.now, w.machines, _sorted([*w.net, fresh]), w.schedule, w.drops, w.seq + 1)
+    return _join(w, fresh, entry_mtu(w, fresh))
 
 
 def probe_number(f: InFlight) -> int:
@@ -202,8 +318,140 @@ def net_neigh_fail(w: World, f: InFlight) -> World:
 
 def purge(w: World, src: str) -> tuple[InFlight, ...]:
     """The network without the datagrams machine `src` holds (Linux purges the neighbour
-    queues of an interface that goes down or loses its carrier)."""
-    return tuple(f for f in w.net if f.hold is None or f.src != src)
+    queues of an interface that goes down or loses its carrier); the router's stay."""
+    return tuple(f for f in w.net if f.hold is None or f.router or f.src != src)
+
+
+# A router's own neighbour wait (Linux 6.18, by experiment) ----------------------------------
+#
+# A router forwarding to a destination on one of its links resolves it like a host: the
+# datagram waits in the router's entry for the destination (shared by every sender), probes go
+# at once and every NEIGH_RETRANS, and after NEIGH_PROBES unanswered ones the datagrams are
+# dropped, each answered by an ICMP host-unreachable to its sender, rate-limited (measured: the
+# error 3.08 s after the send, EHOSTUNREACH type 3 code 1 on the IP_RECVERR socket only; of ten
+# held datagrams six were answered).
+
+
+@rule("net_router_neigh_hold", category="misc", trigger="net",
+      summary="a router holds a datagram for a destination on its link that does not answer, and probes [Linux 6.18, experiment]")
+def net_router_neigh_hold(w: World, f: InFlight) -> tuple[str, World]:
+    """Description: an off-link datagram reaches the router, whose link towards its
+    destination (a router leg, HostConsts.router_legs) has nobody answering for it now (no
+    machine owns the address, or its owner is down, unplugged or its interface down): the
+    router holds it in its neighbour entry for the destination, joining the entry if one
+    exists (the queue bounded as the hosts' are: net_neigh_overflow).
+
+    Errors: none yet (net_router_neigh_fail).
+
+    Common cases: a datagram to an address on a remote subnet that nobody has; a remote
+    peer whose cable was pulled.
+
+    Model details: provenance: Linux 6.18, experiment. The router may instead still have
+    a fresh entry for a destination that just went away, and send into the void: the
+    system offers that as the choice `neigh` = cached (the usual net_emit path). Returns
+    the rule that fired with the world after ("" for this one).
+
+    Formal:
+        premises: msg_0 in flight from machine n (its arrival is now); msg is UDP; its
+          destination j is in none of n's subnets but in router leg l (not prohibit); no
+          probe for j is answered now; choice neigh = hold
+        transition: msg_0 --τ--> held_router(msg, since, probe)
+        after: msg is held by the router; since and probe are those of its entry for j if it
+          has one, else since = now and probe = now + NEIGH_RETRANS
+        changes: the messages in flight (one replaced by a held one)
+    """
+    e = router_entry(w, f.msg.dst)
+    since, probe = (w.now, w.now + NEIGH_RETRANS) if e is None else (e.hold, e.deadline)
+    base = World(w.now, w.machines, tuple(x for x in w.net if x is not f), w.schedule, w.drops,
+                 w.seq)
+    fresh = InFlight(f.msg, probe, f.src, f.seq, since, True)
+    return _join(base, fresh, entry_mtu(base, fresh))
+
+
+@rule("net_router_neigh_release", category="misc", trigger="net",
+      summary="a datagram the router holds is forwarded when its destination answers a probe [Linux 6.18, experiment]")
+def net_router_neigh_release(w: World, f: InFlight, d: int) -> World:
+    """Description: at a probe of the router's entry, the destination answers (its owner is
+    alive, plugged in, its interface up): the held datagram goes on, arriving after a delay.
+
+    Errors: none.
+
+    Common cases: a remote peer whose cable was out for less than about 2 s.
+
+    Model details: provenance: Linux 6.18, experiment (as the hosts' net_neigh_release).
+
+    Formal:
+        premises: held_router(msg, since, probe) with probe = now (sharp); probe < since +
+          NEIGH_PROBES·NEIGH_RETRANS; the destination answers
+        transition: held_router(msg, since, probe) --τ--> msg_d
+        after: msg is in flight from its sender n, arriving at now + d
+        changes: the messages in flight (the held one becomes an ordinary one)
+    """
+    sent = InFlight(f.msg, w.now + d, f.src, f.seq)
+    net = [x for x in w.net if x is not f]
+    return World(w.now, w.machines, _sorted([*net, sent]), w.schedule, w.drops, w.seq)
+
+
+@rule("net_router_neigh_probe", category="misc", trigger="net",
+      summary="an unanswered probe of the router's: the held datagram waits for the next one [Linux 6.18, experiment]")
+def net_router_neigh_probe(w: World, f: InFlight) -> World:
+    """Description: at a probe of the router's entry nobody answers, and probes remain: the
+    datagram stays held until the next probe, NEIGH_RETRANS later.
+
+    Errors: none.
+
+    Common cases: the first seconds of a wait for a remote address nobody has.
+
+    Model details: provenance: Linux 6.18, experiment (the router's neighbour parameters
+    are the hosts': retrans_time_ms = 1000, mcast_solicit = 3).
+
+    Formal:
+        premises: held_router(msg, since, probe) with probe = now (sharp); probe < since +
+          NEIGH_PROBES·NEIGH_RETRANS; the destination does not answer
+        transition: held_router(msg, since, probe) --τ--> held_router(msg, since, probe +
+          NEIGH_RETRANS)
+        after: the datagram waits for the next probe
+        changes: the held datagram's timer
+    """
+    later = InFlight(f.msg, f.deadline + NEIGH_RETRANS, f.src, f.seq, f.hold, True)
+    net = [x for x in w.net if x is not f]
+    return World(w.now, w.machines, _sorted([*net, later]), w.schedule, w.drops, w.seq)
+
+
+@rule("net_router_neigh_fail", category="emit", trigger="net",
+      summary="after 3 unanswered probes the router drops a held datagram, maybe answering ICMP host-unreachable [Linux 6.18, experiment]")
+def net_router_neigh_fail(w: World, f: InFlight, d: int | None) -> World:
+    """Description: the router's entry's last probe went unanswered: the held datagram is
+    dropped, and the router either answers its sender with an ICMP host-unreachable quoting
+    it (arriving after a delay d) or does not (rate-limited): choice `icmp`.
+
+    Errors: EHOSTUNREACH, only for an IP_RECVERR socket (a soft error on Linux: a connected
+    socket without it sees nothing).
+
+    Common cases: a datagram to an address on a remote subnet that nobody has.
+
+    Model details: provenance: Linux 6.18, experiment (the IP_RECVERR socket's error came
+    3.08 s after its send, EHOSTUNREACH, origin ICMP, type 3, code 1; the connected socket
+    saw nothing; six of ten held datagrams were answered). The ICMP's source is the
+    datagram's destination (the model has no router address).
+
+    Formal:
+        premises: held_router(msg, since, probe) with probe = now = since +
+          NEIGH_PROBES·NEIGH_RETRANS; choice icmp = b
+        transition: held_router(msg, since, probe) --τ--> IP(j, src, ICMP_HOST_UNREACH(src,
+          sport, j, dport))_d if b, else --τ--> 0
+        after: the datagram is gone; with b, the ICMP is in flight to the sender, arriving at
+          now + d, d ∈ [dpropmin, dpropmax] (choice delay)
+        changes: the messages in flight
+    """
+    net = [x for x in w.net if x is not f]
+    if d is not None:
+        b = f.msg.body
+        assert isinstance(b, UDP)
+        icmp = IPMsg(f.msg.dst, f.msg.src, ICMP(IcmpKind.HOST_UNREACH, f.msg.src, b.sport,
+                                                f.msg.dst, b.dport, b.data[:ICMP_QUOTE_MAX]))
+        net.append(InFlight(icmp, w.now + d, None, f.seq))
+    return World(w.now, w.machines, _sorted(net), w.schedule, w.drops, w.seq)
 
 
 def is_last_probe(f: InFlight) -> bool:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from udpsem.base.registry import rule
 from udpsem.hosts.state import (
     Host,
+    RouterLeg,
 )
 from udpsem.hosts.values import in_prefix
-from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
+from udpsem.network.messages import ICMP, ICMP_QUOTE_MAX, UDP, IcmpKind, IPMsg
 from udpsem.state.world import InFlight, Machine, Setup, World
 
 
@@ -175,7 +176,8 @@ def off_link(w: World, src: str | None, dst: int) -> bool:
 
 
 def router_icmp(msg: IPMsg, kind: IcmpKind = IcmpKind.NET_UNREACH) -> IPMsg:
-    """The ICMP error (net-unreachable, or time-exceeded) a router sends back for `msg`. The
+    """The ICMP error (net-unreachable, time-exceeded, admin-prohibited or, from its
+    neighbour wait, host-unreachable) a router sends back for `msg`. The
     model has no router address: the ICMP comes from the datagram's destination (a receiver
     matches the quoted datagram, not the ICMP's source)."""
     b = msg.body
@@ -253,6 +255,99 @@ def net_router_unreach(w: World, f: InFlight, d: int) -> World:
     """
     back = InFlight(router_icmp(f.msg), w.now + d, None, f.seq)
     net = sorted([*(x for x in w.net if x is not f), back], key=lambda x: (x.deadline, x.seq))
+    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+
+
+def router_leg(legs: tuple[RouterLeg, ...], dst: int) -> RouterLeg | None:
+    """The router leg (HostConsts.router_legs) whose subnet holds `dst`, the longest prefix
+    first; None: the routers have no route for it."""
+    best: RouterLeg | None = None
+    for leg in legs:
+        if in_prefix(dst, leg.net, leg.plen) and (best is None or leg.plen > best.plen):
+            best = leg
+    return best
+
+
+@rule("net_router_frag_needed", category="emit", trigger="net",
+      summary="a router answers a DF datagram bigger than its next hop's MTU with ICMP fragmentation-needed [Linux 6.18, experiment]")
+def net_router_frag_needed(w: World, f: InFlight, mtu: int, d: int) -> World:
+    """Description: an off-link UDP datagram with the DF bit (IP_MTU_DISCOVER WANT while it
+    fits the sender's path MTU, DO, PROBE) reaches the router, whose link towards its
+    destination has a smaller MTU: the router drops it and sends its sender an ICMP
+    fragmentation-needed quoting it, with that next-hop MTU, arriving after a delay d. A
+    datagram without DF (DONT, INTERFACE, OMIT, or WANT above the path MTU) is fragmented
+    by the router instead and arrives whole (net_emit: the model's datagrams are never seen
+    in pieces).
+
+    Errors: EMSGSIZE, a hard error (a connected socket gets it; an unconnected one only
+    with IP_RECVERR, its error queue entry's ee_info the MTU); the sender's path MTU to
+    the destination drops to the MTU (delivery_in_icmp_3).
+
+    Common cases: a tunnel or a smaller-MTU link on the path; the first big datagram of a
+    connected socket.
+
+    Model details: provenance: Linux 6.18, experiment (a forwarding namespace, its leg to
+    the far subnet at MTU 1000: a 1200-byte datagram in WANT mode never arrived; the
+    connected socket's next call failed with EMSGSIZE, IP_MTU read 1000, the IP_RECVERR
+    socket's error queue held EMSGSIZE, origin ICMP, type 3, code 4, info 1000; in DONT
+    mode the same datagram arrived). Linux never rate-limits fragmentation-needed, so the
+    ICMP always goes. The ICMP's source is the datagram's destination (the model has no
+    router address).
+
+    Formal:
+        premises: msg_0 in flight from machine n (its arrival is now); msg is UDP with df;
+          its destination j is in none of n's subnets; j is in the subnet of router leg l of
+          n's HostConsts.router_legs (not prohibit); ip_len(msg) > l.mtu
+        transition: msg_0 --τ--> IP(j, src, ICMP_FRAG_NEEDED(src, sport, j, dport; mtu =
+          l.mtu))_d
+        after: the datagram is gone; the ICMP is in flight to n, arriving at now + d, d ∈
+          [dpropmin, dpropmax] (choice delay)
+        changes: the messages in flight (one replaced)
+    """
+    b = f.msg.body
+    assert isinstance(b, UDP)
+    icmp = IPMsg(f.msg.dst, f.msg.src, ICMP(IcmpKind.FRAG_NEEDED, f.msg.src, b.sport,
+                                            f.msg.dst, b.dport, b.data[:ICMP_QUOTE_MAX], mtu))
+    back = InFlight(icmp, w.now + d, None, f.seq)
+    net = sorted([*(x for x in w.net if x is not f), back], key=lambda x: (x.deadline, x.seq))
+    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+
+
+@rule("net_router_prohibit", category="emit", trigger="net",
+      summary="a router whose route for the destination is prohibit drops a datagram, maybe answering ICMP admin-prohibited [Linux 6.18, experiment]")
+def net_router_prohibit(w: World, f: InFlight, d: int | None) -> World:
+    """Description: an off-link UDP datagram reaches the router, whose route for its
+    destination has type prohibit (as a firewall's `reject with icmp admin-prohibited`):
+    the router drops it and either answers its sender with an ICMP communication
+    administratively prohibited quoting it (arriving after a delay d) or does not (its ICMP
+    is rate-limited): choice `icmp`.
+
+    Errors: EHOSTUNREACH, a hard error: a connected socket gets it without IP_RECVERR; an
+    unconnected one only with IP_RECVERR.
+
+    Common cases: a firewall between subnets; a destination blocked by policy.
+
+    Model details: provenance: Linux 6.18, experiment (a forwarding namespace with `ip route
+    add prohibit` for a subnet: the connected socket's pending error was EHOSTUNREACH,
+    unconnected sockets without IP_RECVERR saw nothing; of a connected, an unconnected and an
+    IP_RECVERR socket's sends 1 ms apart only the first two were answered, and none of a
+    burst of ten in the next 0.3 s: the router's per-sender ICMP token bucket). The ICMP's
+    source is the datagram's destination (the model has no router address).
+
+    Formal:
+        premises: msg_0 in flight from machine n (its arrival is now); msg is UDP; its
+          destination j is in none of n's subnets; the longest router leg of n's
+          HostConsts.router_legs holding j is prohibit; choice icmp = b
+        transition: msg_0 --τ--> IP(j, src, ICMP_ADMIN_PROHIB(src, sport, j, dport))_d if b,
+          else msg_0 --τ--> 0
+        after: the datagram is gone; with b, the ICMP is in flight to n, arriving at now + d,
+          d ∈ [dpropmin, dpropmax] (choice delay)
+        changes: the messages in flight
+    """
+    net = [x for x in w.net if x is not f]
+    if d is not None:
+        net.append(InFlight(router_icmp(f.msg, IcmpKind.ADMIN_PROHIB), w.now + d, None, f.seq))
+    net.sort(key=lambda x: (x.deadline, x.seq))
     return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
 
 

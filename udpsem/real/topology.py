@@ -8,13 +8,16 @@ eth0 down/up` on the host; on `ifup` a host behind a router gets its default rou
 a network manager would) and `disconnect`/`reconnect` (the cable is pulled: the switch end
 of the host's link goes down, so the host loses its carrier). Each link is a bridge in a
 switch namespace, each host a namespace with one veth `eth0` on it; the router, a
-namespace with a leg on every link and forwarding on. Neighbours are dynamic (ARP), as on
+namespace with a leg on every link and forwarding on. A link may have a smaller MTU (set on
+the router's leg, the switch ports and the hosts' eth0), and the router may prohibit subnets
+(`ip route add prohibit`). Neighbours are dynamic (ARP), as on
 any Linux host. Only addresses the scenario chooses are used, inside namespaces made for
 the run and deleted after it; the machine's own network is never touched.
 
 The model world has one machine per host with that address (the router is not a machine:
-the model's network stands for it, forwarding within the propagation delay), the scenario's
-constants (default: Linux's, with dynamic neighbours), and the actions as scheduled events
+the model's network stands for it, forwarding within the propagation delay, and the hosts'
+HostConsts.router_legs describe what it reaches: each link's subnet and MTU, the prohibited
+subnets), the scenario's constants (default: Linux's, with dynamic neighbours), and the actions as scheduled events
 at the same times. `check_topology` runs the real side (one OS thread per LIB thread, in
 its host's namespace), then searches the model for a run whose every thread saw exactly
 what the real one saw (`udpsem.real.conformance.search_world`).
@@ -31,7 +34,7 @@ from typing import Any, Self
 
 from udpsem.base.time import MS, S
 from udpsem.core import coverage
-from udpsem.hosts.state import HostConsts, Timing, eth, initial_host
+from udpsem.hosts.state import ETH_MTU, HostConsts, RouterLeg, Timing, eth, initial_host
 from udpsem.hosts.values import ip
 from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
@@ -96,6 +99,11 @@ class Topology:
     horizon: int = 2 * S
     note: str = ""
     slack_ms: int = 60
+    # The MTU of each link, in link order (the router's leg, the switch ports and the hosts'
+    # eth0 on it); empty or 0: Ethernet's 1500
+    mtu: tuple[int, ...] = ()
+    # Subnets ("10.78.8.0/24") the router's routes prohibit (`ip route add prohibit`)
+    prohibit: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [n.name for n in self.nodes]
@@ -109,6 +117,12 @@ class Topology:
             raise ValueError(f"{self.name}: several links need a router")
         if self.router and not links <= set(range(len(self.router))):
             raise ValueError(f"{self.name}: a host is on a link the router is not on")
+        if (self.mtu or self.prohibit) and not self.router:
+            raise ValueError(f"{self.name}: link MTUs and prohibited subnets need a router")
+
+    def link_mtu(self, link: int) -> int | None:
+        """The MTU set on link `link`; None: the default."""
+        return self.mtu[link] if link < len(self.mtu) and self.mtu[link] else None
 
 
 # The real side ---------------------------------------------------------------------------------
@@ -166,9 +180,15 @@ class Lab:
                 _ip("-n", self.routerns, "link", "set", f"r{j}", "up")
                 _ip("-n", self.switch, "link", "set", f"rp{j}", "master", f"br{j}")
                 _ip("-n", self.switch, "link", "set", f"rp{j}", "up")
+                mtu = t.link_mtu(j)
+                if mtu is not None:
+                    _ip("-n", self.routerns, "link", "set", f"r{j}", "mtu", str(mtu))
+                    _ip("-n", self.switch, "link", "set", f"rp{j}", "mtu", str(mtu))
             subprocess.run(["ip", "netns", "exec", self.routerns, "sysctl", "-qw",
                             "net.ipv4.ip_forward=1"], capture_output=True, timeout=20,
                            check=True)
+            for net in t.prohibit:
+                _ip("-n", self.routerns, "route", "add", "prohibit", net)
         for n in t.nodes:
             ns = self.ns[n.name]
             self._add(ns)
@@ -178,6 +198,10 @@ class Lab:
             _ip("-n", ns, "link", "set", "eth0", "up")
             _ip("-n", self.switch, "link", "set", self.port[n.name], "master", f"br{n.link}")
             _ip("-n", self.switch, "link", "set", self.port[n.name], "up")
+            mtu = t.link_mtu(n.link) if t.router else None
+            if mtu is not None:
+                _ip("-n", self.switch, "link", "set", self.port[n.name], "mtu", str(mtu))
+                _ip("-n", ns, "link", "set", "eth0", "mtu", str(mtu))
             self._gateway(n)
 
     def _gateway(self, n: Node) -> None:
@@ -280,11 +304,26 @@ def _prefix(addr: str) -> tuple[int, int]:
     return ip(a), int(k or 32)
 
 
+def router_legs(topo: Topology) -> tuple[RouterLeg, ...]:
+    """What the topology's router reaches (HostConsts.router_legs): each link's subnet with
+    its MTU, and the prohibited subnets."""
+    legs = []
+    for j, addr in enumerate(topo.router):
+        a, k = _prefix(addr)
+        mask = (0xFFFFFFFF << (32 - k)) & 0xFFFFFFFF
+        legs.append(RouterLeg(a & mask, k, topo.link_mtu(j) or ETH_MTU))
+    for net in topo.prohibit:
+        a, k = _prefix(net)
+        legs.append(RouterLeg(a, k, ETH_MTU, prohibit=True))
+    return tuple(legs)
+
+
 def model_world(topo: Topology) -> tuple[Setup, World]:
     """The model world of a topology (see the module docstring)."""
     rt = GeneratorRuntime()
     machines = []
     modules: dict[str, dict[str, Any]] = {}
+    consts = replace(topo.consts, router_legs=router_legs(topo)) if topo.router else topo.consts
     for n in topo.nodes:
         a, k = _prefix(n.addr)
         apps: tuple[App, ...] = ()
@@ -293,10 +332,14 @@ def model_world(topo: Topology) -> tuple[Setup, World]:
             code, req = rt.start(_main, n.args)
             apps = (App(0, code, req, 0),)
             modules[n.name] = {"main": lenient(n.program)}
-        machines.append(Machine(n.name, True, initial_host((eth(0, a, k),)), apps=apps))
+        iface = eth(0, a, k)
+        mtu = topo.link_mtu(n.link) if topo.router else None
+        if mtu is not None:
+            iface = replace(iface, mtu=mtu)
+        machines.append(Machine(n.name, True, initial_host((iface,)), apps=apps))
     ms = tuple(machines)
     events = tuple(Event(act.at_ms * MS, act.kind, act.host) for act in topo.actions)
-    setup = Setup(topo.timing, {n.name: topo.consts for n in topo.nodes}, modules, Faults(),
+    setup = Setup(topo.timing, {n.name: consts for n in topo.nodes}, modules, Faults(),
                   rt, topo.horizon, owners_of(ms))
     return setup, initial_world(ms, events)
 
@@ -336,4 +379,4 @@ def check_topology(topo: Topology, tag: str | None = None, attempts: int = 3) ->
 
 
 __all__ = ["ACTIONS", "LINUX_NEIGH_CONSTS", "Action", "Lab", "LateAction", "Node", "Topology",
-           "check_topology", "model_admits", "model_world", "run_real"]
+           "check_topology", "model_admits", "model_world", "router_legs", "run_real"]

@@ -69,7 +69,8 @@ class Machine:
 class InFlight:
     """`msg_d`: a datagram in transit, arriving at `deadline`; `src` is the sending machine
     (None for injected ones), `seq` a serial number that keeps the order canonical; `hold`
-    marks a datagram its sender's link layer still holds (see network.neighbours)."""
+    marks a datagram its sender's link layer (or, with `router`, the router on its way) still
+    holds (see network.neighbours)."""
 
     msg: IPMsg
     deadline: int
@@ -78,6 +79,9 @@ class InFlight:
     # Held by `src` for neighbour resolution since this time (network.neighbours); the
     # deadline is then the entry's next probe. None: on the wire.
     hold: int | None = field(default=None, metadata=EXTENSION)
+    # Held by the router between `src` and the destination, not by `src` (a router's own
+    # neighbour wait, network.neighbours); only with `hold`.
+    router: bool = field(default=False, metadata=EXTENSION)
 
 
 @dataclass(frozen=True, slots=True)

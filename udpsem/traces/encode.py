@@ -35,10 +35,13 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, Fail):
         return {"fail": x.errno.value}
     if isinstance(x, IPMsg):
-        if x.ttl != IP_DEFAULT_TTL:  # an extension field, left out at its default
-            return {"src": ip_str(x.src), "dst": ip_str(x.dst), "body": jsonable(x.body),
-                    "ttl": x.ttl}
-        return {"src": ip_str(x.src), "dst": ip_str(x.dst), "body": jsonable(x.body)}
+        out_msg: dict[str, Any] = {"src": ip_str(x.src), "dst": ip_str(x.dst),
+                                   "body": jsonable(x.body)}
+        if x.ttl != IP_DEFAULT_TTL:  # extension fields, left out at their defaults
+            out_msg["ttl"] = x.ttl
+        if x.df:
+            out_msg["df"] = True
+        return out_msg
     if isinstance(x, UDP):
         return {"udp": [x.sport, x.dport], "data": jsonable(x.data)}
     if isinstance(x, ICMP):
@@ -46,6 +49,8 @@ def jsonable(x: Any) -> Any:
                                     "quote": [ip_str(x.is3), x.ps3, ip_str(x.is4), x.ps4]}
         if x.data:  # the quoted payload (an extension: left out when empty)
             out_icmp["data"] = jsonable(x.data)
+        if x.mtu is not None:  # a fragmentation-needed's next-hop MTU (likewise)
+            out_icmp["mtu"] = x.mtu
         return out_icmp
     if isinstance(x, Code):
         return {"code": x.name, "n": x.n, "digest": x.digest.hex()}
@@ -142,7 +147,8 @@ class JsonText:
         elif tp is IPMsg:
             text = ('{"src":' + str(_ascii(ip_str(x.src))) + ',"dst":' +
                     str(_ascii(ip_str(x.dst))) + ',"body":' + self(x.body) +
-                    ("}" if x.ttl == IP_DEFAULT_TTL else ',"ttl":' + str(x.ttl) + "}"))
+                    ("" if x.ttl == IP_DEFAULT_TTL else ',"ttl":' + str(x.ttl)) +
+                    (',"df":true}' if x.df else "}"))
         elif tp is UDP:
             text = ('{"udp":[' + self(x.sport) + "," + self(x.dport) + '],"data":' +
                     self(x.data) + "}")

@@ -185,6 +185,7 @@ class ICMPBody(_Strict):
     icmp: Literal[ICMP_KINDS]  # type: ignore[valid-type]
     quote: Annotated[list[IPv4 | PortNo | None], Field(min_length=4, max_length=4)]
     data: BytesValue | None = None  # the quoted payload, when the host quotes it
+    mtu: Annotated[int, Field(ge=0, le=65535)] | None = None  # fragmentation-needed's MTU
 
 
 class MessageModel(_Strict):
@@ -192,6 +193,7 @@ class MessageModel(_Strict):
     dst: IPv4
     body: UDPBody | ICMPBody
     ttl: Annotated[int, Field(ge=1, le=255)] = 64  # IP_TTL, present only when not 64
+    df: StrictBool = False  # the don't-fragment bit (IP_MTU_DISCOVER), present only when set
 
 
 class _Label(_Strict):

@@ -1,32 +1,25 @@
-"""getsockopt(fd, opt) — docs/rules.md#getsockopt_1."""
+"""getsockopt(fd, opt) — docs/rules.md#getsockopt_1.
+
+Which option each rule answers, and how, is the option table (udpsem.hosts.options): every
+rule's guard and outcome are the table's `getter_guard` and `answered`; the docstrings say
+what Linux does.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from udpsem.base.registry import rule
-from udpsem.hosts.auxiliary import rcvbuf_of, ret, sock
 from udpsem.hosts.calls import GetSockOpt
+from udpsem.hosts.options import answered, getter_guard
 from udpsem.hosts.state import Host, RuleCtx
-from udpsem.hosts.values import TID, Arch, Ok, SockOpt
-from udpsem.network.messages import IP_DEFAULT_TTL
-
-
-def _getsockopt_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_1: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
-        return None
-    if call.opt == SockOpt.SO_REUSEADDR:
-        value = s.f.reuseaddr
-    else:
-        value = s.f.bsdcompat and ctx.consts.arch != Arch.LINUX
-    return value
+from udpsem.hosts.values import TID
 
 
 @rule("getsockopt_1", call="getsockopt", category="succeed", trigger="call",
-      summary="return the value of a boolean socket option", guard=_getsockopt_1_guard)
-def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, value: Any) -> Host:
+      summary="return the value of a boolean socket option",
+      guard=getter_guard("getsockopt_1"))
+def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer the socket's SO_REUSEADDR or SO_BSDCOMPAT flag.
 
     Errors: none.
@@ -43,24 +36,13 @@ def getsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, value: Any) 
         after: h' = h with {ts(tid) := RET(OK b)_dsch}
         changes: ts(tid)
     """
-    return ret(ctx, h, tid, Ok(value), "getsockopt")
-
-
-# Linux options (Linux 6.18, by experiment) ---------------------------------------------------
-
-def _getsockopt_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_2: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
-        return None
-    v = s.f.broadcast if call.opt == SockOpt.SO_BROADCAST else s.f.recverr
-    return v
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_2", call="getsockopt", category="succeed", trigger="call",
       summary="return SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]",
-      guard=_getsockopt_2_guard)
-def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, v: Any) -> Host:
+      guard=getter_guard("getsockopt_2"))
+def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer whether the socket may send to broadcast addresses.
 
     Errors: none.
@@ -76,20 +58,12 @@ def getsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, v: Any) -> H
         after: h' = h with {ts(tid) := RET(OK s.f.broadcast or s.f.recverr)_dsch}
         changes: ts(tid)
     """
-    return ret(ctx, h, tid, Ok(v), "getsockopt")
-
-
-def _getsockopt_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_3: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
-        return None
-    return (s.rcvtimeo if call.opt == SockOpt.SO_RCVTIMEO else s.sndtimeo,)  # (None: no timeout)
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_3", call="getsockopt", category="succeed", trigger="call",
       summary="return SO_RCVTIMEO or SO_SNDTIMEO in µs, as Linux rounded it [Linux 6.18, experiment]",
-      guard=_getsockopt_3_guard)
+      guard=getter_guard("getsockopt_3"))
 def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer the socket's receive or send timeout in microseconds; 0 means
     none.
@@ -109,22 +83,13 @@ def getsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> H
         after: h' = h with {ts(tid) := RET(OK (0 if t = None else t / 1000))_dsch}
         changes: ts(tid)
     """
-    (t,) = w
-    return ret(ctx, h, tid, Ok(0 if t is None else t // 1000), "getsockopt")
-
-
-def _getsockopt_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_4: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_RCVBUF:
-        return None
-    return s
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_4", call="getsockopt", category="succeed", trigger="call",
       summary="return SO_RCVBUF: the receive-buffer bound in bytes (None: unbounded) [Linux 6.18, experiment]",
-      guard=_getsockopt_4_guard)
-def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> Host:
+      guard=getter_guard("getsockopt_4"))
+def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer the socket's receive-buffer size: what SO_RCVBUF set (doubled
     and clamped), else the host's default.
 
@@ -143,20 +108,13 @@ def getsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> H
           RMEM_DEFAULT, possibly None)
         changes: ts(tid)
     """
-    return ret(ctx, h, tid, Ok(rcvbuf_of(ctx.consts, s)), "getsockopt")
-
-
-def _getsockopt_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_5: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_SELECT_ERR_QUEUE:
-        return None
-    return s
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_5", call="getsockopt", category="succeed", trigger="call",
-      summary="return SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]", guard=_getsockopt_5_guard)
-def getsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> Host:
+      summary="return SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]",
+      guard=getter_guard("getsockopt_5"))
+def getsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer whether errors mark the socket exceptional (setsockopt_5).
 
     Errors: none.
@@ -172,21 +130,12 @@ def getsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> H
         after: h' = h with {ts(tid) := RET(OK s.f.select_err_queue)_dsch}
         changes: ts(tid)
     """
-    return ret(ctx, h, tid, Ok(s.f.select_err_queue), "getsockopt")
-
-
-def _getsockopt_6_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_6: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_SNDBUF:
-        return None
-    v = s.sndbuf if s.sndbuf is not None else ctx.consts.wmem_default
-    return (v,)  # (a 1-tuple: v is None when unbounded)
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_6", call="getsockopt", category="succeed", trigger="call",
       summary="return SO_SNDBUF: the send-buffer bound in bytes (None: unbounded) [Linux 6.18, experiment]",
-      guard=_getsockopt_6_guard)
+      guard=getter_guard("getsockopt_6"))
 def getsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer the socket's send-buffer size: what SO_SNDBUF set (doubled and
     clamped), else the host's default.
@@ -205,26 +154,13 @@ def getsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> H
         after: h' = h with {ts(tid) := RET(OK (s.sndbuf, else WMEM_DEFAULT))_dsch}
         changes: ts(tid)
     """
-    (v,) = w
-    return ret(ctx, h, tid, Ok(v), "getsockopt")
-
-
-_FLAG_OPTS = {SockOpt.SO_REUSEPORT: "reuseport", SockOpt.IP_FREEBIND: "freebind",
-              SockOpt.SO_RXQ_OVFL: "rxq_ovfl"}
-
-
-def _getsockopt_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
-    """The guard of getsockopt_7: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in _FLAG_OPTS:
-        return None
-    return s
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_7", call="getsockopt", category="succeed", trigger="call",
       summary="return SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL [Linux 6.18, experiment]",
-      guard=_getsockopt_7_guard)
-def getsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> Host:
+      guard=getter_guard("getsockopt_7"))
+def getsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: answer whether the socket has SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL
     on.
 
@@ -241,12 +177,13 @@ def getsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, s: Any) -> H
         after: h' = h with {ts(tid) := RET(OK the flag)_dsch}
         changes: ts(tid)
     """
-    return ret(ctx, h, tid, Ok(getattr(s.f, _FLAG_OPTS[call.opt])), "getsockopt")
+    return answered(ctx, h, tid, w)
 
 
 @rule("getsockopt_9", call="getsockopt", category="succeed", trigger="call",
-      summary="return IP_TTL: the socket's time to live (64 by default) [Linux 6.18, experiment]")
-def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | None:
+      summary="return IP_TTL: the socket's time to live (64 by default) [Linux 6.18, experiment]",
+      guard=getter_guard("getsockopt_9"))
+def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
     """Description: the time to live the socket's datagrams get.
 
     Errors: none.
@@ -262,7 +199,4 @@ def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Host | No
         after: h' = h with {ts(tid) := RET(OK (s.ttl, or 64 if None))_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.IP_TTL:
-        return None
-    return ret(ctx, h, tid, Ok(IP_DEFAULT_TTL if s.ttl is None else s.ttl), "getsockopt")
+    return answered(ctx, h, tid, w)

@@ -10,7 +10,7 @@ from typing import Any
 
 from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
-from udpsem.hosts.auxiliary import own
+from udpsem.hosts.auxiliary import learn_pmtu, own
 from udpsem.hosts.rules.outqueue import (
     append_mq,
     drop_on,
@@ -26,7 +26,7 @@ from udpsem.hosts.rules.outqueue import (
 )
 from udpsem.hosts.state import Host, RuleCtx
 from udpsem.hosts.values import IP, is_loopback, is_martian
-from udpsem.network.messages import ICMP, UDP, IPMsg
+from udpsem.network.messages import ICMP, UDP, IcmpKind, IPMsg
 
 
 def _deliverable(h: Host, m: IPMsg) -> bool:
@@ -149,6 +149,8 @@ def _delivery_in_icmp_1_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
     b = m.body
     if not isinstance(b, ICMP) or not _deliverable(h, m) or _bad_source(m.src):
         return None
+    if b.kind == IcmpKind.FRAG_NEEDED:
+        return None  # delivery_in_icmp_3
     cands = icmp_targets(ctx, h, b)
     if not cands:
         return None
@@ -187,7 +189,7 @@ def _delivery_in_icmp_2_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
     b = m.body
     if not isinstance(b, ICMP) or not _deliverable(h, m):
         return None
-    if not _bad_source(m.src) and icmp_targets(ctx, h, b):
+    if not _bad_source(m.src) and (b.kind == IcmpKind.FRAG_NEEDED or icmp_targets(ctx, h, b)):
         return None
     return True
 
@@ -214,6 +216,57 @@ def delivery_in_icmp_2(ctx: RuleCtx, h: Host, m: IPMsg, _: Any) -> Host:
         changes: nothing
     """
     return h
+
+
+def _delivery_in_icmp_3_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:
+    """The guard of delivery_in_icmp_3: the witness the outcome needs, or None."""
+    b = m.body
+    if not isinstance(b, ICMP) or b.kind != IcmpKind.FRAG_NEEDED or not _deliverable(h, m) \
+            or _bad_source(m.src):
+        return None
+    return b, icmp_targets(ctx, h, b)
+
+
+@rule("delivery_in_icmp_3", trigger="recv", category="accept",
+      summary="an arriving ICMP fragmentation-needed lowers the path MTU and may set EMSGSIZE [Linux 6.18, experiment]",
+      guard=_delivery_in_icmp_3_guard)
+def delivery_in_icmp_3(ctx: RuleCtx, h: Host, m: IPMsg, w: Any) -> Host | Branch[Host]:
+    """Description: an ICMP fragmentation-needed from a sane source (a router on the path)
+    quotes a datagram this host sent with DF: the host's path MTU to the quoted
+    destination drops to the ICMP's next-hop MTU (on the interface the destination is
+    reached by), for every socket; and the socket `icmp_lookup` finds gets EMSGSIZE unless
+    it does no path-MTU discovery (IP_MTU_DISCOVER DONT).
+
+    Errors: sets EMSGSIZE, a hard error (a connected socket's next call reports it; an
+    unconnected one only with IP_RECVERR, whose error-queue entry carries the MTU as
+    ee_info).
+
+    Common cases: the first datagram bigger than a smaller link further on.
+
+    Model details: provenance: Linux 6.18, experiment (a connected WANT socket's next call
+    failed with EMSGSIZE and IP_MTU read 1000, the next link's MTU, as did a new socket
+    connected to the same destination; the IP_RECVERR socket's entry was EMSGSIZE, origin
+    ICMP, type 3, code 4, info 1000). An MTU below net.ipv4.route.min_pmtu (552) is raised
+    to it, and one not below the current path MTU is ignored (Linux's __ip_rt_update_pmtu).
+    Linux forgets a learned path MTU after net.ipv4.route.mtu_expires (600 s); the model
+    keeps it (outside the model).
+
+    Formal:
+        premises: m = IP(j1, j2, ICMP_FRAG_NEEDED(q; mtu)); j1 ∉ MARTIAN ∪ LOOPBACK; i4 the
+          quoted destination; S = the sockets of icmp_lookup(h, q) for which icmp_err(k, s) =
+          Some EMSGSIZE (s is connected or has IP_RECVERR, and its IP_MTU_DISCOVER is not DONT)
+        transition: h --Lh_recvmsg m--> h'
+        after: h' = h with the path MTU to i4 := min(path MTU, max(mtu, 552)) and, if S ≠ ∅,
+          {s := s with {es := Some EMSGSIZE}} for s ∈ S (a choice if several), with an
+          error-queue entry if s has IP_RECVERR
+        changes: the interface's pmtu; s.es, s.eq
+    """
+    b, cands = w
+    assert isinstance(b, ICMP)
+    h1 = learn_pmtu(h, b.is4, b.mtu if b.mtu is not None else 0)
+    if not cands:
+        return h1
+    return with_receiver(cands, lambda s: set_es(ctx, h1, s, b.kind, b, m.src))
 
 
 def _delivery_in_udp_4_guard(ctx: RuleCtx, h: Host, m: IPMsg) -> Any:

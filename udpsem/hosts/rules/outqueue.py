@@ -119,7 +119,7 @@ def set_es(ctx: RuleCtx, h: Host, s: Sock, kind: IcmpKind, icmp: ICMP | None = N
     e: Errno | None = icmp_err(ctx.consts, kind, s)
     assert e is not None
     if icmp is not None and s.f.recverr and ctx.consts.arch == Arch.LINUX:
-        ent = ErrEntry(e, icmp.is4, icmp.ps4, icmp.data, offender, icmp.kind)
+        ent = ErrEntry(e, icmp.is4, icmp.ps4, icmp.data, offender, icmp.kind, icmp.mtu or 0)
         return replace_sock(h, replace(s, es=e, eq=(*s.eq, ent)))
     return replace_sock(h, replace(s, es=e))
 

@@ -477,7 +477,8 @@ def sendto_1(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Br
     """
     def done(p: Port) -> Host:
         sent = dosend(ctx, h, call.dest, call.data, (s.is1, p, s.is2, s.ps2),
-                      s.f.broadcast, s.ttl)
+                      s.f.broadcast, s.ttl,
+                      s.pmtudisc)
         assert sent is not None and sent[3]
         oq, deadline, oqf, _ = sent
         h2 = replace(replace_sock(h, replace(s, ps1=p)), oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -542,7 +543,8 @@ def sendto_8(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
         changes: oq, oq's timer, oqf, ts(tid)
     """
     st, s = w
-    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast, s.ttl)  # (its queue reads the clock)
+    # (its queue reads the clock)
+    sent = dosend(ctx, h, st.dest, st.data, st.q, s.f.broadcast, s.ttl, s.pmtudisc)
     assert sent is not None
     oq, deadline, oqf, _ = sent
     h2 = replace(h, oq=oq, oq_deadline=deadline, oqf=oqf)
@@ -795,7 +797,8 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
     def done(p: Port) -> Any:  # a Host, or a Branch (ICMP_GEN nondet) resolving to one
         h1 = replace_sock(h, replace(s, ps1=p))
         sent = dosend(ctx, replace(h1, oq=(), oqf=False), call.dest, call.data,
-                      (s.is1, p, s.is2, s.ps2), s.f.broadcast, s.ttl)
+                      (s.is1, p, s.is2, s.ps2), s.f.broadcast, s.ttl,
+                      s.pmtudisc)
         assert sent is not None and sent[3]
         msg = sent[0][0]
         return _map(_deliver_now(ctx, h1, msg),

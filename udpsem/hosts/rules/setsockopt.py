@@ -1,28 +1,25 @@
-"""setsockopt(fd, opt, b) — docs/rules.md#setsockopt_1."""
+"""setsockopt(fd, opt, v) — docs/rules.md#setsockopt_1.
+
+Which option each rule stores, and how, is the option table (udpsem.hosts.options): every
+rule's guard and outcome are the table's `setter_guard` and `stored` (`refuser_guard` and
+`refused` for the values an option refuses); the docstrings say what Linux does.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from udpsem.base.registry import rule
-from udpsem.hosts.auxiliary import jiffies_ns, replace_sock, ret, sock
 from udpsem.hosts.calls import SetSockOpt
-from udpsem.hosts.state import SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, Host, RuleCtx
-from udpsem.hosts.values import TID, Errno, Fail, Ok, SockOpt
-
-
-def _setsockopt_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_1: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_REUSEADDR, SockOpt.SO_BSDCOMPAT):
-        return None
-    return s
+from udpsem.hosts.options import refused, refuser_guard, setter_guard, stored
+from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.values import TID
 
 
 @rule("setsockopt_1", call="setsockopt", category="succeed", trigger="call",
-      summary="set a boolean socket option", guard=_setsockopt_1_guard)
-def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
+      summary="set a boolean socket option",
+      guard=setter_guard("setsockopt_1"))
+def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: store the new value of SO_REUSEADDR or SO_BSDCOMPAT in the socket's
     flags.
 
@@ -39,26 +36,13 @@ def setsockopt_1(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> H
         after: h' = h with {s := s with {f := s.f with {opt := b}}; ts(tid) := RET(OK ())_dsch}
         changes: s.f, ts(tid)
     """
-    if call.opt == SockOpt.SO_REUSEADDR:
-        f = replace(s.f, reuseaddr=bool(call.value))
-    else:
-        f = replace(s.f, bsdcompat=bool(call.value))
-    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
-
-
-# Linux options (Linux 6.18, by experiment) ---------------------------------------------------
-
-def _setsockopt_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_2: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_BROADCAST, SockOpt.IP_RECVERR):
-        return None
-    return s
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_2", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]", guard=_setsockopt_2_guard)
-def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
+      summary="set SO_BROADCAST or IP_RECVERR [Linux 6.18, experiment]",
+      guard=setter_guard("setsockopt_2"))
+def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: store whether the socket may send to (and connect to) broadcast
     addresses.
 
@@ -80,25 +64,13 @@ def setsockopt_2(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> H
         after: h' = h with {s := s with {f.broadcast or f.recverr := b}; ts(tid) := RET(OK ())_dsch}
         changes: s.f.broadcast or s.f.recverr, ts(tid)
     """
-    if call.opt == SockOpt.IP_RECVERR:
-        f = replace(s.f, recverr=bool(call.value))
-        return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
-    f = replace(s.f, broadcast=bool(call.value))
-    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
-
-
-def _setsockopt_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_3: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in (SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO):
-        return None
-    return s
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_3", call="setsockopt", category="succeed", trigger="call",
       summary="set SO_RCVTIMEO or SO_SNDTIMEO (µs; rounded up to whole jiffies) [Linux 6.18, experiment]",
-      guard=_setsockopt_3_guard)
-def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
+      guard=setter_guard("setsockopt_3"))
+def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: store how long a blocking receive (SO_RCVTIMEO) or send (SO_SNDTIMEO)
     on the socket waits before it fails with EAGAIN; 0 means for ever.
 
@@ -120,25 +92,12 @@ def setsockopt_3(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> H
           up to whole jiffies
         changes: s.rcvtimeo or s.sndtimeo, ts(tid)
     """
-    t = jiffies_ns(ctx.consts, int(call.value))
-    s2 = replace(s, rcvtimeo=t) if call.opt == SockOpt.SO_RCVTIMEO else replace(s, sndtimeo=t)
-    return ret(ctx, replace_sock(h, s2), tid, Ok(None), "setsockopt")
-
-
-def _setsockopt_4_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_4: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_RCVBUF:
-        return None
-    v = int(call.value)
-    v = ctx.consts.rmem_max if v < 0 else min(v, ctx.consts.rmem_max)
-    size = max(2 * v, SOCK_MIN_RCVBUF)
-    return s, size
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_4", call="setsockopt", category="succeed", trigger="call",
       summary="set SO_RCVBUF: clamp to rmem_max, double, and keep at least 2304 bytes [Linux 6.18, experiment]",
-      guard=_setsockopt_4_guard)
+      guard=setter_guard("setsockopt_4"))
 def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: set the socket's receive-buffer bound: the value is clamped to the
     host's RMEM_MAX, doubled (Linux counts its own overhead), and raised to 2304 bytes if
@@ -162,21 +121,13 @@ def setsockopt_4(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> H
           ())_dsch}
         changes: s.rcvbuf, ts(tid)
     """
-    s, size = w
-    return ret(ctx, replace_sock(h, replace(s, rcvbuf=size)), tid, Ok(None), "setsockopt")
-
-
-def _setsockopt_5_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_5: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_SELECT_ERR_QUEUE:
-        return None
-    return s
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_5", call="setsockopt", category="succeed", trigger="call",
-      summary="set SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]", guard=_setsockopt_5_guard)
-def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
+      summary="set SO_SELECT_ERR_QUEUE [Linux 6.18, experiment]",
+      guard=setter_guard("setsockopt_5"))
+def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: store whether a pending error or a non-empty error queue also marks
     the socket exceptional: POLLPRI for poll, the exception set for select.
 
@@ -195,24 +146,12 @@ def setsockopt_5(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> H
         after: h' = h with {s := s with {f.select_err_queue := b}; ts(tid) := RET(OK ())_dsch}
         changes: s.f.select_err_queue, ts(tid)
     """
-    f = replace(s.f, select_err_queue=bool(call.value))
-    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
-
-
-def _setsockopt_6_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_6: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.SO_SNDBUF:
-        return None
-    v = int(call.value)
-    v = ctx.consts.wmem_max if v < 0 else min(v, ctx.consts.wmem_max)
-    size = max(2 * v, SOCK_MIN_SNDBUF)
-    return s, size
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_6", call="setsockopt", category="succeed", trigger="call",
       summary="set SO_SNDBUF: clamp to wmem_max, double, and keep at least 4608 bytes [Linux 6.18, experiment]",
-      guard=_setsockopt_6_guard)
+      guard=setter_guard("setsockopt_6"))
 def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: set the socket's send-buffer bound: the value is clamped to the host's
     WMEM_MAX, doubled, and raised to 4608 bytes if smaller.
@@ -236,27 +175,13 @@ def setsockopt_6(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> H
           ())_dsch}
         changes: s.sndbuf, ts(tid)
     """
-    s, size = w
-    return ret(ctx, replace_sock(h, replace(s, sndbuf=size)), tid, Ok(None), "setsockopt")
-
-
-# The boolean Linux options setsockopt_7 / getsockopt_7 keep in the socket's flags.
-_FLAG_OPTS = {SockOpt.SO_REUSEPORT: "reuseport", SockOpt.IP_FREEBIND: "freebind",
-              SockOpt.SO_RXQ_OVFL: "rxq_ovfl"}
-
-
-def _setsockopt_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
-    """The guard of setsockopt_7: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or call.opt not in _FLAG_OPTS:
-        return None
-    return s
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_7", call="setsockopt", category="succeed", trigger="call",
       summary="set SO_REUSEPORT, IP_FREEBIND or SO_RXQ_OVFL [Linux 6.18, experiment]",
-      guard=_setsockopt_7_guard)
-def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> Host:
+      guard=setter_guard("setsockopt_7"))
+def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: store whether the socket may share its address and port with other
     SO_REUSEPORT sockets (SO_REUSEPORT), may be bound to an address the host does not
     have (IP_FREEBIND), or stamps each datagram it queues with its drop count
@@ -283,19 +208,13 @@ def setsockopt_7(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, s: Any) -> H
           RET(OK ())_dsch}
         changes: s.f.reuseport, s.f.freebind or s.f.rxq_ovfl, ts(tid)
     """
-    f = replace(s.f, **{_FLAG_OPTS[call.opt]: bool(call.value)})
-    return ret(ctx, replace_sock(h, replace(s, f=f)), tid, Ok(None), "setsockopt")
-
-
-# IP_TTL (Linux 6.18, by experiment; the link-layer and router work of issue 12) ---------------
-
-def _ttl_ok(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and (v == -1 or 1 <= v <= 255)
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_9", call="setsockopt", category="succeed", trigger="call",
-      summary="set IP_TTL: 1..255, or -1 for the default (64) [Linux 6.18, experiment]")
-def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="set IP_TTL: 1..255, or -1 for the default (64) [Linux 6.18, experiment]",
+      guard=setter_guard("setsockopt_9"))
+def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: set the time to live of the socket's datagrams: a router drops a
     datagram whose TTL would reach 0 and answers with ICMP time-exceeded (net_router_ttl);
     -1 restores the default.
@@ -315,16 +234,13 @@ def setsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | No
           ())_dsch}
         changes: s.ttl, ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.IP_TTL or not _ttl_ok(call.value):
-        return None
-    ttl = None if call.value == -1 else int(call.value)
-    return ret(ctx, replace_sock(h, replace(s, ttl=ttl)), tid, Ok(None), "setsockopt")
+    return stored(ctx, h, tid, call, w)
 
 
 @rule("setsockopt_10", call="setsockopt", category="fail", trigger="call", errors=("EINVAL",),
-      summary="fail with EINVAL for an IP_TTL outside 1..255 (and not -1) [Linux 6.18, experiment]")
-def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | None:
+      summary="fail with EINVAL for an IP_TTL outside 1..255 (and not -1) [Linux 6.18, experiment]",
+      guard=refuser_guard("setsockopt_10"))
+def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
     """Description: a time to live of 0, above 255, or negative other than -1 is refused;
     the socket keeps its TTL.
 
@@ -341,7 +257,4 @@ def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Host | N
         after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
         changes: ts(tid)
     """
-    s = sock(h, call.fd)
-    if s is None or call.opt != SockOpt.IP_TTL or _ttl_ok(call.value):
-        return None
-    return ret(ctx, h, tid, Fail(Errno.EINVAL), "setsockopt")
+    return refused(ctx, h, tid)

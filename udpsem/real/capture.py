@@ -34,6 +34,7 @@ ETH_P_ALL = 0x0003  # every protocol: only such a socket also sees the frames a 
 SO_TIMESTAMPNS = 35  # <asm-generic/socket.h> (SO_TIMESTAMPNS_OLD); SCM_TIMESTAMPNS is the same
 PACKET_HOST, PACKET_BROADCAST, PACKET_OUTGOING = 0, 1, 4  # <linux/if_packet.h>
 ETH_HEADER = 14  # destination MAC, source MAC, ethertype
+IP_DF = 0x4000  # the "don't fragment" flag of the IPv4 fragment field
 IP_MF = 0x2000  # the "more fragments" flag of the IPv4 fragment field; the low 13 bits are
 IP_OFFSET = 0x1FFF  # the fragment's offset in units of 8 bytes
 PROTO_ICMP, PROTO_UDP = 1, 17
@@ -67,10 +68,12 @@ def parse_ipv4(packet: bytes) -> tuple[int, int, int, int, int, int, bytes] | No
 
 
 def message(src: int, dst: int, proto: int, ttl: int, payload: bytes,
-            to_model: Callable[[int], int], quote: bool) -> IPMsg | None:
+            to_model: Callable[[int], int], quote: bool, df: bool = False) -> IPMsg | None:
     """The model's message for a whole (reassembled) IPv4 datagram, addresses mapped by
     `to_model`; None if the model has no such message. An ICMP error's quoted payload is kept
-    if the model's hosts quote (`quote`, HostConsts.icmp_quote), as the model would."""
+    if the model's hosts quote (`quote`, HostConsts.icmp_quote), as the model would; `df` is
+    the header's don't-fragment bit, which the model's messages carry only where a router
+    reads it (HostConsts.router_legs; the capture passes False otherwise)."""
     if proto == PROTO_UDP:
         if len(payload) < 8:
             return None
@@ -90,7 +93,7 @@ def message(src: int, dst: int, proto: int, ttl: int, payload: bytes,
                     data[:ICMP_QUOTE_MAX] if quote else b"")
     else:
         return None
-    return IPMsg(to_model(src), to_model(dst), body, ttl)
+    return IPMsg(to_model(src), to_model(dst), body, ttl, df)
 
 
 def parse_ipv4_quoted(q: bytes) -> tuple[int, int, int, int, bytes] | None:
@@ -145,11 +148,12 @@ class Capture:
     calling thread into a host's namespace (`Netns.enter`)."""
 
     def __init__(self, hosts: list[str], enter: Callable[[str], None],
-                 to_model: Callable[[str], int], quote: bool) -> None:
+                 to_model: Callable[[str], int], quote: bool, df: bool = False) -> None:
         self.hosts = hosts
         self.enter = enter
         self.to_model = to_model
         self.quote = quote
+        self.df = df  # whether the model's messages carry the DF bit (see `message`)
         self.frames: list[Frame] = []
         self.errors: list[str] = []
         self.socks: dict[int, tuple[socket.socket, str, Reassembly]] = {}
@@ -229,7 +233,8 @@ class Capture:
             whole = frags.add(src, dst, proto, ident, frag, payload)
             if whole is None:
                 continue
-            msg = message(src, dst, proto, ttl, whole, self._model, self.quote)
+            msg = message(src, dst, proto, ttl, whole, self._model, self.quote,
+                          self.df and bool(frag & IP_DF))
             if msg is not None:
                 self.frames.append(Frame(host, kind, stamp if stamp is not None
                                          else time.monotonic_ns(), msg))

@@ -301,7 +301,8 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
                                "no link to capture)")
         names = [m.name for m in world.machines]
         cap = Capture(names, plan.enter, plan.model_of,
-                      any(setup.consts[n].icmp_quote for n in names))
+                      any(setup.consts[n].icmp_quote for n in names),
+                      any(setup.consts[n].router_legs for n in names))
 
     def cleanup() -> None:
         if done:

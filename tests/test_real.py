@@ -194,8 +194,17 @@ def test_program_file_runs_for_real_and_its_trace_is_accepted(tmp_path: Path, na
         outs.append(c.stdout + c.stderr)
     else:
         raise AssertionError(f"no real run of {name} accepted: {outs}")
-    assert c.stdout.startswith("accepted") and "holds on the model run found" in c.stdout, \
-        c.stdout
+    assert c.stdout.startswith("accepted"), c.stdout
+    # Each property is reported as evaluated on the model run found. (Whether it holds there
+    # is not asserted: that run may interleave the hosts otherwise than the real run did,
+    # within the tolerance. lease.py's one_leader, which compares the hosts' store cells at
+    # each instant, was seen violated there at 100 ms.)
+    names = json.loads(_udpsem("check", str(t), "--program", prog, "--tolerance",
+                               f"{tol // MS}ms", "--max-states", "20000",
+                               "--json").stdout)["properties"]
+    assert names and all(f"{n} holds on the model run found" in c.stdout
+                         or f"{n} violated on the model run found at" in c.stdout
+                         for n in names), c.stdout
     # The model run found replays, given the same file.
     r = _udpsem("replay", str(w), "--program", prog)
     assert r.returncode == 0 and "replayed" in r.stdout, r.stdout + r.stderr
@@ -214,8 +223,9 @@ def test_checking_a_program_file_trace_needs_the_file(tmp_path: Path) -> None:
 
 
 def test_a_violated_property_of_a_program_file_is_reported_by_check(tmp_path: Path) -> None:
-    """A property the model run found violates makes `check` exit 1 (accepted, but the
-    program is wrong): here an invariant no run can satisfy, added to reqresp.py."""
+    """A property the model run found violates is reported (the verdict, and so the exit
+    status, stays the trace's): here an invariant no run can satisfy, added to
+    reqresp.py."""
     prog, t = tmp_path / "never.py", tmp_path / "t.jsonl"
     prog.write_text((EXAMPLES / "reqresp.py").read_text() + '''
 
@@ -233,8 +243,10 @@ def broken() -> WorldSpec:
     assert _udpsem("real", ref, "--trace", str(t)).returncode == 0
     c = _udpsem("check", str(t), "--program", ref, "--tolerance", "100ms", "--json")
     out = json.loads(c.stdout)
-    assert c.returncode == 1 and out["verdict"] == "accepted", c.stdout + c.stderr
+    assert c.returncode == 0 and out["verdict"] == "accepted", c.stdout + c.stderr
     assert out["properties"] == ["never"] and out["violations"][0].startswith("never at ")
+    c = _udpsem("check", str(t), "--program", ref, "--tolerance", "100ms")
+    assert "never violated on the model run found at" in c.stdout, c.stdout
 
 
 # A capture on the wire (--netns --capture) ------------------------------------------------

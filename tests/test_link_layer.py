@@ -29,38 +29,14 @@ from udpsem.hosts.calls import (
     setsockopt,
     socket,
 )
-from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS, HostConsts, Timing, eth, initial_host
-from udpsem.hosts.values import Errno, Fail, Ok, SockOpt, UDPError, ip
+from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS, HostConsts, eth
+from udpsem.hosts.values import Errno, Fail, Ok, SockOpt, ip
 from udpsem.network.faults import Faults
-from udpsem.programs.runtime import GeneratorRuntime
-from udpsem.state.components import App, ModCall
-from udpsem.state.world import Event, InFlight, Machine, Setup, World, initial_world, owners_of
+from udpsem.real.conformance import ModelHost, admitted, model_world
+from udpsem.state.world import Event, InFlight, Setup, World
 
 Gen = Generator[Any, Any, Any]
 A_IP, B_IP, NOBODY = ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3")
-
-
-def _lenient(calls: Any) -> Any:
-    """A program yielding `calls(...)`'s requests, carrying on past failures."""
-
-    def prog() -> Gen:
-        gen = calls()
-        answer: Any = None
-        while True:
-            try:
-                req = gen.send(answer)
-            except StopIteration:
-                return
-            try:
-                answer = yield req
-            except UDPError:
-                answer = None
-
-    return prog
-
-
-def _app(fn: str) -> Gen:
-    yield ModCall(fn)
 
 
 class _Prefer:
@@ -78,18 +54,10 @@ class _Prefer:
 
 def _world(a: Any, b: Any, schedule: tuple[Event, ...] = (), neigh: bool = True,
            horizon: int = 5 * S, b_ip: int = B_IP) -> tuple[Setup, World]:
-    rt = GeneratorRuntime()
-    machines = []
-    for name, addr in (("A", A_IP), ("B", b_ip)):
-        code, req = rt.start(_app, ("main",))
-        machines.append(Machine(name, True, initial_host((eth(0, addr, 24),)),
-                                apps=(App(0, code, req, 0),)))
-    ms = tuple(machines)
     consts = HostConsts(neigh=neigh)
-    setup = Setup(Timing(), {"A": consts, "B": consts},
-                  {"A": {"main": _lenient(a)}, "B": {"main": _lenient(b)}}, Faults(), rt,
-                  horizon, owners_of(ms))
-    return setup, initial_world(ms, schedule)
+    return model_world([ModelHost("A", (eth(0, A_IP, 24),), a, consts=consts),
+                        ModelHost("B", (eth(0, b_ip, 24),), b, consts=consts)],
+                       horizon=horizon, schedule=schedule)
 
 
 def _run(setup: Setup, w: World, seed: int = 1, neigh: str = "hold"
@@ -428,14 +396,7 @@ def test_router_net_unreachable_is_optional_and_reaches_recverr_only() -> None:
 
 def _admitted(setup: Setup, w: World, logs: dict[Any, Any]) -> bool:
     """Whether the model has a run with exactly these logs (its rules count for coverage)."""
-    from udpsem.core import coverage
-    from udpsem.real.conformance import search_world
-
-    start = tuple((k, 0, None) for k in sorted(logs))
-    found = search_world(setup, w, logs, start, lambda lab: (lab.host, lab.tid))
-    for before, t in found.path or ():
-        coverage.transition(before, t)
-    return found.path is not None
+    return admitted(setup, w, logs).path is not None
 
 
 def test_ip_ttl_values() -> None:

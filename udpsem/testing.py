@@ -39,7 +39,7 @@ except ImportError as e:  # pragma: no cover - only without the extra
 from udpsem.base.choice import Branch
 from udpsem.base.time import LAST, MS, NEVER, S
 from udpsem.hosts import calls as C
-from udpsem.hosts.auxiliary import freebindable, full, own, refs
+from udpsem.hosts.auxiliary import bindable_bcast, freebindable, full, own, refs
 from udpsem.hosts.invariants import call_errors
 from udpsem.hosts.state import (
     DELAY2,
@@ -488,6 +488,11 @@ def _draw_socket(draw: st.DrawFn, fd: FD, pool: list[IP], locals_: list[IP],
             away = [a for a in pool if freebindable(Host(ifds), a)]
             if away:
                 s = replace(s, is1=_pick(draw, away), is2=None, ps2=None)
+        elif s.ps1 is not None and _coin(draw):
+            # bound to a broadcast or multicast address (bind_8), connected or not
+            casts = [a for a in pool if bindable_bcast(Host(ifds), a)]
+            if casts:
+                s = replace(s, is1=_pick(draw, casts))
     return s
 
 
@@ -523,7 +528,8 @@ def _draw_thread(draw: st.DrawFn, tid: int, kind: str, consts: HostConsts, timin
             dl = _timeout_deadline(draw, now, s.rcvtimeo)
         via = "recvfrom" if maxlen is None or _coin(draw) else _pick(draw, ("recv", "read"))
         return ThreadEntry(tid, RecvFrom2(s.fd, maxlen, _coin(draw), via,
-                                          via == "recvfrom" and _coin(draw)), dl)
+                                          via == "recvfrom" and _coin(draw),
+                                          via != "read" and _coin(draw)), dl)
     if kind == "sendto":
         # a socket bound to an address the host lacks (IP_FREEBIND) has no route: it never
         # blocks in sendto
@@ -744,11 +750,13 @@ def _draw_call(draw: st.DrawFn, case: HostCase) -> C.Call:
         if draw(st.integers(0, 3)) == 0:
             # recv / read (read of 0 bytes is its own call, read_1)
             n = _pick(draw, (0, 1, 3, 100))
-            reader: C.Call = _pick(draw, (C.recv(fd(), n, _coin(draw), _coin(draw)),
+            reader: C.Call = _pick(draw, (C.recv(fd(), n, _coin(draw), _coin(draw),
+                                                 _coin(draw)),
                                           C.read(fd(), n)))
             return reader
         return C.recvfrom(fd(), _coin(draw), _pick(draw, (None, -1, 0, 1, 3, 100, 70000)),
-                          _coin(draw), draw(st.integers(0, 3)) == 0, _coin(draw))
+                          _coin(draw), draw(st.integers(0, 3)) == 0, _coin(draw),
+                          _coin(draw))
     if kind in ("getsockopt", "setsockopt"):
         opt = _pick(draw, _OPTS)
         if kind == "getsockopt":

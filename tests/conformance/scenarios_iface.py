@@ -41,7 +41,7 @@ from udpsem.hosts.values import (
     SockOpt,
     ip,
 )
-from udpsem.real.conformance import Scenario
+from udpsem.real.conformance import scenarios
 
 LO = ip("127.0.0.1")
 AWAY = ip("10.9.9.9")  # an address no test host has
@@ -416,11 +416,7 @@ def read_after_shutdown() -> G:
     yield recv(a, 10)  # b""
 
 
-def S(program: Any, **kw: Any) -> Scenario:
-    return Scenario(program.__name__, program, **kw)
-
-
-SCENARIOS = [S(p) for p in (
+SCENARIOS = scenarios(
     poll_fresh_socket_is_writable, poll_sees_a_datagram, poll_reports_a_pending_error_unasked,
     poll_after_shutdown, poll_bad_negative_and_duplicate_fds, poll_times_out,
     poll_wakes_on_arrival, poll_any_negative_timeout_waits, poll_without_events_blocks,
@@ -433,7 +429,7 @@ SCENARIOS = [S(p) for p in (
     freebind_cleared_after_bind_keeps_the_address, freebind_port_conflicts_with_a_wildcard,
     send_and_write_need_a_peer, send_write_recv_read_on_a_connected_pair,
     read_zero_ignores_the_pending_error, blocked_read_gets_the_data, read_after_shutdown,
-)]
+)
 
 
 # The error queue's payload and extended error ---------------------------------------------------
@@ -463,8 +459,8 @@ def errqueue_short_buffer_truncates() -> G:
     yield geterr(a)  # None: reading the last entry cleared it
 
 
-SCENARIOS += [S(p) for p in (errqueue_payload_and_extended_error,
-                             errqueue_short_buffer_truncates)]
+SCENARIOS += scenarios(errqueue_payload_and_extended_error,
+                        errqueue_short_buffer_truncates)
 
 
 # The drop counter (SO_RXQ_OVFL) ------------------------------------------------------------------
@@ -507,4 +503,4 @@ def rxq_ovfl_stamps_only_while_on() -> G:
     yield recvfrom(a, True, ovfl=True)  # 2: the drops so far
 
 
-SCENARIOS += [S(p) for p in (rxq_ovfl_reports_the_drop_count, rxq_ovfl_stamps_only_while_on)]
+SCENARIOS += scenarios(rxq_ovfl_reports_the_drop_count, rxq_ovfl_stamps_only_while_on)

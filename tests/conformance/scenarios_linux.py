@@ -25,7 +25,7 @@ from udpsem.hosts.calls import (
     socket,
 )
 from udpsem.hosts.values import Shut, SockOpt, ip
-from udpsem.real.conformance import Scenario
+from udpsem.real.conformance import scenarios
 
 LO = ip("127.0.0.1")
 BCAST = ip("255.255.255.255")
@@ -356,11 +356,7 @@ def loopback_subnet_broadcast() -> G:
     yield recvfrom(w, True)
 
 
-def S(program: Any, **kw: Any) -> Scenario:
-    return Scenario(program.__name__, program, **kw)
-
-
-SCENARIOS = [S(p) for p in (
+SCENARIOS = scenarios(
     truncation_sets_msg_trunc, zero_length_buffer, peek_leaves_the_datagram,
     peek_reports_and_clears_the_error, fionread_gives_the_first_datagram,
     fionread_ignores_the_pending_error, blocked_bounded_receive, rcvtimeo_expires,
@@ -372,7 +368,7 @@ SCENARIOS = [S(p) for p in (
     empty_queue_takes_one_big_datagram, lowering_rcvbuf_keeps_the_queue,
     default_buffer_keeps_92_of_1000_byte_datagrams, broadcast_with_so_broadcast,
     broadcast_misses_a_specific_listener, loopback_subnet_broadcast,
-)]
+)
 
 
 # IP_RECVERR and the error queue ------------------------------------------------------------------
@@ -414,7 +410,7 @@ def no_error_queue_without_recverr() -> G:
     yield geterr(a)  # ECONNREFUSED all the same (connected)
 
 
-SCENARIOS += [S(p) for p in (
+SCENARIOS += scenarios(
     recverr_reports_to_unconnected_socket, errqueue_read_sets_and_clears_the_pending_error,
     no_error_queue_without_recverr,
-)]
+)

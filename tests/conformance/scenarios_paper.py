@@ -30,7 +30,7 @@ from udpsem.hosts.calls import (
     socket,
 )
 from udpsem.hosts.values import SockOpt, ip
-from udpsem.real.conformance import Scenario
+from udpsem.real.conformance import scenarios
 
 LO = ip("127.0.0.1")
 LO2 = ip("127.0.0.2")
@@ -541,11 +541,7 @@ def blocked_receiver_gets_icmp_error() -> G:
     yield geterr(a)  # cleared by the receiver
 
 
-def S(program: Any, **kw: Any) -> Scenario:
-    return Scenario(program.__name__, program, **kw)
-
-
-SCENARIOS = [S(p) for p in (
+SCENARIOS = scenarios(
     nonblocking_recv_on_empty, send_without_destination, bind_errors, reuseaddr_both,
     getpeername_unconnected, connect_to_zero_means_this_host, icmp_refused_on_connected_socket,
     no_icmp_error_on_unconnected_socket, pending_error_before_data, broadcast_and_size,
@@ -566,4 +562,4 @@ SCENARIOS = [S(p) for p in (
     calls_on_closed_fd, close_does_not_wake_a_blocked_receiver, orphan_still_receives,
     one_datagram_two_blocked_receivers, blocked_select_woken_by_datagram,
     blocked_receiver_gets_icmp_error,
-)]
+)

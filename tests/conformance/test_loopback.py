@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from tests.conformance.scenarios_host import SCENARIOS as HOST
 from tests.conformance.scenarios_iface import SCENARIOS as IFACE
 from tests.conformance.scenarios_linux import SCENARIOS as LINUX
 from tests.conformance.scenarios_paper import SCENARIOS as PAPER
@@ -15,7 +16,7 @@ from udpsem.real.conformance import Scenario, check
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="runs the real Linux kernel")
 
-ALL = [*PAPER, *LINUX, *IFACE]
+ALL = [*PAPER, *LINUX, *IFACE, *HOST]
 
 
 @pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.name)

@@ -20,7 +20,7 @@ from udpsem.hosts.calls import (
     socket,
 )
 from udpsem.hosts.values import SockOpt, ip
-from udpsem.real.conformance import Scenario, check
+from udpsem.real.conformance import Scenario, check, scenarios
 
 LO = ip("127.0.0.1")
 BCAST = ip("255.255.255.255")
@@ -75,10 +75,10 @@ def connect_broadcast_from_bound_socket() -> G:
     yield sendto(b, None, b"x", False)
 
 
-SCENARIOS = [Scenario(p.__name__, p, ifds=()) for p in (
+SCENARIOS = scenarios(
     bound_broadcast_has_a_route, unbound_broadcast_has_no_route, off_host_has_no_route,
-    loopback_still_works, connect_broadcast_from_bound_socket,
-)]
+    loopback_still_works, connect_broadcast_from_bound_socket, ifds=(),
+)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)

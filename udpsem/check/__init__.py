@@ -118,7 +118,9 @@ def build(header: dict[str, Any], program: str | None = None) -> tuple[Any, Any]
                         disconnects=tuple(Window(w["host"], w["start"], w["end"])
                                           for w in f["disconnects"]),
                         crashes=tuple(Crash(c["host"], c["at"]) for c in f["crashes"]),
-                        preset=f["preset"])
+                        preset=f["preset"],
+                        ifdowns=tuple(Window(w["host"], w["start"], w["end"])
+                                      for w in f.get("ifdowns", [])))
         timing = Timing(**header["timing"])
         consts = _consts(header["consts"])
         runtime = SearchRuntime()

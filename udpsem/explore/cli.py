@@ -77,6 +77,10 @@ class _CxTimeline:
 @click.option("--dpropmax", default=None, help="maximum propagation delay (default 10ms)")
 @click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
               help="unplug HOST during a window, e.g. KURT@3s-6s (repeatable)")
+@click.option("--ifdown", "ifdowns", multiple=True, metavar="HOST@START-END",
+              help="take HOST's interfaces down during a window (routes gone: sends fail "
+                   "with ENETUNREACH), e.g. KURT@3s-6s (repeatable; its moments are not "
+                   "varied by --fault-grid)")
 @click.option("--fault-grid", type=click.IntRange(1, 16), default=1, show_default=True,
               help="moments explored for each window end: a grid over [t, t + jitter]")
 @click.option("--fault-jitter", default="0s", show_default=True,
@@ -126,7 +130,8 @@ class _CxTimeline:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def explore(program: str, horizon: str, preset: str | None, delays: int,
             max_copies: int | None, max_successive_drops: int | None, dpropmin: str | None,
-            dpropmax: str | None, disconnects: tuple[str, ...], fault_grid: int,
+            dpropmax: str | None, disconnects: tuple[str, ...], ifdowns: tuple[str, ...],
+            fault_grid: int,
             fault_jitter: str, timing: str, time_grid: int, strategy: str, seeds: int,
             workers: int, max_depth: int | None, max_states: int | None,
             max_seconds: float, max_memory: str, clients: int | None, messages: int | None,
@@ -171,6 +176,10 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
         windows = tuple(parse_window(w) for w in disconnects)
     except ValueError as e:
         _fail(f"--disconnect: {e}")
+    try:
+        downs = tuple(parse_window(w) for w in ifdowns)
+    except ValueError as e:
+        _fail(f"--ifdown: {e}")
     jitter = _duration(fault_jitter, "--fault-jitter")
     settle_ns = _duration(settle, "--settle")
     if program != "heartbeat" and (find_settle or settle_ns != SETTLE):
@@ -185,7 +194,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     drops = max_successive_drops if max_successive_drops is not None else (1 if preset else 0)
     faults = Faults(loss=0.5 if drops > 0 else 0.0, dup=0.5 if copies > 1 else 0.0,
                     max_copies=max(copies, 1), max_successive_drops=drops or None,
-                    disconnects=windows)
+                    disconnects=windows, ifdowns=downs)
     if preset is not None:
         try:
             base = apply_preset(faults, preset)
@@ -207,7 +216,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
               "keep no graph (use --strategy bfs or dfs)")
     memory = _size(max_memory, "--max-memory")
     if is_file_ref(program):
-        faults, hz, cx_path = _file_settings(program, faults, hz, cx_path, windows)
+        faults, hz, cx_path = _file_settings(program, faults, hz, cx_path, windows, downs)
     cfg = ExploreConfig(program=program, horizon=hz, timing=t, faults=faults, params=params,
                         max_seconds=max_seconds, max_memory=memory,
                         discretisation=Discretisation(delays=delays, time_grid=time_grid,
@@ -299,7 +308,8 @@ def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,
         cx_summary = {"property": cx.prop, "message": cx.message, "time_ns": cx.time,
                       "steps": len(cx.tape), "steps_found": found_steps,
                       "shrink_s": round(time.perf_counter() - t0, 3),
-                      "faults": [str(w) for w in cx.faults.disconnects]}
+                      "faults": [str(w) for w in cx.faults.disconnects],
+                      "ifdowns": [str(w) for w in cx.faults.ifdowns]}
         if cx_path is not None:
             try:
                 write_trace(cfg, cx, cx_path, observers=(timeline,))
@@ -349,7 +359,8 @@ def _find_settle(cfg: Any, upper: int, cx_path: Path | None, no_shrink: bool,
                   f"{fmt_ns(cfg.horizon)}, dpropmin {fmt_ns(t.dpropmin)}, dpropmax "
                   f"{fmt_ns(t.dpropmax)}, timing {cfg.discretisation.timing}, delays "
                   f"{cfg.discretisation.delays}"
-                  + "".join(f", disconnect {w}" for w in cfg.faults.disconnects))
+                  + "".join(f", disconnect {w}" for w in cfg.faults.disconnects)
+                  + "".join(f", ifdown {w}" for w in cfg.faults.ifdowns))
 
     def on_probe(p: Any) -> None:
         if as_json:
@@ -452,7 +463,8 @@ def _report(cfg: Any, res: Any, graph_path: Path | None, cx_path: Path | None,
     out.print(f"[bold]{program}[/]: {strategy}, horizon {fmt_ns(hz)}, {res.roots} root(s), "
               f"delays {delays}, timing {timing}, copies ≤ {faults.max_copies if faults.dup else 1}"
               f", successive drops ≤ {_drops_bound(faults)}"
-              + "".join(f", disconnect {w}" for w in windows))
+              + "".join(f", disconnect {w}" for w in windows)
+              + "".join(f", ifdown {w}" for w in faults.ifdowns))
     out.print(f"{res.states} states, {res.transitions} transitions, max depth {res.max_depth}, "
               f"{res.elapsed:.2f} s, {res.states_per_s:,.0f} states/s, "
               f"{res.bytes_per_state:.0f} bytes/state"
@@ -489,7 +501,8 @@ def _drops_bound(faults: Any) -> str:
 
 
 def _file_settings(program: str, faults: Any, hz: int, cx_path: Path | None,
-                   windows: tuple[Any, ...]) -> tuple[Any, int, Path]:
+                   windows: tuple[Any, ...],
+                   downs: tuple[Any, ...] = ()) -> tuple[Any, int, Path]:
     """A program file's exploration defaults (its horizon, its fault bounds: a bound
     enables its fault), each option given on the command line instead of its default."""
     from udpsem.programs.files import load, split_ref
@@ -508,6 +521,8 @@ def _file_settings(program: str, faults: Any, hz: int, cx_path: Path | None,
         over.update(max_successive_drops=faults.max_successive_drops, loss=faults.loss)
     if given("disconnects"):
         over["disconnects"] = windows
+    if given("ifdowns"):
+        over["ifdowns"] = downs
     if given("preset"):
         over = {}
         base = faults

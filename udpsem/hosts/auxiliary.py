@@ -12,6 +12,7 @@ from typing import TypeVar
 from udpsem.base.choice import Branch
 from udpsem.base.time import NEVER, deadline_after
 from udpsem.hosts.state import (
+    ETH_MTU,
     Host,
     HostConsts,
     HostStep,
@@ -54,7 +55,7 @@ from udpsem.hosts.values import (
     Result,
     in_prefix,
     is_loopback,
-    is_martian,
+    is_multicast,
 )
 from udpsem.network.messages import ICMP, IP_DEFAULT_TTL, IP_UDP_HEADERS, UDP, IcmpKind, IPMsg
 
@@ -471,12 +472,13 @@ def dosend(ctx: RuleCtx, h: Host, dest: tuple[IP, Port] | None, data: bytes,
         i, pp = is2, ps2
     else:
         return None
-    i = dst_norm(ctx.consts, is1, i)
+    src0 = send_src(h, is1)
+    i = dst_norm(ctx.consts, src0, i)
     if not has_route_from(h, is1, i):
         return None
     if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i) and not broadcast:
         return None
-    src = is1 if is1 is not None else route_src(h, i)
+    src = src0 if src0 is not None else route_src(h, i)
     if h.oqf:
         return (h.oq, h.oq_deadline, True, False)
     msg = IPMsg(src, i, UDP(ps1, pp, data), IP_DEFAULT_TTL if ttl is None else ttl,
@@ -605,10 +607,29 @@ def step(h: Host, label: object | None = None) -> HostStep:
 # Linux additions (Linux 6.18, by experiment; issue 12) ------------------------------------
 
 def freebindable(h: Host, i: IP) -> bool:
-    """An address IP_FREEBIND lets a socket bind although it is not local: any unicast
-    address (neither martian nor a broadcast of this host) [L: Linux 6.18, experiment; Linux
-    also accepts martian ones, which the model leaves out]."""
-    return not local(h, i) and not is_martian(i) and not linux_bcast(h, i)
+    """An address IP_FREEBIND lets a socket bind although it is not local: any address that
+    is neither local nor bindable without it (`bindable_bcast`), martian ones (0.0.0.0/8,
+    240.0.0.0/4) and other networks' broadcast and network addresses included [L: Linux
+    6.18, experiment]."""
+    return not local(h, i) and not bindable_bcast(h, i)
+
+
+def bindable_bcast(h: Host, i: IP) -> bool:
+    """An address Linux lets a socket bind without IP_FREEBIND although no interface has it:
+    255.255.255.255, the subnet broadcast of one of the host's interfaces, or a multicast
+    address (224.0.0.0/4): inet_bind accepts RTN_BROADCAST and RTN_MULTICAST as well as
+    RTN_LOCAL [L: Linux 6.18, experiment]."""
+    return not local(h, i) and (bcast(h, i) or is_multicast(i))
+
+
+def send_src(h: Host, is1: IP | None) -> IP | None:
+    """The source address of a socket bound to `is1`, as Linux keeps it apart from the
+    receive address (inet_saddr beside inet_rcv_saddr): `is1`, except that a socket bound to
+    a broadcast or multicast address (`bindable_bcast`, or LO's 127.255.255.255) sends as if
+    it were unbound, from the route's source address [L: Linux 6.18, experiment]."""
+    if is1 is not None and (is1 == LO_BROADCAST or bindable_bcast(h, is1)):
+        return None
+    return is1
 
 
 def linux_bcast(h: Host, i: IP) -> bool:
@@ -621,10 +642,12 @@ def has_route_from(h: Host, is1: IP | None, i: IP) -> bool:
     """`has_route`, plus Linux's route for 255.255.255.255 through the interface of a bound
     source address (so a loopback-only host can broadcast from 127.0.0.1) [L: experiment].
     A source address that is not local (bound with IP_FREEBIND) has no route to anywhere
-    (Linux: ENETUNREACH) [L: Linux 6.18, experiment]."""
-    if is1 is not None and not local(h, is1):
+    (Linux: ENETUNREACH) [L: Linux 6.18, experiment]. `is1` is read as the socket's source
+    address (`send_src`: none for one bound to a broadcast or multicast address)."""
+    src = send_src(h, is1)
+    if src is not None and not local(h, src):
         return False
-    return has_route(h, i) or (i == BROADCAST and is1 is not None)
+    return has_route(h, i) or (i == BROADCAST and src is not None)
 
 
 # The size Linux charges a receive buffer for a datagram of n payload bytes (the skb's
@@ -666,6 +689,68 @@ def fits(consts: HostConsts, s: Sock, m: IPMsg) -> bool:
     b = m.body
     n = len(b.data) if isinstance(b, UDP) else 0
     return rmem(s) + truesize(n) <= bound
+
+
+# Fragments and the send buffer (Linux 6.18, by experiment) ------------------------------------
+
+FRAG_HH_LEN = 16  # LL_RESERVED_SPACE of an Ethernet device: 14 bytes of header, 16-aligned
+SKB_SHINFO = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64
+SKB_HEAD = 256  # SKB_DATA_ALIGN(sizeof(struct sk_buff)) on x86-64
+
+
+def route_mtu(h: Host, i: IP, mode: int = PMTUDISC_WANT) -> int:
+    """The MTU a datagram to `i` is fragmented at: that of the interface it leaves by
+    (`out_iface`: loopback's 65536 for this host's own and 127/8 addresses, so nothing is
+    fragmented there), lowered to the learned path MTU unless IP_MTU_DISCOVER `mode` ignores
+    it (PROBE, INTERFACE, OMIT) [L: ip_append_data with ip_sk_use_pmtu]."""
+    iface = out_iface(h, i)
+    if iface is None:
+        return ETH_MTU
+    if mode < PMTUDISC_PROBE:
+        m = path_mtu(h, i)
+        return iface.link_mtu if m is None else m
+    return iface.link_mtu
+
+
+def frag_count(mtu: int, n: int) -> int:
+    """How many IP fragments a UDP datagram of `n` payload bytes is sent as over a link of
+    MTU `mtu`: one if it fits (8 bytes of UDP header, 20 of IP), else pieces of the largest
+    multiple of 8 that fits, the last piece up to the whole room [L: ip_append_data]."""
+    room = mtu - 20
+    total = n + 8
+    if total <= room:
+        return 1
+    per = room & ~7
+    return 1 + -(-(total - room) // per)
+
+
+def frag_truesize(mtu: int) -> int:
+    """The buffer Linux charges the socket for one full fragment: its kmalloc'ed head (the
+    fragment, the link-layer headroom, 15 bytes of alignment slack and the shared info,
+    rounded up to the allocator's size class) plus the sk_buff [L: Linux 6.18, experiment:
+    2304 bytes at MTU 1000 and 1500, 8448 at 4000]."""
+    need = mtu + FRAG_HH_LEN + 15 + SKB_SHINFO
+    size = 2048
+    while size < need:
+        size *= 2
+    return size + SKB_HEAD
+
+
+def frags_exceed_sndbuf(consts: HostConsts, h: Host, s: Sock, i: IP, n: int) -> bool:
+    """Whether a datagram of `n` bytes to `i` is refused with ENOBUFS while it is being
+    fragmented: before each fragment after the first, Linux checks that the socket's
+    write allocation (1, plus the fragments built so far) is at most twice SO_SNDBUF
+    (`s.sndbuf`, else the host's WMEM_DEFAULT; None: unbounded, never) [L: Linux 6.18,
+    experiment: over veth (MTU 1500) with SO_SNDBUF reading 4608 the largest datagram
+    sent is 5912 bytes (4 fragments), with 10000 13312 (9), with 20000 26632 (18)]."""
+    sndbuf = s.sndbuf if s.sndbuf is not None else consts.wmem_default
+    if sndbuf is None:
+        return False
+    if too_big(h, i, n + IP_UDP_HEADERS, s.pmtudisc):
+        return False  # EMSGSIZE comes first (IP_PMTUDISC_DO, PROBE, INTERFACE)
+    mtu = route_mtu(h, i, s.pmtudisc)
+    k = frag_count(mtu, n)
+    return k >= 2 and 1 + (k - 1) * frag_truesize(mtu) > 2 * sndbuf
 
 
 def jiffies_ns(consts: HostConsts, us: int) -> int | None:

@@ -92,6 +92,9 @@ class RecvFrom(Call):
     via: str = field(default="recvfrom", metadata=EXTENSION)
     # read the SO_RXQ_OVFL control message: the answer ends with the drop count it carries
     ovfl: bool = field(default=False, metadata=EXTENSION)
+    # MSG_TRUNC in the call's flags: the answer ends with the datagram's real length (what
+    # Linux then returns instead of the bytes copied) [L: Linux 6.18, experiment]
+    trunc: bool = field(default=False, metadata=EXTENSION)
     name: ClassVar[str] = "recvfrom"
     takes_fd: ClassVar[bool] = True
     slow: ClassVar[bool] = True
@@ -256,7 +259,8 @@ def sendto(fd: FD, dest: tuple[IP, Port] | None, data: bytes, nonblock: bool) ->
 
 
 def recvfrom(fd: FD, nonblock: bool, maxlen: int | None = None,
-             peek: bool = False, errqueue: bool = False, ovfl: bool = False) -> RecvFrom:
+             peek: bool = False, errqueue: bool = False, ovfl: bool = False,
+             trunc: bool = False) -> RecvFrom:
     """`src_ip, src_port, data = yield recvfrom(fd, nonblock)`: take the oldest datagram.
 
     Blocks until one arrives unless `nonblock` (then EAGAIN). With `maxlen`, at most that
@@ -266,9 +270,12 @@ def recvfrom(fd: FD, nonblock: bool, maxlen: int | None = None,
     the destination the failed datagram was sent to and the error (with `maxlen`, also its
     quoted payload, the truncation flag and the extended error). With `ovfl` (a recvmsg
     reading SO_RXQ_OVFL) the answer is `(ip, port, data, truncated, drops)`, `drops` the
-    count the datagram was stamped with (0 when Linux sends no control message). Errors:
+    count the datagram was stamped with (0 when Linux sends no control message). With
+    `trunc` (MSG_TRUNC in the flags) the answer is `(ip, port, data, truncated[, drops],
+    length)`, `length` the datagram's real length, which Linux returns then however little
+    was copied (no `maxlen`: the whole datagram; MSG_ERRQUEUE ignores it). Errors:
     ECONNREFUSED and EHOSTUNREACH (a pending ICMP error), EAGAIN, EBADF, ENOTSOCK."""
-    return RecvFrom(fd, nonblock, maxlen, peek, errqueue, "recvfrom", ovfl)
+    return RecvFrom(fd, nonblock, maxlen, peek, errqueue, "recvfrom", ovfl, trunc)
 
 
 def geterr(fd: FD) -> GetErr:
@@ -439,11 +446,15 @@ def write(fd: FD, data: bytes) -> SendTo:
     return SendTo(fd, None, data, False, "write")
 
 
-def recv(fd: FD, n: int, nonblock: bool = False, peek: bool = False) -> RecvFrom:
+def recv(fd: FD, n: int, nonblock: bool = False, peek: bool = False,
+         trunc: bool = False) -> RecvFrom:
     """`data = yield recv(fd, n)`: `recvfrom` with a buffer of `n` bytes, answering only the
     data (at most n bytes; the rest of the datagram is lost). `nonblock` is MSG_DONTWAIT,
-    `peek` MSG_PEEK. recv of 0 bytes still takes a datagram (and reports a pending error)."""
-    return RecvFrom(fd, nonblock, n, peek, False, "recv")
+    `peek` MSG_PEEK. recv of 0 bytes still takes a datagram (and reports a pending error).
+    With `trunc` (MSG_TRUNC) the answer is `(data, length)`, `length` the datagram's real
+    length, which is what recv returns then: `recv(fd, 0, peek=True, trunc=True)` asks the
+    size of the next datagram without taking it."""
+    return RecvFrom(fd, nonblock, n, peek, False, "recv", trunc=trunc)
 
 
 def read(fd: FD, n: int) -> RecvFrom | ReadZero:

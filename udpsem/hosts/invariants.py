@@ -17,10 +17,12 @@ Python encoding explicit:
 * **T2** also checks that a `FAIL e` names an error that some rule of that call can return
   (the errors each rule declares, read from the rule registry).
 
-The Linux state added by experiment (issue 12) extends four conjuncts and adds two:
+The Linux state added by experiment (issue 12) extends these conjuncts and adds two (S8, I3):
 
-* **S2** a socket's address may be a non-local unicast one (IP_FREEBIND, bind_7), only on an
-  unconnected socket.
+* **S2** a socket's address may be a non-local one (IP_FREEBIND, bind_7), only on an
+  unconnected socket, or a broadcast or multicast address (bind_8), connected or not.
+* **T4** a `SENDTO2`'s recorded `q.is1` may also be such a broadcast or multicast address
+  (it sends from the route's source, `send_src`).
 * **S8** [R] `shut` is a pair of booleans, the SO_BROADCAST, IP_RECVERR, SO_SELECT_ERR_QUEUE,
   SO_REUSEPORT and IP_FREEBIND flags booleans, every error-queue entry `(ECONNREFUSED |
   EHOSTUNREACH | ENETUNREACH, ip, port, a quote of at most 520 bytes, offender, ICMP kind)`; `rcvtimeo`
@@ -38,7 +40,8 @@ The Linux state added by experiment (issue 12) extends four conjuncts and adds t
   SO_RCVTIMEO (SO_SNDTIMEO), and then within that timeout of now.
 * **T2** a recvfrom answer is `(ip, port, data)`, or `(ip, port, data, truncated)` with a
   buffer length, `(ip, port, data, truncated, drops)` reading SO_RXQ_OVFL, or the data alone
-  for recv and read; a receive ended by shutdown answers no
+  for recv and read, each with the real length appended under MSG_TRUNC (recv: `(data,
+  length)`); a receive ended by shutdown answers no
   source (`None`) and no data. A select
   answer is a pair, or a triple with an exception set; a poll answer a tuple of POLL* masks.
 * **T5** a `POLL2` holds `(fd, events)` entries, `events` a 16-bit mask (a C short); any fd (a
@@ -53,7 +56,16 @@ from functools import cache
 from typing import Any
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.auxiliary import MIN_PMTU, freebindable, full, linux_bcast, local, refs, used_fds
+from udpsem.hosts.auxiliary import (
+    MIN_PMTU,
+    bindable_bcast,
+    freebindable,
+    full,
+    linux_bcast,
+    local,
+    refs,
+    used_fds,
+)
 from udpsem.hosts.calls import ALL_CALLS, CALL_NAMES
 from udpsem.hosts.state import (
     LO,
@@ -154,9 +166,18 @@ def _extended_err(x: Any) -> bool:
 
 def _recv_answer(v: Any) -> bool:
     """`(ip, port, data)` or `(ip, port, data, truncated)`; `(None, None, b"")` (plus the
-    flag) is a receive ended by shutdown."""
+    flag) is a receive ended by shutdown. With MSG_TRUNC the real length (at least the data's
+    length) comes last: `(data, length)` for recv, `(ip, port, data, truncated[, drops],
+    length)` for recvfrom, `(None, None, b"", False, 0)` ended by shutdown."""
     if isinstance(v, bytes):  # recv / read: the data only
         return True
+    if isinstance(v, tuple) and len(v) == 2:  # recv with MSG_TRUNC
+        return isinstance(v[0], bytes) and _is_int(v[1]) and v[1] >= len(v[0])
+    if isinstance(v, tuple) and len(v) == 6:  # SO_RXQ_OVFL and MSG_TRUNC
+        return (_recv_answer(v[:5]) and v[0] is not None and _is_int(v[5])
+                and v[5] >= len(v[2]))
+    if isinstance(v, tuple) and len(v) == 5 and v[0] is None:  # shutdown, MSG_TRUNC
+        return v == (None, None, b"", False, 0)
     if not isinstance(v, tuple) or len(v) not in (3, 4, 5):
         return False
     if len(v) == 3 and isinstance(v[2], Errno):  # an error-queue entry (MSG_ERRQUEUE)
@@ -412,9 +433,11 @@ def _sockets(h: Host, consts: HostConsts, bad: Bad) -> None:
         for name, v in (("ps1", s.ps1), ("ps2", s.ps2)):
             if not is_port_opt(v):
                 bad("S2", f"{where}: {name} = {v!r} is not a port in 1..65535")
-        # IP_FREEBIND binds a unicast address the host lacks (bind_7); such a socket has no
-        # route, so it is never connected [L: Linux 6.18, experiment]
-        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1) and (
+        # IP_FREEBIND binds an address the host lacks (bind_7); such a socket has no route, so
+        # it is never connected; a broadcast or multicast one (bind_8) may be connected
+        # [L: Linux 6.18, experiment]
+        if s.is1 is not None and is_ip(s.is1) and not local(h, s.is1) and \
+                not bindable_bcast(h, s.is1) and (
                 not freebindable(h, s.is1) or s.is2 is not None):
             bad("S2", f"{where}: local address {s.is1} is not local")
         if s.is2 is None and s.ps2 is not None:
@@ -583,7 +606,7 @@ def _t4(h: Host, st: SendTo2, by_fd: dict[int, Any], where: str, bad: Bad) -> No
         bad("T4", f"{where}: SENDTO2 quad has no local port")
     if not (is_ip_opt(is1) and is_ip_opt(is2) and is_port_opt(ps1) and is_port_opt(ps2)):
         bad("T4", f"{where}: SENDTO2 quad {st.q!r} is ill-typed")
-    elif is1 is not None and not local(h, is1):
+    elif is1 is not None and not local(h, is1) and not bindable_bcast(h, is1):
         bad("T4", f"{where}: SENDTO2 quad has a non-local source {is1}")
     if st.dest is not None and not (isinstance(st.dest, tuple) and len(st.dest) == 2
                                     and is_ip(st.dest[0]) and is_port(st.dest[1])):

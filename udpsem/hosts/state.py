@@ -174,7 +174,7 @@ class SendTo2:
 
 @dataclass(frozen=True, slots=True)
 class RecvFrom2:
-    """Blocked in recvfrom on `fd` (with the call's `maxlen` and `peek`). The deadline is
+    """Blocked in recvfrom on `fd` (with the call's `maxlen`, `peek` and flags). The deadline is
     the socket's SO_RCVTIMEO (sharp) or NEVER."""
 
     fd: FD
@@ -182,6 +182,7 @@ class RecvFrom2:
     peek: bool = field(default=False, metadata=EXTENSION)
     via: str = field(default="recvfrom", metadata=EXTENSION)  # recv / read: data only
     ovfl: bool = field(default=False, metadata=EXTENSION)  # answer the SO_RXQ_OVFL count
+    trunc: bool = field(default=False, metadata=EXTENSION)  # MSG_TRUNC: answer the length too
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,6 +229,11 @@ def is_loopback(addr: IP) -> bool:
     return (addr >> 24) == 127
 
 
+def is_multicast(addr: IP) -> bool:
+    """`addr ∈ 224.0.0.0/4` (class D)."""
+    return (addr >> 28) == 0xE
+
+
 def is_martian(addr: IP) -> bool:
     """`addr ∈ 0.0.0.0/8 ∪ 224.0.0.0/4 ∪ 240.0.0.0/4` (docs/model.md#messages)."""
     top = addr >> 24

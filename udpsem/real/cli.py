@@ -29,16 +29,20 @@ from udpsem.cli_input import scenario_params as _scenario_params
               help="take HOST's link down during a window (needs --netns; repeatable)")
 @click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
               help="kill HOST's threads at TIME (repeatable)")
+@click.option("--ifdown", "ifdowns", multiple=True, metavar="HOST@START-END",
+              help="take HOST's interface down (`ip link set eth0 down`) during a window "
+                   "(needs --netns; repeatable)")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the real trace (JSON Lines) to this file")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
 def real(program: str, netns: bool, capture: bool, duration: str | None, period: str | None,
          clients: int | None, messages: int | None, disconnects: tuple[str, ...],
-         crashes: tuple[str, ...], trace_path: Path | None, as_json: bool) -> None:
+         crashes: tuple[str, ...], ifdowns: tuple[str, ...], trace_path: Path | None,
+         as_json: bool) -> None:
     """Run PROGRAM (heartbeat, echo, or a program file FILE.py[:NAME]) on real sockets and
     OS threads, in real time. A program file runs for its horizon unless --duration is
     given; its properties read the model's state, so `udpsem check TRACE --program FILE.py`
-    checks them on the model run it finds for the trace."""
+    evaluates them on the model run it finds for the trace."""
     from rich.console import Console
 
     from udpsem.base.time import S, fmt_ns
@@ -68,6 +72,12 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
         _fail("--disconnect needs --netns: on loopback all hosts share one link")
     if capture and not netns:
         _fail("--capture needs --netns: on loopback there is no link to capture")
+    try:
+        downs = tuple(parse_window(w) for w in ifdowns)
+    except ValueError as e:
+        _fail(f"--ifdown: {e}")
+    if downs and not netns:
+        _fail("--ifdown needs --netns: on loopback all hosts share one interface")
     trace_fh = None
     if trace_path is not None:
         try:
@@ -77,7 +87,8 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
     console = Console(stderr=True)
     try:
         try:
-            run = run_program(program, params, Faults(disconnects=windows, crashes=crash_list),
+            run = run_program(program, params, Faults(disconnects=windows, crashes=crash_list,
+                                                      ifdowns=downs),
                               netns=netns, capture=capture)
         except (ScenarioError, RealNetError, ValueError) as e:
             _fail(str(e))

@@ -17,6 +17,12 @@ as if the call had returned None, so a scenario is just a sequence of calls whos
 result is compared.
 
 Users can check their own scenarios the same way (`check(Scenario("mine", program))`).
+
+The builders shared by every comparison of real and model runs (the loopback scenarios,
+the multi-host tests): `scenarios(*programs)` makes one Scenario per program, named after
+it; `model_world(hosts, ...)` builds the model world of one or several `ModelHost`s, each
+running its program leniently in its main thread; `admitted(setup, world, real, key)`
+searches it for the real logs and counts the admitted run's rules for coverage.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from udpsem.network.faults import Faults
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.lib import RealLib
 from udpsem.state.components import App, ModCall
-from udpsem.state.world import Machine, Setup, World, initial_world
+from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
 
 Program = Callable[..., Generator[Any, Any, Any]]
 Log = tuple[tuple[str, Any], ...]
@@ -280,17 +286,53 @@ def run_real(scenario: Scenario) -> dict[int, Log]:
     return run.wait()
 
 
+def scenarios(*programs: Program, **settings: Any) -> list[Scenario]:
+    """One Scenario per program, named after it (its function name), all with the same
+    `settings` (Scenario's fields: ifds, consts, timing, settle, horizon, ...)."""
+    return [Scenario(p.__name__, p, **settings) for p in programs]
+
+
 # The model side -------------------------------------------------------------------------------
 
-def _world(scenario: Scenario, ifds: tuple[Interface, ...]) -> tuple[Setup, World]:
+@dataclass(frozen=True)
+class ModelHost:
+    """One machine of a model world built to compare with the kernel: its name, its
+    interfaces besides LO, the program its main thread runs leniently (None: no thread) with
+    its arguments, and its constants."""
+
+    name: str
+    ifds: tuple[Interface, ...]
+    program: Program | None = None
+    args: tuple[Any, ...] = ()
+    consts: HostConsts = field(default_factory=lambda: LINUX_CONSTS)
+
+
+def model_world(hosts: Sequence[ModelHost], timing: Timing | None = None,
+                horizon: int = 2 * S, schedule: tuple[Event, ...] = (),
+                faults: Faults | None = None) -> tuple[Setup, World]:
+    """The model world of `hosts` (each program lenient, in thread 0 of its machine), with
+    the environment events `schedule` and which machine owns which address."""
     rt = GeneratorRuntime()
-    code, req = rt.start(_main, scenario.args)
-    host = initial_host(ifds)
-    m = Machine("LOCAL", True, host, apps=(App(0, code, req, 0),))
-    setup = Setup(scenario.timing, {"LOCAL": scenario.consts},
-                  {"LOCAL": {"main": lenient(scenario.program)}}, Faults(), rt,
-                  scenario.horizon)
-    return setup, initial_world((m,))
+    machines = []
+    modules: dict[str, dict[str, Any]] = {}
+    for hm in hosts:
+        apps: tuple[App, ...] = ()
+        modules[hm.name] = {}
+        if hm.program is not None:
+            code, req = rt.start(_main, hm.args)
+            apps = (App(0, code, req, 0),)
+            modules[hm.name] = {"main": lenient(hm.program)}
+        machines.append(Machine(hm.name, True, initial_host(hm.ifds), apps=apps))
+    ms = tuple(machines)
+    setup = Setup(timing if timing is not None else Timing(),
+                  {hm.name: hm.consts for hm in hosts}, modules,
+                  faults if faults is not None else Faults(), rt, horizon, owners_of(ms))
+    return setup, initial_world(ms, schedule)
+
+
+def _world(scenario: Scenario, ifds: tuple[Interface, ...]) -> tuple[Setup, World]:
+    return model_world([ModelHost("LOCAL", ifds, scenario.program, scenario.args,
+                                  scenario.consts)], scenario.timing, scenario.horizon)
 
 
 def _main(*args: Any) -> Generator[Any, Any, Any]:
@@ -363,6 +405,11 @@ def _by_tid(label: Any) -> Any:
     return label.tid
 
 
+def by_host_tid(label: Any) -> Any:
+    """The real log of a label's thread in a world of several hosts: (host, tid)."""
+    return (label.host, label.tid)
+
+
 def _advance(progress: Progress, real: dict[Any, Log], label: Any,
              key: ThreadKey = _by_tid) -> Progress | None:
     """The progress after a transition's label, or None if it contradicts the real logs."""
@@ -409,6 +456,20 @@ def model_admits(scenario: Scenario, real: dict[int, Log], ifds: tuple[Interface
         for before, t in found.path:
             coverage.transition(before, t)
     return found.path is not None, found.states, found.explain
+
+
+def admitted(setup: Setup, w0: World, real: dict[Any, Log], key: ThreadKey = by_host_tid,
+             max_states: int = 200_000) -> Found:
+    """Search world `w0` for a run whose threads' logs are exactly `real` (each thread named
+    by `key` of its labels; the threads of the real logs' first entries run from the start:
+    tid 0 of each host), counting an admitted run's rules for coverage."""
+    start = tuple((k, 0, None) for k in sorted(real) if k == 0 or
+                  (isinstance(k, tuple) and k[1] == 0))
+    found = search_world(setup, w0, real, start, key, max_states)
+    if found.path is not None:
+        for before, t in found.path:
+            coverage.transition(before, t)
+    return found
 
 
 @dataclass(frozen=True)
@@ -491,14 +552,19 @@ __all__ = [
     "LINUX_CONSTS",
     "MS",
     "Found",
+    "ModelHost",
     "Scenario",
     "Verdict",
+    "admitted",
+    "by_host_tid",
     "check",
     "enter_netns",
     "lenient",
     "model_admits",
+    "model_world",
     "norm",
     "run_real",
+    "scenarios",
     "search",
     "search_world",
 ]

@@ -157,7 +157,7 @@ class RealLib:
         if isinstance(call, C.RecvFrom) and call.errqueue:
             return _errqueue(s, call.maxlen)
         if isinstance(call, C.RecvFrom) and (call.maxlen is not None or call.peek
-                                             or call.ovfl):
+                                             or call.ovfl or call.trunc):
             return self._recvmsg(s, call)
         if isinstance(call, C.RecvFrom):
             if not call.nonblock and self.recv_wait is None:
@@ -194,14 +194,23 @@ class RealLib:
         raise NotImplementedError(f"{call.name} is not supported on real sockets")
 
     def _recvmsg(self, s: socket_mod.socket, call: C.RecvFrom) -> Any:
-        """recvfrom with a buffer length and/or MSG_PEEK; the truncation flag is MSG_TRUNC."""
+        """recvfrom with a buffer length and/or MSG_PEEK; the truncation flag is MSG_TRUNC.
+        With MSG_TRUNC in the flags, recvmsg returns the datagram's real length (so it reads
+        into a buffer of its own: Python's recvmsg would size its answer by that length)."""
         flags = (socket_mod.MSG_PEEK if call.peek else 0) | (
-            socket_mod.MSG_DONTWAIT if call.nonblock else 0)
+            socket_mod.MSG_DONTWAIT if call.nonblock else 0) | (
+            socket_mod.MSG_TRUNC if call.trunc else 0)
         size = 65536 if call.maxlen is None else max(0, call.maxlen)
         if not call.nonblock and self.recv_wait is not None:
             s.settimeout(self.recv_wait)
         try:
-            data, anc, mflags, src = s.recvmsg(size, 64 if call.ovfl else 0, flags)
+            if call.trunc:
+                buf = bytearray(size)
+                length, anc, mflags, src = s.recvmsg_into([buf], 64 if call.ovfl else 0, flags)
+                data = bytes(buf[:min(length, size)])
+            else:
+                data, anc, mflags, src = s.recvmsg(size, 64 if call.ovfl else 0, flags)
+                length = len(data)
         except TimeoutError:
             raise RuntimeError("blocking recvfrom got nothing on the real kernel") from None
         finally:
@@ -214,21 +223,28 @@ class RealLib:
             for level, kind, value in anc:
                 if level == socket_mod.SOL_SOCKET and kind == _SO_RXQ_OVFL:
                     (drops,) = struct.unpack("I", value[:4])
-            return (a, p, data, truncated, drops)
+            return (a, p, data, truncated, drops, length) if call.trunc else \
+                (a, p, data, truncated, drops)
+        if call.trunc:
+            return (a, p, data, truncated, length)
         if call.maxlen is None:
             return (a, p, data)
         return (a, p, data, truncated)
 
-    def _recv(self, s: socket_mod.socket, call: C.RecvFrom) -> bytes:
-        """recv(2) or read(2) itself, into a buffer of `maxlen` bytes: the data only."""
+    def _recv(self, s: socket_mod.socket, call: C.RecvFrom) -> Any:
+        """recv(2) or read(2) itself, into a buffer of `maxlen` bytes: the data only (with
+        MSG_TRUNC, the data and recv's answer, the datagram's real length)."""
         n = max(0, call.maxlen or 0)
         buf = ctypes.create_string_buffer(max(1, n))
         if call.via == "read":
             got = _libc_io("read", s.fileno(), buf, n)
         else:
             flags = (socket_mod.MSG_PEEK if call.peek else 0) | (
-                socket_mod.MSG_DONTWAIT if call.nonblock else 0)
+                socket_mod.MSG_DONTWAIT if call.nonblock else 0) | (
+                socket_mod.MSG_TRUNC if call.trunc else 0)
             got = _libc_io("recv", s.fileno(), buf, n, flags)
+        if call.trunc:
+            return (buf.raw[:min(got, n)], got)
         return buf.raw[:got]
 
     def _select(self, call: C.Select) -> Any:

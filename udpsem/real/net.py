@@ -55,6 +55,10 @@ class Plan(Protocol):
 
     def reconnect(self, host: str) -> None: ...
 
+    def ifdown(self, host: str) -> None: ...
+
+    def ifup(self, host: str) -> None: ...
+
     def close(self) -> None: ...
 
     def describe(self) -> dict[str, object]: ...
@@ -123,6 +127,12 @@ class Loopback(_Mapping):
     def reconnect(self, host: str) -> None:
         self.disconnect(host)
 
+    def ifdown(self, host: str) -> None:
+        raise RealNetError("an interface taken down needs one per host: use --netns (as root)")
+
+    def ifup(self, host: str) -> None:
+        self.ifdown(host)
+
     def close(self) -> None:
         return None
 
@@ -177,7 +187,7 @@ class Netns(_Mapping):
         self.created.append(self.switch)
         _ip("-n", self.switch, "link", "add", "br0", "type", "bridge", "forward_delay", "0")
         _ip("-n", self.switch, "link", "set", "br0", "up")
-        macs = {h: f"02:77:00:00:00:{k + 1:02x}" for k, h in enumerate(self.hosts)}
+        macs = self._macs = {h: f"02:77:00:00:00:{k + 1:02x}" for k, h in enumerate(self.hosts)}
         for h in self.hosts:
             ns = self.ns[h]
             _ip("netns", "add", ns)
@@ -206,6 +216,20 @@ class Netns(_Mapping):
 
     def reconnect(self, host: str) -> None:
         _ip("-n", self.switch, "link", "set", self.port[host], "up")
+
+    def ifdown(self, host: str) -> None:
+        """`ip link set eth0 down` in the host's namespace: its routes go (sends fail with
+        ENETUNREACH) and so do its neighbour entries, even the permanent ones."""
+        _ip("-n", self.ns[host], "link", "set", "eth0", "down")
+
+    def ifup(self, host: str) -> None:
+        """The interface up again, with the permanent neighbour entries the plan gave it
+        (the model's hosts know their neighbours)."""
+        _ip("-n", self.ns[host], "link", "set", "eth0", "up")
+        for other in self.hosts:
+            if other != host:
+                _ip("-n", self.ns[host], "neigh", "replace", self.own_real(other), "lladdr",
+                    self._macs[other], "dev", "eth0", "nud", "permanent")
 
     def close(self) -> None:
         """Delete every namespace this plan made (their veth ends and the bridge go with

@@ -320,6 +320,7 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
         plan.close()
 
     windows: dict[str, list[int]] = {}
+    downs: dict[str, list[int]] = {}  # the ifdown/ifup moments, likewise
     crashes: list[Crash] = []
     # Python hands the GIL over every 5 ms by default: a thread between its recorded call and
     # the system call could wait that long, more than the checker's tolerance. 0.2 ms keeps
@@ -343,6 +344,10 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
                     plan.disconnect(ev.host)
                 elif ev.kind == "reconnect":
                     plan.reconnect(ev.host)
+                elif ev.kind == "ifdown":
+                    plan.ifdown(ev.host)
+                elif ev.kind == "ifup":
+                    plan.ifup(ev.host)
                 else:
                     if plan.kind == "netns":
                         plan.disconnect(ev.host)  # a dead machine answers nothing
@@ -350,6 +355,8 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
                 t = rec.emit(None, ev.kind, ev.host, None, None)
                 if ev.kind == "crash":
                     crashes.append(Crash(ev.host, t))
+                elif ev.kind in ("ifdown", "ifup"):
+                    downs.setdefault(ev.host, []).append(t)
                 else:
                     windows.setdefault(ev.host, []).append(t)
             while rec.now() < duration and not rec.stopped.is_set():
@@ -372,18 +379,23 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
         res.events = sorted(res.events + [e for e in wire if 0 <= e.t <= duration],
                             key=lambda e: e.t)
     res.errors.extend(threads.errors)
-    res.faults = _measured_faults(setup.faults, windows, crashes)
+    res.faults = _measured_faults(setup.faults, windows, crashes, downs)
     return res
 
 
-def _measured_faults(f: Faults, windows: dict[str, list[int]], crashes: list[Crash]) -> Faults:
-    """The fault setting with the disconnect windows and crashes at the moments they
-    really happened."""
-    ws: list[Window] = []
-    for host, times in sorted(windows.items()):
-        for k in range(0, len(times), 2):
-            ws.append(Window(host, times[k], times[k + 1] if k + 1 < len(times) else None))
-    return dataclasses.replace(f, disconnects=tuple(ws), crashes=tuple(crashes))
+def _measured_faults(f: Faults, windows: dict[str, list[int]], crashes: list[Crash],
+                     downs: dict[str, list[int]] | None = None) -> Faults:
+    """The fault setting with the disconnect and ifdown windows and the crashes at the
+    moments they really happened."""
+    def measured(moments: dict[str, list[int]]) -> tuple[Window, ...]:
+        ws: list[Window] = []
+        for host, times in sorted(moments.items()):
+            for k in range(0, len(times), 2):
+                ws.append(Window(host, times[k], times[k + 1] if k + 1 < len(times) else None))
+        return tuple(ws)
+
+    return dataclasses.replace(f, disconnects=measured(windows), crashes=tuple(crashes),
+                               ifdowns=measured(downs or {}))
 
 
 def trace_lines(program: str, params: dict[str, int], timing: Timing, consts: HostConsts,
@@ -405,11 +417,11 @@ def trace_lines(program: str, params: dict[str, int], timing: Timing, consts: Ho
 
 
 def capture_blind(faults: Faults, end: int) -> dict[str, list[list[int]]]:
-    """Per host, the windows `[start, end]` in which its link was down (a disconnect, or
-    from a crash on), when a capture cannot see what the host sends: the checker leaves its
-    wire labels unobserved there."""
+    """Per host, the windows `[start, end]` in which its link or its interface was down (a
+    disconnect, an ifdown, or from a crash on), when a capture on its interface cannot see
+    what the host sends: the checker leaves its wire labels unobserved there."""
     out: dict[str, list[list[int]]] = {}
-    for w in faults.disconnects:
+    for w in (*faults.disconnects, *faults.ifdowns):
         out.setdefault(w.host, []).append([w.start, end if w.end is None else w.end])
     for c in faults.crashes:
         out.setdefault(c.host, []).append([c.at, end])

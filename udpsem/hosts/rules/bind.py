@@ -9,6 +9,7 @@ from udpsem.base.choice import Branch
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,
+    bindable_bcast,
     conflict,
     freebindable,
     front,
@@ -41,6 +42,8 @@ def _bind_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
     s = sock(h, call.fd)
     if s is None or i is None or local(h, i) or (s.f.freebind and freebindable(h, i)):
         return None
+    if bindable_bcast(h, i):
+        return None  # bind_8
     return True
 
 
@@ -54,12 +57,13 @@ def bind_2(ctx: RuleCtx, h: Host, tid: TID, call: Bind, _: Any) -> Host:
 
     Common cases: binding to another machine's address by mistake.
 
-    Model details: all of 127/8 counts as local, as on Linux. With IP_FREEBIND a unicast
-    address need not be local (bind_7) [Linux 6.18, experiment].
+    Model details: all of 127/8 counts as local, as on Linux. With IP_FREEBIND any address
+    need not be local (bind_7), and broadcast and multicast addresses never need to be
+    (bind_8) [Linux 6.18, experiment].
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); is = Some i; i ≠ 0.0.0.0; ¬local(h, i); ¬(s.f.freebind
-          ∧ freebindable(h, i))
+          ∧ freebindable(h, i)); ¬bindable_bcast(h, i)
         transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
         after: h' = h with {ts(tid) := RET(FAIL EADDRNOTAVAIL)_dsch}
         changes: ts(tid)
@@ -244,7 +248,7 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch
 
 
 @rule("bind_7", call="bind", category="succeed", trigger="call",
-      summary="with IP_FREEBIND, bind the socket to a unicast address the host does not have [Linux 6.18, experiment]")
+      summary="with IP_FREEBIND, bind the socket to an address the host does not have [Linux 6.18, experiment]")
 def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] | None:
     """Description: a socket with IP_FREEBIND is bound to an address that is not (yet) one
     of the host's, with the given or an ephemeral port, exactly as bind_1 binds a local one.
@@ -258,12 +262,15 @@ def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
     the address; datagrams to it cannot arrive (it is not local), and the socket has no
     route: sendto and connect fail with ENETUNREACH (sendto_11, connect_2, through
     has_route_from), also after IP_FREEBIND is cleared. Port conflicts are as for bind_1
-    (a wildcard socket on the same port conflicts). Linux also lets it bind martian and
-    broadcast addresses; the model keeps failing those with EADDRNOTAVAIL (bind_2).
+    (a wildcard socket on the same port conflicts). Martian addresses (0.1.2.3, 240.0.0.1,
+    250.1.1.1) and other networks' broadcast and network addresses (10.77.0.255, 10.77.0.0
+    on a host without 10.77.0.0/24) bind the same way, and have no route either [Linux
+    6.18, experiment: they fail with EADDRNOTAVAIL without the option]. Broadcast and
+    multicast addresses the host can receive on bind without it (bind_8).
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None ∧ s.is2 = None; s.f.freebind; is =
-          Some i; freebindable(h, i) (not local, not martian, not a broadcast); p ∈ autobind(ps,
+          Some i; freebindable(h, i) (not local, not bindable_bcast); p ∈ autobind(ps,
           others) (a choice when ps = None); if ps = Some p: (p ≥ 1024 ∨ priv) ∧ ¬conflict(h, s,
           i, p)
         transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
@@ -283,6 +290,70 @@ def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Host | Branch[Host] |
             return None
     elif not autobind_possible(ctx.consts, None, rest):
         return None
+
+    def done(p: Port) -> Host:
+        s2 = replace(s, is1=i, ps1=p, lk=(True, call.port is not None))
+        return ret(ctx, front(h, s2), tid, Ok(None), "bind")
+
+    return with_autobind(ctx.consts, call.port, rest, done)
+
+
+def _bind_8_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_8: the witness the outcome needs, or None."""
+    s = sock(h, call.fd)
+    if s is None or s.ps1 is not None or s.is2 is not None:
+        return None
+    i = _addr(call)
+    if i is None or not bindable_bcast(h, i):
+        return None
+    rest = others(h, call.fd)
+    if call.port is not None:
+        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
+            return None
+    elif not autobind_possible(ctx.consts, None, rest):
+        return None
+    return i, rest, s
+
+
+@rule("bind_8", call="bind", category="succeed", trigger="call",
+      summary="bind the socket to a broadcast or multicast address: it receives there and sends from the route's source [Linux 6.18, experiment]",
+      guard=_bind_8_guard)
+def bind_8(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch[Host]:
+    """Description: a socket is bound, with or without IP_FREEBIND, to 255.255.255.255,
+    to the subnet broadcast of one of the host's interfaces, or to a multicast address
+    (224.0.0.0/4), with the given or an ephemeral port, as bind_1 binds a local address.
+    It then receives only datagrams addressed to that address, and what it sends leaves
+    from the source address the route gives, as if it were unbound.
+
+    Errors: none; the failures are those of bind_1 (bind_3..bind_6).
+
+    Common cases: a DHCP or discovery server listening on 255.255.255.255 only; a
+    multicast receiver binding the group address so that it gets nothing else.
+
+    Model details: provenance: Linux 6.18, experiment — inet_bind accepts an address the
+    routing table types as broadcast or multicast without IP_FREEBIND, and keeps it as the
+    receive address only (inet_saddr = 0): getsockname shows it, also after connect; a
+    datagram sent to 127.0.0.1 from a socket bound to 255.255.255.255 (or 224.0.0.1, or
+    192.0.2.255 on a host with 192.0.2.2/24) arrives from 127.0.0.1 and its port; a
+    broadcast to 255.255.255.255 reaches it, a datagram to 127.0.0.1 on its port does not
+    (ECONNREFUSED for a connected sender). A socket bound to 127.255.255.255 (bind_1, as all
+    of 127/8 is local) sends from the route's source too (send_src). The model has no
+    multicast delivery, so a socket bound to a multicast address receives nothing; Linux
+    delivers to it what is sent to a group the host has joined (224.0.0.1 always), which
+    is outside the model. On a loopback-only host such a socket has no route to
+    255.255.255.255 (ENETUNREACH), like an unbound one.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.ps1 = None ∧ s.is2 = None; is = Some i;
+          bindable_bcast(h, i) (not local; 255.255.255.255, an interface's subnet broadcast,
+          or 224.0.0.0/4); p ∈ autobind(ps, others) (a choice when ps = None); if ps = Some
+          p: (p ≥ 1024 ∨ priv) ∧ ¬conflict(h, s, i, p)
+        transition: h --Lh_call(tid, bind(fd, is, ps))--> h'
+        after: h' = h with {s := front(s with {is1 := Some i, ps1 := Some p, lk := (T, ps ≠
+          None)}); ts(tid) := RET(OK ())_dsch}
+        changes: s.is1, s.ps1, s.lk, the socket's place (front of h.s), ts(tid)
+    """
+    i, rest, s = w
 
     def done(p: Port) -> Host:
         s2 = replace(s, is1=i, ps1=p, lk=(True, call.port is not None))

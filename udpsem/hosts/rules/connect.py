@@ -20,6 +20,7 @@ from udpsem.hosts.auxiliary import (
     replace_sock,
     ret,
     route_src,
+    send_src,
     sock,
     with_autobind,
 )
@@ -75,7 +76,7 @@ def _connect_2_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
     s = sock(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, others(h, call.fd)):
         return None
-    if has_route_from(h, s.is1, dst_norm(ctx.consts, s.is1, call.ip)):
+    if has_route_from(h, s.is1, dst_norm(ctx.consts, send_src(h, s.is1), call.ip)):
         return None
     return s
 
@@ -114,7 +115,7 @@ def _connect_3_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
         return None
     if ctx.consts.arch != Arch.LINUX or s.f.broadcast:
         return None
-    if not linux_bcast(h, dst_norm(ctx.consts, s.is1, call.ip)):
+    if not linux_bcast(h, dst_norm(ctx.consts, send_src(h, s.is1), call.ip)):
         return None
     return s
 
@@ -151,7 +152,7 @@ def _connect_1_guard(ctx: RuleCtx, h: Host, tid: TID, call: Connect) -> Any:
     rest = others(h, call.fd)
     if s is None or not autobind_possible(ctx.consts, s.ps1, rest):
         return None
-    i2 = dst_norm(ctx.consts, s.is1, call.ip)
+    i2 = dst_norm(ctx.consts, send_src(h, s.is1), call.ip)
     if not has_route_from(h, s.is1, i2):
         return None
     if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i2) and not s.f.broadcast:

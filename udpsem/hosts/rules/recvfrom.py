@@ -40,35 +40,55 @@ def _answer(m: IPMsg, maxlen: int | None = None) -> tuple[Any, ...]:
 
 
 def _take(ctx: RuleCtx, h: Host, tid: TID, s: Sock, maxlen: int | None = None,
-          peek: bool = False, via: str = "recvfrom", ovfl: bool = False) -> Host:
+          peek: bool = False, via: str = "recvfrom", ovfl: bool = False,
+          trunc: bool = False) -> Host:
     """`mq := rest` (unless peeking) and → the answer for the head datagram: recv and read
     answer only the data (they give no address and no flags); with `ovfl`, the answer is
     `(ip, port, data, truncated, drops)`, `drops` the head's SO_RXQ_OVFL stamp while the
-    option is on, else 0 (no control message) [L: Linux 6.18, experiment]."""
+    option is on, else 0 (no control message); with `trunc` (MSG_TRUNC in the flags) the
+    answer ends with the datagram's real length, and recv's is `(data, length)` [L: Linux
+    6.18, experiment]."""
     stamp = s.mqd[0] if s.mqd else 0
     if not peek:
         rest = s.mqd[1:]
         mqd = rest if any(rest) else ()
         h = replace_sock(h, replace(s, mq=s.mq[1:], mqd=mqd))
+    m = s.mq[0]
     if via != "recvfrom":
-        return ret(ctx, h, tid, Ok(_answer(s.mq[0], maxlen)[2]), "recvfrom")
-    if ovfl:
-        a = _answer(s.mq[0], 65536 if maxlen is None else maxlen)
-        return ret(ctx, h, tid, Ok((*a, stamp if s.f.rxq_ovfl else 0)), "recvfrom")
-    return ret(ctx, h, tid, Ok(_answer(s.mq[0], maxlen)), "recvfrom")
+        data = _answer(m, maxlen)[2]
+        return ret(ctx, h, tid, Ok((data, _length(m)) if trunc else data), "recvfrom")
+    if ovfl or trunc:
+        a = _answer(m, 65536 if maxlen is None else maxlen)
+        if ovfl:
+            a = (*a, stamp if s.f.rxq_ovfl else 0)
+        if trunc:
+            a = (*a, _length(m))
+        return ret(ctx, h, tid, Ok(a), "recvfrom")
+    return ret(ctx, h, tid, Ok(_answer(m, maxlen)), "recvfrom")
 
 
-def _shut_answer(maxlen: int | None, via: str = "recvfrom") -> Any:
+def _length(m: IPMsg) -> int:
+    """The payload length of a queued datagram: what a receive with MSG_TRUNC returns."""
+    body = m.body
+    assert isinstance(body, UDP), "receive queues hold only UDP datagrams (S6)"
+    return len(body.data)
+
+
+def _shut_answer(maxlen: int | None, via: str = "recvfrom", trunc: bool = False) -> Any:
     """What a receive ended by SHUT_RD returns: no source and no data (Linux returns 0
-    bytes and an empty address) [L: Linux 6.18, experiment]."""
+    bytes and an empty address; with MSG_TRUNC the length 0 too) [L: Linux 6.18,
+    experiment]."""
     if via != "recvfrom":
-        return b""
+        return (b"", 0) if trunc else b""
+    if trunc:
+        return (None, None, b"", False, 0)
     return (None, None, b"") if maxlen is None else (None, None, b"", False)
 
 
 def _plain(call: RecvFrom | RecvFrom2) -> bool:
-    """A receive as in the paper: no buffer length, no peek, no SO_RXQ_OVFL reading."""
-    return call.maxlen is None and not call.peek and not call.ovfl
+    """A receive as in the paper: no buffer length, no peek, no SO_RXQ_OVFL reading, no
+    MSG_TRUNC."""
+    return call.maxlen is None and not call.peek and not call.ovfl and not call.trunc
 
 
 def _report(ctx: RuleCtx, h: Host, tid: TID, s: Sock) -> Host:
@@ -297,7 +317,7 @@ def recvfrom_4(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, w: Any) -> Host 
     def done(p: Port) -> Host:
         h2 = replace_sock(h, replace(s, ps1=p))
         return set_thread(h2, tid, RecvFrom2(call.fd, call.maxlen, call.peek, call.via,
-                                             call.ovfl), deadline)
+                                             call.ovfl, call.trunc), deadline)
 
     return with_autobind(ctx.consts, s.ps1, rest, done)
 
@@ -393,8 +413,8 @@ def _recvfrom_8_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
     if call.errqueue:
         return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq or not call.peek:
-        return None
+    if s is None or s.es is not None or not s.mq or not call.peek or call.trunc:
+        return None  # (with MSG_TRUNC: recvfrom_18)
     return s
 
 
@@ -431,8 +451,8 @@ def _recvfrom_9_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
     if call.errqueue:
         return None  # recvfrom_15 / recvfrom_16
     s = sock(h, call.fd)
-    if s is None or s.es is not None or not s.mq or call.peek or _plain(call):
-        return None
+    if s is None or s.es is not None or not s.mq or call.peek or _plain(call) or call.trunc:
+        return None  # (with MSG_TRUNC: recvfrom_18)
     return s
 
 
@@ -494,6 +514,7 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host
     Model details: provenance: Linux 6.18, experiment — Linux returns 0 bytes and no
     address; datagrams queued before or after the shutdown are still delivered first. No
     autobind (Linux does not bind here either). A zero SO_RCVTIMEO (recvfrom_10) wins.
+    With MSG_TRUNC the answer ends with the length 0 (recvfrom_18's shape).
 
     Formal:
         premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = []; ¬nb; s.shut.rd;
@@ -502,7 +523,7 @@ def recvfrom_11(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, _: Any) -> Host
         after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
         changes: ts(tid)
     """
-    return ret(ctx, h, tid, Ok(_shut_answer(call.maxlen, call.via)), "recvfrom")
+    return ret(ctx, h, tid, Ok(_shut_answer(call.maxlen, call.via, call.trunc)), "recvfrom")
 
 
 def _recvfrom_12_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
@@ -527,7 +548,10 @@ def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
 
     Common cases: a server blocked reading into a fixed buffer.
 
-    Model details: provenance: Linux 6.18, experiment. Urgent, like recvfrom_6.
+    Model details: provenance: Linux 6.18, experiment. Urgent, like recvfrom_6. A receive
+    blocked with MSG_TRUNC gets recvfrom_18's answer, the real length last (a thread
+    blocked with a 3-byte buffer and MSG_TRUNC, woken by an 8-byte datagram, gets 8 and
+    the first 3 bytes) [Linux 6.18, experiment].
 
     Formal:
         premises: ts(tid) = RECVFROM2(fd, maxlen, peek) with maxlen ≠ None ∨ peek; s = the
@@ -538,7 +562,7 @@ def recvfrom_12(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> HostStep:
         changes: s.mq (unless peek), ts(tid)
     """
     s, st = w
-    return HostStep(_take(ctx, h, tid, s, st.maxlen, st.peek, st.via, st.ovfl))
+    return HostStep(_take(ctx, h, tid, s, st.maxlen, st.peek, st.via, st.ovfl, st.trunc))
 
 
 def _recvfrom_13_guard(ctx: RuleCtx, h: Host, tid: TID) -> Any:
@@ -603,7 +627,8 @@ def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID, st: Any) -> HostStep:
     `close` would not (close_2).
 
     Model details: provenance: Linux 6.18, experiment — it wakes even when the shutdown
-    call itself fails with ENOTCONN (an unconnected socket, shutdown_2). Urgent.
+    call itself fails with ENOTCONN (an unconnected socket, shutdown_2). Urgent. With
+    MSG_TRUNC the answer ends with the length 0.
 
     Formal:
         premises: ts(tid) = RECVFROM2(fd, maxlen, _); s = the socket fd; s.es = None; s.mq
@@ -612,7 +637,8 @@ def recvfrom_14(ctx: RuleCtx, h: Host, tid: TID, st: Any) -> HostStep:
         after: h' = h with {ts(tid) := RET(OK (None, None, ""[, F]))_dsch}
         changes: ts(tid)
     """
-    return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen, st.via)), "recvfrom"))
+    return HostStep(ret(ctx, h, tid, Ok(_shut_answer(st.maxlen, st.via, st.trunc)),
+                        "recvfrom"))
 
 
 # The error queue (IP_RECVERR, MSG_ERRQUEUE; Linux 6.18, experiment) ---------------------------
@@ -750,3 +776,52 @@ def recvfrom_17(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, w: Any) -> Host
     """
     answer, s = w
     return _take_err(ctx, h, tid, s, answer)
+
+
+# MSG_TRUNC as a receive flag (Linux 6.18, by experiment) --------------------------------------
+
+def _recvfrom_18_guard(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom) -> Any:
+    """The guard of recvfrom_18: the witness the outcome needs, or None."""
+    if call.errqueue or not call.trunc:
+        return None  # MSG_ERRQUEUE ignores MSG_TRUNC (recvfrom_15..17)
+    s = sock(h, call.fd)
+    if s is None or s.es is not None or not s.mq:
+        return None
+    return s
+
+
+@rule("recvfrom_18", call="recvfrom", category="succeed", trigger="call",
+      summary="MSG_TRUNC in the flags: a receive also answers the datagram's real length [Linux 6.18, experiment]",
+      guard=_recvfrom_18_guard)
+def recvfrom_18(ctx: RuleCtx, h: Host, tid: TID, call: RecvFrom, s: Any) -> Host:
+    """Description: a receive with MSG_TRUNC among its flags, on a socket with queued
+    datagrams and no pending error, takes (or with MSG_PEEK, reads) the head datagram as
+    recvfrom_9 (recvfrom_8) would, and answers its real length as well: `(ip, port,
+    data[:maxlen], truncated, length)` (with SO_RXQ_OVFL read, the drop count before the
+    length); recv answers `(data[:n], length)`.
+
+    Errors: none; a pending error is reported first (recvfrom_3), an empty queue fails
+    (recvfrom_2) or blocks (recvfrom_4, then recvfrom_12) as without the flag.
+
+    Common cases: `recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC)` to learn the size of the next
+    datagram and allocate a buffer for it; a server noticing that a request was longer
+    than its buffer by how much.
+
+    Model details: provenance: Linux 6.18, experiment (loopback) — with a 4-byte buffer
+    a 10-byte datagram returns 10 and the first 4 bytes (recv, recvfrom and recvmsg
+    alike; msg_flags still has MSG_TRUNC); with a 20-byte buffer it returns 10; a 0-byte
+    buffer with MSG_PEEK returns 10 and leaves it queued; an empty datagram returns 0; a
+    65507-byte datagram into 4 bytes returns 65507. Without a buffer length the whole
+    datagram is copied, so `length` is its length. MSG_ERRQUEUE ignores the flag (the error
+    queue's read returns the bytes copied, recvfrom_17). `read` has no flags, so no MSG_TRUNC.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); s.es = None; s.mq = IP(i3, _, UDP(p3, _,
+          data)) :: rest; trunc; ¬errqueue
+        transition: h --Lh_call(tid, recvfrom(fd, nb, maxlen, peek, trunc = T))--> h'
+        after: h' = h with {s := s with {mq := rest, mqd := tl mqd} unless peek; ts(tid) :=
+          RET(OK (i3, p3, data[:n], len data > n[, drops], len data))_dsch}, n = maxlen or ∞
+          (recv: OK (data[:n], len data))
+        changes: s.mq and s.mqd (unless peek), ts(tid)
+    """
+    return _take(ctx, h, tid, s, call.maxlen, call.peek, call.via, call.ovfl, True)

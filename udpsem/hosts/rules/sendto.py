@@ -17,6 +17,7 @@ from udpsem.hosts.auxiliary import (
     autobind_possible,
     dosend,
     dst_norm,
+    frags_exceed_sndbuf,
     has_route_from,
     linux_bcast,
     local,
@@ -24,6 +25,7 @@ from udpsem.hosts.auxiliary import (
     others,
     replace_sock,
     ret,
+    send_src,
     set_thread,
     sock,
     timeout_deadline,
@@ -36,7 +38,7 @@ from udpsem.hosts.values import IP, TID, Arch, Errno, Fail, Ok, Port
 from udpsem.network.messages import IPMsg
 
 
-def _dest_ip(ctx: RuleCtx, s: Sock, call: SendTo) -> IP | None:
+def _dest_ip(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> IP | None:
     """The normalised destination address: the given one, else the peer's; None if neither."""
     if call.dest is not None:
         i = call.dest[0]
@@ -44,17 +46,33 @@ def _dest_ip(ctx: RuleCtx, s: Sock, call: SendTo) -> IP | None:
         i = s.is2
     else:
         return None
-    return dst_norm(ctx.consts, s.is1, i)
+    return dst_norm(ctx.consts, send_src(h, s.is1), i)
 
 
 def _d(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
-    """"D": a destination exists, is routable, is not a Linux broadcast, and the payload fits."""
-    i = _dest_ip(ctx, s, call)
+    """"D": a destination exists, is routable, is not a Linux broadcast, and the payload fits
+    (in one datagram, and in fragments in the send buffer: sendto_19)."""
+    return _d_route(ctx, h, s, call) and not _frags_refused(ctx, h, s, call)
+
+
+def _d_route(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
+    """The paper's "D": a destination exists, is routable, is not a Linux broadcast, and the
+    payload fits in one datagram."""
+    i = _dest_ip(ctx, h, s, call)
     if i is None or not has_route_from(h, s.is1, i):
         return False
     if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i) and not s.f.broadcast:
         return False
     return len(call.data) <= ctx.consts.payload_max
+
+
+def _frags_refused(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
+    """Linux refuses (ENOBUFS) a datagram whose fragments do not fit twice the send buffer
+    (frags_exceed_sndbuf)."""
+    if ctx.consts.arch != Arch.LINUX:
+        return False
+    i = _dest_ip(ctx, h, s, call)
+    return i is not None and frags_exceed_sndbuf(ctx.consts, h, s, i, len(call.data))
 
 
 def _no_pending(ctx: RuleCtx, s: Sock) -> bool:
@@ -152,7 +170,7 @@ def _sendto_11_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
     s = _open_ab(ctx, h, call)
     if s is None:
         return None
-    i = _dest_ip(ctx, s, call)
+    i = _dest_ip(ctx, h, s, call)
     if i is None or has_route_from(h, s.is1, i):
         return None
     return s
@@ -190,7 +208,7 @@ def _sendto_12_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
     s = _open_ab(ctx, h, call)
     if s is None or ctx.consts.arch != Arch.LINUX or s.f.broadcast:
         return None
-    i = _dest_ip(ctx, s, call)
+    i = _dest_ip(ctx, h, s, call)
     if i is None or not linux_bcast(h, i):
         return None
     return s
@@ -714,7 +732,7 @@ def _sync_local(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
     LOOPBACK_SYNC setting, and a destination on this host (or a broadcast)."""
     if ctx.consts.arch != Arch.LINUX or not ctx.consts.loopback_sync:
         return False
-    i = _dest_ip(ctx, s, call)
+    i = _dest_ip(ctx, h, s, call)
     return i is not None and (local(h, i) or linux_bcast(h, i))
 
 
@@ -805,3 +823,61 @@ def sendto_17(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | B
                     lambda h2: ret(ctx, h2, tid, Ok(None), "sendto"))
 
     return with_autobind(ctx.consts, s.ps1, others(h, call.fd), done)
+
+
+# The send buffer and fragments (Linux 6.18, by experiment) ------------------------------------
+
+def _sendto_19_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_19: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or s.shut[1] or not _no_pending(ctx, s):
+        return None  # sendto_13 (EPIPE) and sendto_5 (the pending error) come first
+    if not _d_route(ctx, h, s, call) or not _frags_refused(ctx, h, s, call):
+        return None
+    return s
+
+
+@rule("sendto_19", call="sendto", category="fail", trigger="call", errors=("ENOBUFS",),
+      summary="fail with ENOBUFS when the datagram's fragments do not fit twice the send buffer (autobinding) [Linux 6.18, experiment]",
+      guard=_sendto_19_guard)
+def sendto_19(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
+    """Description: a datagram too big for the link is sent as IP fragments, and Linux
+    builds them all before any leaves, charging each to the socket's send buffer: if
+    they do not fit in twice SO_SNDBUF, the send fails at once, blocking or not, and
+    nothing is sent; the socket is still autobound.
+
+    Errors: ENOBUFS.
+
+    Common cases: a program that shrank SO_SNDBUF (to feel back-pressure sooner) sending
+    datagrams of a few kilobytes to another host.
+
+    Model details: provenance: Linux 6.18, experiment (two namespaces joined by veth) —
+    before each fragment after the first, ip_append_data checks that the socket's write
+    allocation (1, plus the buffers of the fragments built so far, each 2304 bytes at MTU
+    1500: a 2048-byte kmalloc head and the sk_buff, frag_truesize) is at most twice
+    sk_sndbuf (the value SO_SNDBUF reads back). So with SO_SNDBUF reading 4608 the largest
+    datagram that leaves is 5912 bytes (4 fragments of 1480), 5913 fails, blocking and
+    non-blocking alike; reading 10000: 13312; 20000: 26632; from about 50700 on every
+    datagram fits (45 fragments). The same formula predicts all twelve limits measured at
+    MTU 1000, 1500 and 4000. On loopback (MTU 65536) nothing is fragmented, so it never
+    applies there; elsewhere the datagram is cut at its interface's MTU (1500 unless set),
+    or at the smaller path MTU a fragmentation-needed taught the host (route_mtu). A blocking send
+    never waits for the buffer: across namespaces veth releases each datagram's charge as it
+    forwards it (20,000 non-blocking 1000-byte sends with SO_SNDBUF 4608: no EAGAIN); a send
+    waits (or fails with EAGAIN) only where a queue below holds datagrams (a rate-limiting
+    qdisc), which the model's links do not have (the README's deviations). The route, size
+    and broadcast checks, EPIPE and a pending error come first. Only with the host's
+    WMEM_DEFAULT set (LINUX_CONSTS) or an SO_SNDBUF given: the paper's hosts have unbounded
+    send buffers.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); D (a
+          routable destination i, not a refused broadcast, data within UDPPayloadMax); s.es =
+          None; ¬s.shut.wr; arch = linux; mtu = route_mtu(h, i, s.pmtudisc); k = frag_count(mtu,
+          len data) ≥ 2; 1 + (k − 1) · frag_truesize(mtu) > 2 · (s.sndbuf, else WMEM_DEFAULT ≠
+          None)
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL ENOBUFS)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
+    """
+    return _ab_fail(ctx, h, tid, s, Errno.ENOBUFS)

@@ -13,14 +13,27 @@ from typing import Any
 
 import pytest
 
+from tests import hostkit as hk
+from tests.hostkit import thread_state
 from udpsem.base.time import MS, S
 from udpsem.core import coverage
 from udpsem.core.drivers import fire
 from udpsem.core.invariants import network_violations
 from udpsem.core.system import enabled
+from udpsem.hosts import calls as C
 from udpsem.hosts.auxiliary import MIN_PMTU, icmp_err, learn_pmtu, path_mtu, too_big, wire_df
 from udpsem.hosts.calls import bind, connect, delay, geterr, recvfrom, sendto, setsockopt, socket
-from udpsem.hosts.state import HostConsts, RouterLeg, Sock, Timing, eth, initial_host
+from udpsem.hosts.invariants import host_violations
+from udpsem.hosts.state import (
+    NEIGH_RETRANS,
+    HostConsts,
+    Ret,
+    RouterLeg,
+    Sock,
+    Timing,
+    eth,
+    initial_host,
+)
 from udpsem.hosts.values import (
     PMTUDISC_DO,
     PMTUDISC_DONT,
@@ -29,6 +42,7 @@ from udpsem.hosts.values import (
     PMTUDISC_PROBE,
     PMTUDISC_WANT,
     Errno,
+    Fail,
     Ok,
     SockOpt,
     UDPError,
@@ -40,10 +54,19 @@ from udpsem.network.messages import UDP, IcmpKind, IPMsg
 from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.conformance import search_world
 from udpsem.state.components import App, ModCall
-from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
+from udpsem.state.world import (
+    Event,
+    InFlight,
+    Machine,
+    Setup,
+    World,
+    initial_world,
+    owners_of,
+)
 
 Gen = Generator[Any, Any, Any]
 A_IP, B_IP, NOBODY_FAR, BLOCKED = ip("10.0.0.1"), ip("10.1.0.1"), ip("10.1.0.77"), ip("10.2.0.1")
+LOCAL = ip("127.0.0.1")
 B_SAME_LINK = ip("10.0.0.2")
 LEGS = (RouterLeg(ip("10.0.0.0"), 24, 1500), RouterLeg(ip("10.1.0.0"), 24, 1000),
         RouterLeg(ip("10.2.0.0"), 24, prohibit=True))
@@ -340,3 +363,116 @@ def test_a_full_neighbour_queue_drops_the_oldest() -> None:
     res, rules, _ = _run(setup, w)
     assert rules.count("net_neigh_overflow") == 3
     assert sorted(d[:1] for d in _data(res["B"])) == [b"3", b"4"]
+
+
+# The socket options and the local EMSGSIZE (setsockopt_11-13, getsockopt_11-13, sendto_18) ----
+
+def _answer(step: Any) -> Any:
+    r = thread_state(step.host)
+    assert isinstance(r, Ret)
+    return r.value
+
+
+def _learned(mtu: int = 1000) -> Any:
+    """A Linux host (10.0.0.1/24) that learned a path MTU of `mtu` to B."""
+    h = hk.host(A_IP)
+    return learn_pmtu(h, B_IP, mtu)
+
+
+def test_ip_mtu_discover_is_set_read_and_refused() -> None:
+    """Linux 6.18, experiment: WANT (1) by default, 0..5 read back, -1 and 6 give EINVAL,
+    IP_MTU cannot be set (ENOPROTOOPT)."""
+    c = hk.ctx()
+    h = replace(hk.host(A_IP), s=(Sock(3),))
+    rule, st = hk.call(c, h, C.getsockopt(3, SockOpt.IP_MTU_DISCOVER))
+    assert (rule, _answer(st)) == ("getsockopt_11", Ok(PMTUDISC_WANT))
+    rule, st = hk.call(c, h, C.setsockopt(3, SockOpt.IP_MTU_DISCOVER, PMTUDISC_PROBE))
+    assert rule == "setsockopt_11" and st.host.s[0].pmtudisc == PMTUDISC_PROBE
+    for bad in (-1, 6):
+        rule, st = hk.call(c, h, C.setsockopt(3, SockOpt.IP_MTU_DISCOVER, bad))
+        assert (rule, _answer(st)) == ("setsockopt_12", Fail(Errno.EINVAL))
+    rule, st = hk.call(c, h, C.setsockopt(3, SockOpt.IP_MTU, 1000))
+    assert (rule, _answer(st)) == ("setsockopt_13", Fail(Errno.ENOPROTOOPT))
+
+
+def test_ip_mtu_reads_the_path_mtu_of_a_connected_socket() -> None:
+    """Linux 6.18, experiment: 1500 on Ethernet, 1000 once learned, 65535 over loopback,
+    ENOTCONN unconnected, 68 once the route is gone."""
+    c = hk.ctx()
+    conn, lo, unconn = Sock(3, A_IP, 5000, B_IP, 6000), Sock(4, LOCAL, 5001, LOCAL, 6000), Sock(5)
+    for h, fd, want in ((hk.host(A_IP), 3, 1500), (_learned(), 3, 1000),
+                        (hk.host(A_IP), 4, 65535)):
+        rule, st = hk.call(c, replace(h, s=(conn, lo, unconn)), C.getsockopt(fd, SockOpt.IP_MTU))
+        assert (rule, _answer(st)) == ("getsockopt_12", Ok(want))
+    rule, st = hk.call(c, replace(hk.host(A_IP), s=(unconn,)), C.getsockopt(5, SockOpt.IP_MTU))
+    assert (rule, _answer(st)) == ("getsockopt_13", Fail(Errno.ENOTCONN))
+    down = hk.host(ifds=(replace(eth(0, A_IP, 24), up=False),))
+    rule, st = hk.call(c, replace(down, s=(conn,)), C.getsockopt(3, SockOpt.IP_MTU))
+    assert (rule, _answer(st)) == ("getsockopt_12", Ok(68))
+
+
+@pytest.mark.parametrize(("mode", "n", "fails"), [
+    (PMTUDISC_DO, 973, True), (PMTUDISC_DO, 972, False), (PMTUDISC_PROBE, 1200, False),
+    (PMTUDISC_PROBE, 1473, True), (PMTUDISC_INTERFACE, 1473, True),
+    (PMTUDISC_INTERFACE, 1200, False), (PMTUDISC_WANT, 1473, False),
+    (PMTUDISC_DONT, 3000, False), (PMTUDISC_OMIT, 1473, False)])
+def test_sendto_fails_locally_by_mode(mode: int, n: int, fails: bool) -> None:
+    """Linux 6.18, experiment (path MTU 1000 learned, interface 1500): EMSGSIZE at once,
+    autobinding, a pending error kept; else the datagram is queued."""
+    c = hk.ctx()
+    s = Sock(3, es=Errno.ECONNREFUSED if fails else None, pmtudisc=mode)
+    h = replace(_learned(), s=(s,))
+    rule, st = hk.call(c, h, C.sendto(3, (B_IP, 6000), b"x" * n, False))
+    if fails:
+        assert (rule, _answer(st)) == ("sendto_18", Fail(Errno.EMSGSIZE))
+        assert st.host.s[0].ps1 is not None and st.host.s[0].es == Errno.ECONNREFUSED
+    else:
+        assert rule == "sendto_1" and len(st.host.oq) == 1
+
+
+def test_ifdown_forgets_the_learned_path_mtus() -> None:
+    """Linux 6.18, experiment: after `ip link set eth0 down` and up, a new connected socket's
+    IP_MTU read 1500 again (the learned MTU was an exception of the deleted route)."""
+    from udpsem.network.lifecycle import host_ifdown, host_ifup
+
+    m = Machine("A", True, _learned())
+    down = host_ifdown(m)
+    assert down is not None and down.host is not None
+    up = host_ifup(down)
+    assert up is not None and up.host is not None and path_mtu(up.host, B_IP) == 1500
+    assert path_mtu(m.host, B_IP) == 1000  # type: ignore[arg-type]
+
+
+# host_ok and network_ok on the new state (each extension can be broken, and is named) --------
+
+def _host_conjuncts(h: Any, consts: HostConsts | None = None) -> set[str]:
+    return {v.conjunct for v in host_violations(h, consts or HostConsts(), Timing(), 0)}
+
+
+def test_host_ok_names_broken_path_mtu_state() -> None:
+    good = _learned()
+    assert not _host_conjuncts(good)
+    eth0 = good.ifds[1]
+    for bad in (replace(eth0, mtu=40),  # below IPv4's 68
+                replace(eth0, pmtu=((B_IP, 1600),)),  # not below the interface's MTU
+                replace(eth0, pmtu=((B_IP, 500),)),  # below min_pmtu
+                replace(eth0, pmtu=((B_IP, 1000), (A_IP, 900)))):  # not sorted
+        assert "I3" in _host_conjuncts(replace(good, ifds=(good.ifds[0], bad)))
+    lo = replace(good.ifds[0], pmtu=((B_IP, 1000),))  # loopback learns nothing
+    assert "I3" in _host_conjuncts(replace(good, ifds=(lo, eth0)))
+    s = Sock(3, pmtudisc=6)
+    assert "S8" in _host_conjuncts(replace(good, s=(s,)))
+    assert not _host_conjuncts(replace(good, s=(Sock(3, es=Errno.EMSGSIZE),)))  # S5 takes it
+
+
+def test_network_ok_names_broken_router_holds() -> None:
+    setup, w = _world(_quiet, _quiet)
+    msg = IPMsg(A_IP, NOBODY_FAR, UDP(5000, 6000, b"x"))
+    held = InFlight(msg, NEIGH_RETRANS, "A", 0, 0, True)
+    assert not network_violations(setup, replace(w, net=(held,)))
+    prohibited = InFlight(replace(msg, dst=BLOCKED), NEIGH_RETRANS, "A", 0, 0, True)
+    assert "M2" in {v.conjunct for v in network_violations(setup, replace(w, net=(prohibited,)))}
+    big = IPMsg(A_IP, NOBODY_FAR, UDP(5000, 6000, b"x" * 60000))
+    many = tuple(InFlight(big, NEIGH_RETRANS, "A", k, 0, True) for k in range(3))
+    assert "M2" in {v.conjunct for v in network_violations(setup, replace(w, net=many))}
+    assert not network_violations(setup, replace(w, net=many[:2]))  # two fit, as measured

@@ -75,6 +75,10 @@ def test_exactly_one_rule_sets_and_one_reads_each_option(ov: tuple[SockOpt, Any]
     o = OPTIONS[opt]
     c, h = _ctx(), _host()
     names = names_call(c, h, C.setsockopt(FD, opt, value))
+    if o.read_only:  # IP_MTU: never set; read by rules of its own (tests/test_pmtu.py)
+        assert names == [o.set_rule]
+        assert RULES[o.set_rule].errors == ("ENOPROTOOPT",)
+        return
     want = o.set_rule if o.accepts(value) else o.refused_by
     assert names == [want]
     assert names_call(c, h, C.getsockopt(FD, opt)) == [o.get_rule]
@@ -105,6 +109,8 @@ LINUX_READBACK = [
     (SockOpt.SO_SNDBUF, -1, 8388608),      # taken as unsigned: the cap
     (SockOpt.IP_TTL, 255, 255),
     (SockOpt.IP_TTL, -1, 64),              # the default, net.ipv4.ip_default_ttl
+    (SockOpt.IP_MTU_DISCOVER, 0, 0),       # PMTUDISC_DONT
+    (SockOpt.IP_MTU_DISCOVER, 5, 5),       # PMTUDISC_OMIT
 ]
 
 
@@ -126,6 +132,7 @@ def test_defaults_before_any_setting() -> None:
     c, h = _ctx(), _host()
     for opt, want in [(SockOpt.SO_RCVBUF, LINUX_RMEM_DEFAULT), (SockOpt.SO_SNDBUF,
                       LINUX_WMEM_DEFAULT), (SockOpt.IP_TTL, 64), (SockOpt.SO_RCVTIMEO, 0),
+                      (SockOpt.IP_MTU_DISCOVER, 1),
                       (SockOpt.SO_REUSEPORT, False)]:
         _, step = call(c, h, C.getsockopt(FD, opt))
         assert _answer(step.host) == Ok(want), opt

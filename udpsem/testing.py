@@ -235,7 +235,14 @@ def interface_sets(draw: st.DrawFn) -> tuple[Interface, ...]:
         mask = _pick(draw, _MASKS) if _coin(draw) else draw(st.integers(0, 32))
         # One interface in four is administratively down (host_ifdown; routes gone).
         up = draw(st.integers(0, 3)) > 0
-        ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask, up))
+        # Path MTU (issue 12): sometimes a smaller or a jumbo link, and a path MTU learned
+        # from a fragmentation-needed for an address of the pool
+        mtu = _pick(draw, (None, None, None, 1000, 9000))
+        link = 1500 if mtu is None else mtu
+        pmtu: tuple[tuple[IP, int], ...] = ()
+        if _coin(draw) and _coin(draw):
+            pmtu = ((_pick(draw, _ETH_POOL), draw(st.integers(552, link - 1))),)
+        ifds.append(Interface(("eth", k), tuple(sorted(addrs)), primary, mask, up, mtu, pmtu))
     return tuple(ifds)
 
 

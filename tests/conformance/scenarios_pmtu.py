@@ -17,27 +17,38 @@ from udpsem.hosts.calls import (
     connect,
     delay,
     geterr,
+    getsockname,
+    getsockopt,
     recvfrom,
     sendto,
     setsockopt,
     socket,
 )
-from udpsem.hosts.values import SockOpt, ip
+from udpsem.hosts.values import (
+    PMTUDISC_DO,
+    PMTUDISC_DONT,
+    PMTUDISC_INTERFACE,
+    PMTUDISC_PROBE,
+    PMTUDISC_WANT,
+    SockOpt,
+    ip,
+)
 from udpsem.real.topology import Action, Node, Topology
 
 G = Generator[Any, Any, Any]
 B, NOBODY_FAR, BLOCKED = ip("10.78.2.1"), ip("10.78.2.77"), ip("10.78.8.1")
-A_ON_LINK_PEER = ip("10.78.0.2")
+A_ON_LINK_PEER, C = ip("10.78.0.2"), ip("10.78.1.2")
+MD, MTU = SockOpt.IP_MTU_DISCOVER, SockOpt.IP_MTU
 ROUTER = ("10.78.1.254/24", "10.78.2.254/24")
 FAR_MTU = (0, 1000)  # link 0 at Ethernet's 1500, link 1 at 1000
 
 
 def _routed(name: str, a: Any, b: Any = None, horizon: int = 2 * S, note: str = "",
-            mtu: tuple[int, ...] = FAR_MTU) -> Topology:
+            mtu: tuple[int, ...] = FAR_MTU, actions: tuple[Action, ...] = ()) -> Topology:
     return Topology(name, (Node("A", "10.78.1.1/24", a, link=0),
                            Node("B", "10.78.2.1/24", b, link=1),
                            Node("C", "10.78.1.2/24", None, link=0)),
-                    router=ROUTER, horizon=horizon, note=note, mtu=mtu,
+                    actions, router=ROUTER, horizon=horizon, note=note, mtu=mtu,
                     prohibit=("10.78.8.0/24",))
 
 
@@ -103,6 +114,101 @@ def pmtu_bigger_than_the_interface() -> G:
     yield geterr(c)  # None: the router fragmented it further
 
 
+def pmtu_options() -> G:
+    s = yield socket()
+    yield getsockopt(s, MD)  # 1: PMTUDISC_WANT
+    yield setsockopt(s, MD, 6)  # EINVAL
+    yield setsockopt(s, MD, -1)  # EINVAL
+    yield setsockopt(s, MTU, 1000)  # ENOPROTOOPT: read only
+    yield getsockopt(s, MTU)  # ENOTCONN
+    yield setsockopt(s, MD, PMTUDISC_PROBE)
+    yield getsockopt(s, MD)  # 3
+    lo = yield socket()
+    yield connect(lo, ip("127.0.0.1"), 44270)
+    yield getsockopt(lo, MTU)  # 65535: loopback's 65536, as an IP length
+
+
+def pmtu_do() -> G:
+    c = yield socket()
+    yield setsockopt(c, MD, PMTUDISC_DO)
+    yield connect(c, B, 44280)
+    yield getsockopt(c, MTU)  # 1500: A's interface
+    yield delay(20_000)  # B binds meanwhile
+    yield sendto(c, None, b"a" * 1473, False)  # EMSGSIZE at once: 1501 > 1500
+    yield sendto(c, None, b"b" * 1200, False)  # OK, with DF: the router drops it
+    yield delay(100_000)
+    yield geterr(c)  # EMSGSIZE
+    yield getsockopt(c, MTU)  # 1000
+    yield sendto(c, None, b"c" * 973, False)  # EMSGSIZE at once: 1001 > 1000
+    yield sendto(c, None, b"d" * 972, False)  # OK, and it arrives
+    u = yield socket()
+    yield setsockopt(u, MD, PMTUDISC_DO)
+    yield sendto(u, (B, 44281), b"e" * 1200, False)  # EMSGSIZE: the path MTU is the host's
+    yield getsockname(u)  # (0.0.0.0, EPH): autobound all the same
+    yield sendto(u, (C, 44282), b"f" * 1200, False)  # OK: another destination, 1500
+    yield delay(100_000)
+
+
+def pmtu_probe() -> G:
+    c = yield socket()
+    yield setsockopt(c, MD, PMTUDISC_PROBE)
+    yield connect(c, B, 44290)
+    yield delay(20_000)
+    yield sendto(c, None, b"a" * 1473, False)  # EMSGSIZE: above the interface's MTU
+    yield sendto(c, None, b"b" * 1200, False)  # OK, with DF: dropped at the router
+    yield delay(100_000)
+    yield geterr(c)  # EMSGSIZE
+    yield getsockopt(c, MTU)  # 1000
+    yield sendto(c, None, b"c" * 1200, False)  # OK: PROBE ignores the path MTU
+    yield delay(100_000)
+    yield geterr(c)  # EMSGSIZE again
+
+
+def pmtu_dont_and_interface() -> G:
+    d = yield socket()
+    yield setsockopt(d, MD, PMTUDISC_DONT)
+    yield connect(d, B, 44300)
+    yield delay(20_000)
+    yield sendto(d, None, b"a" * 1200, False)  # OK: no DF, the router fragments it
+    yield sendto(d, None, b"b" * 3000, False)  # OK: fragmented here and again at the router
+    yield delay(100_000)
+    yield geterr(d)  # None
+    yield getsockopt(d, MTU)  # 1500: no fragmentation-needed came
+    i = yield socket()
+    yield setsockopt(i, MD, PMTUDISC_INTERFACE)
+    yield connect(i, B, 44300)
+    yield sendto(i, None, b"c" * 1473, False)  # EMSGSIZE: above the interface's MTU
+    yield sendto(i, None, b"d" * 1200, False)  # OK: no DF
+    w = yield socket()
+    yield setsockopt(w, MD, PMTUDISC_WANT)
+    yield connect(w, B, 44301)
+    yield sendto(w, None, b"e" * 1200, False)  # OK, with DF: dropped, the path MTU learned
+    yield delay(100_000)
+    yield geterr(w)  # EMSGSIZE
+    yield sendto(d, None, b"f" * 1200, False)  # OK (d's route is looked up again)
+    # 1000: the path MTU is per destination, for every socket (Linux reads a socket's cached
+    # route, so before that send d still read 1500: a README deviation)
+    yield getsockopt(d, MTU)
+    yield delay(100_000)
+
+
+def pmtu_forgotten_with_the_route() -> G:
+    c = yield socket()
+    yield connect(c, B, 44310)
+    yield delay(20_000)
+    yield sendto(c, None, b"a" * 1200, False)  # dropped at the router
+    yield delay(100_000)
+    yield geterr(c)  # EMSGSIZE
+    yield getsockopt(c, MTU)  # 1000
+    # eth0 down at 200 ms, up again at 400 ms with its default route (meanwhile c's IP_MTU
+    # reads its cached route: 68 for a route without a learned MTU, the learned 1000 here,
+    # where the model answers 68: a README deviation)
+    yield delay(500_000)
+    d = yield socket()
+    yield connect(d, B, 44311)
+    yield getsockopt(d, MTU)  # 1500: the learned MTU went with the route
+
+
 # The router's ICMP errors and neighbour wait ---------------------------------------------------
 
 def admin_prohibited() -> G:
@@ -156,6 +262,13 @@ PMTU = [
     _routed("pmtu_recverr_error_queue", pmtu_recverr_first, None),
     _routed("pmtu_bigger_than_the_interface_is_fragmented", pmtu_bigger_than_the_interface,
             _drain(44230, 300_000, 2)),
+    _routed("pmtu_options", pmtu_options, None),
+    _routed("pmtu_do_fails_locally", pmtu_do, _drain(44280, 400_000, 2)),
+    _routed("pmtu_probe_ignores_the_path_mtu", pmtu_probe, _drain(44290, 400_000, 1)),
+    _routed("pmtu_dont_lets_the_router_fragment", pmtu_dont_and_interface,
+            _drain(44300, 500_000, 5)),
+    _routed("pmtu_forgotten_with_the_route", pmtu_forgotten_with_the_route, None,
+            actions=(Action(200, "ifdown", "A"), Action(400, "ifup", "A"))),
     _routed("router_admin_prohibited", admin_prohibited, None),
     _routed("router_neighbour_wait", router_neighbour_wait, None, horizon=5 * S),
     Topology("neighbour_queue_overflow",

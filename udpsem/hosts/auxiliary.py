@@ -129,6 +129,7 @@ def route_src(h: Host, i: IP) -> IP:
 # Path MTU (IP_MTU_DISCOVER; Linux 6.18, by experiment) -------------------------------------
 
 MIN_PMTU = 552  # net.ipv4.route.min_pmtu on Linux 6.18: a smaller reported MTU is raised to it
+IP_MAX_MTU = 65535  # the most a path MTU reads (experiment: IP_MTU over loopback, MTU 65536)
 
 
 def out_iface(h: Host, i: IP) -> Interface | None:
@@ -150,7 +151,7 @@ def path_mtu(h: Host, i: IP) -> int | None:
     iface = out_iface(h, i)
     if iface is None:
         return None
-    m = iface.link_mtu
+    m = min(iface.link_mtu, IP_MAX_MTU)
     for dst, p in iface.pmtu:
         if dst == i and p < m:
             m = p

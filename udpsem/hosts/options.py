@@ -31,7 +31,7 @@ from udpsem.hosts.state import (
     RuleCtx,
     Sock,
 )
-from udpsem.hosts.values import TID, Arch, Errno, Fail, Ok, SockOpt
+from udpsem.hosts.values import PMTUDISC_OMIT, TID, Arch, Errno, Fail, Ok, SockOpt
 from udpsem.network.messages import IP_DEFAULT_TTL
 
 Store = Callable[[HostConsts, Sock, Any], Sock]
@@ -55,6 +55,10 @@ class Option:
     read: Read
     accepts: Callable[[object], bool] = _any_value
     refused_by: str | None = None
+    # Read only (IP_MTU): setsockopt is refused by `set_rule` (ENOPROTOOPT), and `get_rule`
+    # reads the host, not the socket alone, so its guard is its own (the row's store and
+    # read are not used)
+    read_only: bool = False
 
 
 def _flag(name: str) -> tuple[Store, Read]:
@@ -132,6 +136,28 @@ def _ttl_read(consts: HostConsts, s: Sock) -> Any:
     return IP_DEFAULT_TTL if s.ttl is None else s.ttl
 
 
+def pmtudisc_ok(v: object) -> bool:
+    """An IP_MTU_DISCOVER value Linux takes: PMTUDISC_DONT .. PMTUDISC_OMIT, 0..5
+    [L: experiment: -1, 6 and 2^31 - 1 gave EINVAL]."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= PMTUDISC_OMIT
+
+
+def _pmtudisc_store(consts: HostConsts, s: Sock, v: Any) -> Sock:
+    return replace(s, pmtudisc=int(v))
+
+
+def _pmtudisc_read(consts: HostConsts, s: Sock) -> Any:
+    return s.pmtudisc
+
+
+def _unused_store(consts: HostConsts, s: Sock, v: Any) -> Sock:
+    raise AssertionError("a read-only option is never stored")
+
+
+def _unused_read(consts: HostConsts, s: Sock) -> Any:
+    raise AssertionError("a read-only option is read by its own rule")
+
+
 def _row(opt: SockOpt, n: int, store: Store, read: Read, accepts: Callable[[object], bool]
          = _any_value, refused_by: str | None = None) -> tuple[SockOpt, Option]:
     return opt, Option(opt, f"setsockopt_{n}", f"getsockopt_{n}", store, read, accepts,
@@ -155,6 +181,11 @@ OPTIONS: dict[SockOpt, Option] = dict((
     _row(SockOpt.SO_RXQ_OVFL, 7, *_flag("rxq_ovfl")),
     # (8 is not used: the numbers are never reused)
     _row(SockOpt.IP_TTL, 9, _ttl_store, _ttl_read, ttl_ok, "setsockopt_10"),
+    _row(SockOpt.IP_MTU_DISCOVER, 11, _pmtudisc_store, _pmtudisc_read, pmtudisc_ok,
+         "setsockopt_12"),
+    # read only: getsockopt_12 answers a connected socket, getsockopt_13 (ENOTCONN) another
+    (SockOpt.IP_MTU, Option(SockOpt.IP_MTU, "setsockopt_13", "getsockopt_12", _unused_store,
+                            _unused_read, read_only=True)),
 ))
 """Every option of the LIB (a test checks that each SockOpt has its row)."""
 
@@ -170,10 +201,23 @@ def setter_guard(rule: str) -> Guard:
 
     def guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
         o = OPTIONS.get(call.opt)
-        if o is None or o.set_rule != rule or not o.accepts(call.value):
+        if o is None or o.set_rule != rule or o.read_only or not o.accepts(call.value):
             return None
         s = sock(h, call.fd)
         return None if s is None else (s, o)
+
+    return guard
+
+
+def read_only_guard(rule: str) -> Guard:
+    """The guard of the setsockopt rule `rule` that refuses to set a read-only option
+    (ENOPROTOOPT)."""
+
+    def guard(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt) -> Any:
+        o = OPTIONS.get(call.opt)
+        if o is None or not o.read_only or o.set_rule != rule:
+            return None
+        return None if sock(h, call.fd) is None else True
 
     return guard
 
@@ -197,7 +241,7 @@ def getter_guard(rule: str) -> Guard:
 
     def guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
         o = OPTIONS.get(call.opt)
-        if o is None or o.get_rule != rule:
+        if o is None or o.get_rule != rule or o.read_only:
             return None
         s = sock(h, call.fd)
         return None if s is None else (o.read(ctx.consts, s),)
@@ -212,9 +256,10 @@ def stored(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
                "setsockopt")
 
 
-def refused(ctx: RuleCtx, h: Host, tid: TID) -> Host:
-    """setsockopt's outcome for a value the option refuses: → FAIL EINVAL, nothing stored."""
-    return ret(ctx, h, tid, Fail(Errno.EINVAL), "setsockopt")
+def refused(ctx: RuleCtx, h: Host, tid: TID, e: Errno = Errno.EINVAL) -> Host:
+    """setsockopt's outcome for a value the option refuses: → FAIL EINVAL (ENOPROTOOPT for a
+    read-only option), nothing stored."""
+    return ret(ctx, h, tid, Fail(e), "setsockopt")
 
 
 def answered(ctx: RuleCtx, h: Host, tid: TID, w: Any) -> Host:

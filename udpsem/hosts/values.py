@@ -28,6 +28,7 @@ class Errno(StrEnum):
     ENFILE = "ENFILE"
     ENOBUFS = "ENOBUFS"
     ENOMEM = "ENOMEM"
+    ENOPROTOOPT = "ENOPROTOOPT"
     ENOTCONN = "ENOTCONN"
     ENOTSOCK = "ENOTSOCK"
     EPIPE = "EPIPE"
@@ -60,6 +61,9 @@ class SockOpt(StrEnum):
     IP_FREEBIND = "IP_FREEBIND"
     SO_RXQ_OVFL = "SO_RXQ_OVFL"
     IP_TTL = "IP_TTL"  # the TTL of the socket's datagrams, 1..255 (-1: the default, 64)
+    # path-MTU discovery: PMTUDISC_DONT .. PMTUDISC_OMIT (0..5); Linux's default is WANT (1)
+    IP_MTU_DISCOVER = "IP_MTU_DISCOVER"
+    IP_MTU = "IP_MTU"  # read only: the path MTU of a connected socket's destination
 
 
 BOOL_OPTS: Final = frozenset({SockOpt.SO_BSDCOMPAT, SockOpt.SO_REUSEADDR, SockOpt.SO_BROADCAST,

@@ -148,7 +148,9 @@ def _set_up(m: Machine, up: bool) -> Machine | None:
     h = m.host
     if h is None or all(i.up == up for i in h.ifds if not i.is_lo):
         return None
-    ifds = tuple(i if i.is_lo else replace(i, up=up) for i in h.ifds)
+    # going down deletes the interface's routes and with them the path MTUs learned on them
+    ifds = tuple(i if i.is_lo else replace(i, up=up) if up else replace(i, up=False, pmtu=())
+                 for i in h.ifds)
     return m.with_host(replace(h, ifds=ifds))
 
 
@@ -170,14 +172,18 @@ def host_ifdown(m: Machine) -> Machine | None:
     `ip link set eth0 down`, sendto, send on a connected socket, connect and a broadcast all
     gave ENETUNREACH; bind to the interface's address and a send to it succeeded and was
     received; datagrams from the peer were lost). Datagrams the machine holds for neighbour
-    resolution are dropped without an error (Linux purges the neighbour queues).
+    resolution are dropped without an error (Linux purges the neighbour queues), and the
+    path MTUs learned on the interfaces are forgotten (experiment: after a
+    fragmentation-needed IP_MTU read 1000; after `ip link set eth0 down` and up, a new
+    connected socket's read 1500: they are exceptions of the deleted routes).
     Differences from a disconnect (carrier loss): there sends succeed and are lost (or held).
 
     Formal:
         premises: machine n is alive, some non-LO interface of n is up; a scheduled ifdown of
           n is due
         transition: n·HOST(c, h) --n·ifdown--> n·HOST(c, h')
-        after: h' = h with every non-LO interface's up := F; the datagrams n holds are gone
+        after: h' = h with every non-LO interface's up := F and its learned path MTUs
+          forgotten; the datagrams n holds are gone
         changes: n's interfaces, the messages n holds
     """
     return _set_up(m, False)

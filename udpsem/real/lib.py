@@ -288,7 +288,8 @@ class RealLib:
 _LINUX_OPTS = frozenset({SockOpt.SO_BROADCAST, SockOpt.SO_RCVTIMEO, SockOpt.SO_SNDTIMEO,
                          SockOpt.SO_RCVBUF, SockOpt.IP_RECVERR, SockOpt.SO_SELECT_ERR_QUEUE,
                          SockOpt.SO_SNDBUF, SockOpt.SO_REUSEPORT, SockOpt.IP_FREEBIND,
-                         SockOpt.SO_RXQ_OVFL, SockOpt.IP_TTL})
+                         SockOpt.SO_RXQ_OVFL, SockOpt.IP_TTL, SockOpt.IP_MTU_DISCOVER,
+                         SockOpt.IP_MTU})
 _SO_SELECT_ERR_QUEUE = 45  # <asm-generic/socket.h>; not exported by Python's socket module
 _SO_RXQ_OVFL = 40  # <asm-generic/socket.h>, likewise
 _SO = {SockOpt.SO_BROADCAST: socket_mod.SO_BROADCAST, SockOpt.SO_RCVTIMEO: socket_mod.SO_RCVTIMEO,
@@ -305,6 +306,10 @@ _SHUT = {Shut.SHUT_RD: socket_mod.SHUT_RD, Shut.SHUT_WR: socket_mod.SHUT_WR,
 _IP_RECVERR = 11  # <linux/in.h>; not exported by Python's socket module
 _IP_FREEBIND = 15  # <linux/in.h>, likewise
 _IP_OPTS = {SockOpt.IP_RECVERR: _IP_RECVERR, SockOpt.IP_FREEBIND: _IP_FREEBIND}
+_IP_MTU_DISCOVER = 10  # <linux/in.h>; Python's socket module may not export it
+_IP_MTU = 14  # <linux/in.h>, likewise
+_IP_INT_OPTS = {SockOpt.IP_TTL: socket_mod.IP_TTL, SockOpt.IP_MTU_DISCOVER: _IP_MTU_DISCOVER,
+                SockOpt.IP_MTU: _IP_MTU}
 
 
 def _errqueue(s: socket_mod.socket, maxlen: int | None) -> Any:
@@ -341,11 +346,11 @@ def _linux_call(s: socket_mod.socket, call: C.Call) -> Any:
     if isinstance(call, C.SetSockOpt) and call.opt in _IP_OPTS:
         s.setsockopt(socket_mod.IPPROTO_IP, _IP_OPTS[call.opt], int(call.value))
         return None
-    if isinstance(call, C.SetSockOpt) and call.opt == SockOpt.IP_TTL:
-        s.setsockopt(socket_mod.IPPROTO_IP, socket_mod.IP_TTL, int(call.value))
+    if isinstance(call, C.SetSockOpt) and call.opt in _IP_INT_OPTS:
+        s.setsockopt(socket_mod.IPPROTO_IP, _IP_INT_OPTS[call.opt], int(call.value))
         return None
-    if isinstance(call, C.GetSockOpt) and call.opt == SockOpt.IP_TTL:
-        return s.getsockopt(socket_mod.IPPROTO_IP, socket_mod.IP_TTL)
+    if isinstance(call, C.GetSockOpt) and call.opt in _IP_INT_OPTS:
+        return s.getsockopt(socket_mod.IPPROTO_IP, _IP_INT_OPTS[call.opt])
     if isinstance(call, C.GetSockOpt) and call.opt in _IP_OPTS:
         return bool(s.getsockopt(socket_mod.IPPROTO_IP, _IP_OPTS[call.opt]))
     if isinstance(call, C.SetSockOpt):

@@ -1,8 +1,8 @@
 """getsockopt(fd, opt) — docs/rules.md#getsockopt_1.
 
 Which option each rule answers, and how, is the option table (udpsem.hosts.options): every
-rule's guard and outcome are the table's `getter_guard` and `answered`; the docstrings say
-what Linux does.
+rule's guard and outcome are the table's `getter_guard` and `answered` (IP_MTU's, which read
+the host's path MTU, have their own guards); the docstrings say what Linux does.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from udpsem.base.registry import rule
+from udpsem.hosts.auxiliary import has_route, path_mtu, ret, sock
 from udpsem.hosts.calls import GetSockOpt
 from udpsem.hosts.options import answered, getter_guard
 from udpsem.hosts.state import Host, RuleCtx
-from udpsem.hosts.values import TID
+from udpsem.hosts.values import TID, Errno, Fail, SockOpt
 
 
 @rule("getsockopt_1", call="getsockopt", category="succeed", trigger="call",
@@ -200,3 +201,102 @@ def getsockopt_9(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> H
         changes: ts(tid)
     """
     return answered(ctx, h, tid, w)
+
+
+# IP_MTU_DISCOVER and IP_MTU (Linux 6.18, by experiment; path MTU, issue 12) -------------------
+
+@rule("getsockopt_11", call="getsockopt", category="succeed", trigger="call",
+      summary="return IP_MTU_DISCOVER: the socket's path-MTU discovery mode (WANT, 1, by default) [Linux 6.18, experiment]",
+      guard=getter_guard("getsockopt_11"))
+def getsockopt_11(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
+    """Description: the socket's path-MTU discovery mode, 0..5.
+
+    Errors: none.
+
+    Common cases: a library checking that DO is set before it sends big datagrams.
+
+    Model details: provenance: Linux 6.18, experiment (a new socket reads 1, PMTUDISC_WANT:
+    net.ipv4.ip_no_pmtu_disc is 0; each mode set reads back).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_MTU_DISCOVER
+        transition: h --Lh_call(tid, getsockopt(fd, IP_MTU_DISCOVER))--> h'
+        after: h' = h with {ts(tid) := RET(OK s.pmtudisc)_dsch}
+        changes: ts(tid)
+    """
+    return answered(ctx, h, tid, w)
+
+
+IPV4_MIN_MTU = 68  # what IP_MTU reads on a connected socket whose route is gone (experiment)
+
+
+def _getsockopt_12_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
+    """The guard of getsockopt_12: the answer (in a 1-tuple), or None."""
+    if call.opt != SockOpt.IP_MTU:
+        return None
+    s = sock(h, call.fd)
+    if s is None or s.is2 is None:
+        return None
+    m = path_mtu(h, s.is2) if has_route(h, s.is2) else None
+    return (IPV4_MIN_MTU if m is None else m,)
+
+
+@rule("getsockopt_12", call="getsockopt", category="succeed", trigger="call",
+      summary="return IP_MTU: the path MTU to a connected socket's peer [Linux 6.18, experiment]",
+      guard=_getsockopt_12_guard)
+def getsockopt_12(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
+    """Description: the MTU of the path to the socket's peer as the host knows it: the
+    outgoing interface's, or less once an ICMP fragmentation-needed said so
+    (delivery_in_icmp_3); the same for every socket to that destination.
+
+    Errors: none (an unconnected socket: getsockopt_13).
+
+    Common cases: a program doing its own path-MTU discovery reading what the kernel
+    learned, after an EMSGSIZE.
+
+    Model details: provenance: Linux 6.18, experiment (1500 on a veth, 65535 over loopback
+    (its MTU is 65536), 1000 after a fragmentation-needed from a router whose next link has
+    MTU 1000, also for a socket connected later to the same destination; 68 on a connected
+    socket whose interface was taken down since: its route is gone). Linux reads the
+    socket's cached route, which a send looks up again: a socket connected before another
+    one learned the path MTU reads the old MTU until its next send, and one whose route went
+    with a learned MTU reads that MTU, not 68; the model reads the host's path MTU now.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_MTU; s.is2 = Some i; m = the
+          path MTU to i (at most 65535) if has_route(h, i), else 68
+        transition: h --Lh_call(tid, getsockopt(fd, IP_MTU))--> h'
+        after: h' = h with {ts(tid) := RET(OK m)_dsch}
+        changes: ts(tid)
+    """
+    return answered(ctx, h, tid, w)
+
+
+def _getsockopt_13_guard(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt) -> Any:
+    """The guard of getsockopt_13: the witness the outcome needs, or None."""
+    if call.opt != SockOpt.IP_MTU:
+        return None
+    s = sock(h, call.fd)
+    return None if s is None or s.is2 is not None else True
+
+
+@rule("getsockopt_13", call="getsockopt", category="fail", trigger="call", errors=("ENOTCONN",),
+      summary="fail with ENOTCONN for IP_MTU on a socket that is not connected [Linux 6.18, experiment]",
+      guard=_getsockopt_13_guard)
+def getsockopt_13(ctx: RuleCtx, h: Host, tid: TID, call: GetSockOpt, w: Any) -> Host:
+    """Description: an unconnected socket has no one path, so it has no path MTU.
+
+    Errors: ENOTCONN.
+
+    Common cases: reading IP_MTU before connect.
+
+    Model details: provenance: Linux 6.18, experiment (a new socket, and one whose connect
+    failed with ENETUNREACH, gave ENOTCONN).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_MTU; s.is2 = None
+        transition: h --Lh_call(tid, getsockopt(fd, IP_MTU))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL ENOTCONN)_dsch}
+        changes: ts(tid)
+    """
+    return ret(ctx, h, tid, Fail(Errno.ENOTCONN), "getsockopt")

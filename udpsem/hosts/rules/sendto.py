@@ -29,13 +29,14 @@ from udpsem.hosts.auxiliary import (
     set_thread,
     sock,
     timeout_deadline,
+    too_big,
     with_autobind,
 )
 from udpsem.hosts.calls import SendTo
 from udpsem.hosts.rules import outqueue
 from udpsem.hosts.state import Host, HostStep, RuleCtx, SendTo2, Sock
 from udpsem.hosts.values import IP, TID, Arch, Errno, Fail, Ok, Port
-from udpsem.network.messages import IPMsg
+from udpsem.network.messages import IP_UDP_HEADERS, IPMsg
 
 
 def _dest_ip(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> IP | None:
@@ -63,7 +64,14 @@ def _d_route(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
         return False
     if ctx.consts.arch == Arch.LINUX and linux_bcast(h, i) and not s.f.broadcast:
         return False
-    return len(call.data) <= ctx.consts.payload_max
+    return len(call.data) <= ctx.consts.payload_max and not _too_big(ctx, h, s, i, call)
+
+
+def _too_big(ctx: RuleCtx, h: Host, s: Sock, i: IP, call: SendTo) -> bool:
+    """sendto_18's premise: on linux, IP_MTU_DISCOVER DO, PROBE or INTERFACE refuse a
+    datagram to `i` bigger than the path's (DO) or the interface's MTU."""
+    return ctx.consts.arch == Arch.LINUX and too_big(h, i, len(call.data) + IP_UDP_HEADERS,
+                                                     s.pmtudisc)
 
 
 def _frags_refused(ctx: RuleCtx, h: Host, s: Sock, call: SendTo) -> bool:
@@ -267,6 +275,54 @@ def sendto_6(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Br
           data > UDPPayloadMax (65507; 9216 on freebsd)
         transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
         after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EMSGSIZE)_dsch}
+        changes: s.ps1 (autobind), ts(tid)
+    """
+    return _ab_fail(ctx, h, tid, s, Errno.EMSGSIZE)
+
+
+def _sendto_18_guard(ctx: RuleCtx, h: Host, tid: TID, call: SendTo) -> Any:
+    """The guard of sendto_18: the witness the outcome needs, or None."""
+    s = _open_ab(ctx, h, call)
+    if s is None or ctx.consts.arch != Arch.LINUX or len(call.data) > ctx.consts.payload_max:
+        return None
+    i = _dest_ip(ctx, h, s, call)
+    if i is None or not has_route_from(h, s.is1, i) or not _too_big(ctx, h, s, i, call):
+        return None
+    return s
+
+
+@rule("sendto_18", call="sendto", category="fail", trigger="call", errors=("EMSGSIZE",),
+      summary="fail with EMSGSIZE when IP_MTU_DISCOVER DO/PROBE/INTERFACE and the datagram exceeds the path's or interface's MTU (autobinding) [Linux 6.18, experiment]",
+      guard=_sendto_18_guard)
+def sendto_18(ctx: RuleCtx, h: Host, tid: TID, call: SendTo, s: Any) -> Host | Branch[Host]:
+    """Description: the socket may not fragment (IP_MTU_DISCOVER DO, PROBE or INTERFACE),
+    and the datagram (payload + 28 header bytes) is bigger than the MTU it may use: the path
+    MTU to the destination for DO (the interface's, or less once an ICMP
+    fragmentation-needed said so), the outgoing interface's for PROBE and INTERFACE. Nothing
+    is sent; the socket is autobound.
+
+    Errors: EMSGSIZE.
+
+    Common cases: a DNS or QUIC implementation doing its own path-MTU discovery, whose big
+    datagram fails at once after the first one was answered by fragmentation-needed.
+
+    Model details: provenance: Linux 6.18, experiment (a 1500-byte veth, a 1000-byte link
+    beyond a router: DO failed at once for 1473 bytes, then, after a fragmentation-needed,
+    for 973 but not 972, on the connected socket and on an unconnected one sending to the
+    same destination, and not to another; PROBE failed for 1473 only, and went on sending
+    1200 into the smaller link; INTERFACE likewise, without DF; an unbound socket was
+    autobound; a pending ECONNREFUSED stayed pending: this check comes first). With
+    IP_RECVERR Linux also queues a local error-queue entry (origin LOCAL, the MTU as info),
+    which the model does not (outside the model). DONT, WANT and OMIT fragment instead.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); p' ∈ autobind(s.ps1, others) (AB); linux;
+          the destination i exists and has a route; string_size data ≤ UDPPayloadMax;
+          ip_len = string_size data + 28 > m, with m = the path MTU to i for s.pmtudisc = DO,
+          the outgoing interface's MTU for PROBE and INTERFACE
+        transition: h --Lh_call(tid, sendto(fd, ips, data, nb))--> h'
+        after: h' = h with {s := s with {ps1 := Some p'}; ts(tid) := RET(FAIL EMSGSIZE)_dsch}
+          (a pending error stays pending)
         changes: s.ps1 (autobind), ts(tid)
     """
     return _ab_fail(ctx, h, tid, s, Errno.EMSGSIZE)

@@ -2,7 +2,8 @@
 
 Which option each rule stores, and how, is the option table (udpsem.hosts.options): every
 rule's guard and outcome are the table's `setter_guard` and `stored` (`refuser_guard` and
-`refused` for the values an option refuses); the docstrings say what Linux does.
+`refused` for the values an option refuses, `read_only_guard` for an option that can only
+be read); the docstrings say what Linux does.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 from udpsem.base.registry import rule
 from udpsem.hosts.calls import SetSockOpt
-from udpsem.hosts.options import refused, refuser_guard, setter_guard, stored
+from udpsem.hosts.options import read_only_guard, refused, refuser_guard, setter_guard, stored
 from udpsem.hosts.state import Host, RuleCtx
-from udpsem.hosts.values import TID
+from udpsem.hosts.values import TID, Errno
 
 
 @rule("setsockopt_1", call="setsockopt", category="succeed", trigger="call",
@@ -258,3 +259,81 @@ def setsockopt_10(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> 
         changes: ts(tid)
     """
     return refused(ctx, h, tid)
+
+
+# IP_MTU_DISCOVER and IP_MTU (Linux 6.18, by experiment; path MTU, issue 12) -------------------
+
+@rule("setsockopt_11", call="setsockopt", category="succeed", trigger="call",
+      summary="set IP_MTU_DISCOVER: DONT, WANT, DO, PROBE, INTERFACE or OMIT (0..5) [Linux 6.18, experiment]",
+      guard=setter_guard("setsockopt_11"))
+def setsockopt_11(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
+    """Description: choose the socket's path-MTU discovery: whether its datagrams carry the
+    don't-fragment bit, and whether one bigger than the MTU fails or is fragmented here.
+
+    Errors: none (other values: setsockopt_12).
+
+    Common cases: a DNS server or a QUIC stack setting DO (or PROBE) to do its own
+    discovery; a legacy protocol setting DONT so that routers fragment.
+
+    Model details: provenance: Linux 6.18, experiment (a new socket reads WANT, 1; each of
+    0..5 reads back; on a 1000-byte link beyond a router: DONT's 1200-byte datagram arrived,
+    fragmented by the router, and no error came; WANT's was dropped with EMSGSIZE, then
+    fragmented here; DO's failed at once once the path MTU was known; PROBE's kept going
+    into the link, each answered by EMSGSIZE; INTERFACE and OMIT never set DF). What each
+    mode does: sendto_18 (local EMSGSIZE), auxiliary.wire_df (the DF bit),
+    net_router_frag_needed, delivery_in_icmp_3.
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_MTU_DISCOVER; v ∈ 0..5
+        transition: h --Lh_call(tid, setsockopt(fd, IP_MTU_DISCOVER, v))--> h'
+        after: h' = h with {s := s with {pmtudisc := v}; ts(tid) := RET(OK ())_dsch}
+        changes: s.pmtudisc, ts(tid)
+    """
+    return stored(ctx, h, tid, call, w)
+
+
+@rule("setsockopt_12", call="setsockopt", category="fail", trigger="call", errors=("EINVAL",),
+      summary="fail with EINVAL for an IP_MTU_DISCOVER outside 0..5 [Linux 6.18, experiment]",
+      guard=refuser_guard("setsockopt_12"))
+def setsockopt_12(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
+    """Description: a path-MTU discovery mode that is not one of Linux's six is refused; the
+    socket keeps its mode.
+
+    Errors: EINVAL.
+
+    Common cases: a program passing a mode of another system.
+
+    Model details: provenance: Linux 6.18, experiment (-1, 6, 7, 2^31 - 1 and -2^31 gave
+    EINVAL).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_MTU_DISCOVER; v ∉ 0..5
+        transition: h --Lh_call(tid, setsockopt(fd, IP_MTU_DISCOVER, v))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL EINVAL)_dsch}
+        changes: ts(tid)
+    """
+    return refused(ctx, h, tid)
+
+
+@rule("setsockopt_13", call="setsockopt", category="fail", trigger="call",
+      errors=("ENOPROTOOPT",),
+      summary="fail with ENOPROTOOPT for IP_MTU, which can only be read [Linux 6.18, experiment]",
+      guard=read_only_guard("setsockopt_13"))
+def setsockopt_13(ctx: RuleCtx, h: Host, tid: TID, call: SetSockOpt, w: Any) -> Host:
+    """Description: IP_MTU is the path MTU the kernel knows; a program cannot set it.
+
+    Errors: ENOPROTOOPT.
+
+    Common cases: a program trying to force a smaller MTU (IP_MTU_DISCOVER and the
+    interface's MTU are the ways).
+
+    Model details: provenance: Linux 6.18, experiment (setsockopt(IP_MTU, 1000) gave
+    ENOPROTOOPT).
+
+    Formal:
+        premises: ts(tid) = RUN; s = sock(h, fd); opt = IP_MTU
+        transition: h --Lh_call(tid, setsockopt(fd, IP_MTU, v))--> h'
+        after: h' = h with {ts(tid) := RET(FAIL ENOPROTOOPT)_dsch}
+        changes: ts(tid)
+    """
+    return refused(ctx, h, tid, Errno.ENOPROTOOPT)

@@ -3,7 +3,12 @@ one-shot comparison (`udpsem.real.compare`) still works."""
 
 from __future__ import annotations
 
+import socket as pysocket
 import sys
+import threading
+import time
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -13,8 +18,9 @@ from tests.conformance.scenarios_paper import (
     icmp_refused_on_connected_socket,
     pending_error_before_data,
 )
+from udpsem.hosts.calls import delay, socket
 from udpsem.real.compare import compare, local_interfaces, observed, run_model
-from udpsem.real.conformance import BLOCKED, Scenario, model_admits, run_real
+from udpsem.real.conformance import BLOCKED, Scenario, _runnable, model_admits, run_real
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="runs the real Linux kernel")
 
@@ -82,9 +88,7 @@ def test_loopback_sync_is_as_tight_as_linux() -> None:
     """Linux reports the ICMP of a loopback send on the very next call. With the paper's
     timing the model also admits the next send succeeding (the ICMP still queued); with
     LOOPBACK_SYNC (the conformance default) it does not."""
-    from collections.abc import Generator
     from dataclasses import replace
-    from typing import Any
 
     from udpsem.hosts.calls import connect, sendto, socket
     from udpsem.hosts.state import HostConsts
@@ -121,3 +125,50 @@ def test_namespaces_are_cleaned_up() -> None:
     netns.Namespace("udpsem-conf-test-999999998").__enter__()  # as if its run were killed
     assert netns.remove_stale("udpsem-conf-test-") == ["udpsem-conf-test-999999998"]
     assert not netns.exists("udpsem-conf-test-999999998")
+
+
+def _long_delay_then_socket() -> Generator[Any, Any, None]:
+    yield delay(400_000)  # 0.4 s: longer than the settle time of 0.15 s
+    yield socket()
+
+
+def test_a_delay_longer_than_the_settle_time_is_not_blocked() -> None:
+    # A delay always ends: the harness waits for it, however long, instead of declaring a
+    # thread in it BLOCKED once nothing has happened for `settle` seconds.
+    s = Scenario("long_delay", _long_delay_then_socket)
+    real = run_real(s)
+    assert real[0][0] == ("delay", None) and real[0][1][0] == "socket", real
+    assert model_admits(s, real, local_interfaces())[0]
+
+
+def test_a_thread_waiting_for_a_cpu_is_runnable_and_one_in_recv_is_not() -> None:
+    # What keeps a CPU-starved thread (a loaded machine) from being declared blocked: its
+    # kernel state is R, where a thread blocked in a receive sleeps (S).
+    ids: dict[str, int] = {}
+    stop = threading.Event()
+    sock = pysocket.socket(pysocket.AF_INET, pysocket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def spin() -> None:
+        ids["spin"] = threading.get_native_id()
+        while not stop.is_set():
+            pass
+
+    def receive() -> None:
+        ids["recv"] = threading.get_native_id()
+        sock.recvfrom(10)
+
+    threads = [threading.Thread(target=spin), threading.Thread(target=receive)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.2)
+        assert _runnable(ids["spin"])
+        assert not _runnable(ids["recv"])
+        assert not _runnable(1 << 30)  # no such thread: unknown counts as not runnable
+    finally:
+        stop.set()
+        sock.sendto(b"x", sock.getsockname())
+        for t in threads:
+            t.join()
+        sock.close()

@@ -128,8 +128,8 @@ class Scenario:
     offending payload).
     `netns`: run the real side inside this network namespace (a name under /run/netns; the
     caller creates it), e.g. a loopback-only host.
-    `settle`: seconds the real run waits, once every thread is finished or in a call, before
-    it declares the threads still in a call BLOCKED. `horizon`: the model's time bound.
+    `settle`: seconds the real run waits, once every thread is finished or may be blocked in
+    a call (not a delay, not waiting for a CPU), before it declares those BLOCKED. `horizon`: the model's time bound.
     """
 
     name: str
@@ -177,6 +177,7 @@ class _RealRun:
         self.lock = threading.Lock()
         self.logs: dict[int, list[tuple[str, Any]]] = {}
         self.pending: dict[int, str] = {}
+        self.native: dict[int, int] = {}  # the OS thread of each tid
         self.done: set[int] = set()
         self.threads: list[threading.Thread] = []
         self.progress = time.monotonic()
@@ -219,6 +220,7 @@ class _RealRun:
                 exc, answer = None, None
                 with self.lock:
                     self.pending[tid] = req.name
+                    self.native[tid] = threading.get_native_id()
                     self.progress = time.monotonic()
                 if isinstance(req, C.Create):
                     answer = self.start(req.program, req.arg if isinstance(req.arg, tuple)
@@ -238,9 +240,18 @@ class _RealRun:
                 self.pending.pop(tid, None)
                 self.progress = time.monotonic()
 
+    def may_be_blocked(self, tid: int) -> bool:
+        """Whether thread `tid` (live; the caller holds the lock) may be blocked in its call:
+        it is in one, the call is not a delay (a delay always ends), and its OS thread sleeps
+        in the kernel rather than waiting for a CPU (on a loaded machine a runnable thread
+        can wait longer than the settle time: it is late, not blocked)."""
+        return tid in self.pending and self.pending[tid] != "delay" and \
+            not _runnable(self.native[tid])
+
     def wait(self, limit: float = 20.0) -> dict[int, Log]:
-        """Wait until every thread is finished, or every live one has been in its call for
-        `settle` seconds with no progress anywhere; then the logs (BLOCKED for those)."""
+        """Wait until every thread is finished, or every live one may be blocked in its call
+        (`may_be_blocked`) with no progress anywhere for `settle` seconds; then the logs
+        (BLOCKED for those)."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < limit:
             time.sleep(0.002)
@@ -248,8 +259,8 @@ class _RealRun:
                 live = [t for t in self.logs if t not in self.done]
                 if not live:
                     break
-                if all(t in self.pending for t in live) and \
-                        time.monotonic() - self.progress >= self.settle:
+                if time.monotonic() - self.progress >= self.settle and \
+                        all(self.may_be_blocked(t) for t in live):
                     break
         with self.lock:
             self.frozen = True
@@ -261,6 +272,18 @@ class _RealRun:
                 out[t] = tuple(entries)
         self.lib.release()
         return out
+
+
+def _runnable(native_id: int) -> bool:
+    """Whether the OS thread is running or waiting for a CPU (state R in /proc), rather than
+    sleeping in the kernel. Unknown (no such thread, no /proc): False."""
+    try:
+        with open(f"/proc/self/task/{native_id}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # "pid (comm) S ...": the state is the first field after the command's closing paren.
+    return stat[stat.rfind(b")") + 2:][:1] == b"R"
 
 
 def enter_netns(name: str) -> None:

@@ -81,8 +81,8 @@ class Action:
 class Topology:
     """A multi-host scenario (see the module docstring). `router`: the router's address on
     each link, in link order ("10.1.0.254/24", ...); empty: a single link, no router.
-    `settle`: seconds the real run waits, once every thread is finished or in a call other
-    than delay, before it declares the threads in a call BLOCKED. `slack_ms`: how late a
+    `settle`: seconds the real run waits, once every thread is finished or may be blocked in
+    a call (not a delay, not waiting for a CPU), before it declares those BLOCKED. `slack_ms`: how late a
     real action may be done (an `ip` command on a loaded machine) before the run is
     discarded as not what the model is told (`LateAction`); scenarios leave at least
     twice that between an action and the calls it affects."""
@@ -230,9 +230,10 @@ class Lab:
 
 def _wait_all(runs: dict[str, _RealRun], settle: float, until: float,
               limit: float = 30.0) -> dict[tuple[str, int], Log]:
-    """Wait until every thread of every host is finished, or every live one has been in a
-    call other than `delay` for `settle` seconds with no progress anywhere (and the last
-    action is done, at monotonic time `until`); then every host's logs, keyed (host, tid)."""
+    """Wait until every thread of every host is finished, or every live one may be blocked
+    in its call (`_RealRun.may_be_blocked`) with no progress anywhere for `settle` seconds
+    (and the last action is done, at monotonic time `until`); then every host's logs, keyed
+    (host, tid)."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
         time.sleep(0.002)
@@ -246,8 +247,7 @@ def _wait_all(runs: dict[str, _RealRun], settle: float, until: float,
                     if t in run.done:
                         continue
                     live = True
-                    if t not in run.pending or run.pending[t] == "delay" or \
-                            now - run.progress < settle:
+                    if not run.may_be_blocked(t) or now - run.progress < settle:
                         quiet = False
         if not live or quiet:
             break

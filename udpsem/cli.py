@@ -224,7 +224,7 @@ def replay(trace_file: str, program_file: str | None, as_json: bool) -> None:
         from udpsem.check import witness_rebuilder
 
         res = do_replay(trace_file, program=program_file,
-                        rebuild_with=witness_rebuilder(trace_file))
+                        rebuild_with=witness_rebuilder(trace_file, program_file))
     except TraceError as e:
         _fail(str(e))
     from rich.text import Text

@@ -95,15 +95,23 @@ def load(path: str | Path) -> Observed:
     return parse(text.splitlines(), str(p))
 
 
-def build(header: dict[str, Any]) -> tuple[Any, Any]:
-    """The model setup and initial world of a header, with the search runtime."""
+def build(header: dict[str, Any], program: str | None = None) -> tuple[Any, Any]:
+    """The model setup and initial world of a header, with the search runtime. A trace of a
+    program file needs `program`, the file (`FILE.py[:NAME]`), with the digest the header
+    records: nothing a trace names is imported (as for replay)."""
     from udpsem.hosts.state import Timing
     from udpsem.network.faults import Crash, Faults, Window
-    from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
-    from udpsem.traces.record import _consts
+    from udpsem.programs.catalog import ScenarioError, UnknownProgram
+    from udpsem.traces.record import SourceMismatch, _consts, program_scenario
 
+    src = header.get("source")
+    if isinstance(src, dict) and program is None:
+        named = f"{src.get('file')}" + ("" if src.get("function") == "world"
+                                       else f":{src.get('function')}")
+        raise TraceError(f"header: the trace was recorded from the program file {named}; "
+                         f"check it with --program {named}")
     try:
-        sc = scenario(header["program"])
+        sc = program_scenario(header, program)
         f = header["faults"]
         faults = Faults(loss=f["loss"], dup=f["dup"], max_copies=f["max_copies"],
                         max_successive_drops=f["max_successive_drops"],
@@ -122,7 +130,7 @@ def build(header: dict[str, Any]) -> tuple[Any, Any]:
         if real is not None and "app_gaps" in real:
             world = with_measured_apps(runtime, world, real["app_gaps"])
         return setup, world
-    except (UnknownProgram, ScenarioError) as e:
+    except (UnknownProgram, ScenarioError, SourceMismatch) as e:
         raise TraceError(f"header: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise TraceError(f"header: malformed ({type(e).__name__}: {e})") from None
@@ -136,15 +144,20 @@ backtracks a lot, in a few minutes at ~1-5k states/s."""
 
 def check(tr: Observed, tolerance: int = DEFAULT_TOLERANCE,
           max_nodes: int = DEFAULT_MAX_STATES,
-          progress: Callable[[dict[str, Any]], None] | None = None) -> Verdict:
+          progress: Callable[[dict[str, Any]], None] | None = None,
+          program: str | None = None) -> Verdict:
     """Search the model for a run matching the observations of `tr` (`progress`, if given,
-    is called now and then with the states searched so far)."""
-    setup, world = build(tr.header)
+    is called now and then with the states searched so far; `program` is the program file
+    of a trace recorded from one, see `build`)."""
+    setup, world = build(tr.header, program)
+    blind = {h: [(int(a), int(b)) for a, b in ws]
+             for h, ws in (tr.header.get("real") or {}).get("capture_blind", {}).items()}
     return Checker(setup, world, tr.observations, tr.observed, tolerance, tr.end,
-                   max_nodes, anchor_timers=tr.real, progress=progress).run()
+                   max_nodes, anchor_timers=tr.real, progress=progress, blind=blind).run()
 
 
-def witness_lines(tr: Observed, verdict: Verdict) -> list[dict[str, Any]]:
+def witness_lines(tr: Observed, verdict: Verdict,
+                  program: str | None = None) -> list[dict[str, Any]]:
     """The model run an acceptance found, as an ordinary model trace (`udpsem replay`)."""
     from udpsem.traces.encode import StateDigest
     from udpsem.traces.record import claims, record_json
@@ -153,22 +166,23 @@ def witness_lines(tr: Observed, verdict: Verdict) -> list[dict[str, Any]]:
     if tr.real:
         # The model world of a real trace runs its applications with the measured waits:
         # claim that world, the one the witness starts from and replay rebuilds (`build`).
-        setup, world = build(header)
+        setup, world = build(header, program)
         header["claims"] = claims(header["program"], header["params"], dict(setup.consts),
                                   setup.timing, setup.faults, world, setup.horizon)
     digester = StateDigest()
     return [header, *(record_json(i, st, digester) for i, st in enumerate(verdict.steps))]
 
 
-def witness_rebuilder(path: str | Path) -> Any:
-    """For `udpsem replay`: `build` if the trace at `path` is the witness of a real trace
-    (its header keeps the measured application waits, which the catalogue's own build does
-    not know), else None (an unreadable file is left to replay to report)."""
+def witness_rebuilder(path: str | Path, program: str | None = None) -> Any:
+    """For `udpsem replay`: `build` (with the program file `program`, if any) if the trace at
+    `path` is the witness of a real trace (its header keeps the measured application waits,
+    which the catalogue's own build does not know), else None (an unreadable file is left to
+    replay to report)."""
     try:
         with Path(path).open(encoding="utf-8") as fh:
             header = json.loads(fh.readline())
     except (OSError, ValueError, RecursionError):  # not text, not JSON, absurdly nested
         return None
     if isinstance(header, dict) and isinstance(header.get("real"), dict):
-        return build
+        return lambda h: build(h, program)
     return None

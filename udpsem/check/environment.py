@@ -17,7 +17,7 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from udpsem.hosts.values import Ok
-from udpsem.programs.runtime import AppError, GeneratorRuntime, program_name
+from udpsem.programs.runtime import AppError, GeneratorRuntime
 from udpsem.state.components import ModCall, Raised, Return, Sleep
 
 FOREVER = 1 << 62
@@ -36,11 +36,11 @@ def _deliver(gen: Generator[Any, Any, Any], answer: Any, first: bool) -> Any:
         return Return(stop.value)  # past any horizon: the real application made no further call
 
 
-def measured_app(program: str, arg: Any, gaps: Sequence[int]) -> Generator[Any, Any, Any]:
-    """Run application `program(arg)` (named by its qualified name, so that thread digests
-    are the same in every process), replacing its sleeps by the measured waits `gaps` before
-    each module call."""
-    gen = GeneratorRuntime._fresh(resolve_program(program), arg)
+def measured_app(program: Any, arg: Any, gaps: Sequence[int]) -> Generator[Any, Any, Any]:
+    """Run application `program(arg)` (the application's own code object, as the world was
+    built with it: a program file's applications are lambdas, which no name could find
+    again), replacing its sleeps by the measured waits `gaps` before each module call."""
+    gen = GeneratorRuntime._fresh(program, arg)
     req = _deliver(gen, None, True)
     k = 0
     while True:
@@ -68,15 +68,19 @@ def measured_app(program: str, arg: Any, gaps: Sequence[int]) -> Generator[Any, 
         req = _deliver(gen, Ok(value), False)
 
 
-def resolve_program(name: str) -> Any:
-    """The module-level function called `name` (`package.module.function`)."""
-    import importlib
+class MeasuredApp:
+    """Application `program` run with measured waits (`measured_app`); called with the
+    thread's argument `(arg, gaps)`, which is data. The program is held as the object
+    itself: the thread's identity is the `who` it is started with (the application's own),
+    never the program's name or address."""
 
-    mod, _, fn = name.rpartition(".")
-    try:
-        return getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"application {name!r} is not a module-level function") from None
+    __slots__ = ("program",)
+
+    def __init__(self, program: Any) -> None:
+        self.program = program
+
+    def __call__(self, arg: Any, gaps: Sequence[int]) -> Generator[Any, Any, Any]:
+        return measured_app(self.program, arg, gaps)
 
 
 def app_gaps(events: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, list[int]]:
@@ -107,10 +111,8 @@ def with_measured_apps(runtime: Any, world: Any, gaps: dict[str, list[int]]) -> 
     for m in world.machines:
         apps = []
         for a in m.apps:
-            name = program_name(a.code.program)
-            code, req = runtime.start(measured_app,
-                                      (name, a.code.arg, tuple(gaps.get(m.name, ()))),
-                                      a.code.who)
+            code, req = runtime.start(MeasuredApp(a.code.program),
+                                      (a.code.arg, tuple(gaps.get(m.name, ()))), a.code.who)
             deadline = req.ns if isinstance(req, Sleep) else 0
             apps.append(App(a.tid, code, req, deadline))
         machines.append(replace(m, apps=tuple(apps)))

@@ -199,8 +199,13 @@ class Checker:
     def __init__(self, setup: Setup, world: World, observations: Sequence[Obs],
                  observed: Sequence[str], tolerance: int, end: int,
                  max_nodes: int = 200_000, anchor_timers: bool = False,
-                 progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 progress: Callable[[dict[str, Any]], None] | None = None,
+                 blind: dict[str, list[tuple[int, int]]] | None = None) -> None:
         self.progress = progress
+        # Per host, windows in which the trace could not see its datagrams on the wire (a
+        # capture on a link that was down): a wire label of the host there is internal,
+        # unless it is the one recorded next.
+        self.blind = blind or {}
         self.setup = setup
         self.world = world
         self.obs = list(observations)
@@ -225,11 +230,34 @@ class Checker:
         # really starts; the return shows when it ran out. So such a call is aimed at the
         # return's time minus the timeout (if the timer expired) or as late as the
         # tolerance allows if something was ready just before the timer ran out.
+        #
+        # Likewise a non-blocking recvfrom that returned a datagram: the kernel read the
+        # socket at the system call, somewhere between the recorded call and return, and the
+        # datagram was there. A model call is processed at once (EAGAIN if nothing has
+        # arrived), so the call is aimed just after the moment the trace shows the datagram
+        # can have arrived (see _receipts), if that is later than its recorded time: a thread
+        # stalled between recording its call and entering the kernel, while the sender ran.
         self.aim: dict[int, int] = {}
+        #
+        # And a sendto whose datagram the trace shows received: the kernel sent it at the
+        # system call, so it is aimed at the moment the trace shows it can have arrived (less
+        # the least propagation delay), if that is later than its recorded time. It matters
+        # when two threads of a host send at about the same time: the host's queue sends in
+        # the order the model's calls are made, and a real thread that stalled between
+        # recording its call and entering the kernel sent after the other.
+        self.receipts, sent_at = _receipts(self.streams, setup.owners, setup.timing.dpropmin)
         if anchor_timers:
             for seq in self.streams:
                 for a, b in itertools.pairwise(seq):
                     self.aim[a.i] = _aim(a, b, tolerance)
+                    at = _receipt_at(self.receipts, a, b)
+                    if at is not None and at >= self.aim[a.i]:
+                        self.aim[a.i] = min(at + 1, a.t + tolerance)
+                    at = sent_at.get(a.i)
+                    if at is not None:
+                        at -= setup.timing.dpropmin
+                        if at > self.aim[a.i]:
+                            self.aim[a.i] = min(at, a.t + tolerance)
         self.ports = _trace_ports(self.obs)
         self.host_ports: dict[str, list[tuple[int, int]]] = {}
         for o in self.obs:
@@ -241,7 +269,6 @@ class Checker:
         for o in self.obs:
             if o.label["kind"] == "deliver":
                 self.deliveries.setdefault(_key(o.label.get("value")), []).append(o.t)
-        self.receipts = _receipts(self.streams, setup.owners, setup.timing.dpropmin)
         self.nodes = 0
         self.best: tuple[int, int] = (-1, -1)
         self.best_info: tuple[tuple[int, ...], int, list[Reject]] | None = None
@@ -348,6 +375,8 @@ class Checker:
                     ok, why, pos2, t_exp = self._match(tr, pos)
                     if ok:
                         matches.append((t_exp, st, pos2))
+                    elif lab.kind in WIRE_KINDS and self._blind(lab.host, w.now):
+                        internal.append((st, pos))
                     else:
                         rejects.append(Reject(tr.rule, describe_label(label_json(lab)), why,
                                               t_exp if t_exp >= 0 else None))
@@ -399,6 +428,9 @@ class Checker:
                 return [x for x in now_steps if x not in oq] + times + oq
             return now_steps + (times if oq else [])
         return times or _one_machine(early)
+
+    def _blind(self, host: str | None, now: int) -> bool:
+        return any(a - self.tol <= now <= b + self.tol for a, b in self.blind.get(host or "", ()))
 
     def _match(self, tr: Transition, pos: tuple[int, ...]) -> tuple[bool, str, tuple[int, ...],
                                                                     int]:
@@ -540,10 +572,10 @@ class Checker:
 
 
 def _sends(streams: Sequence[Sequence[Obs]],
-           owners: dict[int, str]) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+           owners: dict[int, str]) -> dict[tuple[Any, ...], list[tuple[int, int, int]]]:
     """Per (sending host, destination host, data): every sendto call of a thread of that
-    host, with the time of its call and of its return, in call order."""
-    out: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    host, with the time of its call and of its return and its record, in call order."""
+    out: dict[tuple[Any, ...], list[tuple[int, int, int]]] = {}
     for seq in streams:
         for a, b in itertools.pairwise(seq):
             v = a.label.get("value")
@@ -554,14 +586,14 @@ def _sends(streams: Sequence[Sequence[Obs]],
             if not (isinstance(dest, list) and len(dest) == 2):
                 continue
             key = (a.label.get("host"), owners.get(dest[0]), _key(v.get("data")))
-            out.setdefault(key, []).append((a.t, b.t))
+            out.setdefault(key, []).append((a.t, b.t, a.i))
     for v in out.values():
         v.sort()
     return out
 
 
-def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
-              dpropmin: int) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str], dpropmin: int
+              ) -> tuple[dict[tuple[Any, ...], list[tuple[int, int]]], dict[int, int]]:
     """Per (host, source address, source port, data): the moments a thread of that host
     received such a datagram (a recvfrom return), each with a moment it can have arrived
     at, consistent with what the trace shows. A kernel delivers on loopback and veth within
@@ -572,7 +604,9 @@ def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
     that failed); and, as a socket's queue is in
     arrival order, after the datagram read from the same socket before it. The moment
     chosen is the earliest that satisfies all of that (and the model's least propagation
-    delay, dpropmin, after the call)."""
+    delay, dpropmin, after the call). Also returned: per sendto call (its record), the moment
+    chosen for the datagram it sent, when that is the latest sendto of such a datagram
+    before the receipt."""
     sends = _sends(streams, owners)
     binds: dict[tuple[Any, Any], list[int]] = {}  # (host, fd) -> its bind returns
     for seq in streams:
@@ -580,8 +614,8 @@ def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
             v = a.label.get("value")
             if a.label["kind"] == "call" and isinstance(v, dict) and v.get("_") == "bind":
                 binds.setdefault((a.label.get("host"), v.get("fd")), []).append(b.t)
-    # (host, fd) -> [(receipt time, key, earliest, ready)] in read order
-    reads: dict[tuple[Any, Any], list[tuple[int, tuple[Any, ...], int, int]]] = {}
+    # (host, fd) -> [(receipt time, key, earliest, ready, sendto record)] in read order
+    reads: dict[tuple[Any, Any], list[tuple[int, tuple[Any, ...], int, int, int]]] = {}
     for seq in streams:
         empty: dict[Any, int] = {}  # fd -> the call time of its latest failed recvfrom
         for j, o in enumerate(seq):
@@ -611,22 +645,43 @@ def _receipts(streams: Sequence[Sequence[Obs]], owners: dict[int, str],
                 earliest = max(earliest, bound[-1] + 1)
             sent = sends.get((owners.get(ok[0]), host, data), [])
             k = bisect.bisect_right(sent, (o.t, 1 << 62)) - 1
+            by = -1
             if k >= 0:
                 earliest = max(earliest, sent[k][0] + dpropmin)
                 ready = min(ready, sent[k][1])
+                by = sent[k][2]
             reads.setdefault((host, fd), []).append(
-                (o.t, (host, ok[0], ok[1], data), earliest, ready))
+                (o.t, (host, ok[0], ok[1], data), earliest, ready, by))
     out: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    sent_at: dict[int, int] = {}
     for queue in reads.values():
         last = -1
-        for t, key, earliest, ready in sorted(queue, key=lambda x: x[0]):
+        for t, key, earliest, ready, by in sorted(queue, key=lambda x: x[0]):
             at = max(earliest, last + 1)
             at = at if at <= ready else max(earliest, min(ready, t))
             last = at
             out.setdefault(key, []).append((t, at))
+            if by >= 0:
+                sent_at[by] = at
     for v in out.values():
         v.sort()
-    return out
+    return out, sent_at
+
+
+def _receipt_at(receipts: dict[tuple[Any, ...], list[tuple[int, int]]], call: Obs,
+                ret: Obs) -> int | None:
+    """When the datagram that non-blocking recvfrom `call` returned (`ret`) can have arrived,
+    by `receipts` (None if `call` is not such a call)."""
+    v, r = call.label.get("value"), ret.label.get("value")
+    if (call.label["kind"] != "call" or ret.label["kind"] != "return" or not isinstance(v, dict)
+            or v.get("_") != "recvfrom" or not v.get("nonblock") or not isinstance(r, dict)):
+        return None
+    ok = r.get("ok")
+    if not (isinstance(ok, list) and len(ok) == 3 and isinstance(ok[2], dict)
+            and "bytes" in ok[2]):
+        return None
+    seen = receipts.get((ret.label.get("host"), ok[0], ok[1], _key(ok[2])), [])
+    return next((at for t, at in seen if t == ret.t), None)
 
 
 def _one_machine(steps: list[tuple[Step, tuple[int, ...]]]) -> list[tuple[Step, tuple[int, ...]]]:
@@ -671,6 +726,12 @@ def _aim(call: Obs, ret: Obs, tol: int) -> int:
         expired = ret.label.get("value") == {"ok": [[], []]}
     elif v.get("_") == "delay":
         timeout, expired = int(v.get("us", 0)) * 1000, True
+    elif v.get("_") == "bind":
+        # A bind takes effect at the system call, somewhere before its return: a datagram
+        # that arrived between the recorded call and the system call found no socket. The
+        # model binds at the call, so it is put just before the return (within tolerance),
+        # which is also when _receipts lets a datagram bound for it arrive.
+        return max(call.t, min(ret.t - 1, call.t + tol - tol // 8))
     else:
         return call.t
     if expired:

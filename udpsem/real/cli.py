@@ -17,6 +17,8 @@ from udpsem.cli_input import scenario_params as _scenario_params
 @click.argument("program")
 @click.option("--netns", is_flag=True,
               help="each host in its own network namespace, joined by veth (root only)")
+@click.option("--capture", is_flag=True,
+              help="record the datagrams on each host's link too (needs --netns)")
 @click.option("--duration", default=None, help="real time to run [default: 10s]")
 @click.option("--period", default=None, help="heartbeat: how often get_status is called [100ms]")
 @click.option("--clients", type=click.IntRange(1, 64), default=None,
@@ -33,28 +35,30 @@ from udpsem.cli_input import scenario_params as _scenario_params
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the real trace (JSON Lines) to this file")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")
-def real(program: str, netns: bool, duration: str | None, period: str | None,
+def real(program: str, netns: bool, capture: bool, duration: str | None, period: str | None,
          clients: int | None, messages: int | None, disconnects: tuple[str, ...],
          crashes: tuple[str, ...], ifdowns: tuple[str, ...], trace_path: Path | None,
          as_json: bool) -> None:
-    """Run PROGRAM (heartbeat, echo) on real sockets and OS threads, in real time."""
+    """Run PROGRAM (heartbeat, echo, or a program file FILE.py[:NAME]) on real sockets and
+    OS threads, in real time. A program file runs for its horizon unless --duration is
+    given; its properties read the model's state, so `udpsem check TRACE --program FILE.py`
+    evaluates them on the model run it finds for the trace."""
     from rich.console import Console
 
     from udpsem.base.time import S, fmt_ns
     from udpsem.network.faults import Faults, parse_crash, parse_window
     from udpsem.programs.catalog import ScenarioError, UnknownProgram, scenario
+    from udpsem.programs.files import is_file_ref
     from udpsem.real.net import RealNetError
     from udpsem.real.run import run_program
     from udpsem.traces.encode import dumps
 
-    if program.endswith(".py"):
-        _fail(f"{program}: program files are not supported by `udpsem real` yet; "
-              "use a catalogued program (udpsem programs)")
     try:
         sc = scenario(program)
     except UnknownProgram as e:
         _fail(str(e))
-    given = {"duration_ns": ("--duration", 10 * S if duration is None
+    default = sc.defaults["duration_ns"] if is_file_ref(program) else 10 * S
+    given = {"duration_ns": ("--duration", default if duration is None
                              else _duration(duration, "--duration")),
              "period_ns": ("--period", None if period is None else _duration(period, "--period")),
              "clients": ("--clients", clients), "messages": ("--messages", messages)}
@@ -66,6 +70,8 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
         _fail(f"--disconnect/--crash: {e}")
     if windows and not netns:
         _fail("--disconnect needs --netns: on loopback all hosts share one link")
+    if capture and not netns:
+        _fail("--capture needs --netns: on loopback there is no link to capture")
     try:
         downs = tuple(parse_window(w) for w in ifdowns)
     except ValueError as e:
@@ -83,7 +89,7 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
         try:
             run = run_program(program, params, Faults(disconnects=windows, crashes=crash_list,
                                                       ifdowns=downs),
-                              netns=netns)
+                              netns=netns, capture=capture)
         except (ScenarioError, RealNetError, ValueError) as e:
             _fail(str(e))
         if trace_fh is not None:
@@ -96,6 +102,10 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
     obs = run.observer
     summary: dict[str, Any] = {"real": res.plan["kind"], "duration_ns": res.duration,
                                "events": len(res.events), **obs.summary()}
+    wire = [e for e in res.events if e.label.kind in ("send", "deliver")]
+    if res.captured:
+        summary["captured"] = {"send": sum(e.label.kind == "send" for e in wire),
+                               "deliver": sum(e.label.kind == "deliver" for e in wire)}
     if res.errors:
         summary["backend_errors"] = res.errors
     if as_json:
@@ -106,6 +116,10 @@ def real(program: str, netns: bool, duration: str | None, period: str | None,
         where = ", ".join(f"{h} {a}" for h, a in addrs.items())
         out.print(f"{sc.name} on real sockets ({res.plan['kind']}: {where}), "
                   f"{fmt_ns(res.duration)}, {len(res.events)} observed labels")
+        if res.captured:
+            c = summary["captured"]
+            out.print(f"captured on the links: {c['send']} datagrams sent, {c['deliver']} "
+                      "received")
         obs.render(out, run)
         for err in res.errors:
             out.print(f"[red]backend error: {err}[/]")

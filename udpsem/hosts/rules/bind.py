@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +21,7 @@ from udpsem.hosts.auxiliary import (
     with_autobind,
 )
 from udpsem.hosts.calls import Bind
-from udpsem.hosts.state import Host, RuleCtx
+from udpsem.hosts.state import Host, RuleCtx, Sock
 from udpsem.hosts.values import ANY_ADDR, IP, TID, Errno, Fail, Ok, Port
 
 
@@ -247,13 +248,16 @@ def bind_1(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch
     return with_autobind(ctx.consts, call.port, rest, done)
 
 
-def _bind_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
-    """The guard of bind_7: the witness the outcome needs, or None."""
+def _bind_other_address(ctx: RuleCtx, h: Host, call: Bind,
+                        allowed: Callable[[Host, Sock, IP], bool]) -> Any:
+    """The guard shared by bind_7 and bind_8, which bind an unbound socket to an address
+    that is not one of the host's, as bind_1 binds a local one: (address, the other
+    sockets, the socket) when `allowed(h, s, address)` and the port is free, else None."""
     s = sock(h, call.fd)
-    if s is None or s.ps1 is not None or s.is2 is not None or not s.f.freebind:
+    if s is None or s.ps1 is not None or s.is2 is not None:
         return None
     i = _addr(call)
-    if i is None or not freebindable(h, i):
+    if i is None or not allowed(h, s, i):
         return None
     rest = others(h, call.fd)
     if call.port is not None:
@@ -262,6 +266,12 @@ def _bind_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
     elif not autobind_possible(ctx.consts, None, rest):
         return None
     return i, rest, s
+
+
+def _bind_7_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
+    """The guard of bind_7: the witness the outcome needs, or None."""
+    return _bind_other_address(ctx, h, call,
+                               lambda h, s, i: s.f.freebind and freebindable(h, i))
 
 
 @rule("bind_7", call="bind", category="succeed", trigger="call",
@@ -307,19 +317,7 @@ def bind_7(ctx: RuleCtx, h: Host, tid: TID, call: Bind, w: Any) -> Host | Branch
 
 def _bind_8_guard(ctx: RuleCtx, h: Host, tid: TID, call: Bind) -> Any:
     """The guard of bind_8: the witness the outcome needs, or None."""
-    s = sock(h, call.fd)
-    if s is None or s.ps1 is not None or s.is2 is not None:
-        return None
-    i = _addr(call)
-    if i is None or not bindable_bcast(h, i):
-        return None
-    rest = others(h, call.fd)
-    if call.port is not None:
-        if (call.port < 1024 and not ctx.consts.priv) or conflict(h, s, i, call.port):
-            return None
-    elif not autobind_possible(ctx.consts, None, rest):
-        return None
-    return i, rest, s
+    return _bind_other_address(ctx, h, call, lambda h, s, i: bindable_bcast(h, i))
 
 
 @rule("bind_8", call="bind", category="succeed", trigger="call",

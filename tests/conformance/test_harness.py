@@ -172,3 +172,31 @@ def test_a_thread_waiting_for_a_cpu_is_runnable_and_one_in_recv_is_not() -> None
         for t in threads:
             t.join()
         sock.close()
+
+
+@pytest.mark.parametrize("call", ["delay", "select", "poll"])
+def test_the_real_backend_waits_for_the_longest_lib_timeouts(call: str) -> None:
+    # The LIB's delays and timeouts go up to 2**62 us or ms; the OS's timers take less
+    # (time.sleep overflows time_t, poll(2) takes an int, which ctypes would silently cut
+    # to its low 32 bits: 2**40 ms became 0, an immediate answer). The real backend waits
+    # the longest it can instead: still waiting after 0.3 s, without an error.
+    from udpsem.hosts.calls import LIB_INT_MAX, poll, select
+    from udpsem.hosts.values import POLLIN
+    from udpsem.real.lib import RealLib
+
+    lib = RealLib(recv_wait=None)
+    fd = lib.perform(socket())
+    req = {"delay": delay(LIB_INT_MAX), "select": select([fd], [], LIB_INT_MAX),
+           "poll": poll([(fd, POLLIN)], 1 << 40)}[call]
+    outcome: list[object] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(lib.perform(req))
+        except BaseException as e:  # noqa: BLE001 - the test reports whatever escaped
+            outcome.append(e)
+
+    t = threading.Thread(target=wait, daemon=True)  # left waiting: it ends with the process
+    t.start()
+    t.join(0.3)
+    assert t.is_alive() and outcome == [], outcome

@@ -57,6 +57,13 @@ def pure_answer(call: C.Call) -> tuple[bool, Any]:
     return False, None
 
 
+# The longest the real backend waits in one sleep or select, in seconds (about 31.7
+# years): the LIB's delays and timeouts go up to 2**62 us (about 146,000 years), past what
+# the OS's timers take (time.sleep overflows time_t above about 2.9e11 s). A real run is
+# bounded by its duration long before, so a longer wait cannot be told from this one.
+LONGEST_WAIT = 1e9
+
+
 def delay_seconds(call: C.Delay) -> float:
     """How long `delay` sleeps, in seconds (UDPError EINVAL for a negative time)."""
     if call.us < 0:
@@ -119,7 +126,7 @@ class RealLib:
         if known:
             return value
         if isinstance(call, C.Delay):
-            time.sleep(delay_seconds(call))
+            time.sleep(min(delay_seconds(call), LONGEST_WAIT))
             return None
         if isinstance(call, C.Select):
             return self._select(call)
@@ -253,7 +260,7 @@ class RealLib:
         rs = [self._sock(fd) for fd in call.reads]
         ws = [self._sock(fd) for fd in call.writes]
         xs = [self._sock(fd) for fd in call.excepts or ()]
-        timeout = None if call.timeout_us is None else call.timeout_us / 1e6
+        timeout = None if call.timeout_us is None else min(call.timeout_us / 1e6, LONGEST_WAIT)
         r, w, x = select_mod.select(rs, ws, xs, timeout)
         ready = (tuple(fd for fd in call.reads if self.socks[fd] in r),
                  tuple(fd for fd in call.writes if self.socks[fd] in w))
@@ -279,7 +286,10 @@ class RealLib:
             arr[k].fd, arr[k].events, arr[k].revents = real, ctypes.c_short(ev).value, 0
         libc = ctypes.CDLL(None, use_errno=True)
         libc.poll.argtypes = [ctypes.POINTER(_PollFd), ctypes.c_ulong, ctypes.c_int]
-        if libc.poll(arr, n, call.timeout_ms) < 0:
+        # poll(2) takes an int: a longer timeout is the longest it takes (24.8 days, more
+        # than any real run), any negative one -1 (ctypes would keep only the low 32 bits).
+        timeout = -1 if call.timeout_ms < 0 else min(call.timeout_ms, 2**31 - 1)
+        if libc.poll(arr, n, timeout) < 0:
             err = ctypes.get_errno()
             raise OSError(err, "poll")
         return tuple(a.revents & 0xFFFF for a in arr)

@@ -174,18 +174,24 @@ def test_sigint_reports_counts_and_writes_files(tmp_path: Path) -> None:
     assert nx.read_graphml(str(g)).number_of_nodes() == d["states"]
 
 
-def _wait_until_open(proc: subprocess.Popen[str], path: Path, timeout: float = 120) -> None:
-    """Wait until process `proc` has `path` open (read from /proc/PID/fd), or has ended."""
+def _wait_until_read(proc: subprocess.Popen[str], path: Path, at_least: int,
+                     timeout: float = 120) -> None:
+    """Wait until process `proc` has read `at_least` bytes of `path` (its file offset, from
+    /proc/PID/fdinfo), or has ended."""
     target = str(path.resolve())
     fds = Path(f"/proc/{proc.pid}/fd")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if any(os.readlink(f) == target for f in fds.iterdir()):
-                return
-        except OSError:
+            for f in fds.iterdir():
+                if os.readlink(f) == target:
+                    info = Path(f"/proc/{proc.pid}/fdinfo/{f.name}").read_text()
+                    pos = int(info.split("pos:", 1)[1].split()[0])
+                    if pos >= at_least:
+                        return
+        except (OSError, IndexError, ValueError):
             pass
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT semantics")
@@ -196,10 +202,13 @@ def test_sigint_in_replay_reports_steps(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "udpsem", "replay", str(t)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_sigint_default)  # noqa: PLW1509  (no threads here)
-    # Signal only once replay has opened the trace: its imports are done and its handler is
-    # in place (under load, imports alone took over 4 s, and the signal then killed Python).
-    _wait_until_open(proc, t)
-    time.sleep(1)
+    # Signal while replay is checking steps: once it has read 5 % of the trace, its imports
+    # are done, its handler is in place and most steps are still to come (about 1 s of them,
+    # compiled). Signalling at a fixed time raced both ends: under load imports alone took
+    # over 4 s, and a compiled replay of this trace (18,047 steps) ends in about 1 s, so a
+    # signal during interpreter shutdown killed Python (exit -2) in a CI run.
+    size = t.stat().st_size
+    _wait_until_read(proc, t, size // 20)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:

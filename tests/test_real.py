@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -169,6 +170,28 @@ FILE_RUNS = [("reqresp.py", None), ("reqresp_buggy.py", None), ("select_many.py"
 def _udpsem(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "udpsem", *args], capture_output=True,
                           text=True, timeout=300, check=False)
+
+
+def test_real_prints_progress_lines_unless_json() -> None:
+    """`udpsem real` shares the progress line of explore and check: when stderr is not a
+    terminal, `udpsem real: T s of D s` every UDPSEM_PROGRESS_SECONDS (here 0.1 s, below the
+    run loop's 0.5 s wake-up, so each wake-up prints one); none with --json."""
+    env = {**os.environ, "UDPSEM_PROGRESS_SECONDS": "0.1"}
+    r = subprocess.run([sys.executable, "-m", "udpsem", "real", "heartbeat", "--duration",
+                        "2s"], capture_output=True, text=True, timeout=300, check=False,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("udpsem real: ")]
+    shown = [re.fullmatch(r"udpsem real: (\d+\.\d) s of 2\.0 s", x) for x in lines]
+    assert len(lines) >= 2 and all(shown), r.stderr
+    ts = [float(m.group(1)) for m in shown if m]
+    assert ts == sorted(ts) and ts[-1] >= 1.5, r.stderr  # the last ones near the end
+    assert "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "udpsem", "real", "heartbeat", "--duration",
+                        "1s", "--json"], capture_output=True, text=True, timeout=300,
+                       check=False, env=env)
+    assert r.returncode == 0 and "udpsem real:" not in r.stderr, r.stderr
+    json.loads(r.stdout)
 
 
 @pytest.mark.parametrize(("name", "duration"), FILE_RUNS, ids=[n for n, _ in FILE_RUNS])

@@ -1,15 +1,20 @@
-"""Bad user input on the command line: one line on stderr, exit status 2, no traceback.
+"""What the command-line tools share: bad user input (one line on stderr, exit status 2, no
+traceback), the parsing of their options, and the progress line of long work.
 
-Shared by `udpsem.cli` and `udpsem.explore.cli` (which `udpsem.cli` registers, so neither can
-import helpers from the other at module level).
+Shared by `udpsem.cli` and the commands it registers (`udpsem.explore.cli`,
+`udpsem.check.cli`, `udpsem.real.cli`, ...), so that none need import helpers from another at
+module level.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import time
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from types import TracebackType
+from typing import IO, Any, NoReturn, Self, TypeVar
 
 import click
 
@@ -188,3 +193,88 @@ def scenario_options(command: str) -> Callable[[F], F]:
         return fn
 
     return decorate
+
+
+PROGRESS_SECONDS = 5.0
+"""Seconds between progress lines when stderr is not a terminal, unless the environment
+variable UDPSEM_PROGRESS_SECONDS says otherwise: often enough that a log shows the work is
+alive, rarely enough that a long run's log stays readable."""
+
+
+def progress_interval() -> float:
+    """Seconds between progress lines when stderr is not a terminal: `PROGRESS_SECONDS`, or
+    the value of the environment variable UDPSEM_PROGRESS_SECONDS (a positive finite number)
+    where it is set; any other value is ignored."""
+    try:
+        v = float(os.environ.get("UDPSEM_PROGRESS_SECONDS", str(PROGRESS_SECONDS)))
+    except ValueError:
+        return PROGRESS_SECONDS
+    return v if 0 < v < float("inf") else PROGRESS_SECONDS
+
+
+class ProgressLine:
+    """The progress line of a long piece of work (`udpsem explore`, `check`, `real`), fed by
+    calling it with the work's latest figures; `text(figures)` says them in words.
+
+    Used as a context manager. Where stderr is a terminal it is one line `PREFIX: TEXT`
+    rewritten in place at each call (after a spinner), removed when the block ends however it
+    ends (an interrupt included: the exception goes on to the command's handler, which then
+    prints its own line, not a traceback, on a clean line). Elsewhere (a log, a pipe, CI) it is a plain
+    line `PREFIX: TEXT` at most every `every` seconds (`progress_interval()` by default);
+    plain lines are whole lines, so nothing needs clearing. With `enabled=False` (`--json`)
+    it shows nothing. `stream` and `terminal` are for tests (default: stderr, and whether it
+    is a terminal)."""
+
+    def __init__(self, prefix: str, text: Callable[[Any], str], *, every: float | None = None,
+                 enabled: bool = True, stream: IO[str] | None = None,
+                 terminal: bool | None = None) -> None:
+        self.prefix = prefix
+        self.text = text
+        self.every = progress_interval() if every is None else every
+        self.enabled = enabled
+        self.stream = stream
+        self.terminal = terminal
+        self.lines = 0
+        """Plain lines written so far."""
+        self._last = time.monotonic()
+        self._live: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Self:
+        if not self.enabled:
+            return self
+        from rich.console import Console
+
+        console = Console(file=self.stream, stderr=True, force_terminal=self.terminal)
+        if console.is_terminal:
+            from rich.markup import escape
+            from rich.progress import Progress, SpinnerColumn, TextColumn
+
+            self._live = Progress(SpinnerColumn(), TextColumn(
+                f"[bold]{escape(self.prefix)}:[/] {{task.fields[text]}}"),
+                console=console, transient=True)
+            self._live.__enter__()
+            self._task = self._live.add_task(self.prefix, text="")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.__exit__(kind, exc, tb)  # stops the display and clears the line
+
+    def __call__(self, figures: Any) -> None:
+        if not self.enabled:
+            return
+        if self._live is not None:
+            from rich.markup import escape
+
+            self._live.update(self._task, text=escape(self.text(figures)))
+            return
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        click.echo(f"{self.prefix}: {self.text(figures)}", file=self.stream,
+                   err=self.stream is None)
+        self.lines += 1

@@ -9,32 +9,16 @@ from typing import Any
 
 import click
 
+from udpsem.cli_input import ProgressLine
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 
 
-class _Progress:
-    """A progress line on stderr every few seconds of a long search (UDPSEM_PROGRESS_SECONDS
-    sets how many, as for `udpsem explore`)."""
-
-    def __init__(self) -> None:
-        import time
-
-        from udpsem.explore.cli import _progress_interval
-
-        self.every = _progress_interval()
-        self.clock = time.monotonic
-        self.last = self.clock()
-
-    def __call__(self, d: dict[str, Any]) -> None:
-        now = self.clock()
-        if now - self.last < self.every:
-            return
-        self.last = now
-        rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
-        click.echo(f"udpsem check: {d['states']} states, {d['matched']} of "
-                   f"{d['observations']} labels explained so far, {rate:,.0f} states/s, "
-                   f"{d['elapsed']:.0f} s", err=True)
+def _progress_text(d: dict[str, Any]) -> str:
+    """The progress line of a check's search, from the searcher's figures."""
+    rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
+    return (f"{d['states']} states, {d['matched']} of {d['observations']} labels explained "
+            f"so far, {rate:,.0f} states/s, {d['elapsed']:.0f} s")
 
 
 @click.command("check")
@@ -69,7 +53,8 @@ def check(trace_file: str, tolerance: str, max_states: int, witness_path: Path |
         tr = load(trace_file)
         if not tr.observations:
             _fail(f"{trace_file}: the trace observes nothing to check")
-        v = check(tr, tol, max_states, None if as_json else _Progress(), program_file)
+        with ProgressLine("udpsem check", _progress_text, enabled=not as_json) as shown:
+            v = check(tr, tol, max_states, shown, program_file)
         props = (file_properties(tr, v, program_file)
                  if v.verdict == "accepted" and tr.header.get("source") is not None else None)
     except TraceError as e:

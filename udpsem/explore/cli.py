@@ -7,7 +7,6 @@ Registered on the main command group by `udpsem/cli.py`. Bad input is one line a
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -18,6 +17,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from udpsem.cli_input import ProgressLine
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import size as _size
@@ -235,57 +235,19 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     if find_settle:
         _find_settle(cfg, settle_ns, cx_path, no_shrink, as_json)
         return
-    console = Console(stderr=True)
-    show = not as_json and console.is_terminal
     try:
-        if show:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            with Progress(SpinnerColumn(), TextColumn("[bold]exploring[/] {task.fields[text]}"),
-                          TimeElapsedColumn(), console=console, transient=True) as prog:
-                task = prog.add_task("explore", text="")
-
-                def progress(d: dict[str, Any]) -> None:
-                    rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
-                    prog.update(task, text=f"{d['states']} states, {rate:,.0f} states/s, "
-                                           f"depth {d['depth']}, queue {d['queue']}")
-
-                res, _ = run_explore(cfg, progress)
-        elif not as_json:
-            res, _ = run_explore(cfg, _ProgressLines())
-        else:
-            res, _ = run_explore(cfg)
+        with ProgressLine("udpsem explore", _progress_text, enabled=not as_json) as line:
+            res, _ = run_explore(cfg, line)
     except ValueError as e:
         _fail(str(e))
     _report(cfg, res, graph_path, cx_path, no_shrink, as_json, chart_path)
 
 
-def _progress_interval() -> float:
-    """Seconds between progress lines when stderr is not a terminal: 5, or the value of the
-    environment variable UDPSEM_PROGRESS_SECONDS (a positive number) where it is set."""
-    try:
-        v = float(os.environ.get("UDPSEM_PROGRESS_SECONDS", "5"))
-    except ValueError:
-        return 5.0
-    return v if 0 < v < float("inf") else 5.0
-
-
-class _ProgressLines:
-    """Progress for a non-terminal stderr: one plain line every `every` seconds."""
-
-    def __init__(self, every: float | None = None) -> None:
-        self.every = _progress_interval() if every is None else every
-        self.last = time.monotonic()
-
-    def __call__(self, d: dict[str, Any]) -> None:
-        now = time.monotonic()
-        if now - self.last < self.every:
-            return
-        self.last = now
-        rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
-        click.echo(f"udpsem explore: {d['states']} states, {d['transitions']} transitions, "
-                   f"depth {d['depth']}, frontier {d['queue']}, {rate:,.0f} states/s, "
-                   f"{d['elapsed']:.0f} s", err=True)
+def _progress_text(d: dict[str, Any]) -> str:
+    """The progress line of a search, from the engine's figures."""
+    rate = d["states"] / d["elapsed"] if d["elapsed"] > 0 else 0
+    return (f"{d['states']} states, {d['transitions']} transitions, depth {d['depth']}, "
+            f"frontier {d['queue']}, {rate:,.0f} states/s, {d['elapsed']:.0f} s")
 
 
 def _counterexample(cfg: Any, res: Any, cx_path: Path | None, no_shrink: bool,

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
+from udpsem.cli_input import ProgressLine, scenario_options
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
-from udpsem.cli_input import scenario_options
 from udpsem.cli_input import scenario_params as _scenario_params
 
 
@@ -76,9 +76,13 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
     console = Console(stderr=True)
     try:
         try:
-            run = run_program(program, params, Faults(disconnects=windows, crashes=crash_list,
-                                                      ifdowns=downs),
-                              netns=netns, capture=capture)
+            total = params.get("duration_ns", sc.defaults["duration_ns"]) / S
+            with ProgressLine("udpsem real", lambda now: f"{now / S:.1f} s of {total:.1f} s",
+                              enabled=not as_json) as shown:
+                run = run_program(program, params,
+                                  Faults(disconnects=windows, crashes=crash_list,
+                                         ifdowns=downs),
+                                  netns=netns, progress=shown, capture=capture)
         except (ScenarioError, RealNetError, ValueError) as e:
             _fail(str(e))
         if trace_fh is not None:

@@ -154,6 +154,51 @@ def test_sigint_removes_every_namespace(tmp_path: Path) -> None:
     assert leftover_namespaces(p.pid) == []
 
 
+def test_loopback_plans_hold_distinct_blocks() -> None:
+    """Two loopback plans at once (two runs on one machine) get disjoint addresses: each
+    holds its 127.77.B.0/24 block until it is closed, and a closed block is free again."""
+    from udpsem.hosts.values import ip
+    from udpsem.real.net import Loopback, RealNetError
+
+    hosts = [("A", [ip("10.0.0.1")]), ("B", [ip("10.0.0.2")])]
+    p1 = Loopback(hosts)
+    try:
+        p2 = Loopback(hosts)
+        try:
+            assert p1.block != p2.block
+            assert p1.own_real("A") == f"127.77.{p1.block}.1"
+            assert p2.own_real("B") == f"127.77.{p2.block}.2"
+            assert p2.real_of(ip("10.9.9.9")) == f"127.77.{p2.block}.250"  # no host's
+            assert p2.model_of(f"127.77.{p2.block}.2") == ip("10.0.0.2")
+        finally:
+            p2.close()
+        p3 = Loopback(hosts)  # p2's block is free again: the first free one is taken
+        assert p3.block == p2.block
+        p3.close()
+    finally:
+        p1.close()
+    with pytest.raises(RealNetError, match="at most 200 hosts"):
+        Loopback([(f"H{k}", [ip("10.0.0.1") + k]) for k in range(201)])
+
+
+def test_two_loopback_runs_at_once_do_not_meet(tmp_path: Path) -> None:
+    """Two `udpsem real echo` at the same time on loopback (two copies of this suite, or two
+    users): each in its own block, so neither's server bind meets the other's
+    (EADDRINUSE before the blocks), and each run's trace names its own addresses."""
+    procs = [subprocess.Popen([sys.executable, "-m", "udpsem", "real", "echo", "--clients", "2",
+                               "--messages", "3", "--duration", "3s", "--json", "--trace",
+                               str(tmp_path / f"t{k}.jsonl")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    addrs = []
+    for k, (p, (out, err)) in enumerate(zip(procs, outs, strict=True)):
+        assert p.returncode == 0, err
+        assert json.loads(out)["violations"] == [], out
+        header = json.loads((tmp_path / f"t{k}.jsonl").read_text().splitlines()[0])
+        addrs.append(set(header["real"]["plan"]["addresses"].values()))
+    assert len(addrs[0]) == len(addrs[1]) == 3 and not addrs[0] & addrs[1]
+
+
 def test_disconnect_needs_netns() -> None:
     r = subprocess.run([sys.executable, "-m", "udpsem", "real", "heartbeat", "--disconnect",
                         "KURT@1s-2s"], capture_output=True, text=True, timeout=60, check=False)

@@ -1,14 +1,20 @@
 """The conformance harness itself: it rejects what the model does not admit, and the older
-one-shot comparison (`udpsem.real.compare`) still works."""
+one-shot comparison (`udpsem.real.compare`) still works.
+
+The scenarios bind fixed ports, so as root they run in this test process's own namespace
+(the `eth_netns` fixture, None without root: then in the machine's), where a second copy of
+the suite running at the same time cannot meet them."""
 
 from __future__ import annotations
 
+import os
 import socket as pysocket
 import sys
 import threading
 import time
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Callable, Generator
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,11 +26,41 @@ from tests.conformance.scenarios_paper import (
 )
 from udpsem.hosts.calls import delay, socket
 from udpsem.real.compare import compare, local_interfaces, observed, run_model
-from udpsem.real.conformance import BLOCKED, Scenario, _runnable, model_admits, run_real
+from udpsem.real.conformance import (
+    BLOCKED,
+    Scenario,
+    _runnable,
+    enter_netns,
+    model_admits,
+    run_real,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="runs the real Linux kernel")
 
 BY_NAME = {s.name: s for s in SCENARIOS}
+T = TypeVar("T")
+
+
+def _inside(netns: str | None, fn: Callable[[], T]) -> T:
+    """`fn()` run by an OS thread in network namespace `netns` (this one's if None)."""
+    if netns is None:
+        return fn()
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            enter_netns(netns)
+            out.append(fn())
+        except BaseException as e:  # noqa: BLE001 - raised again in the caller's thread
+            failed.append(e)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    if failed:
+        raise failed[0]
+    return out[0]
 
 
 def _mutate(real: dict, tid: int, k: int, value: object) -> dict:
@@ -33,10 +69,10 @@ def _mutate(real: dict, tid: int, k: int, value: object) -> dict:
     return {**real, tid: tuple(log)}
 
 
-def test_a_changed_result_is_rejected_with_the_step() -> None:
-    s = BY_NAME["icmp_refused_on_connected_socket"]
+def test_a_changed_result_is_rejected_with_the_step(eth_netns: str | None) -> None:
+    s = replace(BY_NAME["icmp_refused_on_connected_socket"], netns=eth_netns)
     real = run_real(s)
-    ifds = local_interfaces()
+    ifds = local_interfaces(eth_netns)
     assert model_admits(s, real, ifds)[0]
     k = [name for name, _ in real[0]].index("geterr")
     ok, _, why = model_admits(s, _mutate(real, 0, k, None), ifds)
@@ -44,8 +80,8 @@ def test_a_changed_result_is_rejected_with_the_step() -> None:
     assert f"call #{k + 1}" in why and "'ECONNREFUSED'" in why
 
 
-def test_blocked_and_answered_are_told_apart() -> None:
-    s = BY_NAME["one_datagram_two_blocked_receivers"]
+def test_blocked_and_answered_are_told_apart(eth_netns: str | None) -> None:
+    s = replace(BY_NAME["one_datagram_two_blocked_receivers"], netns=eth_netns)
     real = run_real(s)
     blocked = [t for t in (1, 2) if real[t] == (("recvfrom", BLOCKED),)]
     assert len(blocked) == 1  # one of the two took the datagram (which one is the kernel's)
@@ -58,33 +94,34 @@ def test_blocked_and_answered_are_told_apart() -> None:
     assert not model_admits(s, {**real, got: (("recvfrom", BLOCKED),)}, ifds)[0]
 
 
-def test_a_thread_the_kernel_never_had_is_rejected() -> None:
-    s = Scenario("plain", BY_NAME["bind_ephemeral"].program)
+def test_a_thread_the_kernel_never_had_is_rejected(eth_netns: str | None) -> None:
+    s = Scenario("plain", BY_NAME["bind_ephemeral"].program, netns=eth_netns)
     real = run_real(s)
-    assert not model_admits(s, {**real, 5: (("socket", 3),)}, local_interfaces())[0]
+    assert not model_admits(s, {**real, 5: (("socket", 3),)}, local_interfaces(eth_netns))[0]
 
 
-def test_compare_still_reports_both_sides() -> None:
-    model, real = compare(icmp_refused_on_connected_socket)
+def test_compare_still_reports_both_sides(eth_netns: str | None) -> None:
+    model, real = _inside(eth_netns, lambda: compare(icmp_refused_on_connected_socket))
     assert model == real
     assert ("sendto", "ECONNREFUSED") in model and ("geterr", "ECONNREFUSED") in model
-    model, _ = compare(pending_error_before_data)
+    model, _ = _inside(eth_netns, lambda: compare(pending_error_before_data))
     assert model[-2:] == [("recvfrom", "ECONNREFUSED"),
                           ("recvfrom", ("127.0.0.1", "EPH", b"data"))]  # 40062 is in EPH
 
 
-def test_a_loopback_only_model_host_differs_from_this_machine() -> None:
-    """Without a route, broadcast gives ENETUNREACH in the model (this machine has one)."""
+def test_a_loopback_only_model_host_differs_from_this_machine(eth_netns: str | None) -> None:
+    """Without a route, broadcast gives ENETUNREACH in the model (this machine, and the
+    namespace of `eth_netns`, have one)."""
     from udpsem.real.lib import run_real as run_lib
 
     prog = observed(broadcast_and_size)
-    assert run_model(prog, ifds=()) != run_lib(prog)
-    s = Scenario("bcast", broadcast_and_size, ifds=())
+    assert run_model(prog, ifds=()) != _inside(eth_netns, lambda: run_lib(prog))
+    s = Scenario("bcast", broadcast_and_size, ifds=(), netns=eth_netns)
     ok, _, why = model_admits(s, run_real(s), ())
     assert not ok and "ENETUNREACH" in why
 
 
-def test_loopback_sync_is_as_tight_as_linux() -> None:
+def test_loopback_sync_is_as_tight_as_linux(eth_netns: str | None) -> None:
     """Linux reports the ICMP of a loopback send on the very next call. With the paper's
     timing the model also admits the next send succeeding (the ICMP still queued); with
     LOOPBACK_SYNC (the conformance default) it does not."""
@@ -101,7 +138,7 @@ def test_loopback_sync_is_as_tight_as_linux() -> None:
         yield sendto(fd, None, b"1", False)
         yield sendto(fd, None, b"2", False)
 
-    tight = Scenario("again", again, ifds=())
+    tight = Scenario("again", again, ifds=(), netns=eth_netns)
     real = run_real(tight)
     assert real[0][-1] == ("sendto", "!ECONNREFUSED")
     assert model_admits(tight, real, ())[0]
@@ -119,12 +156,15 @@ def test_namespaces_are_cleaned_up() -> None:
 
     if netns.unavailable() is not None:
         pytest.skip(netns.unavailable() or "")
-    with netns.Namespace("udpsem-conf-test-999999999") as ns:
+    # Names of this test process's own (so that a concurrent copy of the suite is not met),
+    # ending in pids no process has (above Linux's largest, 2**22).
+    prefix = f"udpsem-conf-test{os.getpid()}-"
+    with netns.Namespace(f"{prefix}999999999") as ns:
         assert netns.exists(ns.name)
-    assert not netns.exists("udpsem-conf-test-999999999")
-    netns.Namespace("udpsem-conf-test-999999998").__enter__()  # as if its run were killed
-    assert netns.remove_stale("udpsem-conf-test-") == ["udpsem-conf-test-999999998"]
-    assert not netns.exists("udpsem-conf-test-999999998")
+    assert not netns.exists(f"{prefix}999999999")
+    netns.Namespace(f"{prefix}999999998").__enter__()  # as if its run were killed
+    assert netns.remove_stale(prefix) == [f"{prefix}999999998"]
+    assert not netns.exists(f"{prefix}999999998")
 
 
 def _long_delay_then_socket() -> Generator[Any, Any, None]:
@@ -132,13 +172,13 @@ def _long_delay_then_socket() -> Generator[Any, Any, None]:
     yield socket()
 
 
-def test_a_delay_longer_than_the_settle_time_is_not_blocked() -> None:
+def test_a_delay_longer_than_the_settle_time_is_not_blocked(eth_netns: str | None) -> None:
     # A delay always ends: the harness waits for it, however long, instead of declaring a
     # thread in it BLOCKED once nothing has happened for `settle` seconds.
-    s = Scenario("long_delay", _long_delay_then_socket)
+    s = Scenario("long_delay", _long_delay_then_socket, netns=eth_netns)
     real = run_real(s)
     assert real[0][0] == ("delay", None) and real[0][1][0] == "socket", real
-    assert model_admits(s, real, local_interfaces())[0]
+    assert model_admits(s, real, local_interfaces(eth_netns))[0]
 
 
 def test_a_thread_waiting_for_a_cpu_is_runnable_and_one_in_recv_is_not() -> None:

@@ -3,9 +3,13 @@
 A model host keeps its model addresses (ALAN is 192.168.0.14 to the program); the plan maps
 each model address to the real address the kernel uses, and back:
 
-- `Loopback`: host k (0-based, in the world's order) gets 127.77.0.(k+1), which is on `lo`
-  with no configuration. All hosts share one kernel, so a disconnect cannot be made on
-  loopback and is refused.
+- `Loopback`: host k (0-based, in the world's order) gets 127.77.B.(k+1), which is on `lo`
+  with no configuration. B is the first block (0, unless other runs on this machine hold
+  lower ones) that no other run holds: a run holds its block by a socket bound to
+  127.77.B.254 while it lasts (the kernel releases it when the run ends, however it ends), so
+  concurrent runs, which all share the machine's `lo`, never share a host's address (the
+  model's own 127.0.0.1 stays the one `lo` address they all have).
+  All hosts share one kernel, so a disconnect cannot be made on loopback and is refused.
 - `Netns` (root only): host k gets its own network namespace `udpsem<pid>h<k>` with a veth
   whose other end sits in a switch namespace `udpsem<pid>sw` on a bridge; host k has
   10.77.0.(k+1)/24 and static neighbour entries for the others (no ARP, so a link coming back
@@ -22,7 +26,9 @@ namespace the host's own `lo`.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import socket
 import subprocess
 from collections.abc import Sequence
 from typing import Protocol
@@ -107,16 +113,51 @@ class _Mapping:
                 "addresses": {h: self._own[h] for h in self.hosts}}
 
 
+LOOPBACK_HOSTS = 200
+"""The most hosts of a loopback run: host k is 127.77.B.(k+1), below the block's two
+addresses of its own (.250 for addresses no host has, .254 for the block's hold), as for
+`--netns` (200)."""
+
+_HOLD_PORT = 65535
+"""The port of a block's hold socket at 127.77.B.254 (an address no host of a run has)."""
+
+
+def _hold_loopback_block() -> tuple[socket.socket, int]:
+    """A socket holding the first loopback block 127.77.B.0/24 (B in 0-255) that no other run
+    on this machine holds, and B. The hold is a UDP socket bound to 127.77.B.254 (no
+    SO_REUSEADDR, so a second bind there fails with EADDRINUSE)."""
+    for block in range(256):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((f"127.77.{block}.254", _HOLD_PORT))
+        except OSError as e:
+            s.close()
+            if e.errno == errno.EADDRINUSE:
+                continue
+            raise RealNetError(f"cannot hold a loopback block at 127.77.{block}.254: "
+                               f"{e.strerror or e}") from e
+        return s, block
+    raise RealNetError("all 256 loopback blocks (127.77.0-255.0/24) are held by other runs")
+
+
 class Loopback(_Mapping):
-    """Every host on `lo`, host k at 127.77.0.(k+1)."""
+    """Every host on `lo`: host k at 127.77.B.(k+1), in a block B no other run holds while this
+    plan lasts (until `close`)."""
 
     kind = "loopback"
 
     def __init__(self, hosts: Sequence[tuple[str, Sequence[int]]]) -> None:
-        super().__init__(hosts, [f"127.77.0.{k + 1}" for k in range(len(hosts))])
+        if len(hosts) > LOOPBACK_HOSTS:
+            raise RealNetError(f"loopback runs support at most {LOOPBACK_HOSTS} hosts")
+        self._hold, self.block = _hold_loopback_block()
+        try:
+            super().__init__(hosts, [f"127.77.{self.block}.{k + 1}" for k in range(len(hosts))])
+        except BaseException:
+            self._hold.close()
+            raise
 
     def _unused_real(self) -> str:
-        return "127.77.0.250"
+        return f"127.77.{self.block}.250"
 
     def enter(self, host: str) -> None:
         return None
@@ -134,7 +175,7 @@ class Loopback(_Mapping):
         self.ifdown(host)
 
     def close(self) -> None:
-        return None
+        self._hold.close()  # the block is free for the next run
 
 
 def _ip(*args: str) -> None:

@@ -150,3 +150,4 @@ def test_whole_world_memo_equals_the_full_check(seed: int, corrupt: list[int],
     assert parts.hits > 0
     if corrupt and any(k < len(worlds) for k in corrupt):
         assert broken > 0
+

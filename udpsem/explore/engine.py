@@ -261,7 +261,7 @@ def expand(setup: Setup, world: World, policy: Discretisation) -> list[tuple[lis
     if world.now >= setup.horizon:
         return []
     out = []
-    cands = enabled(setup, world)
+    cands = list(enabled(setup, world))  # each candidate built once
     for i in policy.picks([c.rule for c in cands]):
         cand = cands[i]
         tc = TreeChooser(policy)
@@ -352,7 +352,7 @@ class Search:
     # bookkeeping ------------------------------------------------------------------------------
 
     def _mkeys(self, ms: tuple[Any, ...], now: int) -> tuple[Any, ...]:
-        return tuple(m.key(s, now) for m, s in zip(self.monitors, ms))
+        return tuple([m.key(s, now) for m, s in zip(self.monitors, ms)])
 
     def _new(self, fp: bytes, parent: int, edge: int, now: int, depth: int,
              world: World) -> int:
@@ -461,6 +461,7 @@ class Search:
               res: ExploreResult, found: dict[str, tuple[str, int]], t0: float, last: float,
               progress: Progress | None, stop: bool) -> None:
         cfg, setup, policy, keyer = self.cfg, self.setup, self.policy, self.keyer
+        monitors = self.monitors
         bfs = cfg.strategy == "bfs"
         depth_bounded = cfg.max_depth is not None
         tick = 0
@@ -490,7 +491,7 @@ class Search:
             for k, (_made, t) in enumerate(succ):
                 res.transitions += 1
                 w2 = t.world
-                ms2 = tuple(m.step(s, t) for m, s in zip(self.monitors, ms))
+                ms2 = tuple([m.step(s, t) for m, s in zip(monitors, ms)])
                 fp = keyer.fingerprint(w2, self._mkeys(ms2, w2.now))
                 j = self.visited.get(fp)
                 if j is not None:

@@ -84,6 +84,7 @@ class Keyer:
         self._types: dict[type, Callable[[Any, list[int]], Any]] = {}
         self._inner: dict[type, Callable[[Any, list[int]], Any]] = {}
         self._digests: dict[tuple[int, int], tuple[Machine, bytes]] = {}
+        self._limit = min(NEVER, horizon)  # a deadline at or beyond it is keyed as ∞ (`rel`)
         self.cache_size = cache_size
         self.frame_hits = 0
         self.frame_misses = 0
@@ -132,7 +133,7 @@ class Keyer:
         if issubclass(tp, Enum):
             return lambda x, d: x.value
         if tp is tuple:
-            return lambda x, d: tuple([enc(v, d) for v in x])
+            return self._tuple
         if tp is list:
             return lambda x, d: ("l", *[enc(v, d) for v in x])
         if issubclass(tp, Code):
@@ -160,7 +161,18 @@ class Keyer:
             def dc(x: Any, d: list[int]) -> Any:
                 for n in timed:
                     d.append(getattr(x, n))
-                return (tname, *[enc(getattr(x, n), d) for n in plain])
+                out: list[Any] = [tname]
+                for n in plain:
+                    v = getattr(x, n)
+                    t = type(v)
+                    # `enc`'s own first test, inlined: a plain leaf is its own structure
+                    if t is int or t is str or v is None or t is bytes:
+                        out.append(v)
+                    elif t is bool:
+                        out.append(("b", v))  # as `enc` keys a bool
+                    else:
+                        out.append(enc(v, d))
+                return tuple(out)
 
             return dc
         if issubclass(tp, int):
@@ -188,6 +200,11 @@ class Keyer:
         hit = self._objs.get(id(x))
         if hit is not None and hit[0] is x:
             return hit[1], hit[2]
+        return self._miss(x, inner)
+
+    def _miss(self, x: Any, inner: Callable[[Any, list[int]], Any] | None
+              ) -> tuple[bytes, tuple[int, ...]]:
+        """`cached(x, inner)` for an object not in the cache: encode it and keep it."""
         dls: list[int] = []
         tp = type(x)
         if inner is None:
@@ -233,13 +250,22 @@ class Keyer:
         if hit is not None and hit[0] is x:
             d.extend(hit[2])
             return hit[1]
-        b, t = self.cached(x, inner)
+        b, t = self._miss(x, inner)
         d.extend(t)
         return b
 
     def _tuple(self, x: tuple[Any, ...], d: list[int]) -> Any:
         enc = self.enc
-        return tuple([enc(v, d) for v in x])
+        out: list[Any] = []
+        for v in x:
+            t = type(v)
+            if t is int or t is str or v is None or t is bytes:  # `enc`'s first test, inlined
+                out.append(v)
+            elif t is bool:
+                out.append(("b", v))  # as `enc` keys a bool
+            else:
+                out.append(enc(v, d))
+        return tuple(out)
 
     def _host(self, h: Host, d: list[int]) -> Any:
         """A host by the cached keys of its field tuples: a step that changes one thread
@@ -273,8 +299,8 @@ class Keyer:
     def machine(self, m: Machine, now: int) -> Any:
         """A machine's key: its cached structure and its deadlines relative to now."""
         b, t = self.cached(m, self._machine)
-        rel = self.rel
-        return (b, tuple([rel(x, now) for x in t]))
+        lim = self._limit
+        return (b, tuple([None if x >= lim else x - now for x in t]))  # `rel`, inlined
 
     def machine_digest(self, m: Machine, now: int) -> bytes:
         """The 128-bit digest of `machine(m, now)`, memoised by the machine's identity and
@@ -282,11 +308,11 @@ class Keyer:
         same time, so an unchanged machine costs one lookup (the memo holds the machine, so
         an identity is never reused while memoised)."""
         key = (id(m), now)
-        hit = self._digests.get(key)
+        memo = self._digests
+        hit = memo.get(key)
         if hit is not None and hit[0] is m:
             return hit[1]
         d = hashlib.blake2b(marshal.dumps(self.machine(m, now), 2), digest_size=16).digest()
-        memo = self._digests
         if len(memo) >= _DIGEST_MEMO:
             for k in list(itertools.islice(memo, _DIGEST_MEMO // 2)):
                 del memo[k]  # the oldest quarter (insertion order)
@@ -308,9 +334,11 @@ class Keyer:
         128-bit digest of its key (combined per component: `machine_digest`)."""
         now = w.now
         md = self.machine_digest
+        lim = self._limit
         return (tuple([md(m, now) for m in w.machines]),
                 tuple(sorted([self.inflight(f, now) for f in w.net])),
-                tuple([(self.rel(e.at, now), e.kind, e.host) for e in w.schedule]),
+                tuple([(None if e.at >= lim else e.at - now, e.kind, e.host)
+                       for e in w.schedule]),  # `rel`, inlined
                 w.drops, monitors)
 
     def fingerprint(self, w: World, monitors: Any = ()) -> bytes:

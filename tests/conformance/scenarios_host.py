@@ -4,31 +4,8 @@ addresses (bind_7, bind_8), and SO_SNDBUF refusing fragments (sendto_19). Ports 
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
-from udpsem.hosts.calls import (
-    bind,
-    connect,
-    create,
-    delay,
-    getsockname,
-    getsockopt,
-    recv,
-    recvfrom,
-    sendto,
-    setsockopt,
-    shutdown,
-    socket,
-)
-from udpsem.hosts.values import Shut, SockOpt, ip
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.conformance import scenarios
-
-LO = ip("127.0.0.1")
-BCAST = ip("255.255.255.255")
-LO_BCAST = ip("127.255.255.255")
-G = Generator[Any, Any, Any]
-
 
 # MSG_TRUNC in the flags ------------------------------------------------------------------------
 

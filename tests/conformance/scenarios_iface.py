@@ -5,47 +5,10 @@ readable, SO_SNDBUF, SO_REUSEPORT, IP_FREEBIND, and send/write/recv/read. Ports 
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
-from udpsem.hosts.calls import (
-    bind,
-    close,
-    connect,
-    create,
-    delay,
-    fionread,
-    geterr,
-    getpeername,
-    getsockname,
-    getsockopt,
-    poll,
-    read,
-    recv,
-    recvfrom,
-    select,
-    send,
-    sendto,
-    setsockopt,
-    shutdown,
-    socket,
-    write,
-)
-from udpsem.hosts.values import (
-    POLL_ALL,
-    POLLIN,
-    POLLOUT,
-    POLLPRI,
-    POLLRDHUP,
-    Shut,
-    SockOpt,
-    ip,
-)
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.conformance import scenarios
 
-LO = ip("127.0.0.1")
 AWAY = ip("10.9.9.9")  # an address no test host has
-G = Generator[Any, Any, Any]
 IO = POLLIN | POLLOUT
 
 

@@ -4,34 +4,10 @@ SO_RCVBUF and receive-buffer drops, SO_BROADCAST. Ports 42000 + 10·k."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
-from udpsem.hosts.calls import (
-    bind,
-    connect,
-    create,
-    delay,
-    disconnect,
-    fionread,
-    geterr,
-    getsockname,
-    getsockopt,
-    recvfrom,
-    select,
-    sendto,
-    setsockopt,
-    shutdown,
-    socket,
-)
-from udpsem.hosts.values import Shut, SockOpt, ip
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.conformance import scenarios
 
-LO = ip("127.0.0.1")
-BCAST = ip("255.255.255.255")
-LO_BCAST = ip("127.255.255.255")
 RD, WR, RDWR = Shut.SHUT_RD, Shut.SHUT_WR, Shut.SHUT_RDWR
-G = Generator[Any, Any, Any]
 
 
 # Buffer length, MSG_TRUNC, MSG_PEEK, FIONREAD --------------------------------------------------

@@ -9,32 +9,10 @@ Ports are fixed per scenario (41000 + 10·k) so that scenarios never meet; every
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
-
-from udpsem.hosts.calls import (
-    bind,
-    close,
-    connect,
-    create,
-    delay,
-    disconnect,
-    geterr,
-    getpeername,
-    getsockname,
-    getsockopt,
-    recvfrom,
-    select,
-    sendto,
-    setsockopt,
-    socket,
-)
-from udpsem.hosts.values import SockOpt, ip
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.conformance import scenarios
 
-LO = ip("127.0.0.1")
 LO2 = ip("127.0.0.2")
-G = Generator[Any, Any, Any]
 
 
 # The thirteen of tests/test_kernel_conformance.py ---------------------------------------------

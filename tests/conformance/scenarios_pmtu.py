@@ -8,38 +8,14 @@ payload + 28 (IPv4 and UDP headers), so 972 bytes is the most that fits link 1."
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
-from udpsem.base.time import S
-from udpsem.hosts.calls import (
-    bind,
-    connect,
-    delay,
-    geterr,
-    getsockname,
-    getsockopt,
-    recvfrom,
-    sendto,
-    setsockopt,
-    socket,
-)
-from udpsem.hosts.values import (
-    PMTUDISC_DO,
-    PMTUDISC_DONT,
-    PMTUDISC_INTERFACE,
-    PMTUDISC_PROBE,
-    PMTUDISC_WANT,
-    SockOpt,
-    ip,
-)
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.topology import Action, Node, Topology
 
-G = Generator[Any, Any, Any]
 B, NOBODY_FAR, BLOCKED = ip("10.78.2.1"), ip("10.78.2.77"), ip("10.78.8.1")
 A_ON_LINK_PEER, C = ip("10.78.0.2"), ip("10.78.1.2")
 MD, MTU = SockOpt.IP_MTU_DISCOVER, SockOpt.IP_MTU
-ROUTER = ("10.78.1.254/24", "10.78.2.254/24")
 FAR_MTU = (0, 1000)  # link 0 at Ethernet's 1500, link 1 at 1000
 
 

@@ -7,29 +7,13 @@ machine, `Topology.slack_ms`)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
-from udpsem.base.time import S
-from udpsem.hosts.calls import (
-    bind,
-    connect,
-    delay,
-    geterr,
-    getsockname,
-    getsockopt,
-    recvfrom,
-    sendto,
-    setsockopt,
-    socket,
-)
-from udpsem.hosts.values import SockOpt, ip
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.topology import Action, Node, Topology
 
-G = Generator[Any, Any, Any]
 A, B, NOBODY = ip("10.78.0.1"), ip("10.78.0.2"), ip("10.78.0.3")
 A1, C1, B2, FAR = ip("10.78.1.1"), ip("10.78.1.2"), ip("10.78.2.1"), ip("10.78.9.9")
-ROUTER = ("10.78.1.254/24", "10.78.2.254/24")
 
 
 def _pair(name: str, a: Any, b: Any, actions: tuple[Action, ...] = (),

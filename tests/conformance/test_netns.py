@@ -3,29 +3,14 @@ with only `lo` (as root; skipped otherwise, saying why), and the model host has 
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
-from udpsem.hosts.calls import (
-    bind,
-    connect,
-    delay,
-    getsockname,
-    recvfrom,
-    sendto,
-    setsockopt,
-    socket,
-)
-from udpsem.hosts.values import SockOpt, ip
+from tests.conformance.common import *  # the scenarios' vocabulary
 from udpsem.real.conformance import Scenario, check, scenarios
 
-LO = ip("127.0.0.1")
-BCAST = ip("255.255.255.255")
 FAR = ip("10.1.1.1")
-G = Generator[Any, Any, Any]
 
 
 def bound_broadcast_has_a_route() -> G:

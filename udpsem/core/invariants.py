@@ -81,20 +81,75 @@ class MachineMemo:
         return value
 
 
+class PartsMemo:
+    """Results of a pure function of some immutable parts and some plain values, memoised by
+    the parts' identities and the values: the whole-world conjuncts N1, N2 and E1 read only
+    the schedule, the time and the machines' names, connections and interfaces, which most
+    successors share with their parent (exploration: a step changes one machine and keeps
+    its interfaces). The memo holds the parts, so an `id` is never reused while memoised.
+    Bounded: when full, the older half is dropped. It lives in a checker's memo
+    (exploration's), never seen by a rule, and serves one `Setup`."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._memo: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+        self._size = size
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, parts: tuple[Any, ...], values: tuple[Any, ...],
+            compute: Callable[..., Any], *args: Any) -> Any:
+        """`compute(*args)`, a function of `parts` (by identity) and `values` (by equality)
+        alone, memoised."""
+        key = (values, *[id(p) for p in parts])
+        hit = self._memo.get(key)
+        if hit is not None:
+            kept = hit[0]
+            same = True
+            for i in range(len(parts)):
+                if kept[i] is not parts[i]:
+                    same = False
+                    break
+            if same:
+                self.hits += 1
+                return hit[1]
+        self.misses += 1
+        value = compute(*args)
+        memo = self._memo
+        if len(memo) >= self._size:
+            for k in list(memo)[: self._size // 2]:
+                del memo[k]
+        memo[key] = (parts, value)
+        return value
+
+
 def network_violations(setup: Setup, w: World, host_memo: HostOkMemo | None = None,
-                       machine_memo: MachineMemo | None = None) -> list[Violation]:
+                       machine_memo: MachineMemo | None = None,
+                       world_memo: PartsMemo | None = None) -> list[Violation]:
     """Every broken conjunct of `network_ok` for world `w` (empty iff it holds). A checker
-    that sees many worlds sharing hosts may pass a `HostOkMemo` (same result, less work),
-    and a `MachineMemo`: the conjuncts over one machine (its host's `host_ok`, N4, C1–C3,
-    G2) read that machine and the time alone, so an unchanged machine at the same time is
-    not checked again (incremental checking; the cross-machine N1/N2 and the messages M1
-    are checked every time)."""
+    that sees many worlds sharing components may pass memos (same list, in the same order,
+    less work): a `HostOkMemo`; a `MachineMemo`, since the conjuncts over one machine (its
+    host's `host_ok`, N4, C1–C3, G2) read that machine and the time alone, so an unchanged
+    machine at the same time is not checked again; and a `PartsMemo` for the whole-world
+    conjuncts N1, N2 and E1, which read only the schedule, the time and each machine's name,
+    connection and interfaces, all of which most successors share with their parent
+    (incremental checking). The messages (M1, M2) are checked every time: their check costs
+    about what a memo lookup would."""
     out: list[Violation] = []
-    names = [m.name for m in w.machines]
-    if len(set(names)) != len(names):
-        out.append(Violation("N1", f"host names are not distinct: {names}"))
-    seen: dict[int, str] = {}
-    for m in w.machines:
+    ms = w.machines
+    now = w.now
+    if world_memo is None:
+        first, per_machine, sched = _whole_world(setup, w)
+    else:
+        parts: list[Any] = [w.schedule]
+        values: list[Any] = [now]
+        for m in ms:
+            parts.append(None if m.host is None else m.host.ifds)
+            values.append(m.name)
+            values.append(m.conn)
+        first, per_machine, sched = world_memo.get(tuple(parts), tuple(values), _whole_world,
+                                                   setup, w)
+    out.extend(first)
+    for i, m in enumerate(ms):
         if m.host is None:
             if m.snippets or m.storerets or m.apps or m.conn:
                 out.append(Violation("N3", "a crashed machine still has components or is "
@@ -102,6 +157,50 @@ def network_violations(setup: Setup, w: World, host_memo: HostOkMemo | None = No
             continue
         if m.name not in setup.consts:
             out.append(Violation("N3", "no host constants for this machine", m.name))
+            continue
+        out.extend(per_machine[i])
+        if machine_memo is None:
+            out.extend(_machine_violations(setup, now, m, host_memo))
+        else:
+            out.extend(machine_memo.get(m, now, _machine_violations, setup, now, m,
+                                        host_memo))
+    dpropmax = setup.timing.dpropmax
+    for k, f in enumerate(w.net):
+        if not msg_ok(f.msg):
+            out.append(Violation("M1", f"message {k} in transit is not msg_ok: {f.msg}"))
+        if f.hold is not None:
+            out.extend(_held(setup, w, k, f))
+            continue
+        d = f.deadline - now
+        if not 0 <= d <= dpropmax:
+            out.append(Violation("M1", f"message {k} in transit has timer {d} ns, not in "
+                                       f"[0, dpropmax = {dpropmax}]"))
+    out.extend(sched)
+    return out
+
+
+def _whole_world(setup: Setup, w: World
+                 ) -> tuple[list[Violation], list[list[Violation]], list[Violation]]:
+    """N1, N2 of each machine, and E1: a function of the schedule, the time and each
+    machine's name, connection and interfaces (and the setup)."""
+    first, per_machine = _addresses(setup, w.machines)
+    return first, per_machine, _schedule(w)
+
+
+def _addresses(setup: Setup, ms: tuple[Machine, ...]
+               ) -> tuple[list[Violation], list[list[Violation]]]:
+    """N1, and N2 of each machine (empty for a crashed one or one without constants, which
+    N3 names): a function of the machines' names and interfaces (and the setup)."""
+    first: list[Violation] = []
+    names = [m.name for m in ms]
+    if len(set(names)) != len(names):
+        first.append(Violation("N1", f"host names are not distinct: {names}"))
+    seen: dict[int, str] = {}
+    per_machine: list[list[Violation]] = []
+    for m in ms:
+        out: list[Violation] = []
+        per_machine.append(out)
+        if m.host is None or m.name not in setup.consts:
             continue
         for iface in m.host.ifds:
             if iface.is_lo:
@@ -113,23 +212,7 @@ def network_violations(setup: Setup, w: World, host_memo: HostOkMemo | None = No
                 if setup.owners.get(a) != m.name:
                     out.append(Violation("N2", f"the network routes {a} to "
                                                f"{setup.owners.get(a)}", m.name))
-        if machine_memo is None:
-            out.extend(_machine_violations(setup, w.now, m, host_memo))
-        else:
-            out.extend(machine_memo.get(m, w.now, _machine_violations, setup, w.now, m,
-                                        host_memo))
-    for k, f in enumerate(w.net):
-        if not msg_ok(f.msg):
-            out.append(Violation("M1", f"message {k} in transit is not msg_ok: {f.msg}"))
-        if f.hold is not None:
-            out.extend(_held(setup, w, k, f))
-            continue
-        d = f.deadline - w.now
-        if not 0 <= d <= setup.timing.dpropmax:
-            out.append(Violation("M1", f"message {k} in transit has timer {d} ns, not in "
-                                       f"[0, dpropmax = {setup.timing.dpropmax}]"))
-    out.extend(_schedule(w))
-    return out
+    return first, per_machine
 
 
 def _schedule(w: World) -> list[Violation]:
@@ -287,4 +370,5 @@ def _agreement(setup: Setup, now: int, m: Machine) -> list[Violation]:
     return out
 
 
-__all__ = ["NETWORK_CONJUNCTS", "MachineMemo", "Violation", "network_ok", "network_violations"]
+__all__ = ["NETWORK_CONJUNCTS", "MachineMemo", "PartsMemo", "Violation", "network_ok",
+           "network_violations"]

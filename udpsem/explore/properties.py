@@ -32,6 +32,7 @@ from typing import Any, overload
 from udpsem.base import source
 from udpsem.base.labels import Transition
 from udpsem.base.time import MS, fmt_ns
+from udpsem.core.invariants import network_violations
 from udpsem.state.components import Raised
 from udpsem.state.world import Setup, World
 
@@ -256,10 +257,10 @@ class Theorem2(Monitor):
 def _host_memo(setup: Setup) -> Any:
     """The checkers' memo of host_ok's time-independent conjuncts (see HostOkMemo); it lives
     with the setup's other derived data and is never seen by a rule."""
-    from udpsem.hosts.invariants import HostOkMemo
-
     memo = setup.memo.get("host_ok")
     if memo is None:
+        from udpsem.hosts.invariants import HostOkMemo  # (imported when first needed)
+
         memo = setup.memo["host_ok"] = HostOkMemo()
     return memo
 
@@ -268,10 +269,10 @@ def _machine_memo(setup: Setup, name: str) -> Any:
     """A checker's memo of per-component results by identity and time (`MachineMemo`): a
     successor world keeps all but the components its transition changed, at the same time,
     so their conjuncts are not checked again (incremental checking)."""
-    from udpsem.core.invariants import MachineMemo
-
     memo = setup.memo.get(name)
     if memo is None:
+        from udpsem.core.invariants import MachineMemo  # (imported when first needed)
+
         memo = setup.memo[name] = MachineMemo()
     return memo
 
@@ -290,11 +291,21 @@ def _host_ok(setup: Setup, world: World) -> str | None:
     return None
 
 
-def _network_ok(setup: Setup, world: World) -> str | None:
-    from udpsem.core.invariants import network_violations
+def _world_memo(setup: Setup) -> Any:
+    """A checker's memo of the whole-world conjuncts N1, N2 and E1 (`PartsMemo`): a
+    successor world keeps what they read (the schedule, the time, the machines' names,
+    connections and interfaces) from its parent, so they are not checked again."""
+    memo = setup.memo.get("network_ok_by_part")
+    if memo is None:
+        from udpsem.core.invariants import PartsMemo  # (imported when first needed)
 
+        memo = setup.memo["network_ok_by_part"] = PartsMemo()
+    return memo
+
+
+def _network_ok(setup: Setup, world: World) -> str | None:
     bad = network_violations(setup, world, _host_memo(setup),
-                             _machine_memo(setup, "network_ok_by_machine"))
+                             _machine_memo(setup, "network_ok_by_machine"), _world_memo(setup))
     return f"network_ok fails: {bad[0]}" if bad else None
 
 

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from udpsem.base.choice import RandomChooser
 from udpsem.base.labels import Label
-from udpsem.base.time import fmt_ns
+from udpsem.base.time import fmt_ns, timer_too_long
 from udpsem.base.version import __version__
 from udpsem.core.drivers import Step, step
 from udpsem.hosts.state import HostConsts, Timing
@@ -317,8 +317,13 @@ def rebuild(header: dict[str, Any], program: str | None = None,
                                   for w in f.get("ifdowns", [])))
     timing = Timing(**header["timing"])
     consts = _consts(header["consts"])
-    return sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
-                    GeneratorRuntime(history=history))
+    setup, world = sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
+                            GeneratorRuntime(history=history))
+    for name, ns in header["timing"].items():
+        too_long = timer_too_long(f"timing.{name}", ns, setup.horizon)
+        if too_long is not None:
+            raise ValueError(too_long)
+    return setup, world
 
 
 def _consts(d: dict[str, Any]) -> HostConsts:

@@ -70,6 +70,17 @@ def test_terminal_line_is_rewritten_and_cleared_at_the_end() -> None:
     assert text.endswith("\x1b[2K") or "\x1b[?25h" in text[-40:], repr(text[-40:])
 
 
+def test_terminal_line_is_wrapped_not_cut_on_a_narrow_terminal() -> None:
+    # rich's default cuts a line wider than the terminal with "…" (an 80-column terminal lost
+    # explore's rate and elapsed time); wrapped, every figure is shown.
+    out = io.StringIO()
+    long = ", ".join(f"{k} figure{k}" for k in range(12))  # about 130 columns
+    with ProgressLine("udpsem test", lambda d: long, stream=out, terminal=True) as line:
+        line({})
+    text = out.getvalue()
+    assert "…" not in text and "11 figure11" in text
+
+
 def test_terminal_line_cleared_on_interrupt_and_the_interrupt_goes_on() -> None:
     out = io.StringIO()
     line = ProgressLine("udpsem test", _text, stream=out, terminal=True)

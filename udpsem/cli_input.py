@@ -249,9 +249,13 @@ class ProgressLine:
         if console.is_terminal:
             from rich.markup import escape
             from rich.progress import Progress, SpinnerColumn, TextColumn
+            from rich.table import Column
 
+            # Wrapped, not cut, where the terminal is narrower than the line: every figure
+            # stays in sight (and the display, however many rows, is still removed whole).
             self._live = Progress(SpinnerColumn(), TextColumn(
-                f"[bold]{escape(self.prefix)}:[/] {{task.fields[text]}}"),
+                f"[bold]{escape(self.prefix)}:[/] {{task.fields[text]}}",
+                table_column=Column(no_wrap=False, overflow="fold")),
                 console=console, transient=True)
             self._live.__enter__()
             self._task = self._live.add_task(self.prefix, text="")

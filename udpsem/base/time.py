@@ -42,6 +42,25 @@ def deadline_after(now: int, ns: int) -> int:
     return min(now + ns, LAST)
 
 
+def longest_timer(horizon: int) -> int:
+    """The longest timing parameter (dsch, doq, dpropmax, ...) a run to `horizon` can take:
+    every deadline `now + d` it sets at a `now` up to the horizon is then a finite instant
+    (at most `LAST`). A longer one would reach `NEVER`, the model's ∞, where an upper-bound
+    timer, which must force its action in time, forces nothing."""
+    return max(LAST - horizon, 0)
+
+
+def timer_too_long(name: str, ns: int, horizon: int) -> str | None:
+    """Why timing parameter `name` of `ns` cannot be used in a run to `horizon` (one line,
+    for the user), or None if it can: it is longer than `longest_timer(horizon)`."""
+    longest = longest_timer(horizon)
+    if ns <= longest:
+        return None
+    return (f"{name} {fmt_ns(ns) if ns < NEVER else f'{ns} ns'} is too long for a run to "
+            f"{fmt_ns(horizon)}: a deadline it sets would reach the model's ∞ (2^62 ns, about "
+            f"146 years); at most {fmt_ns(longest)}")
+
+
 def remaining(deadline: int, now: int) -> int:
     """The timer value `deadline - now`, with `NEVER` staying `NEVER`."""
     return NEVER if deadline >= NEVER else deadline - now

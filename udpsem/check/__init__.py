@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from udpsem.base.time import MS
+from udpsem.base.time import MS, timer_too_long
 from udpsem.check.environment import with_measured_apps
 from udpsem.check.search import THREAD_KINDS, WIRE_KINDS, Checker, Obs, SearchRuntime, Verdict
 from udpsem.traces.schema import FORMAT_VERSION
@@ -126,10 +126,16 @@ def build(header: dict[str, Any], program: str | None = None) -> tuple[Any, Any]
         runtime = SearchRuntime()
         setup, world = sc.build({**sc.defaults, **header["params"]}, timing, consts, faults,
                                 runtime)
+        for name, ns in header["timing"].items():
+            too_long = timer_too_long(f"timing.{name}", ns, setup.horizon)
+            if too_long is not None:
+                raise TraceError(f"header: {too_long}")
         real = header.get("real")
         if real is not None and "app_gaps" in real:
             world = with_measured_apps(runtime, world, real["app_gaps"])
         return setup, world
+    except TraceError:
+        raise
     except (UnknownProgram, ScenarioError, SourceMismatch) as e:
         raise TraceError(f"header: {e}") from None
     except (KeyError, TypeError, ValueError) as e:

@@ -147,7 +147,7 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     --counterexample names another file).
 
     Exit status: 0 no property violated; 1 a property violated; 2 bad input."""
-    from udpsem.base.time import fmt_ns
+    from udpsem.base.time import fmt_ns, timer_too_long
     from udpsem.explore.choosers import Discretisation
     from udpsem.explore.engine import ExploreConfig
     from udpsem.explore.engine import explore as run_explore
@@ -217,6 +217,10 @@ def explore(program: str, horizon: str, preset: str | None, delays: int,
     memory = _size(max_memory, "--max-memory")
     if is_file_ref(program):
         faults, hz, cx_path = _file_settings(program, faults, hz, cx_path, windows, downs)
+    for flag, ns in (("--dpropmin", t.dpropmin), ("--dpropmax", t.dpropmax)):
+        too_long = timer_too_long(flag, ns, hz)
+        if too_long is not None:
+            _fail(too_long)
     cfg = ExploreConfig(program=program, horizon=hz, timing=t, faults=faults, params=params,
                         max_seconds=max_seconds, max_memory=memory,
                         discretisation=Discretisation(delays=delays, time_grid=time_grid,

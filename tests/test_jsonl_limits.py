@@ -50,3 +50,32 @@ def test_the_shortcut_refuses_exactly_what_the_walk_refuses(text: str) -> None:
 ])
 def test_each_limit_at_its_edge(text: str, refused: bool) -> None:
     assert _refused(text) is refused
+
+
+_integer_texts = st.recursive(
+    st.one_of(st.integers(min_value=-(1 << 70), max_value=1 << 70),
+              st.integers(min_value=INT_MAX - 3, max_value=INT_MAX + 3),
+              st.integers(min_value=INT_MIN - 3, max_value=INT_MIN + 3),
+              st.text(alphabet="0123456789abcdef", max_size=20), st.booleans(), st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=80,
+).map(json.dumps)
+
+
+@given(_integer_texts)
+def test_the_integer_shortcut_misses_nothing_in_a_text_without_floats(text: str) -> None:
+    """For JSON whose numbers are all integers (as a trace record's are: replay's fast
+    path), `may_break_integer_limits` flags every text the walk refuses; hex digits such
+    as `e123` (a digest) do not count, where the float check of `may_break_limits` would."""
+    from udpsem.base.jsonl import may_break_integer_limits
+
+    if check_value(json.loads(text)) is not None:
+        assert may_break_integer_limits(text)
+
+
+def test_a_digest_is_no_float() -> None:
+    from udpsem.base.jsonl import may_break_integer_limits, may_break_limits
+
+    text = '{"digest":"00e1230000000000"}'
+    assert may_break_limits(text) and not may_break_integer_limits(text)

@@ -97,8 +97,16 @@ _LONG_DIGITS = re.compile(r"\d{19,}")
 _INT_MAX_DIGITS = str(INT_MAX)
 
 
-def _may_break_limits(text: str) -> bool:
-    if text.count("[") + text.count("{") > MAX_DEPTH or _EXPONENT.search(text) is not None:
+def may_break_limits(text: str) -> bool:
+    """Whether `text` could hold a value that breaks a limit (if not, its parsed value
+    need not be walked by `check_value`)."""
+    return _EXPONENT.search(text) is not None or may_break_integer_limits(text)
+
+
+def may_break_integer_limits(text: str) -> bool:
+    """`may_break_limits` for a text whose numbers are all integers (no fraction, no
+    exponent: then no float can be infinite): too deep, or an integer out of range."""
+    if text.count("[") + text.count("{") > MAX_DEPTH:
         return True
     for run in _LONG_DIGITS.findall(text):
         if len(run) > 19 or run > _INT_MAX_DIGITS:
@@ -119,7 +127,7 @@ def parse_line(text: str) -> Any:
         if "integer string conversion" in msg or "digits" in msg:
             msg = "an integer has too many digits"
         raise ValueError(msg) from None
-    why = check_value(obj) if _may_break_limits(text) else None
+    why = check_value(obj) if may_break_limits(text) else None
     if why is not None:
         raise ValueError(why)
     return obj
@@ -142,9 +150,10 @@ def _open(path: Path) -> IO[bytes]:
     return raw
 
 
-def read_lines(path: str | Path, what: str = "file") -> Generator[tuple[int, Any], None, None]:
-    """(line number, parsed JSON value) for every non-blank line of `path`; JsonlError on
-    anything wrong, naming `path` and the line. The file is closed when the iterator is."""
+def read_texts(path: str | Path, what: str = "file") -> Generator[tuple[int, str], None, None]:
+    """(line number, text) for every non-blank line of `path`, not yet parsed (`parse_text`
+    parses one as `read_lines` does); JsonlError on a line too long, not UTF-8 or in corrupt
+    gzip data, naming `path` and the line. The file is closed when the iterator is."""
     p = Path(path)
     fh = _open(p)
     offset = 0
@@ -168,15 +177,31 @@ def read_lines(path: str | Path, what: str = "file") -> Generator[tuple[int, Any
             offset += len(raw)
             if not text.strip():
                 continue
-            try:
-                obj = parse_line(text)
-            except ValueError as e:
-                if not text.endswith("\n") and str(e).startswith("not JSON"):
-                    raise JsonlError(f"{p}:{n}: truncated line (it ends mid-JSON)") from None
-                raise JsonlError(f"{p}:{n}: {e}") from None
-            yield n, obj
+            yield n, text
     finally:
         fh.close()
+
+
+def parse_text(path: str | Path, n: int, text: str) -> Any:
+    """Line `n` of `path` (from `read_texts`) parsed strictly; JsonlError naming the line."""
+    try:
+        return parse_line(text)
+    except ValueError as e:
+        if not text.endswith("\n") and str(e).startswith("not JSON"):
+            raise JsonlError(f"{path}:{n}: truncated line (it ends mid-JSON)") from None
+        raise JsonlError(f"{path}:{n}: {e}") from None
+
+
+def read_lines(path: str | Path, what: str = "file") -> Generator[tuple[int, Any], None, None]:
+    """(line number, parsed JSON value) for every non-blank line of `path`; JsonlError on
+    anything wrong, naming `path` and the line. The file is closed when the iterator is."""
+    p = Path(path)
+    texts = read_texts(p, what)
+    try:
+        for n, text in texts:
+            yield n, parse_text(p, n, text)
+    finally:
+        texts.close()
 
 
 def open_text_for_writing(path: str | Path) -> TextIO:
@@ -188,5 +213,6 @@ def open_text_for_writing(path: str | Path) -> TextIO:
     return p.open("w", encoding="utf-8", newline="\n")
 
 
-__all__ = ["MAX_DEPTH", "MAX_LINE", "JsonlError", "check_value", "open_text_for_writing",
-           "parse_line", "read_lines"]
+__all__ = ["MAX_DEPTH", "MAX_LINE", "JsonlError", "check_value", "may_break_integer_limits",
+           "may_break_limits",
+           "open_text_for_writing", "parse_line", "parse_text", "read_lines", "read_texts"]

@@ -6,10 +6,10 @@ All are pure functions of a host (and its constants); rules build on them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 from udpsem.base.choice import Branch
+from udpsem.base.frozen import replace
 from udpsem.base.time import NEVER, deadline_after
 from udpsem.hosts.state import (
     ETH_MTU,

@@ -17,9 +17,10 @@ order chooses nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from udpsem.base.frozen import replace
 from udpsem.hosts.auxiliary import jiffies_ns, rcvbuf_of, replace_sock, ret, sock
 from udpsem.hosts.calls import GetSockOpt, SetSockOpt
 from udpsem.hosts.state import (

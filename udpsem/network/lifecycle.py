@@ -4,8 +4,7 @@ arrivals while unplugged, a crash, and a program's exit.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from udpsem.base.frozen import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.state import (
     Host,

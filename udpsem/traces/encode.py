@@ -8,9 +8,10 @@ same in every process whatever PYTHONHASHSEED is.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
+from collections.abc import Callable
 from enum import Enum
+from hashlib import blake2b
 from typing import Any
 
 from udpsem.hosts.values import Fail, Ok, at_default, ip_str, is_extension
@@ -115,8 +116,7 @@ class JsonText:
     def __init__(self, size: int = 8192) -> None:
         self._cache: dict[int, tuple[Any, str]] = {}
         self._size = size
-        self._heads: dict[type, tuple[str, tuple[tuple[str, str], ...]] | None] = {}
-        self._ext: dict[type, dict[str, Any] | None] = {}
+        self._get = self._cache.get
         self._mutable = False  # set while encoding anything that is not immutable
 
     def __call__(self, x: Any) -> str:
@@ -132,62 +132,30 @@ class JsonText:
         if tp is list:
             self._mutable = True
             return "[" + ",".join(self._members(x)) + "]"
-        hit = self._cache.get(id(x))
+        hit = self._get(id(x))
         if hit is not None and hit[0] is x:
             return hit[1]
+        return self.fresh(x)
+
+    def fresh(self, x: Any) -> str:
+        """The text of `x`, not a plain leaf (int, str, None, bool) and not in the cache
+        (the generated encoders call this after their own cache lookup)."""
+        tp = type(x)
         outer = self._mutable
         self._mutable = False
-        if tp is tuple:
+        enc = _ENCODERS.get(tp, _UNSEEN)
+        if enc is _UNSEEN:
+            enc = _ENCODERS[tp] = _make_encoder(tp)
+        text: str
+        if enc is not None:
+            text = enc(x, self, self._get)
+        elif tp is list:
+            self._mutable = True
             text = "[" + ",".join(self._members(x)) + "]"
-        elif tp is Code:  # the own cases of `jsonable` met on every step, written directly
-            text = ('{"code":' + str(_ascii(x.name)) + ',"n":' + str(x.n) + ',"digest":"' +
-                    x.digest.hex() + '"}')
-        elif tp is Ok:
-            text = '{"ok":' + self(x.value) + "}"
-        elif tp is IPMsg:
-            text = ('{"src":' + str(_ascii(ip_str(x.src))) + ',"dst":' +
-                    str(_ascii(ip_str(x.dst))) + ',"body":' + self(x.body) +
-                    ("" if x.ttl == IP_DEFAULT_TTL else ',"ttl":' + str(x.ttl)) +
-                    (',"df":true}' if x.df else "}"))
-        elif tp is UDP:
-            text = ('{"udp":[' + self(x.sport) + "," + self(x.dport) + '],"data":' +
-                    self(x.data) + "}")
-        elif tp is bytes:
-            text = '{"bytes":' + str(_ascii(x.decode("latin-1"))) + "}"
         else:
-            if tp in self._heads:
-                head = self._heads[tp]
-            else:
-                head = self._heads[tp] = self._head(tp)
-                self._ext[tp] = _extension_defaults(tp)
-            if head is not None:
-                first, fields = head
-                ext = self._ext.get(tp)
-                cache = self._cache
-                parts = [first]
-                for n, k in fields:
-                    v = getattr(x, n)
-                    if ext is not None and n in ext and v == ext[n]:
-                        continue  # an extension field at its default is left out (`jsonable`)
-                    tv = type(v)  # the plain leaves written here, the rest by `self`
-                    if tv is int:
-                        parts.append(k + str(v))
-                    elif v is None:
-                        parts.append(k + "null")
-                    elif tv is str:
-                        parts.append(k + str(_ascii(v)))
-                    elif tv is bool:
-                        parts.append(k + ("true" if v else "false"))
-                    else:
-                        hit = cache.get(id(v))  # (a cached part: its text, as `self` would)
-                        parts.append(k + (hit[1] if hit is not None and hit[0] is v
-                                          else self(v)))
-                parts.append("}")
-                text = "".join(parts)
-            else:
-                text = dumps(jsonable(x))
-                if not isinstance(x, _OWN_CASE):
-                    self._mutable = True  # an unknown type: never cached
+            text = dumps(jsonable(x))
+            if not isinstance(x, _OWN_CASE):
+                self._mutable = True  # an unknown type: never cached
         if self._mutable:
             self._mutable = True
             return text
@@ -236,6 +204,102 @@ class JsonText:
                 tuple((n, "," + _ascii(n) + ":") for n in names))
 
 
+_Encoder = Callable[[Any, JsonText, Callable[[int], "tuple[Any, str] | None"]], str]
+_UNSEEN: Any = object()
+
+
+def _tuple_text(x: Any, text: JsonText, get: Any) -> str:
+    if len(x) == 1:  # most tuples of the world hold one record (an application, a socket)
+        v = x[0]
+        h = get(id(v))
+        return f"[{h[1] if h is not None and h[0] is v else text(v)}]"
+    return "[" + ",".join(text._members(x)) + "]"
+
+
+def _code_text(x: Any, text: JsonText, get: Any) -> str:
+    return f'{{"code":{_ascii(x.name)},"n":{x.n},"digest":"{x.digest.hex()}"}}'
+
+
+
+def _ok_text(x: Any, text: JsonText, get: Any) -> str:
+    return '{"ok":' + text(x.value) + "}"
+
+
+def _ipmsg_text(x: Any, text: JsonText, get: Any) -> str:
+    return ('{"src":' + str(_ascii(ip_str(x.src))) + ',"dst":' + str(_ascii(ip_str(x.dst))) +
+            ',"body":' + text(x.body) +
+            ("" if x.ttl == IP_DEFAULT_TTL else ',"ttl":' + str(x.ttl)) +
+            (',"df":true}' if x.df else "}"))
+
+
+def _udp_text(x: Any, text: JsonText, get: Any) -> str:
+    return '{"udp":[' + text(x.sport) + "," + text(x.dport) + '],"data":' + text(x.data) + "}"
+
+
+def _bytes_text(x: Any, text: JsonText, get: Any) -> str:
+    return '{"bytes":' + str(_ascii(x.decode("latin-1"))) + "}"
+
+
+# The own cases of `jsonable` met on every step, written directly; the generated encoders of
+# frozen dataclass types join them as they are met (None: a type with no encoder of its own,
+# written by `dumps(jsonable(x))`).
+_ENCODERS: dict[type, _Encoder | None] = {
+    tuple: _tuple_text, Code: _code_text, Ok: _ok_text, IPMsg: _ipmsg_text, UDP: _udp_text,
+    bytes: _bytes_text}
+
+# Field annotations whose values are plain leaves (an encoder tests those first; any other
+# field's value is looked up in the cache first). Only the order of the tests depends on it.
+_LEAF_TYPES = frozenset({"int", "bool", "str", "None", "FD", "TID", "IP", "Port"})
+
+
+def _make_encoder(tp: type) -> _Encoder | None:
+    """For a frozen dataclass type that `jsonable` encodes generically, a function
+    `enc(x, text, get)` writing `x`'s JSON text: its fields in order, plain leaves written
+    directly, the rest taken from the cache (`get(id(value))`) or else written by
+    `text.fresh`; an extension field at its default left out (as `jsonable`). It is
+    generated from the type's field list (as `base.frozen` does for `__init__`): one
+    straight-line function per type, which joins the field names and texts once (a string
+    concatenation per field cost as much as the rest). None for other types."""
+    head = JsonText._head(tp)
+    if head is None:
+        return None
+    first, fields = head
+    ext = _extension_defaults(tp) or {}
+    hints = {f.name: str(f.type) for f in dataclasses.fields(tp)}
+    env: dict[str, Any] = {"_ascii": _ascii, "FIRST": first}
+    body: list[str] = []
+    pieces = ["FIRST"]
+    for k, (n, key) in enumerate(fields):
+        env[f"K{k}"] = key
+        body.append(f"    v = x.{n}")
+        pad = "    "
+        if n in ext:  # the name too is left out at the default: `k{k}` holds it
+            env[f"D{k}"] = ext[n]
+            body += [f"    if v == D{k}:", f"        k{k} = p{k} = ''", "    else:",
+                     f"        k{k} = K{k}"]
+            pad = "        "
+            pieces += [f"k{k}", f"p{k}"]
+        else:
+            pieces += [f"K{k}", f"p{k}"]
+        leaves = ["if t is int:", f"    p{k} = str(v)",
+                  "elif v is None:", f"    p{k} = 'null'",
+                  "elif t is str:", f"    p{k} = _ascii(v)",
+                  "elif t is bool:", f"    p{k} = 'true' if v else 'false'"]
+        if {u.strip() for u in hints[n].split("|")} <= _LEAF_TYPES:
+            cached = f"    p{k} = h[1] if h is not None and h[0] is v else text.fresh(v)"
+            lines = ["t = type(v)", *leaves, "else:", "    h = get(id(v))", cached]
+        else:
+            lines = ["h = get(id(v))", "if h is not None and h[0] is v:", f"    p{k} = h[1]",
+                     "else:", "    t = type(v)", *("    " + ln for ln in leaves), "    else:",
+                     f"        p{k} = text.fresh(v)"]
+        body += [pad + ln for ln in lines]
+    src = ("def enc(x, text, get):\n" + "\n".join(body) +
+           f"\n    return ''.join(({', '.join(pieces)}, '}}'))\n")
+    exec(src, env)  # noqa: S102 — generated from the dataclass's own field list
+    enc: _Encoder = env["enc"]
+    return enc
+
+
 class StateDigest:
     """Digests of successive worlds that re-encode only the components that changed.
 
@@ -250,22 +314,23 @@ class StateDigest:
 
     def __init__(self) -> None:
         self._last: dict[int, tuple[Any, bytes]] = {}
-        self._text = JsonText()
+        self.text = JsonText()
+        """The JSON texts of values, cached (shared with `traces.record.record_text`)."""
 
     def __call__(self, world: Any) -> str:
+        last = self._last
         fresh: dict[int, tuple[Any, bytes]] = {}
-        h = hashlib.blake2b(f"{world.now}|{world.seq}".encode(), digest_size=8)
+        out = [f"{world.now}|{world.seq}".encode()]
         for part in (*world.machines, world.net, world.schedule, world.drops):
-            h.update(self._part(part, fresh))
+            k = id(part)
+            hit = last.get(k)
+            if hit is None or hit[0] is not part:
+                hit = (part, blake2b(self.text(part).encode(), digest_size=16).digest())
+            fresh[k] = hit
+            out.append(hit[1])
         self._last = fresh
-        return h.hexdigest()
-
-    def _part(self, obj: Any, fresh: dict[int, tuple[Any, bytes]]) -> bytes:
-        hit = self._last.get(id(obj))
-        if hit is None or hit[0] is not obj:
-            hit = (obj, hashlib.blake2b(self._text(obj).encode(), digest_size=16).digest())
-        fresh[id(obj)] = hit
-        return hit[1]
+        # (one BLAKE2 over the joined input: the same digest as updating it part by part)
+        return blake2b(b"".join(out), digest_size=8).hexdigest()
 
 
 def digest(world: Any) -> str:

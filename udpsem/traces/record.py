@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from udpsem.programs.catalog import Scenario, UnknownProgram, file_scenario, sce
 from udpsem.programs.runtime import Escape, GeneratorRuntime
 from udpsem.state.components import Raised
 from udpsem.state.world import Setup, World
-from udpsem.traces.encode import StateDigest, digest, dumps, jsonable
+from udpsem.traces.encode import JsonText, StateDigest, digest, dumps, jsonable
 from udpsem.traces.schema import FORMAT_VERSION
 
 
@@ -45,6 +46,27 @@ def record_json(i: int, st: Step, digester: Callable[[Any], str] = digest) -> di
     return {"type": "step", "i": i, "t": t.world.now, "rule": t.rule, "partner": t.partner,
             "label": label_json(t.label), "choices": [[k, jsonable(v)] for k, v in st.choices],
             "digest": digester(t.world)}
+
+
+_ascii = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) uses
+
+
+def record_text(i: int, st: Step, digester: StateDigest) -> str:
+    """`dumps(record_json(i, st, digester))`, written directly: the label's value and the
+    choices through the digester's `JsonText`, whose cache already holds the values a step
+    shares with the world (a call's label is the request the thread made). The same bytes
+    (tests/test_replay.py checks it along runs); replay compares a line with this text."""
+    t = st.transition
+    text: JsonText = digester.text
+    lab = t.label
+    partner = "null" if t.partner is None else _ascii(t.partner)
+    host = "" if lab.host is None else ',"host":' + text(lab.host)
+    tid = "" if lab.tid is None else ',"tid":' + text(lab.tid)
+    value = "" if lab.value is None else ',"value":' + text(lab.value)
+    choices = ",".join([f"[{_ascii(k)},{text(v)}]" for k, v in st.choices])
+    return (f'{{"type":"step","i":{i},"t":{t.world.now},"rule":{_ascii(t.rule)},'
+            f'"partner":{partner},"label":{{"kind":{_ascii(lab.kind)}{host}{tid}{value}}},'
+            f'"choices":[{choices}],"digest":"{digester(t.world)}"}}')
 
 
 def faults_json(f: Faults) -> dict[str, Any]:
@@ -199,7 +221,7 @@ def run_world(setup: Setup, world: World, seed: int, *, trace: TextIO | None = N
             for o in observers:
                 o(st)
             if trace is not None:
-                trace.write(dumps(record_json(n, st, digester)) + "\n")
+                trace.write(record_text(n, st, digester) + "\n")
             world = t.world
             n += 1
             if progress is not None and n % 4096 == 0:

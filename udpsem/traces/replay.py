@@ -8,8 +8,9 @@ difference is reported with its index and what differed.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from udpsem.base.choice import ChoiceError, ScriptedChooser
-from udpsem.base.jsonl import JsonlError, read_lines
-from udpsem.core.drivers import step
+from udpsem.base.jsonl import JsonlError, may_break_integer_limits, parse_text, read_texts
+from udpsem.core.drivers import Step, step
 from udpsem.programs.catalog import UnknownProgram, scenario
 from udpsem.state.world import Setup, World
 from udpsem.traces.encode import StateDigest
-from udpsem.traces.record import SourceMismatch, claims, hosts_json, label_json, rebuild
+from udpsem.traces.record import (
+    SourceMismatch,
+    claims,
+    hosts_json,
+    label_json,
+    rebuild,
+    record_text,
+)
 from udpsem.traces.schema import FORMAT_VERSION, Header, Record
 
 
@@ -45,12 +53,29 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any
     """The validated header and an iterator of validated records; TraceError on bad input
     (naming the file and line). Reads plain or gzip-compressed JSON Lines."""
     p = Path(path)
-    lines = read_lines(p, "trace")
+    header, texts = _read_header(p)
+
+    def records() -> Iterator[dict[str, Any]]:
+        try:
+            for n, text in texts:
+                yield _record(p, n, text)
+        except JsonlError as e:
+            raise TraceError(str(e)) from None
+        finally:
+            texts.close()
+
+    return header, records()
+
+
+def _read_header(p: Path) -> tuple[dict[str, Any], Generator[tuple[int, str], None, None]]:
+    """The validated header and the (line number, text) of the lines after it."""
+    texts = read_texts(p, "trace")
     try:
         try:
-            n, header = next(lines)
+            n, text = next(texts)
         except StopIteration:
             raise TraceError(f"{p}: empty trace file (expected a header line)") from None
+        header = parse_text(p, n, text)
         if not isinstance(header, dict) or header.get("type") != "header":
             raise TraceError(f"{p}:{n}: the first line is not a trace header")
         if type(header.get("format")) is not int or header["format"] != FORMAT_VERSION:
@@ -61,31 +86,50 @@ def read_trace(path: str | Path) -> tuple[dict[str, Any], Iterator[dict[str, Any
         except ValidationError as e:
             raise TraceError(f"{p}:{n}: invalid header: {_first_error(e)}") from None
     except JsonlError as e:
-        lines.close()
+        texts.close()
         raise TraceError(str(e)) from None
     except TraceError:
-        lines.close()
+        texts.close()
         raise
+    return header, texts
 
-    def records() -> Iterator[dict[str, Any]]:
-        try:
-            for n, rec in lines:
-                if not isinstance(rec, dict):
-                    raise TraceError(f"{p}:{n}: not a JSON object")
-                if rec.get("type") == "header":
-                    raise TraceError(f"{p}:{n}: a second header")
-                try:
-                    Record.model_validate(rec)
-                except ValidationError as e:
-                    raise TraceError(f"{p}:{n}: invalid step record: {_first_error(e)}") \
-                        from None
-                yield rec
-        except JsonlError as e:
-            raise TraceError(str(e)) from None
-        finally:
-            lines.close()
 
-    return header, records()
+def _record(p: Path, n: int, text: str) -> dict[str, Any]:
+    """Line `n`, parsed and validated as a step record (TraceError naming the line)."""
+    try:
+        rec = parse_text(p, n, text)
+    except JsonlError as e:
+        raise TraceError(str(e)) from None
+    if not isinstance(rec, dict):
+        raise TraceError(f"{p}:{n}: not a JSON object")
+    if rec.get("type") == "header":
+        raise TraceError(f"{p}:{n}: a second header")
+    try:
+        Record.model_validate(rec)
+    except ValidationError as e:
+        raise TraceError(f"{p}:{n}: invalid step record: {_first_error(e)}") from None
+    return rec
+
+
+# The end of a record line as `record_text` writes it: its choices (each a kind and an
+# integer, a boolean or a plain word) and its digest, closing the line. A line that ends so
+# has these choices as its last but one member whatever comes before (a JSON string holds no
+# unescaped quote), so replay takes them from here without parsing the line; it parses and
+# validates the line only when its text is not the one the replayed step writes.
+_TAIL = re.compile(r',"choices":\[((?:\["[a-z]+",(?:0|[1-9][0-9]*|true|false|"\w+")\],?)+)\],'
+                   r'"digest":"[0-9a-f]{16}"\}\n?\Z', re.ASCII)
+_CHOICE = re.compile(r'\["([a-z]+)",(?:([0-9]+)|(true|false)|"(\w+)")\]', re.ASCII)
+
+
+def _tail_choices(text: str) -> list[tuple[str, Any]] | None:
+    """The choices at the end of a record line as `record_text` writes one, else None."""
+    m = _TAIL.match(text, max(0, text.rfind(',"choices":[')))
+    if m is None:
+        return None
+    out: list[tuple[str, Any]] = []
+    for kind, num, flag, word in _CHOICE.findall(m.group(1)):
+        out.append((kind, int(num) if num else flag == "true" if flag else word))
+    return out
 
 
 def _first_error(e: ValidationError) -> str:
@@ -214,7 +258,20 @@ def replay(path: str | Path,
     a program file needs `program`, the file (`FILE.py[:NAME]`); its source must have the
     digest the header records. Nothing the header names is imported.
     """
-    header, records = read_trace(path)
+    p = Path(path)
+    header, texts = _read_header(p)
+    try:
+        return _replay(p, header, texts, rebuild_with, program)
+    except JsonlError as e:
+        raise TraceError(str(e)) from None
+    finally:
+        texts.close()
+
+
+def _replay(path: Path, header: dict[str, Any],
+            texts: Generator[tuple[int, str], None, None],
+            rebuild_with: Callable[[dict[str, Any]], tuple[Setup, World]] | None,
+            program: str | None) -> ReplayResult:
     try:
         if rebuild_with is None and header.get("source") is None:
             if program is None:
@@ -233,15 +290,49 @@ def replay(path: str | Path,
     digester = StateDigest()
     n = 0
     try:
-        for rec in records:
+        for line, text in texts:
+            # The fast path: the choices read off the line's end, the step replayed, and the
+            # line compared with the record the replayed step writes. Equal, the line is
+            # that record (so valid, and every check below passes). Otherwise, or when the
+            # line's end is not as `record_text` writes it, the line is parsed and validated
+            # and the checks say what differs, exactly as without the fast path.
+            fast = _tail_choices(text)
+            st: Step | None = None
+            if fast is not None:
+                chooser = ScriptedChooser(fast)
+                try:
+                    st = step(setup, world, chooser)
+                except ChoiceError as e:
+                    rec = _record(path, line, text)
+                    if rec["i"] != n:
+                        return ReplayResult(n, False, f"step {n}: record has index {rec['i']}",
+                                            world.now)
+                    return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
+                except Exception:
+                    rec = _record(path, line, text)  # an invalid line is reported first,
+                    if rec["i"] != n:  # and a wrong index, as without the fast path
+                        return ReplayResult(n, False, f"step {n}: record has index {rec['i']}",
+                                            world.now)
+                    raise
+                # (the record's numbers are integers: floats are written as strings)
+                if st is not None and chooser.exhausted and text.removesuffix("\n") == \
+                        record_text(n, st, digester) and not may_break_integer_limits(text):
+                    world = st.transition.world
+                    n += 1
+                    continue
+            rec = _record(path, line, text)
             i = rec["i"]
             if i != n:
                 return ReplayResult(n, False, f"step {n}: record has index {i}", world.now)
-            chooser = ScriptedChooser([tuple(c) for c in rec["choices"]])
-            try:
-                st = step(setup, world, chooser)
-            except ChoiceError as e:
-                return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
+            choices = [(k, v) for k, v in rec["choices"]]
+            if fast is None:
+                chooser = ScriptedChooser(choices)
+                try:
+                    st = step(setup, world, chooser)
+                except ChoiceError as e:
+                    return ReplayResult(n, False, f"step {n} ({rec['rule']}): {e}", world.now)
+            elif fast != choices:  # (cannot be: the line ends with its choices)
+                raise TraceError(f"{path}:{line}: the record's choices could not be read")
             if st is None:
                 return ReplayResult(n, False, f"step {n}: the model has no transition here but "
                                     f"the trace records {rec['rule']}", world.now)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from udpsem.base.choice import Branch
+from udpsem.base.frozen import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,

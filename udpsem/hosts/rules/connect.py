@@ -5,10 +5,10 @@ Throughout, `i' = dst_norm(s.is1, i)`: on linux 0.0.0.0 means this host.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from udpsem.base.choice import Branch
+from udpsem.base.frozen import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     autobind_possible,

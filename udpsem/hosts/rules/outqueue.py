@@ -7,10 +7,10 @@ the choice of receiving socket when a freebsd lookup ties.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from udpsem.base.choice import Branch
+from udpsem.base.frozen import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     dequeue,

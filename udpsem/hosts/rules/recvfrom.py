@@ -6,10 +6,10 @@ blocking recvfrom_4 follow. The slow rules recvfrom_6/7 leave RECVFROM2.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from udpsem.base.choice import Branch
+from udpsem.base.frozen import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import (
     any_sock,

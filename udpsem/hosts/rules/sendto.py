@@ -7,10 +7,10 @@ Linux autobinds before it checks anything else, so every failure except sendto_7
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from udpsem.base.choice import Branch
+from udpsem.base.frozen import replace
 from udpsem.base.registry import info_of, rule
 from udpsem.hosts.auxiliary import (
     any_sock,

@@ -5,9 +5,9 @@ Registered in Linux's order: the failure shutdown_2 (an unconnected socket), the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
+from udpsem.base.frozen import replace
 from udpsem.base.registry import rule
 from udpsem.hosts.auxiliary import replace_sock, ret, sock
 from udpsem.hosts.calls import Shutdown

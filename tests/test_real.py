@@ -426,3 +426,52 @@ def test_heartbeat_with_the_wire_captured_and_a_disconnect_is_accepted() -> None
     # (Rejected in a few hundred states here; undecided would say the same at the budget.)
     assert v.verdict in ("rejected", "undecided"), v.as_json()
     assert any("KURT/send" in r.reason for r in v.rejects), v.as_json()
+
+
+RAISES = '''
+import udpsem
+from udpsem import HostSpec, ModCall, WorldSpec
+
+
+def run():
+    fd = yield udpsem.socket()
+    yield udpsem.bind(fd, None, None)
+    raise ValueError("the program gave up")
+
+
+def world():
+    return WorldSpec(hosts=[HostSpec("A", ["10.0.0.1"], lambda: (yield ModCall("run", ())),
+                                     module={"run": run})], horizon=udpsem.S)
+'''
+
+
+def test_real_exits_1_when_an_exception_escapes_a_thread(tmp_path: Path) -> None:
+    """An exception that escapes a thread fails a real run as it fails `udpsem run` (exit 1),
+    named with its host, in the readable output and in --json; `run` agrees on the file."""
+    prog = tmp_path / "raises.py"
+    prog.write_text(RAISES)
+    r = _udpsem("real", str(prog), "--duration", "1s")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "A at " in r.stdout and "exception escaped a thread" in r.stdout, r.stdout
+    assert "the program gave up" in r.stdout and "Traceback" not in r.stderr
+    r = _udpsem("real", str(prog), "--duration", "1s", "--json")
+    assert r.returncode == 1, r.stdout + r.stderr
+    [[_, host, err]] = json.loads(r.stdout)["escaped_exceptions"]
+    assert host == "A" and "the program gave up" in err
+    assert _udpsem("run", str(prog)).returncode == 1
+
+
+def test_property_violated_reads_counts_lists_and_methods() -> None:
+    """`run` and `real` exit 1 on what this says: the heartbeat's observer counts violations,
+    a program file's lists them, echo's gives them from a method."""
+    from types import SimpleNamespace
+
+    from udpsem.cli_input import property_violated
+
+    assert not property_violated(SimpleNamespace(violations=0))
+    assert property_violated(SimpleNamespace(violations=2))
+    assert not property_violated(SimpleNamespace(violations=[]))
+    assert property_violated(SimpleNamespace(violations=["x"]))
+    assert property_violated(SimpleNamespace(violations=lambda: ["x"]))
+    assert not property_violated(SimpleNamespace(violations=list))
+    assert not property_violated(SimpleNamespace())

@@ -21,7 +21,7 @@ from udpsem.base.time import fmt_ns
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import file_faults as _file_faults
-from udpsem.cli_input import scenario_options
+from udpsem.cli_input import property_violated, scenario_options
 from udpsem.cli_input import scenario_params as _scenario_params
 from udpsem.network.faults import Faults, apply_preset, parse_crash, parse_window
 from udpsem.programs.catalog import SCENARIOS, UnknownProgram, scenario
@@ -158,7 +158,7 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
                                "rules_fired": dict(sorted(res.rules_fired.items()))}
     if as_json:
         click.echo(json.dumps(summary))
-        if _violated(obs):
+        if property_violated(obs):
             sys.exit(1)
         return
     faults_text = ", ".join(filter(None, [
@@ -170,17 +170,8 @@ def run(program: str, seed: int, duration: str | None, period: str | None,
     obs.render(console, res)
     if trace_path is not None:
         console.print(f"trace written to {escape(str(trace_path))}")
-    if _violated(obs):
+    if property_violated(obs):
         sys.exit(1)
-
-
-def _violated(obs: Any) -> bool:
-    """Whether a run's observer saw a property violated (`violations`: a count, a list, or
-    a method giving a list)."""
-    v = getattr(obs, "violations", None)
-    if callable(v):
-        v = v()
-    return bool(v)
 
 
 @cli.command()

@@ -282,3 +282,12 @@ class ProgressLine:
         click.echo(f"{self.prefix}: {self.text(figures)}", file=self.stream,
                    err=self.stream is None)
         self.lines += 1
+
+
+def property_violated(observer: Any) -> bool:
+    """Whether a run's observer saw a property violated (its `violations`: a count, a list,
+    or a method giving a list): `run` and `real` then exit 1."""
+    v = getattr(observer, "violations", None)
+    if callable(v):
+        v = v()
+    return bool(v)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from udpsem.cli_input import ProgressLine, scenario_options
+from udpsem.cli_input import ProgressLine, property_violated, scenario_options
 from udpsem.cli_input import duration as _duration
 from udpsem.cli_input import fail as _fail
 from udpsem.cli_input import scenario_params as _scenario_params
@@ -31,8 +31,13 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
     """Run PROGRAM (heartbeat, echo, or a program file FILE.py[:NAME]) on real sockets and
     OS threads, in real time. A program file runs for its horizon unless --duration is
     given; its properties read the model's state, so `udpsem check TRACE --program FILE.py`
-    evaluates them on the model run it finds for the trace."""
+    evaluates them on the model run it finds for the trace.
+
+    Exit status: 0 the run ended and no property was violated; 1 a property was violated
+    on the real run (the heartbeat's Theorem 2 on real time, echo's guarantees, an exception
+    that escaped a thread) or the backend failed; 2 bad input; 130 interrupted."""
     from rich.console import Console
+    from rich.text import Text
 
     from udpsem.base.time import S, fmt_ns
     from udpsem.network.faults import Faults, parse_crash, parse_window
@@ -101,6 +106,12 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
                                "deliver": sum(e.label.kind == "deliver" for e in wire)}
     if res.errors:
         summary["backend_errors"] = res.errors
+    # An exception that escaped a thread fails the run, as in `udpsem run` (which stops
+    # there): the heartbeat's and echo's observers report them, a program file's does not.
+    escaped = res.escaped()
+    shown_by_observer = hasattr(obs, "escaped")
+    if escaped and not shown_by_observer:
+        summary["escaped_exceptions"] = [list(x) for x in escaped]
     if as_json:
         click.echo(json.dumps(summary))
     else:
@@ -114,6 +125,10 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
             out.print(f"captured on the links: {c['send']} datagrams sent, {c['deliver']} "
                       "received")
         obs.render(out, run)
+        if not shown_by_observer:
+            for t, h, err in escaped:
+                out.print(Text(f"{h} at {fmt_ns(t)}: an exception escaped a thread: {err}",
+                               style="red"))
         for err in res.errors:
             out.print(f"[red]backend error: {err}[/]")
         if trace_path is not None:
@@ -121,5 +136,5 @@ def real(program: str, netns: bool, capture: bool, duration: str | None, period:
     if res.interrupted:
         console.print("udpsem: interrupted; every namespace and link was removed")
         raise SystemExit(130)
-    if res.errors:
+    if res.errors or escaped or property_violated(obs):
         raise SystemExit(1)

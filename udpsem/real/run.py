@@ -100,6 +100,19 @@ class RealResult:
     interrupted: bool = False
     captured: bool = False  # the wire was captured (`send`/`deliver` labels, --capture)
 
+    def escaped(self) -> list[tuple[int, str, str]]:
+        """(t, host, error) of each exception that escaped a thread: a created thread's
+        `thread_end` with an error, or a module call that ended raised (`modret` of a
+        Raised, after which the application ends, as in the model)."""
+        out = []
+        for e in self.events:
+            lab = e.label
+            if lab.kind == "thread_end" and lab.value is not None:
+                out.append((e.t, lab.host or "", str(lab.value)))
+            elif lab.kind == "modret" and isinstance(lab.value, Raised):
+                out.append((e.t, lab.host or "", lab.value.error))
+        return out
+
 
 class _Recorder:
     def __init__(self, duration: int) -> None:

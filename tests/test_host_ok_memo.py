@@ -29,3 +29,25 @@ def test_memo_equals_host_violations(case, data) -> None:  # type: ignore[no-unt
         now = data.draw(st.sampled_from([case.now, case.now + 1, case.now + 10**9]))
         assert memo.violations(v, case.consts, case.timing, now) == \
             host_violations(v, case.consts, case.timing, now)
+
+
+def test_bounded_memos_stay_bounded_even_at_size_one() -> None:
+    """The three checker memos share `remember`: full, the older half goes, and at least one
+    entry (size 1 dropped none before, so such a memo grew without bound)."""
+    from udpsem.core.invariants import MachineMemo, PartsMemo
+    from udpsem.hosts.invariants import remember
+
+    memo: dict[int, int] = {}
+    for k in range(10):
+        remember(memo, 1, k, k)
+        assert memo == {k: k}
+    memo = {}
+    for k in range(10):
+        remember(memo, 4, k, k)
+    # full at 4, 6 and 8: each time the older two go first (0-1, 2-3, 4-5)
+    assert list(memo) == [6, 7, 8, 9]
+    things = [object() for _ in range(5)]
+    m, p = MachineMemo(size=1), PartsMemo(size=1)
+    for x in things:
+        assert m.get(x, 0, lambda: 1) == 1 and p.get((x,), (0,), lambda: 2) == 2
+    assert len(m._memo) == len(p._memo) == 1

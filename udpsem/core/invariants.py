@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from udpsem.base.time import NEVER
-from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations
+from udpsem.hosts.invariants import HostOkMemo, Violation, host_violations, remember
 from udpsem.hosts.state import NEIGH_PROBES, NEIGH_RETRANS, Run, Zombie
 from udpsem.network import neighbours
 from udpsem.network.messages import UDP, msg_ok
@@ -73,11 +73,7 @@ class MachineMemo:
             return hit[1]
         self.misses += 1
         value = compute(*args)
-        memo = self._memo
-        if len(memo) >= self._size:
-            for k in list(memo)[: self._size // 2]:
-                del memo[k]
-        memo[key] = (x, value)
+        remember(self._memo, self._size, key, (x, value))
         return value
 
 
@@ -114,11 +110,7 @@ class PartsMemo:
                 return hit[1]
         self.misses += 1
         value = compute(*args)
-        memo = self._memo
-        if len(memo) >= self._size:
-            for k in list(memo)[: self._size // 2]:
-                del memo[k]
-        memo[key] = (parts, value)
+        remember(self._memo, self._size, key, (parts, value))
         return value
 
 

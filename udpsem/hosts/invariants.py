@@ -303,6 +303,16 @@ def host_violations(h: Host, consts: HostConsts | None = None, timing: Timing | 
     return out
 
 
+def remember(memo: dict[Any, Any], size: int, key: Any, entry: Any) -> None:
+    """Store `entry` at `key` in a checker's bounded memo (`HostOkMemo`, and the core's
+    `MachineMemo` and `PartsMemo`): when it holds `size` entries, the older half (at least
+    one) is dropped first (a dict keeps insertion order)."""
+    if len(memo) >= size:
+        for k in list(memo)[: max(1, size // 2)]:
+            del memo[k]
+    memo[key] = entry
+
+
 class HostOkMemo:
     """`host_violations` for a checker that sees many hosts sharing components (exploration):
     the conjuncts that do not depend on time (I1–I2 over `ifds`; S1–S7 over `s`, `ifds` and,
@@ -328,11 +338,7 @@ class HostOkMemo:
                 return hit[1]
         found: list[Violation] = []
         check(lambda conj, detail: found.append(Violation(conj, detail)))
-        memo = self._memo
-        if len(memo) >= self._size:
-            for k in list(memo)[: self._size // 2]:
-                del memo[k]
-        memo[key] = (parts, found)
+        remember(self._memo, self._size, key, (parts, found))
         return found
 
     def violations(self, h: Host, consts: HostConsts, timing: Timing,
@@ -651,5 +657,6 @@ __all__ = [
     "host_violations",
     "is_ip",
     "is_port",
+    "remember",
     "result_violation",
 ]
